@@ -1,0 +1,150 @@
+"""The one typed settings object of vidrec.
+
+Sources, strongest first: constructor arguments, ``VIDREC_*`` environment variables (nested with
+``__``, e.g. ``VIDREC_LLM__BACKEND=vllm``), the TOML file (``VIDREC_CONFIG`` or ``vidrec.toml`` in the
+working directory), then the defaults below. ``vidrec config`` prints the effective values.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from retrieval.settings import (
+    ASRSettings,
+    ChunkingSettings,
+    DataSettings,
+    EmbeddingSettings,
+    IngestSettings,
+    SearchSettings,
+    SQLSettings,
+    StoreSettings,
+)
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "vidrec"
+
+
+class LLMSettings(BaseModel):
+    backend: str = Field("llamacpp", description="llamacpp | vllm | openai | transformers")
+    model: str = Field(
+        "qwen2.5-0.5b",
+        description="packaged name (qwen2.5-0.5b, qwen2.5-1.5b), a GGUF/HF path, or the served model id",
+    )
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint for vllm/openai")
+    api_key: SecretStr | None = None
+    timeout_s: float = 60.0
+    max_retries: int = 2
+    temperature: float = 0.0
+    max_tokens: int = 512
+    n_ctx: int = 8192
+    threads: int = 2
+    device: str = "cpu"
+
+
+class AgentSettings(BaseModel):
+    rerank: bool = Field(True, description="LLM listwise rerank of the top candidates")
+    rerank_top_n: int = 8
+    candidates: int = 50
+    explain: bool = True
+    history_weight: float = 0.3
+    collab_weight: float = 0.2
+    diversity_lambda: float = 0.8
+
+
+class APISettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_upload_mb: float = 50.0
+    max_body_kb: float = 256.0
+    rate_limit_per_minute: int = 600
+    cors_origins: list[str] = []
+    require_keys: bool = True
+
+
+class UISettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 7860
+    default_user: str = "guest"
+
+
+class Settings(BaseSettings):
+    """Everything configurable in vidrec, one nested section per component."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VIDREC_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    models_cache: Path | None = Field(
+        None, description="where packaged weights are assembled; <data_dir>/models if unset"
+    )
+    data: DataSettings = DataSettings()
+    asr: ASRSettings = ASRSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    store: StoreSettings = StoreSettings()
+    sql: SQLSettings = SQLSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    search: SearchSettings = SearchSettings()
+    ingest: IngestSettings = IngestSettings()
+    llm: LLMSettings = LLMSettings()
+    agent: AgentSettings = AgentSettings()
+    api: APISettings = APISettings()
+    ui: UISettings = UISettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get("VIDREC_CONFIG", "vidrec.toml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        return tuple(sources)
+
+    # Derived locations: all mutable state lives under data_dir, never in the source tree.
+    @property
+    def sql_url(self) -> str:
+        return self.sql.url or f"sqlite:///{self.data_dir / 'vidrec.db'}"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.models_cache or self.data_dir / "models"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.chroma_dir, self.models_dir, self.cache_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective settings as plain data, secrets masked (for ``vidrec config``)."""
+        return self.model_dump(mode="json")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

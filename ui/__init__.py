@@ -1,0 +1,1 @@
+"""People-facing surfaces: the `vidrec` CLI and the Gradio chat app."""
