@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from retrieval.types import SearchFilters, Video
@@ -28,6 +29,19 @@ class TurnUnderstanding:
     disliked: tuple[str, ...] = ()
     seen: tuple[str, ...] = ()
     reply_hint: str = ""  # for chit-chat turns
+    include_seen: bool = False  # the user asks for already watched / disliked items again
+
+
+@dataclass(frozen=True)
+class FeedbackEvent:
+    """One recorded interaction of a user with a video (``value``: watched fraction or rating)."""
+
+    user_id: str
+    video_id: str
+    kind: FeedbackKind
+    value: float | None
+    timestamp: datetime  # UTC
+    session_id: str | None = None
 
 
 @dataclass(frozen=True)
