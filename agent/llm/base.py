@@ -1,0 +1,388 @@
+"""The one LLM interface of vidrec and the base class every backend builds on.
+
+A backend implements two methods, :meth:`BaseLLM._chat` and :meth:`BaseLLM._stream`. Everything
+else lives here, once: message validation, JSON-schema handling (the schema goes to the backend's
+structured output; the answer is parsed and validated with ``jsonschema``; an invalid answer is
+retried once with the validation error shown to the model, then a clear :class:`LLMOutputError`),
+timing, token counts, and one log line per call::
+
+    llm call understand@1 backend=llamacpp model=qwen2.5-0.5b prompt_tokens=312 completion_tokens=41 latency=1.12s
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import jsonschema
+
+from agent.types import Message
+from retrieval.errors import InvalidInputError, VidrecError
+
+log = logging.getLogger(__name__)
+
+ROLES = ("system", "user", "assistant")
+
+#: How many times an answer that is not valid against the schema is asked for again.
+SCHEMA_RETRIES = 1
+
+
+class LLMOutputError(VidrecError):
+    """The model answered, but not with JSON valid against the requested schema (after a retry)."""
+
+    http_status = 502
+    code = "llm_bad_output"
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One finished LLM call.
+
+    Attributes:
+        text: the raw text the model produced (for a schema call: the JSON text).
+        data: the parsed, schema-valid JSON when a schema was given, else ``None``.
+        prompt_tokens: tokens in the prompt, as the backend counted them (summed over a retry).
+        completion_tokens: tokens generated (summed over a retry).
+        latency_s: wall time of the whole call, retries included.
+        model: the model that answered.
+        backend: the backend name (``llamacpp``, ``vllm``, ``openai``, ``transformers``, ``fake``).
+    """
+
+    text: str
+    data: Any | None
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    model: str
+    backend: str
+
+
+@dataclass(frozen=True)
+class RawCompletion:
+    """What a backend's :meth:`BaseLLM._chat` returns; token counts ``None`` when unknown."""
+
+    text: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """Chat messages in; text, schema-valid JSON, or a lazy token stream out."""
+
+    backend: str
+    model: str
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: dict[str, Any] | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        tag: str = "",
+    ) -> Completion:
+        """Answer ``messages``; with ``schema``, ``Completion.data`` is JSON valid against it.
+
+        ``tag`` names the prompt (``"name@version"``) for the log.
+        """
+        ...
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        tag: str = "",
+    ) -> Iterator[str]:
+        """Yield the answer lazily, piece by piece (tokens or small groups of them)."""
+        ...
+
+
+def validate_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
+    """Check ``messages`` and turn them into OpenAI-style ``{"role", "content"}`` dicts."""
+    if isinstance(messages, str | bytes) or not isinstance(messages, Sequence):
+        raise InvalidInputError(
+            "LLM messages must be a sequence of Message",
+            expected="a list of agent.types.Message",
+            got=type(messages).__name__,
+            hint="Wrap text as [Message('user', text)] or render a prompt with prompts.load_prompt",
+        )
+    if not messages:
+        raise InvalidInputError(
+            "No messages to send to the LLM",
+            expected="at least one Message",
+            got="an empty list",
+            hint="Render a prompt with prompts.load_prompt(name).render(...)",
+        )
+    out: list[dict[str, str]] = []
+    for i, msg in enumerate(messages):
+        if not isinstance(msg, Message):
+            raise InvalidInputError(
+                f"LLM message {i} is not a Message",
+                expected="agent.types.Message(role, content)",
+                got=f"{type(msg).__name__} {str(msg)[:60]!r}",
+                hint="Build messages with agent.types.Message",
+            )
+        if msg.role not in ROLES:
+            raise InvalidInputError(
+                f"LLM message {i} has an unknown role",
+                expected="one of " + ", ".join(ROLES),
+                got=repr(msg.role),
+            )
+        if not isinstance(msg.content, str):
+            raise InvalidInputError(
+                f"LLM message {i} content is not text",
+                expected="str",
+                got=type(msg.content).__name__,
+            )
+        out.append({"role": msg.role, "content": msg.content})
+    if all(m["role"] == "system" for m in out):
+        raise InvalidInputError(
+            "LLM messages hold only system instructions",
+            expected="at least one user or assistant message",
+            got=f"{len(out)} system message(s)",
+        )
+    return out
+
+
+def check_schema(schema: dict[str, Any]) -> None:
+    """Raise :class:`InvalidInputError` when ``schema`` is not a valid JSON schema."""
+    if not isinstance(schema, dict):
+        raise InvalidInputError(
+            "The output schema must be a JSON schema object",
+            expected="a dict",
+            got=type(schema).__name__,
+        )
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise InvalidInputError(
+            "The output schema is not a valid JSON schema",
+            expected="a JSON schema (draft 2020-12)",
+            got=exc.message,
+            hint="Check the schema, e.g. with jsonschema.Draft202012Validator.check_schema",
+        ) from exc
+
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
+
+
+def parse_json(text: str) -> Any:
+    """Parse the model's JSON, tolerating a Markdown code fence around it."""
+    fenced = _FENCE.match(text)
+    return json.loads(fenced.group(1) if fenced else text)
+
+
+def schema_error(text: str, schema: dict[str, Any]) -> tuple[Any, str | None]:
+    """Return ``(data, None)`` when ``text`` is JSON valid against ``schema``, else ``(None, why)``."""
+    try:
+        data = parse_json(text)
+    except json.JSONDecodeError as exc:
+        return None, f"not JSON ({exc.msg} at position {exc.pos})"
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        return None, f"invalid at {where}: {error.message}"
+    return data, None
+
+
+def schema_name(schema: dict[str, Any]) -> str:
+    """A name for ``response_format.json_schema.name`` (letters, digits, ``_``, ``-``)."""
+    title = str(schema.get("title") or "response")
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", title)[:64] or "response"
+
+
+def count_words(text: str) -> int:
+    """A rough token count for backends that report none (one per word piece)."""
+    return len(re.findall(r"\w+|[^\w\s]", text))
+
+
+class BaseLLM(ABC):
+    """Base of every backend: implement :meth:`_chat` and :meth:`_stream`, nothing else.
+
+    Args:
+        model: the model name or path, as reported in completions and logs.
+        max_tokens: default cap on generated tokens.
+        temperature: default sampling temperature (0 = greedy, reproducible).
+    """
+
+    backend: str = "base"
+
+    def __init__(self, model: str, *, max_tokens: int = 512, temperature: float = 0.0) -> None:
+        self.model = model
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self._lock = threading.Lock()
+
+    # --- what a backend implements -------------------------------------------------------------
+
+    @abstractmethod
+    def _chat(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        schema: dict[str, Any] | None,
+        max_tokens: int,
+        temperature: float,
+    ) -> RawCompletion:
+        """Answer ``messages`` in one go; with ``schema``, constrain the output to it if possible."""
+
+    @abstractmethod
+    def _stream(
+        self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float
+    ) -> Iterator[str]:
+        """Yield the answer's text pieces as they are generated."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing to free
+        """Free what the backend holds (a loaded model, an HTTP pool). Safe to call twice."""
+
+    # --- the public interface --------------------------------------------------------------------
+
+    def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: dict[str, Any] | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        tag: str = "",
+    ) -> Completion:
+        """Answer ``messages``; with ``schema``, ``Completion.data`` is JSON valid against it.
+
+        Raises:
+            InvalidInputError: malformed messages or schema.
+            LLMOutputError: the answer was not schema-valid JSON, even after one retry.
+            BackendUnavailableError: the backend cannot be reached or loaded.
+        """
+        chat = validate_messages(messages)
+        if schema is not None:
+            check_schema(schema)
+        limit = max_tokens if max_tokens is not None else self.max_tokens
+        temp = temperature if temperature is not None else self.temperature
+        start = time.perf_counter()
+        prompt_tokens = completion_tokens = 0
+        data: Any = None
+        attempt = 0
+        while True:
+            raw = self._chat(chat, schema=schema, max_tokens=limit, temperature=temp)
+            prompt_tokens += raw.prompt_tokens or sum(count_words(m["content"]) for m in chat)
+            completion_tokens += (
+                raw.completion_tokens
+                if raw.completion_tokens is not None
+                else count_words(raw.text)
+            )
+            if schema is None:
+                break
+            data, why = schema_error(raw.text, schema)
+            if why is None:
+                break
+            log.warning(
+                "llm call %s backend=%s model=%s: output %s (attempt %d)",
+                tag or "-",
+                self.backend,
+                self.model,
+                why,
+                attempt + 1,
+            )
+            if attempt >= SCHEMA_RETRIES:
+                raise LLMOutputError(
+                    f"The {self.backend} model {self.model!r} did not answer with JSON valid "
+                    f"against the schema for {tag or 'this call'} after {attempt + 1} tries",
+                    expected=f"JSON matching schema {schema_name(schema)!r}",
+                    got=f"{why}; output began {raw.text[:120]!r}",
+                    hint="Use a larger model or a backend with constrained decoding "
+                    "(llamacpp, vllm), or raise llm.max_tokens if the JSON was cut off",
+                )
+            attempt += 1
+            chat = [
+                *chat,
+                {"role": "assistant", "content": raw.text},
+                {
+                    "role": "user",
+                    "content": f"That answer was {why}. Reply again with only a JSON value "
+                    f"valid against this JSON schema, nothing else:\n{json.dumps(schema)}",
+                },
+            ]
+        latency = time.perf_counter() - start
+        self._log(tag, prompt_tokens, completion_tokens, latency)
+        return Completion(
+            text=raw.text,
+            data=data,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            latency_s=latency,
+            model=self.model,
+            backend=self.backend,
+        )
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        tag: str = "",
+    ) -> Iterator[str]:
+        """Yield the answer lazily. Messages are checked now; generation starts on first ``next``."""
+        chat = validate_messages(messages)
+        limit = max_tokens if max_tokens is not None else self.max_tokens
+        temp = temperature if temperature is not None else self.temperature
+        return self._logged_stream(chat, limit, temp, tag)
+
+    def _logged_stream(
+        self, chat: list[dict[str, str]], limit: int, temp: float, tag: str
+    ) -> Iterator[str]:
+        start = time.perf_counter()
+        first: float | None = None
+        pieces: list[str] = []
+        try:
+            for piece in self._stream(chat, max_tokens=limit, temperature=temp):
+                if not piece:
+                    continue
+                if first is None:
+                    first = time.perf_counter() - start
+                pieces.append(piece)
+                yield piece
+        finally:
+            latency = time.perf_counter() - start
+            self._log(
+                tag,
+                sum(count_words(m["content"]) for m in chat),
+                len(pieces),
+                latency,
+                first_token_s=first,
+            )
+
+    def _log(
+        self,
+        tag: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        latency: float,
+        *,
+        first_token_s: float | None = None,
+    ) -> None:
+        extra = f" first_token={first_token_s:.2f}s" if first_token_s is not None else ""
+        log.info(
+            "llm call %s backend=%s model=%s prompt_tokens=%d completion_tokens=%d latency=%.2fs%s",
+            tag or "-",
+            self.backend,
+            self.model,
+            prompt_tokens,
+            completion_tokens,
+            latency,
+            extra,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(backend={self.backend!r}, model={self.model!r})"
