@@ -53,6 +53,32 @@ class LLMSettings(BaseModel):
     device: str = "cpu"
 
 
+class CollabSettings(BaseModel):
+    """The collaborative model fitted from the interaction log (``vidrec train``, agent/collab.py).
+
+    Confidence of a (user, video) pair: ``1 + alpha * strength`` where strength sums the events:
+    like +like_strength, watched +watch_strength * fraction, rating r >= rating_negative_below
+    +rating_strength * r / 5, dislike or a rating below the threshold -dislike_strength (negative
+    confidence = disliked, as the implicit library reads it).
+    """
+
+    factors: int = 64
+    regularization: float = 0.05
+    iterations: int = 15
+    alpha: float = 10.0
+    like_strength: float = 1.0
+    watch_strength: float = 1.0
+    rating_strength: float = 1.0
+    dislike_strength: float = 1.0
+    rating_negative_below: float = 0.0
+    keep_versions: int = 3
+    use_tuned_weights: bool = Field(
+        True, description="blend with the weights tuned at `vidrec train` when the model has them"
+    )
+    threads: int = 2
+    seed: int = 42
+
+
 class AgentSettings(BaseModel):
     rerank: bool = Field(True, description="LLM listwise rerank of the top candidates")
     rerank_top_n: int = 8
@@ -61,6 +87,7 @@ class AgentSettings(BaseModel):
     history_weight: float = 0.3
     collab_weight: float = 0.2
     diversity_lambda: float = 0.8
+    collab: CollabSettings = CollabSettings()
 
 
 class APISettings(BaseModel):
