@@ -74,6 +74,12 @@ class IngestSettings(BaseModel):
         ".opus",
     ]
     caption_extensions: list[str] = [".srt", ".vtt"]
+    metadata_chunk: bool = Field(
+        True, description="also index title + description + tags as one chunk per video"
+    )
+    embed_flush_chunks: int = Field(
+        512, description="chunks gathered across videos before one embedding call"
+    )
 
 
 class DataSettings(BaseModel):
