@@ -1,0 +1,121 @@
+"""Conversational recommendation cases, shared by ReDial and INSPIRED.
+
+Protocol (He et al., CIKM 2023, "Large Language Models as Zero-Shot Conversational Recommenders"):
+every recommender turn that mentions movies is a case; the context is the dialogue before it; the
+targets are the movies it mentions that were NOT mentioned earlier in the dialogue (by either
+side); movies already mentioned are excluded from the ranking. A turn that only repeats earlier
+mentions is no case.
+
+Consecutive messages of one speaker are merged into one turn first (as the ReDial/INSPIRED
+preprocessing of CRSLab and UniCRS does), so "have you seen @1" + "or @2?" is one recommender turn
+whose targets are both movies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from agent.types import Message
+
+Speaker = Literal["seeker", "recommender"]
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One turn: text with movie placeholders already replaced by titles, and the movies named."""
+
+    speaker: Speaker
+    text: str
+    movies: tuple[str, ...] = ()  # catalogue item ids, in order of mention
+
+
+@dataclass(frozen=True)
+class Dialogue:
+    id: str
+    utterances: tuple[Utterance, ...]
+
+
+@dataclass(frozen=True)
+class ConvCase:
+    """One ranking question: given ``context``, which new movies does the recommender name?"""
+
+    id: str  # f"{dialogue_id}#{turn index}"
+    dialogue_id: str
+    context: tuple[Message, ...]  # seeker = "user", recommender = "assistant"
+    targets: tuple[str, ...]  # item ids first mentioned in this turn
+    excluded: frozenset[str]  # item ids mentioned earlier: removed from every ranking
+    response: str = ""  # the recommender's actual turn (for inspection, never shown to systems)
+
+    @property
+    def last_user_text(self) -> str:
+        for message in reversed(self.context):
+            if message.role == "user":
+                return message.content
+        return ""
+
+
+def merge_consecutive(utterances: Iterable[Utterance]) -> list[Utterance]:
+    """Join runs of messages by the same speaker into one turn (texts joined by a space)."""
+    merged: list[Utterance] = []
+    for utt in utterances:
+        if merged and merged[-1].speaker == utt.speaker:
+            prev = merged[-1]
+            text = " ".join(t for t in (prev.text, utt.text) if t)
+            merged[-1] = Utterance(prev.speaker, text, prev.movies + utt.movies)
+        else:
+            merged.append(utt)
+    return merged
+
+
+def _role(speaker: Speaker) -> Literal["user", "assistant"]:
+    return "user" if speaker == "seeker" else "assistant"
+
+
+def extract_cases(dialogue: Dialogue, *, merge: bool = True) -> list[ConvCase]:
+    """The test cases of one dialogue, in order (see the module docstring for the protocol).
+
+    A recommender turn before any seeker turn is skipped: there is nothing to answer yet.
+    """
+    turns = merge_consecutive(dialogue.utterances) if merge else list(dialogue.utterances)
+    cases: list[ConvCase] = []
+    seen: list[str] = []
+    context: list[Message] = []
+    for index, turn in enumerate(turns):
+        if turn.speaker == "recommender" and turn.movies:
+            new: list[str] = []
+            for movie in turn.movies:
+                if movie not in seen and movie not in new:
+                    new.append(movie)
+            if new and any(m.role == "user" for m in context):
+                cases.append(
+                    ConvCase(
+                        id=f"{dialogue.id}#{index}",
+                        dialogue_id=dialogue.id,
+                        context=tuple(context),
+                        targets=tuple(new),
+                        excluded=frozenset(seen),
+                        response=turn.text,
+                    )
+                )
+        for movie in turn.movies:
+            if movie not in seen:
+                seen.append(movie)
+        context.append(Message(role=_role(turn.speaker), content=turn.text))
+    return cases
+
+
+def extract_all(dialogues: Sequence[Dialogue], *, merge: bool = True) -> list[ConvCase]:
+    return [case for d in dialogues for case in extract_cases(d, merge=merge)]
+
+
+def context_query(case: ConvCase, *, max_turns: int = 6, max_chars: int = 1200) -> str:
+    """Plain-text query for lexical and dense baselines: the last turns of the context.
+
+    The sentence-transformer reads only its first ~256 word pieces, so the most recent turns are
+    kept, newest last, cut from the front to ``max_chars``.
+    """
+    lines = [m.content for m in case.context[-max_turns:] if m.content]
+    text = "\n".join(lines)
+    return text[-max_chars:] if len(text) > max_chars else text

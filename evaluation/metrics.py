@@ -1,0 +1,170 @@
+"""Ranking, rating and list-quality metrics used by every evaluation task.
+
+Each function scores ONE case (a ranked list against its relevant items, or one rating) so that
+per-case values can be averaged, bootstrapped or inspected; ``mean`` averages them. Relevance is
+binary throughout: an item is relevant when it is in ``relevant``.
+
+Conventions (the usual ones, e.g. He et al. 2023 for conversational recall):
+- ``recall_at_k``: share of the relevant items found in the top ``k``.
+- ``hit_at_k``: 1 when at least one relevant item is in the top ``k`` (HR@k).
+- ``ndcg_at_k``: DCG with gain 1 and discount ``1 / log2(rank + 1)``, divided by the ideal DCG of
+  ``min(len(relevant), k)`` relevant items at the top.
+- ``reciprocal_rank``: ``1 / rank`` of the first relevant item, 0 when none is ranked (MRR = mean).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterable, Sequence
+
+import numpy as np
+
+from retrieval.errors import InvalidInputError
+
+
+def _check_k(k: int) -> None:
+    if k < 1:
+        raise InvalidInputError("A cut-off k must be positive", expected="k >= 1", got=str(k))
+
+
+def recall_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
+    """Share of ``relevant`` found in ``ranked[:k]`` (0.0 when nothing is relevant)."""
+    _check_k(k)
+    if not relevant:
+        return 0.0
+    found = len(set(ranked[:k]) & set(relevant))
+    return found / len(set(relevant))
+
+
+def hit_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
+    """1.0 when any relevant item is in ``ranked[:k]``, else 0.0."""
+    _check_k(k)
+    wanted = set(relevant)
+    return 1.0 if any(item in wanted for item in ranked[:k]) else 0.0
+
+
+def ndcg_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float:
+    """Binary-relevance NDCG at ``k``."""
+    _check_k(k)
+    wanted = set(relevant)
+    if not wanted:
+        return 0.0
+    dcg = sum(1.0 / math.log2(rank + 2) for rank, item in enumerate(ranked[:k]) if item in wanted)
+    ideal = sum(1.0 / math.log2(rank + 2) for rank in range(min(len(wanted), k)))
+    return dcg / ideal
+
+
+def reciprocal_rank(ranked: Sequence[str], relevant: Collection[str]) -> float:
+    """``1 / rank`` of the first relevant item in ``ranked`` (1-based), 0.0 when absent."""
+    wanted = set(relevant)
+    for rank, item in enumerate(ranked, start=1):
+        if item in wanted:
+            return 1.0 / rank
+    return 0.0
+
+
+def mrr(ranked_lists: Sequence[Sequence[str]], relevant_sets: Sequence[Collection[str]]) -> float:
+    """Mean reciprocal rank over cases."""
+    if len(ranked_lists) != len(relevant_sets):
+        raise InvalidInputError(
+            "Each ranked list needs its set of relevant items",
+            expected=f"{len(ranked_lists)} relevant sets",
+            got=str(len(relevant_sets)),
+        )
+    return mean(reciprocal_rank(r, rel) for r, rel in zip(ranked_lists, relevant_sets, strict=True))
+
+
+def _pairs(predicted: Sequence[float], actual: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(predicted, dtype=np.float64)
+    a = np.asarray(actual, dtype=np.float64)
+    if p.shape != a.shape or p.ndim != 1:
+        raise InvalidInputError(
+            "Predicted and actual ratings must be two lists of the same length",
+            expected=f"{a.shape[0] if a.ndim else 0} predictions",
+            got=str(p.shape[0] if p.ndim else 0),
+        )
+    if p.size == 0:
+        raise InvalidInputError("No ratings to score", expected="at least one rating", got="none")
+    return p, a
+
+
+def mae(predicted: Sequence[float], actual: Sequence[float]) -> float:
+    """Mean absolute error."""
+    p, a = _pairs(predicted, actual)
+    return float(np.mean(np.abs(p - a)))
+
+
+def rmse(predicted: Sequence[float], actual: Sequence[float]) -> float:
+    """Root mean squared error."""
+    p, a = _pairs(predicted, actual)
+    return float(np.sqrt(np.mean((p - a) ** 2)))
+
+
+def intra_list_diversity(vectors: np.ndarray) -> float:
+    """Mean pairwise cosine distance (1 - cosine similarity) between the items of one list.
+
+    Args:
+        vectors: one row per recommended item (any scale; rows are normalised here).
+
+    Returns:
+        0.0 for lists shorter than two items or of identical items; up to 2.0 for opposite ones.
+    """
+    m = np.asarray(vectors, dtype=np.float64)
+    n = m.shape[0] if m.ndim == 2 else 0
+    if n < 2:
+        return 0.0
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    m = m / np.where(norms == 0.0, 1.0, norms)
+    sims = m @ m.T
+    upper = sims[np.triu_indices(n, k=1)]
+    return float(np.mean(1.0 - upper))
+
+
+def catalogue_coverage(ranked_lists: Iterable[Sequence[str]], catalogue_size: int, k: int) -> float:
+    """Share of the catalogue that appears in at least one top-``k`` list."""
+    _check_k(k)
+    if catalogue_size <= 0:
+        raise InvalidInputError(
+            "Coverage needs a non-empty catalogue",
+            expected="catalogue_size > 0",
+            got=str(catalogue_size),
+        )
+    shown: set[str] = set()
+    for ranked in ranked_lists:
+        shown.update(ranked[:k])
+    return len(shown) / catalogue_size
+
+
+def mean(values: Iterable[float]) -> float:
+    """Arithmetic mean; 0.0 for no values (an empty evaluation scores nothing)."""
+    vals = list(values)
+    return float(sum(vals) / len(vals)) if vals else 0.0
+
+
+def ranking_metrics(
+    ranked_lists: Sequence[Sequence[str]],
+    relevant_sets: Sequence[Collection[str]],
+    *,
+    recall_ks: Sequence[int] = (),
+    hit_ks: Sequence[int] = (),
+    ndcg_ks: Sequence[int] = (),
+    with_mrr: bool = False,
+) -> dict[str, float]:
+    """Averages of the requested per-case metrics, keyed ``"Recall@10"``, ``"NDCG@10"``, ..."""
+    if len(ranked_lists) != len(relevant_sets):
+        raise InvalidInputError(
+            "Each ranked list needs its set of relevant items",
+            expected=f"{len(ranked_lists)} relevant sets",
+            got=str(len(relevant_sets)),
+        )
+    pairs = list(zip(ranked_lists, relevant_sets, strict=True))
+    out: dict[str, float] = {}
+    for k in recall_ks:
+        out[f"Recall@{k}"] = mean(recall_at_k(r, rel, k) for r, rel in pairs)
+    for k in hit_ks:
+        out[f"HR@{k}"] = mean(hit_at_k(r, rel, k) for r, rel in pairs)
+    for k in ndcg_ks:
+        out[f"NDCG@{k}"] = mean(ndcg_at_k(r, rel, k) for r, rel in pairs)
+    if with_mrr:
+        out["MRR"] = mean(reciprocal_rank(r, rel) for r, rel in pairs)
+    return out
