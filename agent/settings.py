@@ -87,6 +87,12 @@ class AgentSettings(BaseModel):
     history_weight: float = 0.3
     collab_weight: float = 0.2
     diversity_lambda: float = 0.8
+    profile_half_life_days: float = Field(
+        60.0, description="age at which a feedback event counts half in the user's profile"
+    )
+    negative_weight: float = Field(
+        0.5, description="how strongly similarity to disliked videos lowers a candidate's score"
+    )
     collab: CollabSettings = CollabSettings()
 
 

@@ -110,3 +110,4 @@ class AnswerEvent:
     text: str = ""
     recommendation: Recommendation | None = None
     answer: Answer | None = None
+    understanding: TurnUnderstanding | None = None  # on the "understanding" event
