@@ -104,6 +104,11 @@ class APISettings(BaseModel):
     rate_limit_per_minute: int = 600
     cors_origins: list[str] = []
     require_keys: bool = True
+    max_concurrency: int = Field(4, description="facade calls running at once; the rest queue")
+    ingest_roots: list[str] = Field(
+        [], description="folders POST /v1/videos may ingest server-side paths from (none: off)"
+    )
+    mcp_http: bool = Field(True, description="mount the MCP streamable HTTP endpoint at /mcp")
 
 
 class UISettings(BaseModel):
