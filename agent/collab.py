@@ -1,0 +1,995 @@
+"""Collaborative signal from the interaction log: implicit ALS, item-item neighbours, fold-in.
+
+What it learns from: every recorded event (``agent.users``) of every user. Each (user, video) pair
+gets a *strength*, the sum over its events (weights from :class:`agent.settings.CollabSettings`):
+
+* ``like`` +like_strength; ``dislike`` -dislike_strength;
+* ``watched`` +watch_strength * fraction (fraction defaults to 1);
+* ``rating`` r: +rating_strength * r / 5 when r >= rating_negative_below, else -dislike_strength;
+* ``impression`` 0 (shown is not chosen).
+
+The ALS confidence is ``1 + alpha * |strength|``, negative for a negative strength: the ``implicit``
+library reads a negative confidence as "preference 0 with that confidence" (a known dislike), and a
+missing pair as preference 0 with confidence 1 (Hu, Koren & Volinsky 2008).
+
+Three scores come out of the fitted model:
+
+* **user score** ``u · v_i``: the user's vector is *folded in* from their current events on every
+  call (``implicit``'s ``recalculate_user``, one small least-squares solve), so a like or a watch
+  changes the very next ranking without a retrain; stored factors are only a fallback;
+* **neighbour score**: mean cosine between the item's factors and those of *seed* items (videos
+  liked in the conversation), so a new conversational user with no history benefits too;
+* **popularity**: number of users with a positive pair, for cold start.
+
+Scores are blended with content relevance and profile similarity by :func:`blend_scores`: each
+signal is z-scored over the items it covers, missing values count as average (0), so a video that
+nobody has watched yet stays reachable through content. The blend weights are tuned on a
+leave-last-out validation split (:func:`tune_blend`) and stored with the model.
+
+Models are versioned on disk under ``<data_dir>/collab/vNNNN/`` (``als.npz`` as ``implicit`` saves
+it, ``index.npz`` with the user and video ids and popularity, ``meta.json``); ``meta.json`` is
+written last, so a version without it is incomplete and ignored. Loading picks the newest complete
+version; the newest ``keep_versions`` are kept. :meth:`ModelStore.forget_user` removes a user's
+factors from every stored version at once (right to be forgotten).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from agent.settings import CollabSettings
+from agent.types import FeedbackEvent
+from retrieval.errors import InvalidInputError, NotReadyError, VidrecError
+
+log = logging.getLogger(__name__)
+
+MODEL_DIR_NAME = "collab"
+MAX_COLLAB_RATIO = 20.0  # tuned collab weight at most this many times the profile weight
+_META = "meta.json"
+_ALS = "als.npz"
+_INDEX = "index.npz"
+
+
+class CollabError(VidrecError):
+    """The collaborative model cannot be fitted or read."""
+
+    http_status = 500
+    code = "collab_error"
+
+
+# --- confidence weighting ---------------------------------------------------------------------
+def event_strength(event: FeedbackEvent, cfg: CollabSettings) -> float:
+    """Signed strength one event adds to its (user, video) pair (see the module docstring)."""
+    if event.kind == "like":
+        return cfg.like_strength
+    if event.kind == "dislike":
+        return -cfg.dislike_strength
+    if event.kind == "watched":
+        fraction = 1.0 if event.value is None else float(event.value)
+        return cfg.watch_strength * min(max(fraction, 0.0), 1.0)
+    if event.kind == "rating":
+        if event.value is None:
+            return 0.0
+        rating = float(event.value)
+        if rating < cfg.rating_negative_below:
+            return -cfg.dislike_strength
+        return cfg.rating_strength * rating / 5.0
+    return 0.0  # impression
+
+
+def pair_strengths(
+    events: Iterable[FeedbackEvent], cfg: CollabSettings
+) -> dict[tuple[str, str], float]:
+    """Sum of event strengths per (user_id, video_id); pairs that sum to 0 are left out."""
+    totals: dict[tuple[str, str], float] = {}
+    for event in events:
+        strength = event_strength(event, cfg)
+        if strength:
+            key = (event.user_id, event.video_id)
+            totals[key] = totals.get(key, 0.0) + strength
+    return {k: v for k, v in totals.items() if v}
+
+
+def confidence(strength: np.ndarray | float, alpha: float) -> np.ndarray:
+    """``sign(s) * (1 + alpha * |s|)``: the value ``implicit`` expects for each observed pair."""
+    s = np.asarray(strength, dtype=np.float32)
+    return np.sign(s) * (1.0 + alpha * np.abs(s))
+
+
+@dataclass
+class InteractionMatrix:
+    """Users x videos confidence matrix with the ids of its rows and columns."""
+
+    user_ids: list[str]
+    item_ids: list[str]
+    matrix: csr_matrix  # float32 confidences
+    n_events: int
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self.matrix.nnz)
+
+
+def build_matrix(
+    events: Iterable[FeedbackEvent],
+    cfg: CollabSettings,
+    *,
+    item_ids: Sequence[str] | None = None,
+) -> InteractionMatrix:
+    """Aggregate events into the confidence matrix (users and videos sorted by id).
+
+    Args:
+        item_ids: fix the column order (pairs with other videos are dropped); default: every
+            video that has at least one non-zero pair.
+    """
+    counted = 0
+
+    def _counting(items: Iterable[FeedbackEvent]) -> Iterable[FeedbackEvent]:
+        nonlocal counted
+        for item in items:
+            counted += 1
+            yield item
+
+    strengths = pair_strengths(_counting(events), cfg)
+    users = sorted({u for u, _ in strengths})
+    items = list(item_ids) if item_ids is not None else sorted({i for _, i in strengths})
+    u_index = {u: n for n, u in enumerate(users)}
+    i_index = {i: n for n, i in enumerate(items)}
+    rows, cols, vals = [], [], []
+    for (user, item), s in strengths.items():
+        col = i_index.get(item)
+        if col is None:
+            continue
+        rows.append(u_index[user])
+        cols.append(col)
+        vals.append(s)
+    data = confidence(np.asarray(vals, dtype=np.float32), cfg.alpha)
+    matrix = csr_matrix(
+        (data, (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64))),
+        shape=(len(users), len(items)),
+        dtype=np.float32,
+    )
+    return InteractionMatrix(users, items, matrix, counted)
+
+
+# --- blending ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BlendWeights:
+    """Weights of the z-scored signals in the final score (see :func:`blend_scores`).
+
+    ``content`` is relevance to the conversation (search), ``profile`` similarity to the user's
+    history profile, ``collab`` the collaborative score, ``popularity`` log popularity.
+    ``source`` says where they come from ("settings" or "tuned on ...").
+    """
+
+    content: float = 1.0
+    profile: float = 0.3
+    collab: float = 0.2
+    popularity: float = 0.0
+    source: str = "settings"
+
+
+def zscore(values: Sequence[float | None] | np.ndarray) -> np.ndarray:
+    """z-scores over the present values; missing (None/NaN) and constant signals give 0."""
+    arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    out = np.zeros_like(arr)
+    present = ~np.isnan(arr)
+    if present.sum() >= 2:
+        mean = arr[present].mean()
+        std = arr[present].std()
+        if std > 1e-12:
+            out[present] = (arr[present] - mean) / std
+    return out
+
+
+def blend_scores(
+    weights: BlendWeights,
+    *,
+    content: Sequence[float | None] | np.ndarray | None = None,
+    profile: Sequence[float | None] | np.ndarray | None = None,
+    collab: Sequence[float | None] | np.ndarray | None = None,
+    popularity: Sequence[float | None] | np.ndarray | None = None,
+) -> np.ndarray:
+    """Weighted sum of z-scored signals over one candidate list (missing signal = average)."""
+    parts = [
+        (weights.content, content),
+        (weights.profile, profile),
+        (weights.collab, collab),
+        (weights.popularity, popularity),
+    ]
+    n = next((len(v) for _, v in parts if v is not None), 0)
+    total = np.zeros(n, dtype=np.float64)
+    for weight, values in parts:
+        if values is None or weight == 0.0:
+            continue
+        if len(values) != n:
+            raise InvalidInputError(
+                "Every blended signal needs one value per candidate",
+                expected=f"{n} values",
+                got=f"{len(values)} values",
+            )
+        total += weight * zscore(values)
+    return total
+
+
+# --- the fitted model -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelMeta:
+    """What ``meta.json`` records about one fitted version."""
+
+    version: int
+    fitted_at: str  # ISO 8601, UTC
+    n_users: int
+    n_items: int
+    n_events: int
+    n_pairs: int
+    fit_seconds: float
+    algorithm: str
+    settings: dict[str, Any]  # the CollabSettings used (JSON of the settings section)
+    blend: BlendWeights | None = None
+    validation: dict[str, float] = field(default_factory=dict)  # tuning metrics, if tuned
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelMeta:
+        data = json.loads(text)
+        blend = data.pop("blend", None)
+        return cls(**data, blend=BlendWeights(**blend) if blend else None)
+
+
+def _als(cfg: CollabSettings) -> Any:
+    from implicit.cpu.als import AlternatingLeastSquares
+    from threadpoolctl import threadpool_limits
+
+    # implicit runs its own threads; a multi-threaded BLAS under it only oversubscribes the cores.
+    with threadpool_limits(1, "blas"):
+        return AlternatingLeastSquares(
+            factors=cfg.factors,
+            regularization=cfg.regularization,
+            iterations=cfg.iterations,
+            num_threads=cfg.threads,
+            random_state=cfg.seed,
+        )
+
+
+class CollabModel:
+    """A fitted ALS model plus the ids that name its rows and columns.
+
+    Item factors are fixed after the fit; user vectors are folded in from events on demand.
+    """
+
+    def __init__(
+        self,
+        als: Any,
+        user_ids: Sequence[str],
+        item_ids: Sequence[str],
+        popularity: np.ndarray,
+        meta: ModelMeta,
+        cfg: CollabSettings,
+    ) -> None:
+        self._als = als
+        self.user_ids = list(user_ids)
+        self.item_ids = list(item_ids)
+        self.popularity = np.asarray(popularity, dtype=np.float32)
+        self.meta = meta
+        self.cfg = cfg
+        self._user_index = {u: n for n, u in enumerate(self.user_ids)}
+        self._item_index = {i: n for n, i in enumerate(self.item_ids)}
+        factors = np.asarray(als.item_factors, dtype=np.float32)
+        norms = np.linalg.norm(factors, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        self._unit_items = factors / norms
+        self._lock = threading.Lock()
+
+    # -- fitting ---------------------------------------------------------------------------
+    @classmethod
+    def fit(
+        cls,
+        events: Iterable[FeedbackEvent],
+        cfg: CollabSettings,
+        *,
+        blend: BlendWeights | None = None,
+        validation: Mapping[str, float] | None = None,
+    ) -> CollabModel:
+        """Fit ALS on the events (CPU, ``cfg.threads`` threads).
+
+        Raises:
+            CollabError: no positive interactions to learn from.
+        """
+        import time
+
+        from threadpoolctl import threadpool_limits
+
+        data = build_matrix(events, cfg)
+        if data.n_pairs == 0 or (data.matrix.data > 0).sum() == 0:
+            raise CollabError(
+                "There is nothing to learn from yet",
+                expected="at least one like, watch or rating in the interaction log",
+                got=f"{data.n_events} events",
+                hint="Record feedback (`vidrec feedback`) or import a log "
+                "(`vidrec import-interactions --movielens PATH`), then run `vidrec train`",
+            )
+        als = _als(cfg)
+        start = time.perf_counter()
+        with threadpool_limits(1, "blas"):
+            als.fit(data.matrix, show_progress=False)
+        elapsed = time.perf_counter() - start
+        positive = (data.matrix > 0).astype(np.float32)
+        popularity = np.asarray(positive.sum(axis=0)).ravel()
+        meta = ModelMeta(
+            version=0,
+            fitted_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            n_users=len(data.user_ids),
+            n_items=len(data.item_ids),
+            n_events=data.n_events,
+            n_pairs=data.n_pairs,
+            fit_seconds=round(elapsed, 3),
+            algorithm="implicit.als",
+            settings=cfg.model_dump(mode="json"),
+            blend=blend,
+            validation=dict(validation or {}),
+        )
+        log.info(
+            "fitted ALS: %d users, %d videos, %d pairs in %.2fs",
+            meta.n_users,
+            meta.n_items,
+            meta.n_pairs,
+            elapsed,
+        )
+        return cls(als, data.user_ids, data.item_ids, popularity, meta, cfg)
+
+    # -- lookups ---------------------------------------------------------------------------
+    def has_user(self, user_id: str) -> bool:
+        return user_id in self._user_index
+
+    def has_item(self, video_id: str) -> bool:
+        return video_id in self._item_index
+
+    def user_row(self, user_id: str) -> int:
+        """Row of a user in the stored factors (KeyError if not in the model)."""
+        return self._user_index[user_id]
+
+    @property
+    def user_factors(self) -> np.ndarray:
+        return np.asarray(self._als.user_factors, dtype=np.float32)
+
+    @property
+    def item_factors(self) -> np.ndarray:
+        return np.asarray(self._als.item_factors, dtype=np.float32)
+
+    def stored_user_vector(self, user_id: str) -> np.ndarray | None:
+        """The factors fitted for a user at training time (None if not in the model)."""
+        row = self._user_index.get(user_id)
+        return None if row is None else self.user_factors[row].copy()
+
+    # -- fold-in ---------------------------------------------------------------------------
+    def _row(self, strengths: Mapping[str, float]) -> csr_matrix | None:
+        cols, vals = [], []
+        for video_id, s in strengths.items():
+            col = self._item_index.get(video_id)
+            if col is not None and s:
+                cols.append(col)
+                vals.append(s)
+        if not cols or max(vals) <= 0:
+            return None
+        data = confidence(np.asarray(vals, dtype=np.float32), self.cfg.alpha)
+        return csr_matrix(
+            (data, (np.zeros(len(cols), dtype=np.int64), np.asarray(cols, dtype=np.int64))),
+            shape=(1, len(self.item_ids)),
+            dtype=np.float32,
+        )
+
+    def fold_in(
+        self, events: Iterable[FeedbackEvent], extra_likes: Sequence[str] = ()
+    ) -> np.ndarray | None:
+        """User vector from these events (plus ``extra_likes`` counted as likes), model unchanged.
+
+        This is ``implicit``'s ``recalculate_user``: the exact ALS least-squares step for one user
+        against the fixed item factors. None when no event touches a video the model knows.
+        """
+        strengths: dict[str, float] = {}
+        for event in events:
+            s = event_strength(event, self.cfg)
+            if s:
+                strengths[event.video_id] = strengths.get(event.video_id, 0.0) + s
+        for video_id in extra_likes:
+            strengths[video_id] = strengths.get(video_id, 0.0) + self.cfg.like_strength
+        row = self._row(strengths)
+        if row is None:
+            return None
+        from threadpoolctl import threadpool_limits
+
+        with self._lock, threadpool_limits(1, "blas"):
+            vector = self._als.recalculate_user(0, row)
+        return np.asarray(vector, dtype=np.float32).reshape(-1)
+
+    # -- scores ----------------------------------------------------------------------------
+    def item_rows(self, video_ids: Sequence[str]) -> np.ndarray:
+        """Model row of each video, -1 for a video the model has never seen."""
+        return np.array([self._item_index.get(v, -1) for v in video_ids], dtype=np.int64)
+
+    def user_scores(self, vector: np.ndarray, video_ids: Sequence[str] | None = None) -> np.ndarray:
+        """``vector · v_i`` for the given videos (all model videos if None); NaN if unknown."""
+        all_scores = self.item_factors @ vector.astype(np.float32)
+        if video_ids is None:
+            return all_scores.astype(np.float64)
+        rows = self.item_rows(video_ids)
+        out = np.full(len(rows), np.nan)
+        known = rows >= 0
+        out[known] = all_scores[rows[known]]
+        return out
+
+    def neighbour_scores(
+        self, seeds: Sequence[str], video_ids: Sequence[str] | None = None
+    ) -> np.ndarray:
+        """Mean cosine (over item factors) to the known seed videos; NaN if no seed is known."""
+        seed_rows = [r for r in self.item_rows(seeds) if r >= 0]
+        n = len(self.item_ids) if video_ids is None else len(video_ids)
+        if not seed_rows:
+            return np.full(n, np.nan)
+        centre = self._unit_items[seed_rows].mean(axis=0)
+        all_scores = (self._unit_items @ centre).astype(np.float64)
+        if video_ids is None:
+            return all_scores
+        rows = self.item_rows(video_ids)
+        out = np.full(len(rows), np.nan)
+        known = rows >= 0
+        out[known] = all_scores[rows[known]]
+        return out
+
+    def similar(self, video_id: str, k: int = 10) -> list[tuple[str, float]]:
+        """The ``k`` nearest videos by cosine over item factors (item-item neighbours)."""
+        row = self._item_index.get(video_id)
+        if row is None:
+            return []
+        sims = self._unit_items @ self._unit_items[row]
+        sims[row] = -np.inf
+        top = np.argsort(-sims)[:k]
+        return [(self.item_ids[i], float(sims[i])) for i in top]
+
+    def popular(self, k: int, exclude: Iterable[str] = ()) -> list[tuple[str, float]]:
+        """Most popular videos (users with a positive pair), ties by id order."""
+        skip = set(exclude)
+        order = np.argsort(-self.popularity, kind="stable")
+        out: list[tuple[str, float]] = []
+        for i in order:
+            if self.item_ids[i] not in skip:
+                out.append((self.item_ids[i], float(self.popularity[i])))
+                if len(out) >= k:
+                    break
+        return out
+
+    def raw_scores(
+        self, history: Sequence[FeedbackEvent], seeds: Sequence[str] = ()
+    ) -> np.ndarray | None:
+        """Collaborative score of every model video for this user, or None without any signal.
+
+        With history touching known videos: the folded-in user vector (seeds added as likes)
+        dotted with the item factors. Without: item-item neighbours of the seeds.
+        """
+        vector = self.fold_in(history, extra_likes=seeds)
+        if vector is not None:
+            return self.user_scores(vector)
+        scores = self.neighbour_scores(seeds)
+        return None if np.isnan(scores).all() else scores
+
+    def collab_scores(
+        self,
+        history: Sequence[FeedbackEvent],
+        video_ids: Sequence[str],
+        seeds: Sequence[str] = (),
+    ) -> np.ndarray:
+        """Standardised collaborative score of each video for this user (NaN = no signal).
+
+        The raw scores (:meth:`raw_scores`) are z-scored over *all* the model's videos for this
+        user, so a value says how far above this user's average a video sits, whatever the
+        scale of the fit; that is also how the blend weights are tuned. A video the model has
+        never seen (no interactions yet) gets NaN, which the ranker reads as "no signal" (0).
+        """
+        raw = self.raw_scores(history, seeds)
+        if raw is None:
+            return np.full(len(video_ids), np.nan)
+        z = row_zscore(raw[None, :])[0].astype(np.float64)
+        rows = self.item_rows(video_ids)
+        out = np.full(len(rows), np.nan)
+        known = rows >= 0
+        out[known] = z[rows[known]]
+        return out
+
+    # -- privacy ---------------------------------------------------------------------------
+    def drop_user(self, user_id: str) -> bool:
+        """Remove a user's stored factors from this in-memory model; True if they were there."""
+        with self._lock:
+            row = self._user_index.get(user_id)
+            if row is None:
+                return False
+            keep = np.ones(len(self.user_ids), dtype=bool)
+            keep[row] = False
+            self._als.user_factors = np.ascontiguousarray(self.user_factors[keep])
+            self._als._user_norms = None
+            self._als._XtX = None
+            del self.user_ids[row]
+            self._user_index = {u: n for n, u in enumerate(self.user_ids)}
+            return True
+
+    # -- persistence -----------------------------------------------------------------------
+    def save_to(self, folder: Path) -> None:
+        """Write ``als.npz``, ``index.npz`` and finally ``meta.json`` into ``folder``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self._als.save(str(folder / _ALS))
+        np.savez(
+            folder / _INDEX,
+            user_ids=np.asarray(self.user_ids, dtype=np.str_),
+            item_ids=np.asarray(self.item_ids, dtype=np.str_),
+            popularity=self.popularity,
+        )
+        (folder / _META).write_text(self.meta.to_json(), encoding="utf-8")
+
+    @classmethod
+    def load_from(cls, folder: Path) -> CollabModel:
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        meta = ModelMeta.from_json((folder / _META).read_text(encoding="utf-8"))
+        try:
+            als = AlternatingLeastSquares.load(str(folder / _ALS))
+            with np.load(folder / _INDEX, allow_pickle=False) as index:
+                user_ids = [str(u) for u in index["user_ids"]]
+                item_ids = [str(i) for i in index["item_ids"]]
+                popularity = index["popularity"]
+        except (OSError, KeyError, ValueError) as exc:
+            raise CollabError(
+                f"The collaborative model in {folder} cannot be read",
+                expected=f"{_ALS} and {_INDEX} written by `vidrec train`",
+                got=str(exc),
+                hint=f"Delete {folder} and run `vidrec train` again",
+            ) from exc
+        cfg = CollabSettings(**meta.settings)
+        als.num_threads = cfg.threads
+        return cls(als, user_ids, item_ids, popularity, meta, cfg)
+
+
+# --- versions on disk -------------------------------------------------------------------------
+class ModelStore:
+    """Versioned collaborative models under one folder (``<data_dir>/collab``)."""
+
+    def __init__(self, root: Path, keep_versions: int = 3) -> None:
+        self.root = Path(root)
+        self.keep_versions = max(1, keep_versions)
+
+    def versions(self) -> list[Path]:
+        """Complete versions (with ``meta.json``), oldest first."""
+        if not self.root.is_dir():
+            return []
+        found = [
+            p
+            for p in self.root.iterdir()
+            if p.is_dir()
+            and p.name.startswith("v")
+            and p.name[1:].isdigit()
+            and (p / _META).is_file()
+        ]
+        return sorted(found, key=lambda p: int(p.name[1:]))
+
+    def latest(self) -> Path | None:
+        versions = self.versions()
+        return versions[-1] if versions else None
+
+    def load_latest(self) -> CollabModel | None:
+        """The newest complete version, or None when nothing was trained yet."""
+        path = self.latest()
+        return None if path is None else CollabModel.load_from(path)
+
+    def save(self, model: CollabModel) -> Path:
+        """Write ``model`` as the next version (atomically: a temp folder renamed), prune old ones."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        existing = [int(p.name[1:]) for p in self.root.glob("v[0-9]*") if p.name[1:].isdigit()]
+        version = max(existing, default=0) + 1
+        model.meta = replace(model.meta, version=version)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
+        try:
+            model.save_to(tmp)
+            target = self.root / f"v{version:04d}"
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        for old in self.versions()[: -self.keep_versions]:
+            shutil.rmtree(old, ignore_errors=True)
+        for stale in self.root.glob(".tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        log.info("saved collaborative model %s", target)
+        return target
+
+    def user_factors(self, user_id: str) -> dict[str, list[float]]:
+        """The user's stored factors in each version that has them (for export)."""
+        out: dict[str, list[float]] = {}
+        for path in self.versions():
+            model = CollabModel.load_from(path)
+            vector = model.stored_user_vector(user_id)
+            if vector is not None:
+                out[path.name] = [round(float(x), 6) for x in vector]
+        return out
+
+    def forget_user(self, user_id: str) -> int:
+        """Drop the user's factors and id from every stored version; returns versions changed.
+
+        Each version is rewritten in a temp folder and swapped in, so a crash leaves either the
+        old or the new files, never half of them. (Their interactions are gone from SQL, so the
+        next ``vidrec train`` does not see them either.)
+        """
+        changed = 0
+        for path in self.versions():
+            model = CollabModel.load_from(path)
+            if not model.drop_user(user_id):
+                continue
+            model.meta = replace(model.meta, n_users=len(model.user_ids))
+            tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
+            try:
+                model.save_to(tmp)
+                for name in (_ALS, _INDEX, _META):
+                    os.replace(tmp / name, path / name)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+            changed += 1
+        return changed
+
+
+def model_root(data_dir: Path) -> Path:
+    """Where versions live: next to the Chroma index, under the data dir."""
+    return Path(data_dir) / MODEL_DIR_NAME
+
+
+def require_model(model: CollabModel | None) -> CollabModel:
+    if model is None:
+        raise NotReadyError(
+            "No collaborative model has been trained yet",
+            hint="Run `vidrec train` after recording feedback or importing interactions",
+        )
+    return model
+
+
+# --- tuning the blend on held-out data ---------------------------------------------------------
+def row_zscore(matrix: np.ndarray) -> np.ndarray:
+    """z-score each row (one user's scores over the catalogue); NaN -> 0 (average)."""
+    arr = np.asarray(matrix, dtype=np.float32)
+    mask = np.isnan(arr)
+    filled = np.where(mask, 0.0, arr)
+    count = np.maximum((~mask).sum(axis=1, keepdims=True), 1)
+    mean = filled.sum(axis=1, keepdims=True) / count
+    centred = np.where(mask, 0.0, arr - mean)
+    std = np.sqrt((centred**2).sum(axis=1, keepdims=True) / count)
+    std[std < 1e-12] = np.inf  # constant row: no information, all zeros
+    return (centred / std).astype(np.float32)
+
+
+def hit_ndcg(scores: np.ndarray, targets: np.ndarray, k: int = 10) -> tuple[float, float]:
+    """HR@k and NDCG@k with one held-out target per row (excluded items must be -inf already)."""
+    rows = np.arange(len(targets))
+    target_scores = scores[rows, targets][:, None]
+    rank = (scores > target_scores).sum(axis=1)
+    hit = rank < k
+    ndcg = np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0)
+    return float(hit.mean()), float(ndcg.mean())
+
+
+@dataclass(frozen=True)
+class TuningResult:
+    """Blend weights chosen on validation data and what they scored."""
+
+    weights: BlendWeights
+    metric: str  # what was maximised, e.g. "ndcg@10"
+    scores: dict[str, float]  # "<signal or blend>:hr@10" / ":ndcg@10" on the validation split
+    n_users: int
+    candidates_tried: int
+
+
+def _simplex(names: Sequence[str], step: float) -> list[dict[str, float]]:
+    units = round(1.0 / step)
+    out: list[dict[str, float]] = []
+
+    def rec(i: int, left: int, acc: list[int]) -> None:
+        if i == len(names) - 1:
+            out.append({n: (a * step) for n, a in zip(names, [*acc, left], strict=True)})
+            return
+        for a in range(left + 1):
+            rec(i + 1, left - a, [*acc, a])
+
+    rec(0, units, [])
+    return out
+
+
+def tune_blend(
+    signals: Mapping[str, np.ndarray],
+    targets: np.ndarray,
+    exclude: csr_matrix | None = None,
+    *,
+    k: int = 10,
+    step: float = 0.1,
+    source: str = "validation",
+    standardise: bool = True,
+) -> TuningResult:
+    """Grid search over the simplex of weights for the given signals, maximising NDCG@k.
+
+    Args:
+        signals: name ("profile", "collab", "popularity", "content") -> (users x items) raw
+            scores, NaN where a signal has nothing to say; every matrix the same shape.
+        targets: the held-out item (column) of each user.
+        exclude: users x items, non-zero where an item must not be ranked (already seen).
+        source: recorded in the weights, e.g. "tuned on movielens validation".
+        standardise: z-score each signal per user first; False when the signals are already
+            in the form the ranker combines them (raw profile cosine, standardised collab).
+    """
+    if not signals:
+        raise InvalidInputError("Nothing to tune", expected="at least one signal", got="none")
+    names = list(signals)
+    z = {
+        n: row_zscore(m) if standardise else np.nan_to_num(np.asarray(m, dtype=np.float32))
+        for n, m in signals.items()
+    }
+    shape = next(iter(z.values())).shape
+    mask = np.zeros(shape, dtype=bool)
+    if exclude is not None:
+        coo = exclude.tocoo()
+        mask[coo.row, coo.col] = True
+        mask[np.arange(len(targets)), targets] = False
+
+    def evaluate(weights: Mapping[str, float]) -> tuple[float, float]:
+        total = np.zeros(shape, dtype=np.float32)
+        for name, w in weights.items():
+            if w:
+                total += np.float32(w) * z[name]
+        total[mask] = -np.inf
+        return hit_ndcg(total, targets, k)
+
+    scores: dict[str, float] = {}
+    for name in names:
+        hr, ndcg = evaluate({name: 1.0})
+        scores[f"{name}:hr@{k}"] = round(hr, 4)
+        scores[f"{name}:ndcg@{k}"] = round(ndcg, 4)
+    grid = _simplex(names, step)
+    best: tuple[float, float, dict[str, float]] = (-1.0, -1.0, {})
+    for weights in grid:
+        hr, ndcg = evaluate(weights)
+        if (ndcg, hr) > best[:2]:
+            best = (ndcg, hr, weights)
+    ndcg, hr, chosen = best
+    scores[f"blend:hr@{k}"] = round(hr, 4)
+    scores[f"blend:ndcg@{k}"] = round(ndcg, 4)
+    chosen_weights = BlendWeights(
+        content=round(chosen.get("content", 0.0), 4),
+        profile=round(chosen.get("profile", 0.0), 4),
+        collab=round(chosen.get("collab", 0.0), 4),
+        popularity=round(chosen.get("popularity", 0.0), 4),
+        source=source,
+    )
+    log.info("tuned blend %s: ndcg@%d %.4f hr@%d %.4f", chosen_weights, k, ndcg, k, hr)
+    return TuningResult(chosen_weights, f"ndcg@{k}", scores, len(targets), len(grid))
+
+
+# --- leave-last-out on the interaction log -------------------------------------------------------
+def leave_last_out(
+    events: Sequence[FeedbackEvent], cfg: CollabSettings, *, min_positive: int = 3
+) -> tuple[list[FeedbackEvent], dict[str, str]]:
+    """Hold out each user's most recent positive video (users with >= ``min_positive`` of them).
+
+    Returns the events without the held-out pairs, and user -> held-out video id.
+    """
+    latest: dict[str, dict[str, datetime]] = {}
+    for event in events:
+        if event_strength(event, cfg) > 0:
+            per_user = latest.setdefault(event.user_id, {})
+            seen = per_user.get(event.video_id)
+            if seen is None or event.timestamp > seen:
+                per_user[event.video_id] = event.timestamp
+    held: dict[str, str] = {}
+    for user, items in latest.items():
+        if len(items) >= min_positive:
+            held[user] = max(items.items(), key=lambda kv: (kv[1], kv[0]))[0]
+    train = [e for e in events if held.get(e.user_id) != e.video_id]
+    return train, held
+
+
+def profile_matrix(
+    train: InteractionMatrix, item_vectors: Mapping[str, np.ndarray]
+) -> np.ndarray | None:
+    """Content profile score of every item for every user: cosine of the item's vector with the
+    confidence-weighted mean vector of the user's positive items (NaN for items with no vector)."""
+    dims = {int(np.asarray(v).shape[-1]) for v in item_vectors.values()}
+    if len(dims) != 1:
+        return None
+    dim = dims.pop()
+    vectors = np.zeros((len(train.item_ids), dim), dtype=np.float32)
+    has = np.zeros(len(train.item_ids), dtype=bool)
+    for col, video_id in enumerate(train.item_ids):
+        vec = item_vectors.get(video_id)
+        if vec is not None:
+            vectors[col] = vec
+            has[col] = True
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    vectors /= norms
+    positive = train.matrix.copy()
+    positive.data = np.where(positive.data > 0, positive.data, 0.0).astype(np.float32)
+    profiles = np.asarray(positive @ vectors, dtype=np.float32)
+    pnorm = np.linalg.norm(profiles, axis=1, keepdims=True)
+    pnorm[pnorm == 0] = 1.0
+    scores = (profiles / pnorm) @ vectors.T
+    scores[:, ~has] = np.nan
+    return scores
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    path: Path
+    meta: ModelMeta
+    tuning: TuningResult | None
+
+
+def train(
+    events: Sequence[FeedbackEvent],
+    cfg: CollabSettings,
+    store: ModelStore,
+    *,
+    item_vectors: Mapping[str, np.ndarray] | None = None,
+    tune: bool = True,
+    max_tune_users: int = 2000,
+) -> TrainReport:
+    """Fit, tune the blend on a leave-last-out split of the same log, refit on all, save a version.
+
+    Tuning (when at least 10 users have 3+ positive videos): fit on the log minus each user's
+    latest positive video, then choose the weights of collab, popularity and (when
+    ``item_vectors`` are given) profile similarity that rank the held-out video best (NDCG@10).
+    The weights are recorded in ``meta.json``; the content-relevance weight is not tunable from a
+    log without conversations and stays a setting.
+    """
+    tuning: TuningResult | None = None
+    if tune:
+        tuning = _tune_on_log(events, cfg, item_vectors, max_tune_users)
+    model = CollabModel.fit(
+        events,
+        cfg,
+        blend=tuning.weights if tuning else None,
+        validation=tuning.scores if tuning else None,
+    )
+    path = store.save(model)
+    return TrainReport(path, model.meta, tuning)
+
+
+def _tune_on_log(
+    events: Sequence[FeedbackEvent],
+    cfg: CollabSettings,
+    item_vectors: Mapping[str, np.ndarray] | None,
+    max_users: int,
+) -> TuningResult | None:
+    train_events, held = leave_last_out(events, cfg)
+    if len(held) < 10:
+        log.info("too few users with 3+ positive videos (%d) to tune the blend", len(held))
+        return None
+    model = CollabModel.fit(train_events, cfg)
+    users = [u for u in model.user_ids if u in held and model.has_item(held[u])]
+    if len(users) > max_users:
+        rng = np.random.default_rng(cfg.seed)
+        users = sorted(rng.choice(users, size=max_users, replace=False).tolist())
+    if len(users) < 10:
+        return None
+    rows = np.array([model.user_row(u) for u in users])
+    targets = model.item_rows([held[u] for u in users])
+    matrix = build_matrix(train_events, cfg, item_ids=model.item_ids)
+    user_pos = {u: n for n, u in enumerate(matrix.user_ids)}
+    seen = matrix.matrix[[user_pos[u] for u in users]]
+    if not item_vectors:
+        log.info("no content vectors for the videos: nothing to blend the collab score with")
+        return None
+    sub = InteractionMatrix(users, model.item_ids, seen, 0)
+    profile = profile_matrix(sub, item_vectors)
+    if profile is None:
+        return None
+    signals = {
+        "profile": profile,
+        "collab": row_zscore(model.user_factors[rows] @ model.item_factors.T),
+    }
+    return tune_blend(
+        signals,
+        targets,
+        seen,
+        step=0.05,
+        standardise=False,
+        source="tuned on the interaction log (leave-last-out)",
+    )
+
+
+# --- the handle the agent uses ------------------------------------------------------------------
+class Collaborative:
+    """Process-wide access to the newest model: scores for ranking, popularity, privacy.
+
+    Cheap to create (nothing loads until the first call). A version saved by ``vidrec train`` in
+    another process is picked up on the next call. Thread-safe.
+    """
+
+    def __init__(self, data_dir: Path, cfg: CollabSettings) -> None:
+        self.cfg = cfg
+        self.store = ModelStore(model_root(data_dir), cfg.keep_versions)
+        self._model: CollabModel | None = None
+        self._loaded_from: Path | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> CollabModel | None:
+        """The newest complete version on disk (reloaded when a newer one appears)."""
+        latest = self.store.latest()
+        with self._lock:
+            if latest is None:
+                self._model, self._loaded_from = None, None
+            elif latest != self._loaded_from:
+                self._model = CollabModel.load_from(latest)
+                self._loaded_from = latest
+                log.info("loaded collaborative model %s", latest)
+            return self._model
+
+    def collab_scores(
+        self,
+        history: Sequence[FeedbackEvent],
+        video_ids: Sequence[str],
+        seeds: Sequence[str] = (),
+    ) -> np.ndarray:
+        """Standardised collaborative score per video (NaN: no signal; no model yet: all NaN).
+
+        ``history`` is the user's *current* events (the fold-in makes the newest like count at
+        once); ``seeds`` are video ids liked in this conversation. This is the
+        ``agent.ranking.CollabScorer`` protocol.
+        """
+        model = self.model
+        if model is None or not video_ids:
+            return np.full(len(video_ids), np.nan)
+        return model.collab_scores(history, video_ids, seeds)
+
+    def collab_weight(self, history_weight: float, default: float) -> float:
+        """Weight of the standardised collab score next to ``history_weight`` * profile score.
+
+        When the model carries tuned weights (profile w_p, collab w_c, chosen on held-out data by
+        :func:`tune_blend` in the ranker's own terms: raw profile cosine + standardised collab),
+        the ratio w_c / w_p is kept: ``history_weight * w_c / w_p`` (capped at
+        ``MAX_COLLAB_RATIO`` times). Otherwise, or with ``use_tuned_weights`` off, ``default``.
+        """
+        model = self.model
+        tuned = model.meta.blend if model is not None else None
+        if tuned is None or not self.cfg.use_tuned_weights:
+            return default
+        if tuned.collab <= 0:
+            return 0.0
+        ratio = MAX_COLLAB_RATIO if tuned.profile <= 0 else tuned.collab / tuned.profile
+        return history_weight * min(ratio, MAX_COLLAB_RATIO)
+
+    def popularity(self) -> dict[str, float]:
+        """Users with a positive pair per video, from the newest model ({} before any training)."""
+        model = self.model
+        if model is None:
+            return {}
+        return {v: float(p) for v, p in zip(model.item_ids, model.popularity, strict=True) if p > 0}
+
+    def export_user(self, user_id: str) -> dict[str, list[float]]:
+        """The user's stored factors per model version (empty when none holds them)."""
+        return self.store.user_factors(user_id)
+
+    def forget_user(self, user_id: str) -> int:
+        """Drop the user's factors from every stored version and from memory now."""
+        with self._lock:
+            changed = self.store.forget_user(user_id)
+            if self._model is not None:
+                self._model.drop_user(user_id)
+        return changed
