@@ -1,0 +1,88 @@
+"""``vidrec ui`` and ``vidrec demo``: the chat app, over your library or the demo library."""
+
+from __future__ import annotations
+
+import typer
+
+from agent.recommender import Recommender
+from agent.settings import Settings
+
+#: Requests that find something in the default demo subset (checked by tests/unit/test_ui_demo.py).
+DEMO_EXAMPLES = (
+    "a funny talk about creativity and schools",
+    "something short about happiness",
+    "I liked a talk on technology and the future, what else?",
+    "talks about climate and the environment",
+)
+
+DEMO_GUIDE = """\
+**Welcome to the vidrec demo.** The library holds {count} TED talks (transcripts CC BY-NC-ND; \
+talks marked *synthetic audio* have an audio track spoken by espeak-ng from the transcript, so \
+Whisper has something real to transcribe). Ask for a talk by topic, mood or length, typed or \
+spoken; every pick says why it fits and links to the moment that earns it. \
+♥ / ✗ / ✓ on a card change what you get next. The **Library** tab lists what is indexed."""
+
+
+def ui_cmd(
+    host: str = typer.Option(None, help="Interface to listen on (default: settings ui.host)."),
+    port: int = typer.Option(None, help="Port (default: settings ui.port, 7860)."),
+    browser: bool = typer.Option(False, "--browser/--no-browser", help="Open a browser tab."),
+) -> None:
+    """Launch the chat app (text, voice, feedback, library tab) over your library."""
+    from ui.app import serve
+
+    settings = Settings()
+    settings.ensure_dirs()
+    recommender = Recommender(settings)
+    try:
+        serve(recommender, settings, host=host, port=port, open_browser=browser)
+    finally:
+        recommender.close()
+
+
+def demo_cmd(
+    talks: int = typer.Option(
+        None, "--talks", min=1, help="How many TED talks (default: the builder's)."
+    ),
+    browser: bool = typer.Option(True, "--browser/--no-browser", help="Open a browser tab."),
+    host: str = typer.Option(None, help="Interface to listen on (default: settings ui.host)."),
+    port: int = typer.Option(None, help="Port (default: settings ui.port, 7860)."),
+) -> None:
+    """Build and index the demo library (skipped when already indexed), then open the chat app."""
+    from retrieval.demo import build_demo_library
+
+    from ui.app import serve
+
+    settings = Settings()
+    settings.ensure_dirs()
+    out_dir = settings.data_dir / "demo"
+    kwargs = {} if talks is None else {"talks": talks}
+    typer.echo(f"demo library: building under {out_dir} (skipped where already built)")
+    manifest = build_demo_library(settings.data.shared_dir, out_dir, **kwargs)
+    recommender = Recommender(settings)
+    try:
+        typer.echo("demo library: indexing (unchanged videos are skipped)")
+        report = recommender.ingest([], manifest=manifest)
+        typer.echo(
+            f"demo library: {len(report.ingested)} indexed, {len(report.unchanged)} already "
+            f"indexed, {len(report.failed)} failed"
+        )
+        for failure in report.failed:
+            typer.echo(f"  failed {failure.path}: {failure.error}", err=True)
+        count = len(report.ingested) + len(report.unchanged)
+        serve(
+            recommender,
+            settings,
+            host=host,
+            port=port,
+            open_browser=browser,
+            guide=DEMO_GUIDE.format(count=count),
+            examples=DEMO_EXAMPLES,
+        )
+    finally:
+        recommender.close()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ui")(ui_cmd)
+    app.command("demo")(demo_cmd)
