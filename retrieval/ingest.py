@@ -1,0 +1,544 @@
+"""Resumable, idempotent ingest: inputs -> transcripts -> chunks -> vectors + catalogue + BM25.
+
+Inputs are files or folders (searched recursively; a media file is paired with sidecar captions of
+the same stem) and manifest rows (metadata plus optional media, captions or transcript paths; a row
+with none of them is indexed from its title, description and tags). Per video the text comes from,
+in priority order: captions, a given transcript, Whisper ASR of the media, the metadata alone.
+
+Idempotence: each video has a *content hash* over its input bytes (media, captions, transcript),
+its metadata, the chunking settings and the embedder (and the ASR model when ASR is used). A video
+whose hash is recorded as ``done`` is skipped before anything is decoded, transcribed or embedded.
+
+Crash safety (kill -9 at any point): per video, (1) the catalogue records the new hash as
+``pending`` and commits; (2) the video's vectors are deleted and the new ones upserted under
+deterministic ids ``{video_id}:{index}``; (3) one SQL transaction replaces the video row and its
+chunks, marks the hash ``done`` and bumps the catalogue version (BM25 follows that version). A run
+killed anywhere leaves at most ``pending`` videos; the next run redoes those in its batch (delete
+then upsert, so no duplicates or stale chunks) and purges pending ones it was not given, so nothing
+half-written is ever served. One ingest runs at a time per library (a file lock).
+
+Embedding is batched across videos: prepared chunks are buffered until ``embed_flush_chunks`` and
+embedded in one call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from retrieval.catalogue import Catalogue
+from retrieval.embed.base import Embedder
+from retrieval.errors import BackendUnavailableError, InvalidInputError, VidrecError
+from retrieval.settings import ASRSettings, ChunkingSettings, IngestSettings
+from retrieval.store.base import ChunkRecord, VectorStore, date_key
+from retrieval.types import (
+    Chunk,
+    IngestFailure,
+    IngestProgress,
+    IngestReport,
+    Transcript,
+    TranscriptSource,
+    Video,
+)
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[IngestProgress], None]
+
+
+class Transcribes(Protocol):
+    """The part of ``retrieval.asr.base.Transcriber`` that ingest uses."""
+
+    def transcribe(
+        self, audio: str | Path | np.ndarray, language: str | None = None
+    ) -> Transcript: ...
+
+
+@dataclass(frozen=True)
+class IngestItem:
+    """One video to ingest, before anything is decoded.
+
+    Attributes:
+        origin: what to name in messages (a file path or ``manifest:line``).
+        video: metadata known up front (duration and transcript source are filled in later).
+    """
+
+    video_id: str
+    origin: str
+    video: Video
+    media_path: Path | None = None
+    captions_path: Path | None = None
+    transcript_path: Path | None = None
+
+
+@dataclass
+class Discovery:
+    items: list[IngestItem] = field(default_factory=list)
+    failures: list[IngestFailure] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PreparedVideo:
+    """A video ready to be embedded and written: final metadata and its chunks."""
+
+    item: IngestItem
+    content_hash: str
+    video: Video
+    chunks: list[Chunk]
+    audio_seconds: float = 0.0
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc) if isinstance(exc, VidrecError) else f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())
+
+
+def slugify(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")
+    return slug or "video"
+
+
+def _title_from_stem(stem: str) -> str:
+    return re.sub(r"[_\s]+", " ", stem).strip() or stem
+
+
+# --- discovery ----------------------------------------------------------------------------------
+def discover(
+    paths: Sequence[str | Path], manifest: str | Path | None, settings: IngestSettings
+) -> Discovery:
+    """Turn CLI paths and a manifest into ``IngestItem``s (and failures for what cannot be read)."""
+    out = Discovery()
+    seen_media: set[Path] = set()
+    taken: set[str] = set()
+    if manifest is not None:
+        from retrieval.manifest import read_manifest
+
+        try:
+            result = read_manifest(manifest)
+        except VidrecError as exc:
+            out.failures.append(IngestFailure(str(manifest), one_line(exc)))
+            result = None
+        if result is not None:
+            out.failures.extend(result.failures)
+            for number, row in enumerate(result.rows, start=1):
+                origin = f"{manifest} (row {number}, id {row.id})"
+                if row.id in taken:
+                    out.failures.append(
+                        IngestFailure(
+                            origin,
+                            f"Duplicate video id {row.id!r} in the manifest; give every row a unique id.",
+                        )
+                    )
+                    continue
+                taken.add(row.id)
+                media = Path(row.media_path) if row.media_path else None
+                if media is not None:
+                    seen_media.add(media.resolve())
+                out.items.append(
+                    IngestItem(
+                        video_id=row.id,
+                        origin=origin,
+                        video=row.to_video(),
+                        media_path=media,
+                        captions_path=Path(row.captions_path) if row.captions_path else None,
+                        transcript_path=Path(row.transcript_path) if row.transcript_path else None,
+                    )
+                )
+    media_ext = {e.lower() for e in settings.media_extensions}
+    caption_ext = {e.lower() for e in settings.caption_extensions}
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            files.extend(
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and p.suffix.lower() in media_ext | caption_ext
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            out.failures.append(
+                IngestFailure(
+                    str(path),
+                    "No such file or folder; check the path (ingest takes media files or folders).",
+                )
+            )
+    # Group by (folder, stem): a media file and its sidecar captions are one video.
+    groups: dict[tuple[Path, str], dict[str, Path]] = {}
+    for f in files:
+        resolved = f.resolve()
+        if resolved in seen_media:
+            continue  # already described by a manifest row
+        key = (resolved.parent, resolved.stem)
+        kind = "captions" if f.suffix.lower() in caption_ext else "media"
+        group = groups.setdefault(key, {})
+        if kind == "media" and "media" in group and group["media"] != resolved:
+            key = (resolved.parent, resolved.name)  # same stem, two containers: keep both
+            group = groups.setdefault(key, {})
+        group.setdefault(kind, resolved)
+    for (folder, _stem), group in groups.items():
+        media = group.get("media")
+        captions = group.get("captions")
+        if media is not None and captions is None:
+            for ext in sorted(caption_ext):
+                sidecar = folder / f"{media.stem}{ext}"
+                if sidecar.is_file():
+                    captions = sidecar
+                    break
+        anchor = media or captions
+        assert anchor is not None
+        video_id = slugify(anchor.stem)
+        if video_id in taken:
+            video_id = f"{video_id}-{hashlib.sha1(str(anchor).encode()).hexdigest()[:6]}"
+        taken.add(video_id)
+        out.items.append(
+            IngestItem(
+                video_id=video_id,
+                origin=str(anchor),
+                video=Video(
+                    id=video_id,
+                    title=_title_from_stem(anchor.stem),
+                    media_path=str(media) if media else None,
+                ),
+                media_path=media,
+                captions_path=captions,
+            )
+        )
+    return out
+
+
+# --- hashing ------------------------------------------------------------------------------------
+def file_digest(path: Path, what: str) -> str:
+    """SHA-256 of a file's bytes; a missing/unreadable file is an ``InvalidInputError``."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        raise InvalidInputError(
+            f"The {what} file {path} does not exist",
+            hint="Fix the path (manifest paths are relative to the manifest's folder) or add the file",
+        ) from None
+    except IsADirectoryError:
+        raise InvalidInputError(
+            f"The {what} path {path} is a folder", expected="a file", got="a folder"
+        ) from None
+    except OSError as exc:
+        raise InvalidInputError(
+            f"Cannot read the {what} file {path} ({exc.strerror or exc})",
+            hint="Check its permissions",
+        ) from exc
+    return digest.hexdigest()
+
+
+def content_hash(
+    item: IngestItem,
+    *,
+    chunking: ChunkingSettings,
+    ingest: IngestSettings,
+    embedder_id: str,
+    asr: ASRSettings,
+) -> str:
+    """Everything that determines what gets indexed for ``item``, hashed (see module doc)."""
+    parts: dict[str, object] = {
+        "video": dataclasses.asdict(item.video),
+        "chunking": chunking.model_dump(mode="json"),
+        "metadata_chunk": ingest.metadata_chunk,
+        "embedder": embedder_id,
+    }
+    if item.captions_path is not None:
+        parts["captions"] = file_digest(item.captions_path, "captions")
+    elif item.transcript_path is not None:
+        parts["transcript"] = file_digest(item.transcript_path, "transcript")
+    if item.media_path is not None:
+        parts["media"] = file_digest(item.media_path, "media")
+        if item.captions_path is None and item.transcript_path is None:
+            parts["asr"] = {"backend": asr.backend, "model": asr.model, "language": asr.language}
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def metadata_text(video: Video) -> str:
+    parts = [video.title.strip()]
+    if video.description.strip():
+        parts.append(video.description.strip())
+    if video.tags:
+        parts.append("Tags: " + ", ".join(video.tags))
+    return "\n".join(p for p in parts if p)
+
+
+# --- the run ------------------------------------------------------------------------------------
+@contextmanager
+def ingest_lock(path: Path) -> Iterator[None]:
+    """One ingest per library at a time (released by the OS even on kill -9)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BackendUnavailableError(
+                "Another ingest is running on this library",
+                hint=f"Wait for it to finish (lock file {path})",
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+class Ingestor:
+    """Runs one ingest over a catalogue and a vector store (heavy parts come from providers)."""
+
+    def __init__(
+        self,
+        *,
+        catalogue: Catalogue,
+        store: Callable[[], VectorStore],
+        embedder: Callable[[], Embedder],
+        transcriber: Callable[[], Transcribes],
+        chunking: ChunkingSettings,
+        ingest: IngestSettings,
+        asr: ASRSettings,
+        embedder_id: str,
+        lock_path: Path,
+    ) -> None:
+        self.catalogue = catalogue
+        self._store = store
+        self._embedder = embedder
+        self._transcriber = transcriber
+        self.chunking = chunking
+        self.settings = ingest
+        self.asr = asr
+        self.embedder_id = embedder_id
+        self.lock_path = lock_path
+
+    def run(
+        self,
+        paths: Sequence[str | Path] = (),
+        manifest: str | Path | None = None,
+        progress: ProgressFn | None = None,
+    ) -> IngestReport:
+        found = discover(paths, manifest, self.settings)
+        report = IngestReport(failed=list(found.failures))
+        total = len(found.items) + len(found.failures)
+        state = _RunState(report, total, progress, done=len(found.failures))
+        with ingest_lock(self.lock_path):
+            self.recover(keep={item.video_id for item in found.items})
+            sources = self.catalogue.sources()
+            buffer: list[PreparedVideo] = []
+            for item in found.items:
+                try:
+                    digest = content_hash(
+                        item,
+                        chunking=self.chunking,
+                        ingest=self.settings,
+                        embedder_id=self.embedder_id,
+                        asr=self.asr,
+                    )
+                    known = sources.get(item.video_id)
+                    if (
+                        known is not None
+                        and known.status == "done"
+                        and known.content_hash == digest
+                    ):
+                        report.unchanged.append(item.video_id)
+                        state.tick(item.origin)
+                        continue
+                    prepared = self.prepare(item, digest)
+                except Exception as exc:  # one bad input never stops the batch
+                    log.warning("ingest failed for %s: %s", item.origin, exc)
+                    report.failed.append(IngestFailure(item.origin, one_line(exc)))
+                    state.tick(item.origin)
+                    continue
+                report.audio_seconds += prepared.audio_seconds
+                buffer.append(prepared)
+                state.buffered += len(prepared.chunks)
+                state.tick(item.origin)
+                if state.buffered >= self.settings.embed_flush_chunks:
+                    self.flush(buffer, state)
+                    buffer = []
+            if buffer:
+                self.flush(buffer, state)
+        return report
+
+    def recover(self, keep: set[str]) -> None:
+        """Purge videos left ``pending`` by an interrupted run, unless this run redoes them."""
+        stale = [
+            s
+            for s in self.catalogue.sources().values()
+            if s.status == "pending" and s.video_id not in keep
+        ]
+        if not stale:
+            return
+        store = self._store()
+        for src in stale:
+            log.warning(
+                "video %s was left half-written by an interrupted run; removing it "
+                "(ingest %s again to restore it)",
+                src.video_id,
+                src.origin or "its input",
+            )
+            store.delete_videos([src.video_id])
+            self.catalogue.delete_video(src.video_id)
+
+    def prepare(self, item: IngestItem, digest: str) -> PreparedVideo:
+        """Decode/transcribe/parse one item into final metadata and chunks (no writes)."""
+        from retrieval.chunking import chunk_segments
+
+        transcript: Transcript | None = None
+        source: TranscriptSource = "metadata"
+        audio_seconds = 0.0
+        duration = item.video.duration
+        if item.media_path is not None:
+            from retrieval.media import probe
+
+            info = probe(item.media_path)
+            if duration is None and info.duration > 0:
+                duration = info.duration
+        if item.captions_path is not None:
+            from retrieval.captions import parse_captions
+
+            transcript, source = parse_captions(item.captions_path), "captions"
+        elif item.transcript_path is not None:
+            from retrieval.transcripts import read_transcript
+
+            transcript = read_transcript(
+                item.transcript_path, duration, language=item.video.language or "en"
+            )
+            source = "transcript"
+        elif item.media_path is not None:
+            # the transcriber decodes with retrieval.media.load_audio (same MediaErrors)
+            transcript = self._transcriber().transcribe(item.media_path, language=self.asr.language)
+            source = "asr"
+            audio_seconds = float(transcript.duration or duration or 0.0)
+        chunks: list[Chunk] = []
+        language = item.video.language
+        if transcript is not None:
+            chunks = chunk_segments(item.video_id, transcript.segments, self.chunking)
+            language = language or transcript.language
+            if duration is None:
+                ends = [s.end for s in transcript.segments]
+                duration = transcript.duration or (max(ends) if ends else None)
+        if self.settings.metadata_chunk or transcript is None:
+            text = metadata_text(item.video)
+            if text:
+                chunks.append(
+                    Chunk(
+                        id=f"{item.video_id}:{len(chunks)}",
+                        video_id=item.video_id,
+                        index=len(chunks),
+                        start=0.0,
+                        end=0.0,
+                        text=text,
+                    )
+                )
+        if not chunks:
+            raise InvalidInputError(
+                f"Nothing to index for {item.origin}",
+                expected="spoken text, captions, a transcript or a title",
+                got="none of them",
+                hint="Add captions or a transcript, or give the video a title in a manifest",
+            )
+        video = dataclasses.replace(
+            item.video,
+            duration=duration,
+            language=language.lower() if language else None,
+            transcript_source=source,
+            media_path=str(item.media_path) if item.media_path else item.video.media_path,
+        )
+        return PreparedVideo(item, digest, video, chunks, audio_seconds)
+
+    def flush(self, buffer: list[PreparedVideo], state: _RunState) -> None:
+        """Embed every buffered chunk in one call, then write each video (see module doc)."""
+        texts = [c.text for p in buffer for c in p.chunks]
+        vectors = self._embedder().encode_documents(texts)
+        if vectors.shape[0] != len(texts):
+            raise VidrecError(
+                "The embedder returned the wrong number of vectors",
+                expected=str(len(texts)),
+                got=str(vectors.shape[0]),
+            )
+        offset = 0
+        store = self._store()
+        for prepared in buffer:
+            n = len(prepared.chunks)
+            rows = vectors[offset : offset + n]
+            offset += n
+            state.buffered -= n
+            try:
+                self.write(store, prepared, rows)
+            except Exception as exc:
+                log.warning("writing %s failed: %s", prepared.video.id, exc)
+                state.report.failed.append(
+                    IngestFailure(
+                        prepared.item.origin, one_line(exc) + " Run the ingest again to retry."
+                    )
+                )
+                continue
+            state.report.ingested.append(prepared.video.id)
+            state.report.chunks += n
+            state.emit(prepared.item.origin)
+
+    def write(self, store: VectorStore, prepared: PreparedVideo, vectors: np.ndarray) -> None:
+        video = prepared.video
+        self.catalogue.mark_pending(video.id, prepared.content_hash, prepared.item.origin)
+        store.delete_videos([video.id])
+        store.upsert(
+            [
+                ChunkRecord(
+                    id=c.id,
+                    video_id=video.id,
+                    index=c.index,
+                    start=c.start,
+                    end=c.end,
+                    embedding=vec,
+                    duration=video.duration,
+                    published=date_key(video.published),
+                    language=video.language,
+                    tags=video.tags,
+                )
+                for c, vec in zip(prepared.chunks, vectors, strict=True)
+            ]
+        )
+        self.catalogue.commit_video(video, prepared.chunks, prepared.content_hash)
+
+
+@dataclass
+class _RunState:
+    report: IngestReport
+    total: int
+    progress: ProgressFn | None
+    done: int = 0
+    buffered: int = 0
+
+    def tick(self, current: str) -> None:
+        self.done += 1
+        self.emit(current)
+
+    def emit(self, current: str) -> None:
+        if self.progress is not None:
+            self.progress(
+                IngestProgress(
+                    files_done=min(self.done, self.total),
+                    files_total=self.total,
+                    current=current,
+                    audio_seconds=self.report.audio_seconds,
+                    chunks=self.report.chunks + self.buffered,
+                )
+            )

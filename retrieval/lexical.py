@@ -1,0 +1,156 @@
+"""BM25 over every chunk text (``bm25s``, English stop-words, Snowball stemming via PyStemmer).
+
+The index is derived data: it is rebuilt from the SQL catalogue whenever the catalogue's version
+counter moved, persisted under ``<data_dir>/bm25`` with the version it reflects, and loaded from
+there by the next process if still current. A rebuild is atomic (written aside, then renamed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from retrieval.catalogue import Catalogue
+
+log = logging.getLogger(__name__)
+
+_META = "vidrec_bm25.json"
+
+
+@dataclass(frozen=True)
+class LexicalMatch:
+    chunk_id: str
+    video_id: str
+    score: float
+
+
+def _stemmer() -> Any:
+    try:
+        import Stemmer
+    except ImportError:  # optional: BM25 still works without stemming
+        log.warning(
+            "PyStemmer is not installed; BM25 runs without stemming (pip install PyStemmer)"
+        )
+        return None
+    return Stemmer.Stemmer("english").stemWords
+
+
+class LexicalIndex:
+    """BM25 over the catalogue's chunks, rebuilt lazily when the catalogue changes."""
+
+    def __init__(self, catalogue: Catalogue, directory: Path) -> None:
+        self.catalogue = catalogue
+        self.directory = directory
+        self._lock = threading.Lock()
+        self._version: int | None = None
+        self._retriever: Any = None
+        self._chunk_ids: list[str] = []
+        self._video_ids: np.ndarray = np.array([], dtype=object)
+        self._stem = _stemmer()
+        self.rebuilds = 0  # how many times this process rebuilt the index (for tests/benchmarks)
+
+    def _tokenize(self, texts: list[str], *, return_ids: bool) -> Any:
+        import bm25s
+
+        return bm25s.tokenize(
+            texts, stopwords="en", stemmer=self._stem, return_ids=return_ids, show_progress=False
+        )
+
+    def ensure_fresh(self) -> None:
+        """Make the in-memory index match the catalogue (load from disk or rebuild)."""
+        version = self.catalogue.version()
+        if version == self._version:
+            return
+        with self._lock:
+            if version == self._version:
+                return
+            if not self._load(version):
+                self._rebuild()
+
+    def _load(self, version: int) -> bool:
+        meta_path = self.directory / _META
+        if not meta_path.is_file():
+            return False
+        try:
+            meta = json.loads(meta_path.read_text())
+            if meta.get("version") != version:
+                return False
+            retriever = None
+            if meta["chunk_ids"]:
+                import bm25s
+
+                retriever = bm25s.BM25.load(str(self.directory), show_progress=False, verbosity=0)
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("BM25 index at %s unreadable (%s); rebuilding", self.directory, exc)
+            return False
+        self._retriever = retriever
+        self._chunk_ids = list(meta["chunk_ids"])
+        self._video_ids = np.array(meta["video_ids"], dtype=object)
+        self._version = version
+        return True
+
+    def _rebuild(self) -> None:
+        import bm25s
+
+        version, rows = self.catalogue.all_chunks()
+        log.info("building BM25 over %d chunks (catalogue version %d)", len(rows), version)
+        chunk_ids = [cid for cid, _, _ in rows]
+        video_ids = [vid for _, vid, _ in rows]
+        retriever = None
+        if rows:
+            retriever = bm25s.BM25()
+            retriever.index(
+                self._tokenize([text for _, _, text in rows], return_ids=True), show_progress=False
+            )
+        tmp = self.directory.with_name(f"{self.directory.name}.tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if retriever is not None:
+            retriever.save(str(tmp), show_progress=False)
+        (tmp / _META).write_text(
+            json.dumps({"version": version, "chunk_ids": chunk_ids, "video_ids": video_ids})
+        )
+        old = self.directory.with_name(f"{self.directory.name}.old{os.getpid()}")
+        if self.directory.exists():
+            self.directory.rename(old)
+        tmp.rename(self.directory)
+        shutil.rmtree(old, ignore_errors=True)
+        self._retriever = retriever
+        self._chunk_ids = chunk_ids
+        self._video_ids = np.array(video_ids, dtype=object)
+        self._version = version
+        self.rebuilds += 1
+
+    def search(
+        self, query: str, n: int, allowed_videos: set[str] | None = None
+    ) -> list[LexicalMatch]:
+        """Top ``n`` chunks by BM25 with a positive score, restricted to ``allowed_videos``."""
+        self.ensure_fresh()
+        retriever, chunk_ids, video_ids = self._retriever, self._chunk_ids, self._video_ids
+        if retriever is None or n <= 0 or not chunk_ids:
+            return []
+        tokens = self._tokenize([query], return_ids=False)
+        if not tokens or not tokens[0]:
+            return []
+        mask = None
+        if allowed_videos is not None:
+            if not allowed_videos:
+                return []
+            mask = np.isin(video_ids, list(allowed_videos)).astype(np.float32)
+        docs, scores = retriever.retrieve(
+            tokens, k=min(n, len(chunk_ids)), show_progress=False, weight_mask=mask
+        )
+        out: list[LexicalMatch] = []
+        for doc, score in zip(docs[0], scores[0], strict=True):
+            if score <= 0:
+                break
+            out.append(LexicalMatch(chunk_ids[int(doc)], str(video_ids[int(doc)]), float(score)))
+        return out

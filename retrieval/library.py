@@ -1,0 +1,245 @@
+"""``Library``: the retrieval facade the agent uses (ingest, search, catalogue, vectors, ASR).
+
+Construction is cheap: the transcriber, embedder, vector store and catalogue are created on first
+use, so a process that only lists videos never loads a model, and one that only searches never
+loads Whisper.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from retrieval.catalogue import Catalogue
+from retrieval.embed.base import Embedder, normalise_rows
+from retrieval.errors import InvalidInputError, NotFoundError
+from retrieval.ingest import Ingestor
+from retrieval.lexical import LexicalIndex
+from retrieval.search import HybridSearch
+from retrieval.settings import (
+    ASRSettings,
+    ChunkingSettings,
+    EmbeddingSettings,
+    IngestSettings,
+    SearchSettings,
+    StoreSettings,
+)
+from retrieval.store.base import VectorStore
+from retrieval.types import (
+    Chunk,
+    IngestProgress,
+    IngestReport,
+    SearchFilters,
+    Transcript,
+    Video,
+    VideoHit,
+)
+
+if TYPE_CHECKING:
+    from retrieval.asr.base import Transcriber
+
+log = logging.getLogger(__name__)
+
+
+class LibraryConfig(Protocol):
+    """What ``Library`` needs from settings (``agent.settings.Settings`` satisfies it)."""
+
+    asr: ASRSettings
+    embedding: EmbeddingSettings
+    store: StoreSettings
+    chunking: ChunkingSettings
+    search: SearchSettings
+    ingest: IngestSettings
+
+    @property
+    def sql_url(self) -> str: ...
+
+    @property
+    def chroma_dir(self) -> Path: ...
+
+    @property
+    def models_dir(self) -> Path: ...
+
+    @property
+    def data_dir(self) -> Path: ...
+
+
+def embedder_id(settings: EmbeddingSettings) -> str:
+    """Identifies the vectors an embedder makes, known without loading it."""
+    return f"{settings.backend}:{settings.model}"
+
+
+class Library:
+    """A video library: ingest media and manifests, search them, read the catalogue."""
+
+    def __init__(self, config: LibraryConfig) -> None:
+        self.config = config
+        self._lock = threading.RLock()
+        self._embedder: Embedder | None = None
+        self._transcriber: Transcriber | None = None
+        self._store: VectorStore | None = None
+        self._catalogue: Catalogue | None = None
+        self._lexical: LexicalIndex | None = None
+        self._search: HybridSearch | None = None
+
+    # --- lazily built parts -------------------------------------------------------------------
+    def _lazy(self, attr: str, build: Callable[[], Any]) -> Any:
+        value = getattr(self, attr)
+        if value is None:
+            with self._lock:
+                value = getattr(self, attr)
+                if value is None:
+                    value = build()
+                    setattr(self, attr, value)
+        return value
+
+    @property
+    def embedder(self) -> Embedder:
+        from retrieval.embed.factory import create_embedder
+
+        result: Embedder = self._lazy("_embedder", lambda: create_embedder(self.config.embedding))
+        return result
+
+    @property
+    def transcriber(self) -> Transcriber:
+        def build() -> Transcriber:
+            from retrieval.asr.factory import create_transcriber
+
+            return create_transcriber(self.config.asr, self.config.models_dir)
+
+        result: Transcriber = self._lazy("_transcriber", build)
+        return result
+
+    @property
+    def store(self) -> VectorStore:
+        from retrieval.store.factory import create_store
+
+        result: VectorStore = self._lazy(
+            "_store",
+            lambda: create_store(
+                self.config.store,
+                self.config.chroma_dir,
+                embedder_name=embedder_id(self.config.embedding),
+            ),
+        )
+        return result
+
+    @property
+    def catalogue(self) -> Catalogue:
+        result: Catalogue = self._lazy("_catalogue", lambda: Catalogue(self.config.sql_url))
+        return result
+
+    @property
+    def lexical(self) -> LexicalIndex:
+        result: LexicalIndex = self._lazy(
+            "_lexical", lambda: LexicalIndex(self.catalogue, self.config.data_dir / "bm25")
+        )
+        return result
+
+    @property
+    def searcher(self) -> HybridSearch:
+        result: HybridSearch = self._lazy(
+            "_search",
+            lambda: HybridSearch(
+                self.catalogue, self.store, self.lexical, lambda: self.embedder, self.config.search
+            ),
+        )
+        return result
+
+    # --- ingest -------------------------------------------------------------------------------
+    def ingest(
+        self,
+        paths: Sequence[str | Path] = (),
+        manifest: str | Path | None = None,
+        progress: Callable[[IngestProgress], None] | None = None,
+    ) -> IngestReport:
+        """Index files/folders and manifest rows; see ``retrieval.ingest`` for the guarantees."""
+        if isinstance(paths, str | Path):
+            paths = [paths]
+        ingestor = Ingestor(
+            catalogue=self.catalogue,
+            store=lambda: self.store,
+            embedder=lambda: self.embedder,
+            transcriber=lambda: self.transcriber,
+            chunking=self.config.chunking,
+            ingest=self.config.ingest,
+            asr=self.config.asr,
+            embedder_id=embedder_id(self.config.embedding),
+            lock_path=self.config.data_dir / "ingest.lock",
+        )
+        report = ingestor.run(paths, manifest, progress)
+        if report.ingested:
+            self.lexical.ensure_fresh()  # rebuild BM25 now rather than on the first query
+        return report
+
+    def remove(self, video_id: str) -> None:
+        """Delete a video from SQL, the vector store and BM25. ``NotFoundError`` if absent."""
+        source = self.catalogue.source(video_id)
+        if source is None and self.catalogue.get_video(video_id) is None:
+            raise NotFoundError(
+                f"No video with id {video_id!r} in the library",
+                hint="List ids with `vidrec videos`",
+            )
+        # pending first: a run killed mid-remove is finished by the next ingest's recovery
+        self.catalogue.mark_pending(video_id, source.content_hash if source else "", "removed")
+        self.store.delete_videos([video_id])
+        self.catalogue.delete_video(video_id)
+        if self._lexical is not None:
+            self._lexical.ensure_fresh()
+
+    # --- search -------------------------------------------------------------------------------
+    def search(
+        self, query: str, filters: SearchFilters | None = None, k: int = 10
+    ) -> list[VideoHit]:
+        """Hybrid (dense + BM25, RRF) search; ``VideoHit.score`` is the best chunk's fused score."""
+        return self.searcher.search(query, filters, k)
+
+    def search_by_vector(
+        self, vector: np.ndarray, filters: SearchFilters | None = None, k: int = 10
+    ) -> list[VideoHit]:
+        """Dense search from a vector (e.g. a user profile); score = best chunk's cosine."""
+        return self.searcher.search_by_vector(vector, filters, k)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        if not text or not text.strip():
+            raise InvalidInputError(
+                "Cannot embed an empty text", expected="some words", got=repr(text)
+            )
+        vector: np.ndarray = self.embedder.encode_queries([text])[0]
+        return vector
+
+    def video_vectors(self, video_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Mean of each video's chunk vectors, L2-normalised; unknown ids are left out."""
+        stacked = self.store.video_embeddings(list(video_ids))
+        return {
+            vid: normalise_rows(vectors.mean(axis=0))[0]
+            for vid, vectors in stacked.items()
+            if len(vectors)
+        }
+
+    # --- catalogue ----------------------------------------------------------------------------
+    def get_video(self, video_id: str) -> Video | None:
+        return self.catalogue.get_video(video_id)
+
+    def videos(self) -> list[Video]:
+        return self.catalogue.videos()
+
+    def chunks(self, video_id: str) -> list[Chunk]:
+        return self.catalogue.chunks(video_id)
+
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        return self.catalogue.chunk(chunk_id)
+
+    # --- speech -------------------------------------------------------------------------------
+    def transcribe(self, audio: str | Path | np.ndarray) -> Transcript:
+        """Speech to text with the same transcriber ingest uses (loaded once)."""
+        return self.transcriber.transcribe(audio, language=self.config.asr.language)
+
+    def close(self) -> None:
+        if self._catalogue is not None:
+            self._catalogue.close()

@@ -1,0 +1,201 @@
+"""Chroma vector store: ``PersistentClient`` by default, ``HttpClient`` when a URL is set.
+
+Both clients return the same collection API, so embedded and client/server are one code path.
+We always pass our own vectors: collections are created with ``embedding_function=None`` (Chroma's
+default ONNX embedder never loads) and cosine space. The collection metadata records the embedder,
+so vectors of another model are never mixed in (Chroma itself refuses a wrong dimension).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from retrieval.errors import BackendUnavailableError, ConfigError
+from retrieval.settings import StoreSettings
+from retrieval.store.base import ChunkRecord, StoreFilter, VectorMatch
+
+log = logging.getLogger(__name__)
+
+_GET_PAGE = 5000
+_ID_BATCH = 500
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def where_clause(where: StoreFilter | None) -> dict[str, Any] | None:
+    """Translate a ``StoreFilter`` into a Chroma ``where`` document (``None`` if unconstrained)."""
+    if where is None:
+        return None
+    clauses: list[dict[str, Any]] = []
+    if where.min_duration is not None:
+        clauses.append({"duration": {"$gte": float(where.min_duration)}})
+    if where.max_duration is not None:
+        clauses.append({"duration": {"$lte": float(where.max_duration)}})
+    if where.published_after is not None:
+        clauses.append({"published": {"$gte": int(where.published_after)}})
+    if where.published_before is not None:
+        clauses.append({"published": {"$lte": int(where.published_before)}})
+    if where.languages:
+        clauses.append({"language": {"$in": sorted({lang.lower() for lang in where.languages})}})
+    if where.tags_any:
+        tag_clauses = [{"tags": {"$contains": t.lower()}} for t in sorted(set(where.tags_any))]
+        clauses.append(tag_clauses[0] if len(tag_clauses) == 1 else {"$or": tag_clauses})
+    for tag in sorted({t.lower() for t in where.tags_none}):
+        clauses.append({"tags": {"$not_contains": tag}})
+    if where.video_ids is not None:
+        clauses.append({"video_id": {"$in": sorted(where.video_ids)}})
+    if where.exclude_video_ids:
+        clauses.append({"video_id": {"$nin": sorted(where.exclude_video_ids)}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _metadata(record: ChunkRecord) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "video_id": record.video_id,
+        "index": int(record.index),
+        "start": float(record.start),
+        "end": float(record.end),
+    }
+    if record.duration is not None:
+        meta["duration"] = float(record.duration)
+    if record.published is not None:
+        meta["published"] = int(record.published)
+    if record.language:
+        meta["language"] = record.language.lower()
+    if record.tags:
+        meta["tags"] = [t.lower() for t in record.tags]
+    return meta
+
+
+def make_client(settings: StoreSettings, path: Path) -> Any:
+    """A Chroma client: HTTP when ``settings.chroma_url`` is set, else embedded at ``path``."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ConfigError(
+                "store.chroma_url is not an HTTP URL",
+                expected="http://host:port of a `chroma run` server",
+                got=repr(settings.chroma_url),
+                hint="Fix VIDREC_STORE__CHROMA_URL or unset it to use the embedded store",
+            )
+        port = url.port or (443 if url.scheme == "https" else 8000)
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname,
+                port=port,
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        except Exception as exc:  # chromadb raises plain ValueError/ConnectError here
+            raise BackendUnavailableError(
+                f"Cannot reach the Chroma server at {settings.chroma_url} ({exc})",
+                hint="Start it with `chroma run --path DIR --port PORT` or unset store.chroma_url",
+            ) from exc
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+class ChromaStore:
+    """A ``VectorStore`` over one Chroma collection (cosine space, our own embeddings)."""
+
+    def __init__(self, settings: StoreSettings, path: Path, *, embedder_name: str) -> None:
+        self.client = make_client(settings, path)
+        self.embedder_name = embedder_name
+        self.collection = self.client.get_or_create_collection(
+            settings.collection,
+            embedding_function=None,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={"embedder": embedder_name},
+        )
+        meta = self.collection.metadata or {}
+        if meta.get("embedder") != embedder_name:
+            raise ConfigError(
+                f"The Chroma collection {settings.collection!r} holds vectors of another model",
+                expected=f"vectors of {embedder_name!r}",
+                got=f"vectors of {meta.get('embedder')!r}",
+                hint="Set store.collection to a new name (or delete the Chroma folder) and ingest again",
+            )
+        self._max_batch = int(getattr(self.client, "get_max_batch_size", lambda: 5000)())
+
+    def upsert(self, records: Sequence[ChunkRecord]) -> None:
+        for batch in _batches(records, self._max_batch):
+            embeddings = np.stack([np.asarray(r.embedding, dtype=np.float32) for r in batch])
+            self.collection.upsert(
+                ids=[r.id for r in batch],
+                embeddings=embeddings,
+                metadatas=[_metadata(r) for r in batch],
+            )
+
+    def delete_videos(self, video_ids: Sequence[str]) -> None:
+        for batch in _batches(sorted(set(video_ids)), _ID_BATCH):
+            where = {"video_id": batch[0]} if len(batch) == 1 else {"video_id": {"$in": batch}}
+            self.collection.delete(where=where)
+
+    def query(
+        self, vector: np.ndarray, n: int, where: StoreFilter | None = None
+    ) -> list[VectorMatch]:
+        if n <= 0 or (where is not None and where.video_ids is not None and not where.video_ids):
+            return []
+        result = self.collection.query(
+            query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
+            n_results=n,
+            where=where_clause(where),
+            include=["metadatas", "distances"],
+        )
+        ids = result["ids"][0]
+        metas = (result.get("metadatas") or [[]])[0]
+        dists = (result.get("distances") or [[]])[0]
+        return [
+            VectorMatch(chunk_id=cid, video_id=str(meta["video_id"]), similarity=1.0 - float(d))
+            for cid, meta, d in zip(ids, metas, dists, strict=True)
+        ]
+
+    def video_embeddings(self, video_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        rows: dict[str, list[tuple[int, np.ndarray]]] = {}
+        for batch in _batches(sorted(set(video_ids)), _ID_BATCH):
+            got = self.collection.get(
+                where={"video_id": {"$in": list(batch)}}, include=["embeddings", "metadatas"]
+            )
+            embeddings = got.get("embeddings")
+            metas = got.get("metadatas") or []
+            if embeddings is None:
+                continue
+            for meta, emb in zip(metas, embeddings, strict=True):
+                rows.setdefault(str(meta["video_id"]), []).append(
+                    (int(meta.get("index", 0)), np.asarray(emb, dtype=np.float32))
+                )
+        return {
+            vid: np.stack([emb for _, emb in sorted(items, key=lambda item: item[0])])
+            for vid, items in rows.items()
+        }
+
+    def chunk_ids(self, video_id: str | None = None) -> list[str]:
+        if video_id is not None:
+            got = self.collection.get(where={"video_id": video_id}, include=[])
+            return sorted(got["ids"])
+        ids: list[str] = []
+        offset = 0
+        while True:
+            got = self.collection.get(limit=_GET_PAGE, offset=offset, include=[])
+            ids.extend(got["ids"])
+            if len(got["ids"]) < _GET_PAGE:
+                return sorted(ids)
+            offset += _GET_PAGE
+
+    def count(self) -> int:
+        return int(self.collection.count())
