@@ -73,6 +73,14 @@ class RawCompletion:
     completion_tokens: int | None = None
 
 
+@dataclass(frozen=True)
+class StreamUsage:
+    """Token counts a backend's :meth:`BaseLLM._stream` may yield last (not passed to callers)."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
 @runtime_checkable
 class LLM(Protocol):
     """Chat messages in; text, schema-valid JSON, or a lazy token stream out."""
@@ -202,6 +210,14 @@ def schema_name(schema: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", title)[:64] or "response"
 
 
+def response_format(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAI ``response_format`` asking for JSON valid against ``schema``."""
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": schema_name(schema), "schema": schema, "strict": True},
+    }
+
+
 def count_words(text: str) -> int:
     """A rough token count for backends that report none (one per word piece)."""
     return len(re.findall(r"\w+|[^\w\s]", text))
@@ -240,8 +256,8 @@ class BaseLLM(ABC):
     @abstractmethod
     def _stream(
         self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float
-    ) -> Iterator[str]:
-        """Yield the answer's text pieces as they are generated."""
+    ) -> Iterator[str | StreamUsage]:
+        """Yield the answer's text pieces as they are generated, then optionally its usage."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing to free
         """Free what the backend holds (a loaded model, an HTTP pool). Safe to call twice."""
@@ -344,21 +360,28 @@ class BaseLLM(ABC):
     ) -> Iterator[str]:
         start = time.perf_counter()
         first: float | None = None
-        pieces: list[str] = []
+        pieces = 0
+        usage = StreamUsage()
         try:
             for piece in self._stream(chat, max_tokens=limit, temperature=temp):
+                if isinstance(piece, StreamUsage):
+                    usage = piece
+                    continue
                 if not piece:
                     continue
                 if first is None:
                     first = time.perf_counter() - start
-                pieces.append(piece)
+                pieces += 1
                 yield piece
         finally:
             latency = time.perf_counter() - start
+            prompt_tokens = usage.prompt_tokens
+            if prompt_tokens is None:
+                prompt_tokens = sum(count_words(m["content"]) for m in chat)
             self._log(
                 tag,
-                sum(count_words(m["content"]) for m in chat),
-                len(pieces),
+                prompt_tokens,
+                usage.completion_tokens if usage.completion_tokens is not None else pieces,
                 latency,
                 first_token_s=first,
             )
