@@ -1,0 +1,163 @@
+"""What every route shares: the facade, key store, limits, jobs and readiness (``app.state.ctx``).
+
+Routes are ``async``; every facade call runs on a worker thread through ``ApiContext.call`` under a
+capacity limiter (``api.max_concurrency``), so a slow model never blocks the event loop and at most
+that many turns compete for the CPU at once (the rest wait their turn in order).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+import anyio
+import anyio.to_thread
+from fastapi import Request
+
+from agent.recommender import Recommender
+from agent.settings import Settings
+from api.auth import LOCAL_ADMIN, KeyStore, Principal, extract_key
+from api.jobs import JobManager
+from api.limits import BodyLimits, RateLimiter
+from retrieval.errors import BackendUnavailableError, NotReadyError, VidrecError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CURRENT_PRINCIPAL: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
+    "vidrec_principal", default=None
+)
+"""Set by the key check around the MCP HTTP app, read by the MCP tools."""
+
+
+class Readiness:
+    """Warms the facade up once on a background thread; routes answer 503 until it is done."""
+
+    def __init__(self) -> None:
+        self.state: Literal["starting", "ready", "failed"] = "starting"
+        self.detail = "loading models and opening the index"
+        self.error: VidrecError | None = None
+        self._started = time.monotonic()
+        self._elapsed: float | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def seconds(self) -> float:
+        return self._elapsed if self._elapsed is not None else time.monotonic() - self._started
+
+    def start(self, recommender: Recommender) -> None:
+        if self._thread is not None:
+            return
+        self._started = time.monotonic()
+        self._thread = threading.Thread(
+            target=self._run, args=(recommender,), name="vidrec-warmup", daemon=True
+        )
+        self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.state != "starting"
+
+    def _run(self, recommender: Recommender) -> None:
+        try:
+            warm_up(recommender)
+        except VidrecError as exc:
+            self.error = exc
+            self.state, self.detail = "failed", str(exc)
+            log.error("warm-up failed: %s", exc)
+        except Exception as exc:
+            self.error = BackendUnavailableError(
+                "vidrec could not load its models",
+                got=f"{type(exc).__name__}: {exc}",
+                hint="See the server log, fix the settings (`vidrec config`) and restart",
+            )
+            self.state, self.detail = "failed", str(self.error)
+            log.exception("warm-up failed")
+        else:
+            self.state, self.detail = "ready", "models loaded, index open"
+            log.info("ready after %.1f s", self.seconds)
+        finally:
+            self._elapsed = time.monotonic() - self._started
+
+    def require(self) -> None:
+        """Raise 503 unless warm-up finished."""
+        if self.state == "ready":
+            return
+        if self.state == "starting":
+            raise NotReadyError(
+                "vidrec is still loading its models",
+                expected="a ready server",
+                got=f"warming up for {self.seconds:.0f} s",
+                hint="Retry in a few seconds; GET /readyz answers 200 once ready",
+            )
+        raise BackendUnavailableError(
+            "vidrec could not start its models",
+            got=self.detail,
+            hint="Fix the settings (`vidrec config`) and restart the server",
+        )
+
+
+def warm_up(recommender: Recommender) -> None:
+    """Load what the first request would otherwise wait for.
+
+    Uses the facade's own ``warmup()`` when it has one; otherwise a one-result search, which opens
+    the index and loads the embedder (an empty library is still a ready server: ingest works).
+    """
+    hook = getattr(recommender, "warmup", None)
+    if callable(hook):
+        hook()
+        return
+    try:
+        recommender.search("warm up", k=1)
+    except NotReadyError as exc:
+        log.info("library not ready yet (%s); serving anyway", exc)
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    recommender: Recommender
+    keys: KeyStore
+    jobs: JobManager
+    rate_limiter: RateLimiter
+    limits: BodyLimits
+    readiness: Readiness = field(default_factory=Readiness)
+    owns_recommender: bool = False
+    _capacity: anyio.CapacityLimiter | None = None
+
+    @property
+    def capacity(self) -> anyio.CapacityLimiter:
+        if self._capacity is None:
+            self._capacity = anyio.CapacityLimiter(max(1, self.settings.api.max_concurrency))
+        return self._capacity
+
+    def authenticate(self, key: str | None) -> Principal:
+        """Key -> principal (401 on a bad key), then one hit on that key's rate limit (429)."""
+        principal = self.keys.verify(key) if self.settings.api.require_keys else LOCAL_ADMIN
+        self.rate_limiter.check(principal.key_id)
+        return principal
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking facade call on a worker thread, after warm-up, within capacity."""
+        self.readiness.require()
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self.capacity)
+
+
+def get_ctx(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+async def principal_dep(request: Request) -> Principal:
+    """FastAPI dependency: the caller's key, checked (401) and rate limited (429)."""
+    ctx = get_ctx(request)
+    principal = await anyio.to_thread.run_sync(ctx.authenticate, extract_key(request.headers))
+    request.state.principal = principal
+    return principal

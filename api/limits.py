@@ -1,0 +1,116 @@
+"""Request limits: body sizes, a per-key rate limit, and how many facade calls run at once.
+
+Body sizes are enforced by FastAPI's own ``max_body_size`` (Starlette's body-limit middleware): a
+``Content-Length`` over the limit is refused before any byte is read, and a chunked body is counted
+while it streams and cut off at the limit. JSON routes get ``api.max_body_kb``; the upload routes
+(``POST /v1/recommend`` voice queries, ``/v1/transcribe``, ``/v1/videos``) get ``api.max_upload_mb``.
+
+The rate limit uses the ``limits`` package (the engine behind slowapi and Flask-Limiter): a moving
+window of ``api.rate_limit_per_minute`` requests per key. Its storage is in-process memory; a
+multi-worker deployment would point it at Redis (``limits.storage.storage_from_string``) without
+changing this module's interface.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from agent.settings import APISettings
+from api.errors import (
+    OPENAI_PATHS,
+    RateLimitExceededError,
+    describe_bytes,
+    openai_envelope,
+    payload_too_large,
+)
+
+log = logging.getLogger(__name__)
+
+UPLOAD_PATHS = frozenset({"/v1/recommend", "/v1/transcribe", "/v1/videos"})
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    max_body_bytes: int
+    max_upload_bytes: int
+    upload_paths: frozenset[str] = field(default=UPLOAD_PATHS)
+
+    @classmethod
+    def from_settings(cls, api: APISettings) -> BodyLimits:
+        return cls(
+            max_body_bytes=max(0, int(api.max_body_kb * 1024)),
+            max_upload_bytes=max(0, int(api.max_upload_mb * 1024 * 1024)),
+        )
+
+    @staticmethod
+    def describe(n: int) -> str:
+        return describe_bytes(n)
+
+
+class RateLimiter:
+    """``per_minute`` requests per identity in any 60 s window; 0 or less disables it."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._item = RateLimitItemPerMinute(max(1, per_minute))
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    @property
+    def enabled(self) -> bool:
+        return self.per_minute > 0
+
+    def check(self, identity: str) -> None:
+        """Count one request for ``identity``; raise ``RateLimitExceededError`` when over budget."""
+        if not self.enabled:
+            return
+        if self._limiter.hit(self._item, identity):
+            return
+        stats = self._limiter.get_window_stats(self._item, identity)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        log.info("rate limit hit for %s (retry in %d s)", identity, retry_after)
+        raise RateLimitExceededError(
+            "Too many requests for this API key",
+            expected=f"at most {self.per_minute} requests per minute",
+            got="more",
+            hint=f"Retry after {retry_after} s, or raise VIDREC_API__RATE_LIMIT_PER_MINUTE",
+            retry_after=retry_after,
+        )
+
+
+class ContentLengthGuard:
+    """Refuses a declared ``Content-Length`` over the route's limit before reading any of it.
+
+    FastAPI's per-route ``max_body_size`` still counts the bytes of bodies without a length
+    (chunked) while they stream; this guard only gives the early refusal the same JSON body as
+    every other error.
+    """
+
+    def __init__(self, app: ASGIApp, limits: BodyLimits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = Headers(scope=scope).get("content-length", "")
+            if length.isdigit():
+                path = str(scope.get("path", "")).rstrip("/")
+                upload = path in self.limits.upload_paths
+                limit = self.limits.max_upload_bytes if upload else self.limits.max_body_bytes
+                if int(length) > limit:
+                    body = payload_too_large(limit, int(length), upload=upload).to_dict()
+                    if path.startswith(OPENAI_PATHS):
+                        body = openai_envelope(dict(body))
+                    response = JSONResponse(body, status_code=413, headers={"Connection": "close"})
+                    await response(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
