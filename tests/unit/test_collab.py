@@ -1,0 +1,286 @@
+"""The collaborative model on a synthetic log whose right answer is known.
+
+Two taste clusters: users ``a*`` like only videos ``A*``, users ``b*`` only ``B*`` (each likes a
+random 6 of the 10 in their cluster). The interaction matrix is rank 2 by construction, so a
+2-factor ALS must put a cluster-A liker's scores on cluster A.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.collab import (
+    BlendWeights,
+    CollabError,
+    CollabModel,
+    Collaborative,
+    ModelStore,
+    blend_scores,
+    build_matrix,
+    event_strength,
+    leave_last_out,
+    model_root,
+    train,
+    tune_blend,
+)
+from agent.settings import CollabSettings
+from agent.types import FeedbackEvent, FeedbackKind
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+A = [f"A{i}" for i in range(10)]
+B = [f"B{i}" for i in range(10)]
+ALL = A + B
+
+
+def ev(
+    user: str, video: str, kind: FeedbackKind = "like", value: float | None = None, minute: int = 0
+) -> FeedbackEvent:
+    return FeedbackEvent(user, video, kind, value, T0 + timedelta(minutes=minute))
+
+
+@pytest.fixture(scope="module")
+def cfg() -> CollabSettings:
+    return CollabSettings(factors=2, iterations=20, regularization=0.1, threads=1)
+
+
+@pytest.fixture(scope="module")
+def log_events() -> list[FeedbackEvent]:
+    rng = np.random.default_rng(7)
+    events = []
+    for cluster, items in (("a", A), ("b", B)):
+        for u in range(30):
+            for minute, i in enumerate(rng.choice(10, 6, replace=False)):
+                events.append(ev(f"{cluster}{u}", items[i], minute=minute))
+    return events
+
+
+@pytest.fixture(scope="module")
+def model(log_events: list[FeedbackEvent], cfg: CollabSettings) -> CollabModel:
+    return CollabModel.fit(log_events, cfg)
+
+
+def top(scores: np.ndarray, ids: list[str], n: int, exclude: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
+    order = [ids[i] for i in np.argsort(-np.nan_to_num(scores, nan=-np.inf))]
+    return [v for v in order if v not in exclude][:n]
+
+
+# --- confidence weighting ----------------------------------------------------------------------
+def test_event_strengths_follow_the_stated_weighting() -> None:
+    cfg = CollabSettings(
+        like_strength=2.0, watch_strength=1.5, rating_strength=1.0, rating_negative_below=2.5
+    )
+    assert event_strength(ev("u", "v", "like"), cfg) == 2.0
+    assert event_strength(ev("u", "v", "dislike"), cfg) == -1.0
+    assert event_strength(ev("u", "v", "watched", 0.5), cfg) == pytest.approx(0.75)
+    assert event_strength(ev("u", "v", "watched", None), cfg) == pytest.approx(1.5)
+    assert event_strength(ev("u", "v", "rating", 4.0), cfg) == pytest.approx(0.8)
+    assert event_strength(ev("u", "v", "rating", 1.0), cfg) == -1.0
+    assert event_strength(ev("u", "v", "impression"), cfg) == 0.0
+
+
+def test_matrix_sums_events_per_pair_and_keeps_dislikes_negative() -> None:
+    cfg = CollabSettings(alpha=10.0)
+    events = [
+        ev("u1", "v1", "like"),
+        ev("u1", "v1", "watched", 0.5),
+        ev("u1", "v2", "dislike"),
+        ev("u2", "v1", "impression"),
+    ]
+    data = build_matrix(events, cfg)
+    assert data.user_ids == ["u1"]  # u2 only has an impression: nothing to learn
+    assert data.item_ids == ["v1", "v2"]
+    assert data.n_events == 4
+    dense = data.matrix.toarray()
+    assert dense[0, 0] == pytest.approx(1 + 10 * 1.5)
+    assert dense[0, 1] == pytest.approx(-(1 + 10 * 1.0))
+
+
+def test_fit_without_positive_interactions_says_what_to_do(cfg: CollabSettings) -> None:
+    with pytest.raises(CollabError, match="vidrec train"):
+        CollabModel.fit([ev("u", "v", "dislike")], cfg)
+
+
+# --- the known right answer ---------------------------------------------------------------------
+def test_stored_user_of_cluster_a_gets_cluster_a(model: CollabModel) -> None:
+    for user in ("a0", "a5", "a17"):
+        vector = model.stored_user_vector(user)
+        assert vector is not None
+        scores = model.user_scores(vector, ALL)
+        assert set(top(scores, ALL, 10)) == set(A)
+
+
+def test_new_user_who_liked_cluster_a_items_is_folded_in_to_cluster_a(model: CollabModel) -> None:
+    history = [ev("newbie", "A0", "like"), ev("newbie", "A1", "watched", 0.9)]
+    scores = model.collab_scores(history, ALL)
+    picks = top(scores, ALL, 5, exclude={"A0", "A1"})
+    assert all(p.startswith("A") for p in picks), picks
+    # standardised: above this user's average for A, below for B
+    assert np.nanmin(scores[:10]) > np.nanmax(scores[10:])
+
+
+def test_conversation_seeds_use_item_neighbours_for_a_user_without_history(
+    model: CollabModel,
+) -> None:
+    scores = model.collab_scores([], ALL, seeds=["B3"])
+    picks = top(scores, ALL, 5, exclude={"B3"})
+    assert all(p.startswith("B") for p in picks), picks
+    assert [v for v, _ in model.similar("B3", 9)] and all(
+        v.startswith("B") for v, _ in model.similar("B3", 5)
+    )
+
+
+def test_no_signal_and_unknown_videos_are_nan(model: CollabModel) -> None:
+    assert np.isnan(model.collab_scores([], ALL)).all()
+    scores = model.collab_scores([ev("x", "A0")], ["A1", "brand-new-video"])
+    assert not np.isnan(scores[0]) and np.isnan(scores[1])
+
+
+def test_popularity_counts_users_with_a_positive_pair(
+    model: CollabModel, log_events: list[FeedbackEvent]
+) -> None:
+    counts: dict[str, set[str]] = {}
+    for e in log_events:
+        counts.setdefault(e.video_id, set()).add(e.user_id)
+    best_video, best_count = model.popular(1)[0]
+    assert best_count == max(len(u) for u in counts.values())
+    assert len(counts[best_video]) == best_count
+    assert best_video not in [v for v, _ in model.popular(3, exclude={best_video})]
+
+
+# --- live feedback: fold-in without retrain ------------------------------------------------------
+def test_a_new_like_changes_the_next_scores_without_a_retrain(
+    tmp_path: Path, log_events: list[FeedbackEvent], cfg: CollabSettings
+) -> None:
+    collab = Collaborative(tmp_path, cfg)
+    train(log_events, cfg, collab.store, tune=False)
+    before_versions = collab.store.versions()
+    history = [ev("alice", "A0"), ev("alice", "A1")]
+    first = collab.collab_scores(history, ALL)
+    assert top(first, ALL, 1, exclude={"A0", "A1"})[0].startswith("A")
+
+    history += [ev("alice", b, minute=5) for b in ("B0", "B1", "B2", "B3", "B4")]
+    second = collab.collab_scores(history, ALL)
+    assert np.nanmean(second[10:]) > np.nanmean(first[10:])
+    seen = {e.video_id for e in history}
+    assert top(second, ALL, 1, exclude=seen)[0].startswith("B")
+    assert collab.store.versions() == before_versions  # nothing was refitted
+
+
+def test_a_dislike_lowers_that_video(model: CollabModel) -> None:
+    liked = [ev("u", "A0"), ev("u", "A1")]
+    plain = model.collab_scores(liked, ALL)
+    disliked = model.collab_scores([*liked, ev("u", "A2", "dislike")], ALL)
+    assert disliked[2] < plain[2]
+
+
+# --- versions on disk --------------------------------------------------------------------------
+def test_versions_are_kept_newest_loaded_and_incomplete_ones_ignored(
+    tmp_path: Path, log_events: list[FeedbackEvent], cfg: CollabSettings
+) -> None:
+    store = ModelStore(model_root(tmp_path), keep_versions=2)
+    paths = [train(log_events, cfg, store, tune=False).path for _ in range(3)]
+    assert [p.name for p in paths] == ["v0001", "v0002", "v0003"]
+    assert [p.name for p in store.versions()] == ["v0002", "v0003"]  # oldest pruned
+    (store.root / "v0009").mkdir()  # a crashed save: no meta.json
+    loaded = store.load_latest()
+    assert loaded is not None and loaded.meta.version == 3
+    meta = json.loads((paths[-1] / "meta.json").read_text())
+    assert meta["n_users"] == 60 and meta["n_items"] == 20 and meta["n_events"] == len(log_events)
+    assert meta["settings"]["factors"] == 2 and meta["fitted_at"]
+    np.testing.assert_allclose(loaded.item_factors.shape, (20, 2))
+
+
+def test_collaborative_picks_up_a_version_trained_elsewhere(
+    tmp_path: Path, log_events: list[FeedbackEvent], cfg: CollabSettings
+) -> None:
+    collab = Collaborative(tmp_path, cfg)
+    assert collab.model is None
+    assert np.isnan(collab.collab_scores([ev("u", "A0")], ALL)).all()
+    train(log_events, cfg, ModelStore(model_root(tmp_path)), tune=False)
+    assert collab.model is not None and collab.model.has_user("a1")
+
+
+def test_forgetting_a_user_drops_their_factors_from_every_version(
+    tmp_path: Path, log_events: list[FeedbackEvent], cfg: CollabSettings
+) -> None:
+    collab = Collaborative(tmp_path, cfg)
+    for _ in range(2):
+        train(log_events, cfg, collab.store, tune=False)
+    assert collab.model is not None and collab.model.has_user("a3")
+    assert set(collab.export_user("a3")) == {"v0001", "v0002"}
+    assert collab.forget_user("a3") == 2
+    assert collab.model is not None and not collab.model.has_user("a3")
+    for path in collab.store.versions():
+        reloaded = CollabModel.load_from(path)
+        assert not reloaded.has_user("a3")
+        assert reloaded.user_factors.shape[0] == len(reloaded.user_ids) == 59
+        assert json.loads((path / "meta.json").read_text())["n_users"] == 59
+    assert collab.export_user("a3") == {}
+    assert collab.forget_user("a3") == 0
+
+
+# --- blending and tuning -----------------------------------------------------------------------
+def test_a_new_video_without_interactions_is_reachable_through_content() -> None:
+    # candidate 0 is new: no collaborative signal (NaN), but it is the best content match
+    content = [0.95, 0.40, 0.35, 0.30]
+    profile = [0.5, 0.5, 0.4, 0.6]
+    collab = [np.nan, 1.5, 0.2, -0.3]
+    scores = blend_scores(
+        BlendWeights(content=1.0, profile=0.3, collab=0.2),
+        content=content,
+        profile=profile,
+        collab=collab,
+    )
+    assert int(np.argmax(scores)) == 0
+
+
+def test_tuning_puts_the_weight_on_the_signal_that_predicts_the_target() -> None:
+    rng = np.random.default_rng(0)
+    users, items = 200, 50
+    targets = rng.integers(0, items, size=users)
+    useful = rng.normal(size=(users, items)).astype(np.float32)
+    useful[np.arange(users), targets] += 3.0
+    noise = rng.normal(size=(users, items)).astype(np.float32)
+    result = tune_blend({"profile": noise, "collab": useful}, targets, step=0.25)
+    assert result.weights.collab > result.weights.profile
+    assert result.scores["blend:ndcg@10"] >= result.scores["collab:ndcg@10"]
+    assert result.scores["collab:hr@10"] > result.scores["profile:hr@10"]
+    assert result.candidates_tried == 5
+
+
+def test_train_tunes_the_blend_and_records_it_with_the_model(
+    tmp_path: Path, log_events: list[FeedbackEvent], cfg: CollabSettings
+) -> None:
+    # content vectors that know the clusters only roughly: collab should earn weight
+    rng = np.random.default_rng(1)
+    vectors = {v: rng.normal(size=8).astype(np.float32) for v in ALL}
+    report = train(log_events, cfg, ModelStore(model_root(tmp_path)), item_vectors=vectors)
+    assert report.tuning is not None and report.meta.blend is not None
+    meta = json.loads((report.path / "meta.json").read_text())
+    assert meta["blend"]["collab"] == report.tuning.weights.collab
+    assert "collab:ndcg@10" in meta["validation"]
+    collab = Collaborative(tmp_path, cfg)
+    weight = collab.collab_weight(history_weight=0.3, default=0.2)
+    assert weight > 0.0
+    off = Collaborative(tmp_path, cfg.model_copy(update={"use_tuned_weights": False}))
+    assert off.collab_weight(history_weight=0.3, default=0.2) == 0.2
+
+
+def test_leave_last_out_holds_out_the_latest_positive_video() -> None:
+    cfg = CollabSettings()
+    events = [
+        ev("u", "v1", minute=1),
+        ev("u", "v2", minute=2),
+        ev("u", "v3", minute=3),
+        ev("u", "v4", "dislike", minute=4),
+        ev("w", "v1", minute=1),
+    ]
+    train_events, held = leave_last_out(events, cfg, min_positive=3)
+    assert held == {"u": "v3"}
+    assert all(not (e.user_id == "u" and e.video_id == "v3") for e in train_events)
+    assert len(train_events) == 4
