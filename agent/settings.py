@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,6 +26,7 @@ from retrieval.settings import (
     EmbeddingSettings,
     IngestSettings,
     SearchSettings,
+    Section,
     SQLSettings,
     StoreSettings,
 )
@@ -36,7 +37,7 @@ def _default_data_dir() -> Path:
     return Path(base) / "vidrec"
 
 
-class LLMSettings(BaseModel):
+class LLMSettings(Section):
     backend: str = Field("llamacpp", description="llamacpp | vllm | openai | transformers")
     model: str = Field(
         "qwen2.5-0.5b",
@@ -53,7 +54,7 @@ class LLMSettings(BaseModel):
     device: str = "cpu"
 
 
-class CollabSettings(BaseModel):
+class CollabSettings(Section):
     """The collaborative model fitted from the interaction log (``vidrec train``, agent/collab.py).
 
     Confidence of a (user, video) pair: ``1 + alpha * strength`` where strength sums the events:
@@ -72,6 +73,9 @@ class CollabSettings(BaseModel):
     dislike_strength: float = 1.0
     rating_negative_below: float = 0.0
     keep_versions: int = 3
+    cold_start_lambda: float = Field(
+        0.5, description="MMR lambda of the popular-but-diverse picks for a new user"
+    )
     use_tuned_weights: bool = Field(
         True, description="blend with the weights tuned at `vidrec train` when the model has them"
     )
@@ -79,7 +83,7 @@ class CollabSettings(BaseModel):
     seed: int = 42
 
 
-class AgentSettings(BaseModel):
+class AgentSettings(Section):
     rerank: bool = Field(True, description="LLM listwise rerank of the top candidates")
     rerank_top_n: int = 8
     candidates: int = 50
@@ -96,13 +100,13 @@ class AgentSettings(BaseModel):
     collab: CollabSettings = CollabSettings()
 
 
-class APISettings(BaseModel):
+class APISettings(Section):
     host: str = "127.0.0.1"
     port: int = 8000
     max_upload_mb: float = 50.0
     max_body_kb: float = 256.0
     rate_limit_per_minute: int = 600
-    cors_origins: list[str] = []
+    cors_origins: list[str] = Field(default_factory=list)
     require_keys: bool = True
     max_concurrency: int = Field(4, description="facade calls running at once; the rest queue")
     ingest_roots: list[str] = Field(
@@ -111,7 +115,7 @@ class APISettings(BaseModel):
     mcp_http: bool = Field(True, description="mount the MCP streamable HTTP endpoint at /mcp")
 
 
-class UISettings(BaseModel):
+class UISettings(Section):
     host: str = "127.0.0.1"
     port: int = 7860
     default_user: str = "guest"

@@ -9,12 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-class ASRSettings(BaseModel):
+class Section(BaseModel):
+    """A settings section: unknown keys (typos in vidrec.toml or env vars) are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ASRSettings(Section):
     backend: str = "faster-whisper"
     model: str = Field("base", description="'base' (multilingual, packaged), 'tiny.en', or a path")
     device: str = "cpu"
@@ -25,14 +31,14 @@ class ASRSettings(BaseModel):
     language: str | None = None
 
 
-class EmbeddingSettings(BaseModel):
+class EmbeddingSettings(Section):
     backend: str = "sentence-transformers"
     model: str = Field("all-MiniLM-L6-v2", description="packaged model name or a local path")
     device: str = "cpu"
     batch_size: int = 64
 
 
-class StoreSettings(BaseModel):
+class StoreSettings(Section):
     backend: str = "chroma"
     chroma_url: str | None = Field(
         None, description="http://host:port of `chroma run`; embedded if unset"
@@ -40,25 +46,25 @@ class StoreSettings(BaseModel):
     collection: str = "vidrec_chunks"
 
 
-class SQLSettings(BaseModel):
+class SQLSettings(Section):
     url: str | None = Field(
         None, description="SQLAlchemy URL; sqlite file in the data dir if unset"
     )
 
 
-class ChunkingSettings(BaseModel):
+class ChunkingSettings(Section):
     target_seconds: float = 45.0
     max_chars: int = 900
     overlap_seconds: float = 10.0
 
 
-class SearchSettings(BaseModel):
+class SearchSettings(Section):
     chunk_candidates: int = 100
     rrf_k: int = 60
     fusion: Literal["rrf"] = "rrf"
 
 
-class IngestSettings(BaseModel):
+class IngestSettings(Section):
     media_extensions: list[str] = [
         ".mp4",
         ".mkv",
@@ -82,7 +88,7 @@ class IngestSettings(BaseModel):
     )
 
 
-class DataSettings(BaseModel):
+class DataSettings(Section):
     shared_dir: Path = Field(
         REPO_ROOT.parent / "shared" / "data",
         description="the read-only public data sets (TED, MovieLens, ReDial, ...)",
