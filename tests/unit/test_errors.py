@@ -10,7 +10,9 @@ from retrieval.errors import (
 
 
 def test_message_says_expected_got_and_fix() -> None:
-    err = InvalidInputError("Bad duration in row 3", expected="seconds or mm:ss", got="'soon'", hint="Fix the row")
+    err = InvalidInputError(
+        "Bad duration in row 3", expected="seconds or mm:ss", got="'soon'", hint="Fix the row"
+    )
     assert str(err) == "Bad duration in row 3. Expected seconds or mm:ss, got 'soon'. Fix the row."
     assert err.to_dict()["error"] == "invalid_input"
 
