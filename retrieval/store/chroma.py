@@ -47,7 +47,8 @@ def where_clause(where: StoreFilter | None) -> dict[str, Any] | None:
     if where.languages:
         clauses.append({"language": {"$in": sorted({lang.lower() for lang in where.languages})}})
     if where.tags_any:
-        tag_clauses = [{"tags": {"$contains": t.lower()}} for t in sorted(set(where.tags_any))]
+        tags = sorted({t.lower() for t in where.tags_any})
+        tag_clauses = [{"tags": {"$contains": t}} for t in tags]
         clauses.append(tag_clauses[0] if len(tag_clauses) == 1 else {"$or": tag_clauses})
     for tag in sorted({t.lower() for t in where.tags_none}):
         clauses.append({"tags": {"$not_contains": tag}})

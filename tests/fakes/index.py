@@ -7,8 +7,10 @@ similarity without a model: texts sharing words are closer than texts that share
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -62,3 +64,71 @@ class HashingEmbedder:
 
 def register() -> None:
     EMBEDDERS.register("fake", HashingEmbedder)
+
+
+# --- tiny libraries for tests -------------------------------------------------------------------
+TALKS: dict[str, str] = {
+    "cooking": (
+        "Cooking pasta at home is easy. Boil water with plenty of salt. Stir the noodles and "
+        "taste them often. A good tomato sauce needs garlic and basil."
+    ),
+    "oceans": (
+        "Coral reefs are bleaching as the oceans warm. Divers measured the temperature of the "
+        "sea. Fish populations collapse when reefs die."
+    ),
+    "space": (
+        "Rockets carry satellites into orbit. The telescope photographed distant galaxies. "
+        "Astronauts train for years before a launch."
+    ),
+}
+
+TALK_ROWS: list[dict[str, object]] = [
+    {
+        "id": "cooking",
+        "title": "Pasta at home",
+        "transcript_path": "cooking.txt",
+        "duration": 300,
+        "tags": "food,fun",
+        "published": "2015-03-01",
+        "language": "en",
+    },
+    {
+        "id": "oceans",
+        "title": "Dying reefs",
+        "transcript_path": "oceans.txt",
+        "duration": 900,
+        "tags": "climate,science",
+        "published": "2019-06-01",
+        "language": "en",
+    },
+    {
+        "id": "space",
+        "title": "To the stars",
+        "transcript_path": "space.txt",
+        "duration": 1200,
+        "tags": "science",
+        "published": "2021-01-01",
+        "language": "fr",
+    },
+    {
+        "id": "jaws",
+        "title": "Jaws",
+        "description": "A great white shark terrorises a beach town.",
+        "tags": "thriller",
+        "duration": 7440,
+        "published": "1975-06-20",
+    },
+]
+
+
+def write_talks(folder: Path, rows: Sequence[dict[str, object]] | None = None) -> Path:
+    """Write the TALKS transcripts and a JSONL manifest over them into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in TALKS.items():
+        (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+    manifest = folder / "manifest.jsonl"
+    manifest.write_text(
+        "".join(json.dumps(row) + "\n" for row in (TALK_ROWS if rows is None else rows)),
+        encoding="utf-8",
+    )
+    return manifest
