@@ -1,0 +1,144 @@
+"""Cold start: a new user gets popular-but-diverse picks and a question; new videos stay reachable.
+
+The library is metadata-only (fake hashing embedder, real Chroma in a tmp dir): four near-identical
+cooking videos are the most popular, then climate, education and music videos.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from agent.coldstart import (
+    GENERIC_QUESTION,
+    clarifying_question,
+    popular_diverse,
+    popularity_from_events,
+)
+from agent.settings import Settings
+from agent.types import FeedbackEvent
+from retrieval.library import Library
+from retrieval.types import SearchFilters, Video
+
+COOKING = "Cooking pasta with salted boiling water, sauce, kitchen and food at home."
+VIDEOS = [
+    ("pasta-1", "Perfect pasta", COOKING, ["cooking"], 100),
+    ("pasta-2", "Perfect pasta again", COOKING, ["cooking"], 90),
+    ("pasta-3", "Pasta, the sequel", COOKING, ["cooking"], 80),
+    ("pasta-4", "More pasta", COOKING, ["cooking"], 70),
+    (
+        "climate",
+        "Averting the climate crisis",
+        "Carbon emissions, glaciers, solar and wind energy.",
+        ["climate change"],
+        30,
+    ),
+    (
+        "school",
+        "Do schools kill creativity",
+        "Children, teachers, classroom creativity and art.",
+        ["education"],
+        20,
+    ),
+    (
+        "music",
+        "The joy of the cello",
+        "Playing music: strings, bows, orchestras and concerts.",
+        ["music"],
+        10,
+    ),
+    (
+        "brand-new",
+        "Jazz for beginners",
+        "Music: jazz trumpet, improvisation and rhythm.",
+        ["music"],
+        0,
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory, models_cache: Path) -> Iterator[Library]:
+    tmp_path = tmp_path_factory.mktemp("coldstart")
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        models_cache=models_cache,
+        asr={"backend": "fake"},
+        embedding={"backend": "fake"},
+        llm={"backend": "fake"},
+    )
+    manifest = tmp_path / "videos.jsonl"
+    manifest.write_text(
+        "".join(
+            json.dumps({"id": i, "title": t, "description": d, "tags": tags}) + "\n"
+            for i, t, d, tags, _ in VIDEOS
+        )
+    )
+    lib = Library(settings)
+    report = lib.ingest(manifest=manifest)
+    assert report.ok, report.failed
+    yield lib
+    lib.close()
+
+
+POPULARITY = {i: float(p) for i, *_, p in VIDEOS if p}
+
+
+def test_popularity_order_without_diversity(library: Library) -> None:
+    picks = popular_diverse(library, POPULARITY, 4, diversity_lambda=1.0)
+    assert [c.video.id for c in picks] == ["pasta-1", "pasta-2", "pasta-3", "pasta-4"]
+
+
+def test_new_user_gets_popular_but_diverse_picks(library: Library) -> None:
+    picks = popular_diverse(library, POPULARITY, 4, diversity_lambda=0.5)
+    ids = [c.video.id for c in picks]
+    assert ids[0] == "pasta-1"  # the most popular still leads
+    topics = {c.video.tags[0] for c in picks}
+    assert len(topics) >= 3, ids  # not four pasta videos
+    assert sum(i.startswith("pasta") for i in ids) <= 2
+    assert all(c.evidence_chunk_id for c in picks)  # each can be explained like any pick
+
+
+def test_cold_start_respects_exclusions_and_filters(library: Library) -> None:
+    picks = popular_diverse(
+        library,
+        POPULARITY,
+        8,
+        diversity_lambda=0.5,
+        exclude={"pasta-1"},
+        filters=SearchFilters(tags_none=("music",)),
+    )
+    ids = {c.video.id for c in picks}
+    assert "pasta-1" not in ids and not ids & {"music", "brand-new"}
+    assert popular_diverse(library, POPULARITY, 0) == []
+
+
+def test_without_any_interactions_picks_are_still_diverse(library: Library) -> None:
+    picks = popular_diverse(library, {}, 3, diversity_lambda=0.5)
+    assert len({c.video.tags[0] for c in picks}) == 3
+
+
+def test_the_question_offers_the_topics_the_picks_span(library: Library) -> None:
+    picks = popular_diverse(library, POPULARITY, 4, diversity_lambda=0.5)
+    question = clarifying_question(picks)
+    assert question.endswith("?") or "?" in question
+    offered = [c.video.tags[0] for c in picks[:3]]
+    assert all(topic in question for topic in offered), (question, offered)
+    assert clarifying_question([Video(id="x", title="No tags")]) == GENERIC_QUESTION
+
+
+def test_popularity_from_the_log_counts_users_not_events() -> None:
+    now = datetime.now(UTC)
+    events = [
+        FeedbackEvent("u1", "a", "like", None, now),
+        FeedbackEvent("u1", "a", "watched", 1.0, now),
+        FeedbackEvent("u2", "a", "rating", 4.0, now),
+        FeedbackEvent("u3", "b", "rating", 1.0, now),  # a bad rating is not popularity
+        FeedbackEvent("u3", "c", "dislike", None, now),
+        FeedbackEvent("u3", "d", "impression", None, now),
+    ]
+    assert popularity_from_events(events) == {"a": 2.0}
