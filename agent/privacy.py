@@ -1,0 +1,188 @@
+"""The right to be forgotten and to see one's data, across every store that holds user data.
+
+What vidrec holds about a user, and where:
+
+* SQL (``agent.users``): the user row, feedback events, sessions and their turns;
+* the collaborative model (``agent.collab``): the user's id and factors in every stored version;
+* caches under ``<data_dir>/cache``: any file named after the user or containing their id.
+
+``export_user`` gathers all of it as JSON-ready data. ``forget_user`` deletes it: the SQL rows
+(their interactions are therefore excluded from the next ``vidrec train``), the user's factors
+and id from every model version (immediately, no retrain needed), cache files that mention the
+user; then, for SQLite, checkpoints the write-ahead log and ``VACUUM``s the file so that deleted
+rows do not linger in free pages. ``find_traces`` searches every SQL table's text columns, the
+model files and the caches for the user id and returns where it still appears; ``forget_user``
+runs it and reports the result, and the tests assert it is empty.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import String, Text, func, inspect, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.sql import column, table
+
+from agent.collab import Collaborative
+from agent.users import UserStore
+from retrieval.errors import NotFoundError
+
+log = logging.getLogger(__name__)
+
+MAX_SCAN_BYTES = 256 * 1024 * 1024  # cache files larger than this are not scanned
+
+
+@dataclass
+class ForgetReport:
+    """What ``forget_user`` removed, and what (if anything) still mentions the user."""
+
+    user_id: str
+    sql_rows: bool = False  # the SQL store held something
+    model_versions: int = 0  # collaborative model versions rewritten
+    cache_files: list[str] = field(default_factory=list)  # removed
+    remaining: list[str] = field(default_factory=list)  # traces found afterwards
+
+    @property
+    def found(self) -> bool:
+        return self.sql_rows or bool(self.model_versions) or bool(self.cache_files)
+
+
+def _engine(store: UserStore) -> Engine:
+    return store._engine  # the store's own engine: same database and pragmas
+
+
+def export_user(user_id: str, store: UserStore, collab: Collaborative | None) -> dict[str, object]:
+    """Everything held about the user as JSON-ready data.
+
+    Raises:
+        NotFoundError: neither the SQL store nor any model version knows the user.
+    """
+    factors = collab.export_user(user_id) if collab is not None else {}
+    try:
+        data = store.export(user_id)
+    except NotFoundError:
+        if not factors:
+            raise
+        data = {"user_id": user_id, "events": [], "sessions": []}
+    data["collaborative_model"] = {
+        "note": "the user's latent factors in each stored model version (ALS, agent.collab)",
+        "versions": factors,
+    }
+    return data
+
+
+def _cache_files(cache_dir: Path, user_id: str) -> list[Path]:
+    if not cache_dir.is_dir():
+        return []
+    needles = _needles(user_id)
+    hits = []
+    for path in cache_dir.rglob("*"):
+        if not path.is_file():
+            continue
+        if user_id in path.name:
+            hits.append(path)
+            continue
+        if path.stat().st_size <= MAX_SCAN_BYTES and _contains(path, needles):
+            hits.append(path)
+    return hits
+
+
+def _needles(user_id: str) -> list[bytes]:
+    # utf-8 for text/JSON/SQLite, utf-32-le for numpy string arrays (the model's id index)
+    return [user_id.encode("utf-8"), user_id.encode("utf-32-le")]
+
+
+def _contains(path: Path, needles: list[bytes]) -> bool:
+    data = path.read_bytes()
+    return any(n in data for n in needles)
+
+
+def _compact_sqlite(engine: Engine) -> None:
+    """Rewrite an SQLite file so deleted rows are gone from free pages and the WAL."""
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+        conn.execute(text("VACUUM"))
+        conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+
+def forget_user(
+    user_id: str,
+    store: UserStore,
+    collab: Collaborative | None,
+    *,
+    cache_dir: Path | None = None,
+    compact: bool = True,
+) -> ForgetReport:
+    """Delete everything held about the user from SQL, the model and the caches; then verify."""
+    report = ForgetReport(user_id)
+    report.sql_rows = store.forget(user_id)
+    if collab is not None:
+        report.model_versions = collab.forget_user(user_id)
+    if cache_dir is not None:
+        for path in _cache_files(cache_dir, user_id):
+            path.unlink(missing_ok=True)
+            report.cache_files.append(str(path))
+    if compact:
+        _compact_sqlite(_engine(store))
+    report.remaining = find_traces(
+        user_id, store, collab.store.root if collab is not None else None, cache_dir
+    )
+    if report.remaining:
+        log.warning("user %s still appears in: %s", user_id, "; ".join(report.remaining))
+    log.info(
+        "forgot user %s: sql=%s model versions=%d cache files=%d",
+        user_id,
+        report.sql_rows,
+        report.model_versions,
+        len(report.cache_files),
+    )
+    return report
+
+
+def find_traces(
+    user_id: str,
+    store: UserStore,
+    model_dir: Path | None = None,
+    cache_dir: Path | None = None,
+    *,
+    raw_sqlite: bool = True,
+) -> list[str]:
+    """Every place the user id still appears: ``"sql:<table>.<column> (n rows)"``, model files,
+    cache files, and (SQLite, ``raw_sqlite``) the bytes of the database file and its WAL."""
+    found: list[str] = []
+    engine = _engine(store)
+    inspector = inspect(engine)
+    with engine.connect() as conn:
+        for table_name in inspector.get_table_names():
+            for col in inspector.get_columns(table_name):
+                if not isinstance(col["type"], String | Text):
+                    continue
+                target = table(table_name, column(col["name"]))
+                cell = target.c[col["name"]]
+                count = conn.execute(
+                    select(func.count())
+                    .select_from(target)
+                    .where((cell == user_id) | cell.contains(user_id, autoescape=True))
+                ).scalar_one()
+                if count:
+                    found.append(f"sql:{table_name}.{col['name']} ({count} rows)")
+    if raw_sqlite and engine.dialect.name == "sqlite" and engine.url.database:
+        db_file = Path(engine.url.database)
+        for path in (db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-journal")):
+            if path.is_file() and _contains(path, _needles(user_id)):
+                found.append(f"file:{path} (raw bytes)")
+    for folder in (model_dir, cache_dir):
+        if folder is None or not folder.is_dir():
+            continue
+        for path in folder.rglob("*"):
+            if path.is_file() and (
+                user_id in path.name
+                or (path.stat().st_size <= MAX_SCAN_BYTES and _contains(path, _needles(user_id)))
+            ):
+                found.append(f"file:{path}")
+    return found
