@@ -1,8 +1,9 @@
 """Content-keyed caches that make a re-run of an evaluation cheap.
 
-- ``CachingLLM`` wraps any ``LLM``: a completion is stored under the hash of everything that
-  decides it (backend, model, prompt tag ``name@version``, messages, schema, max_tokens,
-  temperature), so a changed prompt version, input or model misses and anything else hits.
+- ``CachingLLM`` wraps any ``LLM``: a completion (or a streamed answer, once read to its end) is
+  stored under the hash of everything that decides it (backend, model, prompt tag
+  ``name@version``, messages, schema, max_tokens, temperature), so a changed prompt version, input
+  or model misses and anything else hits.
 - ``JsonCache`` keeps small JSON results (e.g. a system's ranking of one case) under a key.
 - ``file_sha256`` / ``text_sha256`` key data files and catalogues by content.
 
@@ -45,7 +46,7 @@ def file_sha256(path: str | Path) -> str:
         if path.is_dir():
             digest.update(str(file.relative_to(path)).encode("utf-8") + b"\x00")
         with file.open("rb") as fh:
-            for block in iter(lambda fh=fh: fh.read(1 << 20), b""):
+            while block := fh.read(1 << 20):
                 digest.update(block)
     return digest.hexdigest()
 
@@ -167,9 +168,23 @@ class CachingLLM:
         temperature: float | None = None,
         tag: str = "",
     ) -> Iterator[str]:
+        """Replay a cached answer as one piece, or stream and store it once it is complete."""
         if tag:
             self.tags.add(tag)
-        return self.inner.stream(messages, max_tokens=max_tokens, temperature=temperature, tag=tag)
+        key = "stream:" + self.key(messages, None, max_tokens, temperature, tag)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return iter([str(hit)] if hit else [])
+        inner = self.inner.stream(messages, max_tokens=max_tokens, temperature=temperature, tag=tag)
+        return self._record(key, inner)
+
+    def _record(self, key: str, inner: Iterator[str]) -> Iterator[str]:
+        self.calls += 1
+        pieces: list[str] = []
+        for piece in inner:
+            pieces.append(piece)
+            yield piece
+        self.cache.put(key, "".join(pieces))  # only a stream read to its end is stored
 
     def close(self) -> None:
         close = getattr(self.inner, "close", None)

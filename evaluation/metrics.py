@@ -21,6 +21,8 @@ import numpy as np
 
 from retrieval.errors import InvalidInputError
 
+Ratings = Sequence[float] | np.ndarray
+
 
 def _check_k(k: int) -> None:
     if k < 1:
@@ -74,7 +76,7 @@ def mrr(ranked_lists: Sequence[Sequence[str]], relevant_sets: Sequence[Collectio
     return mean(reciprocal_rank(r, rel) for r, rel in zip(ranked_lists, relevant_sets, strict=True))
 
 
-def _pairs(predicted: Sequence[float], actual: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+def _pairs(predicted: Ratings, actual: Ratings) -> tuple[np.ndarray, np.ndarray]:
     p = np.asarray(predicted, dtype=np.float64)
     a = np.asarray(actual, dtype=np.float64)
     if p.shape != a.shape or p.ndim != 1:
@@ -88,13 +90,13 @@ def _pairs(predicted: Sequence[float], actual: Sequence[float]) -> tuple[np.ndar
     return p, a
 
 
-def mae(predicted: Sequence[float], actual: Sequence[float]) -> float:
+def mae(predicted: Ratings, actual: Ratings) -> float:
     """Mean absolute error."""
     p, a = _pairs(predicted, actual)
     return float(np.mean(np.abs(p - a)))
 
 
-def rmse(predicted: Sequence[float], actual: Sequence[float]) -> float:
+def rmse(predicted: Ratings, actual: Ratings) -> float:
     """Root mean squared error."""
     p, a = _pairs(predicted, actual)
     return float(np.sqrt(np.mean((p - a) ** 2)))

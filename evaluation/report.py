@@ -48,7 +48,8 @@ class EvalReport:
     dataset: dict[str, float | int | str] = field(default_factory=dict)  # stats of the data
     settings: dict[str, Any] = field(default_factory=dict)  # effective settings (secrets masked)
     model: dict[str, str] = field(default_factory=dict)  # llm / embedder names
-    prompt_versions: list[str] = field(default_factory=list)  # "name@version"
+    prompt_versions: list[str] = field(default_factory=list)  # every prompt file, "name@version"
+    prompts_used: list[str] = field(default_factory=list)  # the ones LLM calls were tagged with
     notes: list[str] = field(default_factory=list)
     started_at: str = ""
     wall_s: float = 0.0

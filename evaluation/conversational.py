@@ -1,0 +1,193 @@
+"""ReDial and INSPIRED: conversational recommendation over a movie catalogue.
+
+Catalogue = every movie the file mentions plus every MovieLens title, metadata only (title, year,
+genres, MovieLens tags), ingested through ``Library.ingest(manifest=...)`` like any library. Cases
+and targets follow He et al. (CIKM 2023), see ``evaluation.dialogues``. Metrics: Recall@1/5/10/20/50
+and NDCG@10 (mean over cases), catalogue coverage and intra-list diversity of the top 10.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+from rich.progress import Progress
+
+from agent.settings import Settings
+from evaluation.cache import CachingLLM, file_sha256
+from evaluation.dialogues import ConvCase, Dialogue, context_query, extract_all
+from evaluation.inspired import load_inspired, load_youtube_map
+from evaluation.metrics import catalogue_coverage, intra_list_diversity, mean, ranking_metrics
+from evaluation.movies import CatalogueBuilder, MovieLens
+from evaluation.redial import load_redial
+from evaluation.report import EvalReport, SystemResult
+from evaluation.runner import (
+    EvalOptions,
+    choose_systems,
+    default_movielens,
+    ingest_progress,
+    make_vidrec,
+    new_report,
+    run_system,
+    sample,
+)
+from evaluation.systems import (
+    BM25System,
+    DenseSystem,
+    HybridSystem,
+    LeaveOneOutPopularity,
+    RankRequest,
+    System,
+)
+from evaluation.workspace import EvalError, eval_settings, open_library, workspace_name
+
+log = logging.getLogger(__name__)
+
+SYSTEMS = ("popularity", "bm25", "dense", "hybrid", "vidrec")
+RECALL_KS = (1, 5, 10, 20, 50)
+K = max(RECALL_KS)
+
+
+def load_cases(
+    options: EvalOptions, settings: Settings
+) -> tuple[list[Dialogue], list[ConvCase], CatalogueBuilder, dict[str, float | int | str]]:
+    """Read the dialogues, build the catalogue, extract every case; plus data-set statistics."""
+    ml_dir = options.movielens or default_movielens(settings)
+    movielens = MovieLens.load(ml_dir)
+    builder = CatalogueBuilder(movielens, prefix=options.task)
+    stats: dict[str, float | int | str] = {}
+    if options.task == "redial":
+        dialogues = load_redial(options.data, builder)
+    else:
+        youtube_csv = options.youtube or ml_dir.parent / "ml-youtube.csv"
+        youtube = load_youtube_map(youtube_csv) if youtube_csv.is_file() else None
+        data = load_inspired(options.data, builder, youtube)
+        dialogues = data.dialogues
+        stats["trailers_matched_movielens"] = (
+            f"{len(data.trailer_items)} of {len(data.trailer_ids)}"
+        )
+    cases = extract_all(dialogues)
+    if not cases:
+        raise EvalError(
+            f"No test cases in {options.data}",
+            expected="recommender turns that mention movies not mentioned before",
+            got=f"{len(dialogues)} dialogues without any",
+        )
+    return dialogues, cases, builder, stats
+
+
+def _mentions_by_dialogue(dialogues: Sequence[Dialogue]) -> dict[str, set[str]]:
+    return {d.id: {m for u in d.utterances for m in u.movies} for d in dialogues}
+
+
+def run_conversational(options: EvalOptions, settings: Settings, progress: Progress) -> EvalReport:
+    dialogues, all_cases, builder, stats = load_cases(options, settings)
+    cases = sample(all_cases, options.limit, options.seed)
+    catalogue = builder.catalogue()
+    wanted = choose_systems(options, SYSTEMS)
+
+    targets = [t for c in all_cases for t in c.targets]
+    stats.update(
+        {
+            "dialogues": len(dialogues),
+            "cases_total": len(all_cases),
+            "targets_total": len(targets),
+            "catalogue_items": len(catalogue),
+            "mentioned_movies": len(builder.mentioned),
+            "targets_in_catalogue": mean(1.0 if t in catalogue else 0.0 for t in targets),
+            "targets_matched_movielens": mean(1.0 if t.startswith("ml:") else 0.0 for t in targets),
+            "mean_targets_per_case": len(targets) / len(all_cases),
+        }
+    )
+    report = new_report(options, file_sha256(options.data), len(cases), len(all_cases), settings)
+    report.dataset = stats
+    report.notes.append(
+        "cases: recommender turns (consecutive messages merged) naming movies not mentioned "
+        "earlier; targets = those movies; earlier mentions excluded from every ranking "
+        "(He et al., CIKM 2023)"
+    )
+
+    name = workspace_name(options.task, catalogue.sha256, settings)
+    ev_settings = eval_settings(
+        settings,
+        name,
+        rerank=options.rerank,
+        explain=False,
+        candidates=max(settings.agent.candidates, K),
+    )
+    report.settings = ev_settings.redacted()
+    library = None
+    if any(s in wanted for s in ("bm25", "dense", "hybrid", "vidrec")):
+        with ingest_progress(progress, f"{len(catalogue)} movies") as on_progress:
+            library = open_library(ev_settings, catalogue.manifest_lines(), on_progress)
+
+    requests = [
+        RankRequest(id=c.id, query=context_query(c), context=c.context, excluded=c.excluded)
+        for c in cases
+    ]
+    relevant = [c.targets for c in cases]
+    dialogue_of = {c.id: c.dialogue_id for c in cases}
+
+    systems: list[System] = []
+    llms: list[CachingLLM] = []
+    for system_name in wanted:
+        if system_name == "popularity":
+            prior = {i: float(m.popularity) for i, m in catalogue.items.items()}
+            systems.append(
+                LeaveOneOutPopularity(_mentions_by_dialogue(dialogues), prior, dialogue_of)
+            )
+        elif library is not None and system_name == "bm25":
+            chunks = [(vid, ch.text) for vid in catalogue.items for ch in library.chunks(vid)]
+            systems.append(BM25System(chunks))
+        elif library is not None and system_name == "dense":
+            systems.append(DenseSystem(library))
+        elif library is not None and system_name == "hybrid":
+            systems.append(HybridSystem(library))
+        elif library is not None and system_name == "vidrec":
+            vidrec, llm = make_vidrec(ev_settings, library, settings)
+            systems.append(vidrec)
+            llms.append(llm)
+
+    results: list[tuple[System, list[list[str]]]] = []
+    for system in systems:
+        ranked = run_system(system, requests, K, progress)
+        metrics = ranking_metrics(ranked.lists, relevant, recall_ks=RECALL_KS, ndcg_ks=(10,))
+        metrics["Coverage@10"] = catalogue_coverage(ranked.lists, len(catalogue), 10)
+        if ranked.errors:
+            metrics["errors"] = float(ranked.errors)
+            report.notes.append(
+                f"{system.name}: {ranked.errors} case(s) failed, first: {ranked.first_error}"
+            )
+        report.systems.append(
+            SystemResult(system.name, system.description, metrics, len(cases), ranked.wall_s)
+        )
+        results.append((system, ranked.lists))
+    if library is not None:
+        _add_diversity(report, results, library)
+    for llm in llms:
+        report.prompts_used = sorted(set(report.prompts_used) | llm.tags)
+        report.notes.append(
+            f"vidrec LLM: {llm.calls} new calls ({llm.generated_tokens} tokens generated), "
+            f"{llm.cache.hits} answered from the cache"
+        )
+    return report
+
+
+def _add_diversity(
+    report: EvalReport, results: list[tuple[System, list[list[str]]]], library: object
+) -> None:
+    """Intra-list diversity of each system's top 10 (content vectors from the library)."""
+    video_vectors = getattr(library, "video_vectors", None)
+    if video_vectors is None:
+        return
+    ids = sorted({i for _, lists in results for ranked in lists for i in ranked[:10]})
+    vectors: dict[str, np.ndarray] = video_vectors(ids) if ids else {}
+    for (_, lists), result in zip(results, report.systems, strict=True):
+        values = [
+            intra_list_diversity(np.array([vectors[i] for i in ranked[:10] if i in vectors]))
+            for ranked in lists
+            if len(ranked) >= 2
+        ]
+        result.metrics["ILD@10"] = mean(values)
+    log.debug("diversity over %d distinct items", len(ids))

@@ -1,0 +1,249 @@
+"""Shared machinery of every task: options, sampling, the scoring loop, the vidrec system.
+
+``run_eval(options, settings)`` dispatches to the task module and returns an ``EvalReport``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, TypeVar
+
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from agent.settings import Settings
+from evaluation.cache import CachingLLM, JsonCache
+from evaluation.report import EvalReport
+from evaluation.systems import RankRequest, System, VidrecSystem
+from evaluation.workspace import EvalError
+from retrieval.errors import VidrecError
+from retrieval.types import IngestProgress
+
+if TYPE_CHECKING:
+    from retrieval.library import Library
+
+log = logging.getLogger(__name__)
+
+Task = Literal["redial", "inspired", "movielens", "ted"]
+TASKS: tuple[Task, ...] = ("redial", "inspired", "movielens", "ted")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """What one ``vidrec eval`` run does.
+
+    Attributes:
+        task: which benchmark.
+        data: the data file (ReDial jsonl, INSPIRED tsv, MovieLens ratings.csv or its folder,
+            TED folder).
+        limit: score only this many cases, sampled with ``seed`` (None = all).
+        seed: the sampling (and model fitting) seed.
+        systems: which systems to run (empty = the task's default set).
+        rerank: whether the vidrec system uses its LLM rerank.
+        movielens: the MovieLens folder with movies.csv (default: the shared data's
+            ml-latest-small); conversational tasks match titles against it.
+        youtube: ml-youtube.csv for INSPIRED trailer ids (default: next to the MovieLens folder).
+        max_talks: TED only: index at most this many talks (the queried ones always included).
+    """
+
+    task: Task
+    data: Path
+    limit: int | None = None
+    seed: int = 0
+    systems: tuple[str, ...] = ()
+    rerank: bool = True
+    movielens: Path | None = None
+    youtube: Path | None = None
+    max_talks: int | None = None
+
+
+def sample(items: Sequence[T], limit: int | None, seed: int) -> list[T]:
+    """``limit`` items drawn with ``seed``, kept in their original order (all when no limit)."""
+    if limit is None or limit >= len(items):
+        return list(items)
+    if limit < 1:
+        raise EvalError("--limit must be positive", expected="N >= 1", got=str(limit))
+    chosen = sorted(random.Random(seed).sample(range(len(items)), limit))
+    return [items[i] for i in chosen]
+
+
+def choose_systems(
+    options: EvalOptions, available: Sequence[str], default: Sequence[str] | None = None
+) -> list[str]:
+    wanted = list(options.systems) or list(default or available)
+    unknown = [s for s in wanted if s not in available]
+    if unknown:
+        raise EvalError(
+            f"Unknown system for {options.task}: {', '.join(unknown)}",
+            expected="some of " + ", ".join(available),
+            got=", ".join(unknown),
+            hint="Pass --systems as a comma-separated list, or leave it out for all",
+        )
+    return wanted
+
+
+def make_progress(enabled: bool = True) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        disable=not enabled,
+        transient=False,
+    )
+
+
+@contextmanager
+def ingest_progress(progress: Progress, what: str) -> Iterator[Callable[[IngestProgress], None]]:
+    task_id = progress.add_task(f"index {what}", total=None)
+
+    def update(p: IngestProgress) -> None:
+        progress.update(task_id, total=p.files_total, completed=p.files_done)
+
+    try:
+        yield update
+    finally:
+        progress.update(task_id, visible=True)
+
+
+@dataclass
+class Ranked:
+    """One system's output over the cases, plus its failures."""
+
+    lists: list[list[str]]
+    wall_s: float
+    errors: int
+    first_error: str = ""
+
+
+def run_system(
+    system: System, requests: Sequence[RankRequest], k: int, progress: Progress
+) -> Ranked:
+    """Rank every request; a vidrec error on one case is logged and scored as an empty list."""
+    task_id = progress.add_task(system.name, total=len(requests))
+    lists: list[list[str]] = []
+    errors = 0
+    first_error = ""
+    start = time.perf_counter()
+    for request in requests:
+        try:
+            lists.append(system.rank(request, k))
+        except VidrecError as exc:
+            errors += 1
+            first_error = first_error or f"{type(exc).__name__}: {exc}"
+            log.warning("%s failed on case %s: %s", system.name, request.id, exc)
+            lists.append([])
+        progress.advance(task_id)
+    return Ranked(lists, time.perf_counter() - start, errors, first_error)
+
+
+def llm_cache(settings: Settings) -> JsonCache:
+    return JsonCache(settings.cache_dir / "eval" / "llm_cache.sqlite")
+
+
+def make_vidrec(
+    eval_settings: Settings, library: Library, base: Settings
+) -> tuple[VidrecSystem, CachingLLM]:
+    """The full Recommender over the eval library, its LLM behind a content-keyed cache."""
+    from agent.llm.factory import create_llm
+    from agent.recommender import Recommender
+
+    inner = create_llm(eval_settings.llm, eval_settings.models_dir)
+    llm = CachingLLM(inner, llm_cache(base))
+    recommender = Recommender(eval_settings, library=library, llm=llm)
+    agent = eval_settings.agent
+    description = (
+        f"vidrec Recommender: LLM {llm.backend}/{llm.model}, embedder "
+        f"{eval_settings.embedding.backend}/{eval_settings.embedding.model}, "
+        f"{'LLM rerank of top ' + str(agent.rerank_top_n) if agent.rerank else 'no rerank'}, "
+        f"{agent.candidates} candidates, fresh user per case"
+    )
+    return VidrecSystem(recommender, description), llm
+
+
+def prompt_versions() -> list[str]:
+    """Every prompt file's ``name@version`` (the ones a run used are listed separately)."""
+    try:
+        from prompts.loader import list_prompts
+
+        return sorted(p.tag for p in list_prompts())
+    except (ImportError, VidrecError) as exc:  # pragma: no cover - prompts are part of the app
+        log.warning("could not list prompts: %s", exc)
+        return []
+
+
+def new_report(
+    options: EvalOptions, data_sha: str, n_cases: int, n_total: int, settings: Settings
+) -> EvalReport:
+    return EvalReport(
+        task=options.task,
+        data=str(options.data),
+        data_sha256=data_sha,
+        n_cases=n_cases,
+        n_cases_total=n_total,
+        seed=options.seed,
+        limit=options.limit,
+        settings=settings.redacted(),
+        model={
+            "llm": f"{settings.llm.backend}/{settings.llm.model}",
+            "embedder": f"{settings.embedding.backend}/{settings.embedding.model}",
+        },
+        prompt_versions=prompt_versions(),
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def default_movielens(settings: Settings) -> Path:
+    return settings.data.shared_dir / "movielens" / "ml-latest-small"
+
+
+def run_eval(
+    options: EvalOptions, settings: Settings | None = None, *, progress: Progress | None = None
+) -> EvalReport:
+    """Run one task end to end and return its report (the caller prints / writes it)."""
+    settings = settings or Settings()
+    if not options.data.exists():
+        raise EvalError(
+            f"No data at {options.data}",
+            expected=f"the {options.task} data file or folder",
+            got=str(options.data),
+            hint="See ../shared/data/SOURCES.md for where each data set lives",
+        )
+    progress = progress or make_progress(enabled=False)
+    start = time.perf_counter()
+    with progress:
+        if options.task in ("redial", "inspired"):
+            from evaluation.conversational import run_conversational
+
+            report = run_conversational(options, settings, progress)
+        elif options.task == "movielens":
+            from evaluation.movielens import run_movielens
+
+            report = run_movielens(options, settings, progress)
+        elif options.task == "ted":
+            from evaluation.ted import run_ted
+
+            report = run_ted(options, settings, progress)
+        else:
+            raise EvalError(
+                f"Unknown evaluation task {options.task!r}",
+                expected=" | ".join(TASKS),
+                got=repr(options.task),
+            )
+    report.wall_s = time.perf_counter() - start
+    return report

@@ -1,0 +1,232 @@
+"""The systems an evaluation compares, behind one small interface: a request in, ranked ids out.
+
+- ``PopularitySystem``: a fixed order of items by a count (the classic floor).
+- ``BM25System``: BM25 (``bm25s``, English stop-words, Snowball stemming) over the very chunks the
+  library indexed, a video scored by its best chunk.
+- ``DenseSystem``: the library's dense retrieval only (``Library.search_by_vector`` with the
+  embedded query).
+- ``HybridSystem``: the library's hybrid search (dense + BM25, RRF), no LLM.
+- ``VidrecSystem``: the whole ``Recommender`` (LLM turn understanding, retrieval, personalisation,
+  optional LLM rerank) answering the conversation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from agent.types import Message
+from retrieval.types import SearchFilters
+
+if TYPE_CHECKING:
+    from agent.recommender import Recommender
+    from retrieval.library import Library
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RankRequest:
+    """What every system sees of a case: never its targets.
+
+    Attributes:
+        id: the case id (stable across runs; used to key caches and user ids).
+        query: plain text for retrieval baselines (the recent dialogue, or a TED description).
+        context: the conversation as messages, for the full recommender.
+        excluded: ids that must not be ranked (movies already mentioned).
+    """
+
+    id: str
+    query: str
+    context: tuple[Message, ...]
+    excluded: frozenset[str] = frozenset()
+
+
+class System(Protocol):
+    name: str
+    description: str
+
+    def rank(self, request: RankRequest, k: int) -> list[str]:
+        """Up to ``k`` item ids, best first, none of ``request.excluded``."""
+        ...
+
+
+def _stemmer() -> Any:
+    try:
+        import Stemmer
+    except ImportError:
+        return None
+    return Stemmer.Stemmer("english").stemWords
+
+
+class PopularitySystem:
+    """Items ordered by a score, highest first (ties: id order); the same list for every case."""
+
+    name = "popularity"
+
+    def __init__(self, scores: Mapping[str, float], description: str) -> None:
+        self.description = description
+        self._order = [i for i, _ in sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+    def rank(self, request: RankRequest, k: int) -> list[str]:
+        out: list[str] = []
+        for item in self._order:
+            if item not in request.excluded:
+                out.append(item)
+                if len(out) == k:
+                    break
+        return out
+
+
+class LeaveOneOutPopularity:
+    """Mention counts over the OTHER dialogues of the data set (the case's own never counts).
+
+    A stand-in for training-set popularity when only one split is given: dialogues are
+    independent, so counting the others does not leak the case's answer. Ties are broken by a
+    prior (MovieLens ratings count), then id.
+    """
+
+    name = "popularity"
+
+    def __init__(
+        self,
+        mentions: Mapping[str, Iterable[str]],
+        prior: Mapping[str, float],
+        dialogue_of: Mapping[str, str],
+    ) -> None:
+        self.description = (
+            "mentions of each movie in the other dialogues of the file (leave-dialogue-out), "
+            "ties by MovieLens ratings count"
+        )
+        self._own: dict[str, set[str]] = {d: set(items) for d, items in mentions.items()}
+        counts: dict[str, int] = defaultdict(int)
+        for items in self._own.values():
+            for item in items:
+                counts[item] += 1
+        ids = sorted(set(prior) | set(counts))
+        self._ids = ids
+        self._index = {item: i for i, item in enumerate(ids)}
+        self._counts = np.array([counts.get(i, 0) for i in ids], dtype=np.float64)
+        prior_arr = np.array([prior.get(i, 0.0) for i in ids], dtype=np.float64)
+        # prior scaled into [0, 0.5): never outweighs one mention
+        self._prior = 0.5 * prior_arr / (prior_arr.max() + 1.0) if len(ids) else prior_arr
+        self._dialogue_of = dialogue_of
+
+    def rank(self, request: RankRequest, k: int) -> list[str]:
+        scores = self._counts + self._prior
+        own = self._own.get(self._dialogue_of.get(request.id, ""), set())
+        if own or request.excluded:
+            scores = scores.copy()
+            for item in own:
+                scores[self._index[item]] -= 1.0
+            for item in request.excluded:
+                if item in self._index:
+                    scores[self._index[item]] = -np.inf
+        top = np.argsort(-scores, kind="stable")[: k + len(request.excluded)]
+        return [self._ids[i] for i in top if np.isfinite(scores[i])][:k]
+
+
+class BM25System:
+    """BM25 over chunk texts, a video scored by its best chunk."""
+
+    name = "bm25"
+
+    def __init__(self, chunks: Sequence[tuple[str, str]], description: str = "") -> None:
+        """``chunks``: ``(video_id, text)`` pairs (a video may have many)."""
+        import bm25s
+
+        self.description = description or (
+            "BM25 (bm25s, English stop-words, Snowball stemming) over the indexed chunks, "
+            "video = best chunk"
+        )
+        self._stem = _stemmer()
+        self._video_ids = [v for v, _ in chunks]
+        self._retriever = bm25s.BM25()
+        self._retriever.index(self._tokenize([t for _, t in chunks]), show_progress=False)
+
+    def _tokenize(self, texts: list[str]) -> Any:
+        import bm25s
+
+        return bm25s.tokenize(texts, stopwords="en", stemmer=self._stem, show_progress=False)
+
+    def rank(self, request: RankRequest, k: int) -> list[str]:
+        tokens = self._tokenize([request.query])
+        if not self._video_ids or not tokens.vocab:
+            return []
+        n = min(len(self._video_ids), max(200, (k + len(request.excluded)) * 4))
+        while True:
+            docs, scores = self._retriever.retrieve(tokens, k=n, show_progress=False)
+            out: list[str] = []
+            for doc, score in zip(docs[0], scores[0], strict=True):
+                if score <= 0:
+                    break
+                video = self._video_ids[int(doc)]
+                if video not in request.excluded and video not in out:
+                    out.append(video)
+                    if len(out) == k:
+                        return out
+            if n >= len(self._video_ids) or (len(scores[0]) and scores[0][-1] <= 0):
+                return out
+            n = min(len(self._video_ids), n * 4)
+
+
+def _filters(request: RankRequest) -> SearchFilters:
+    return SearchFilters(exclude_ids=request.excluded)
+
+
+class DenseSystem:
+    """The library's dense retrieval alone (query embedding -> nearest chunks -> videos)."""
+
+    name = "dense"
+
+    def __init__(self, library: Library, description: str = "") -> None:
+        self.library = library
+        self.description = description or (
+            f"dense retrieval only ({library.embedder.name}), video = best chunk"
+        )
+
+    def rank(self, request: RankRequest, k: int) -> list[str]:
+        vector = self.library.embed_query(request.query)
+        hits = self.library.search_by_vector(vector, filters=_filters(request), k=k)
+        return [h.video.id for h in hits]
+
+
+class HybridSystem:
+    """The library's hybrid search (dense + BM25 fused by RRF), no LLM."""
+
+    name = "hybrid"
+
+    def __init__(self, library: Library, description: str = "") -> None:
+        self.library = library
+        self.description = description or "library hybrid search: dense + BM25 fused by RRF"
+
+    def rank(self, request: RankRequest, k: int) -> list[str]:
+        hits = self.library.search(request.query, filters=_filters(request), k=k)
+        return [h.video.id for h in hits]
+
+
+class VidrecSystem:
+    """The full ``Recommender`` answering the conversation, a fresh user per case."""
+
+    name = "vidrec"
+
+    def __init__(self, recommender: Recommender, description: str) -> None:
+        self.recommender = recommender
+        self.description = description
+
+    def rank(self, request: RankRequest, k: int) -> list[str]:
+        user_id = "eval-" + hashlib.sha256(request.id.encode("utf-8")).hexdigest()[:16]
+        answer = self.recommender.recommend(
+            list(request.context), user_id=user_id, k=k, filters=_filters(request)
+        )
+        ranked: list[str] = []
+        for rec in answer.recommendations:
+            if rec.video.id not in request.excluded and rec.video.id not in ranked:
+                ranked.append(rec.video.id)
+        return ranked[:k]

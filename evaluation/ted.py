@@ -1,0 +1,211 @@
+"""TED known-item search: find a talk from its description, in an index of transcripts only.
+
+Data: ``ted/ted_main.csv`` (metadata) and ``ted/talk_transcripts.csv`` (``csv_index`` -> the
+transcript file of that row, 2,098 pairs). Every paired talk is indexed from its transcript alone:
+the manifest row carries an opaque title (``"talk <csv_index>"``), no description and no tags, and
+the library's metadata chunk is switched off, so neither the title nor the description is
+searchable. The query is the talk's description (never its title); the one relevant item is the
+talk itself. Metrics: Recall@1, Recall@10 and MRR (over the top 100).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.progress import Progress
+
+from agent.settings import Settings
+from agent.types import Message
+from evaluation.cache import CachingLLM, file_sha256, text_sha256
+from evaluation.metrics import ranking_metrics
+from evaluation.report import EvalReport, SystemResult
+from evaluation.runner import (
+    EvalOptions,
+    choose_systems,
+    ingest_progress,
+    make_vidrec,
+    new_report,
+    run_system,
+    sample,
+)
+from evaluation.systems import (
+    BM25System,
+    DenseSystem,
+    HybridSystem,
+    PopularitySystem,
+    RankRequest,
+    System,
+)
+from evaluation.workspace import EvalError, eval_settings, open_library, workspace_name
+
+log = logging.getLogger(__name__)
+
+SYSTEMS = ("popularity", "bm25", "dense", "hybrid", "vidrec")
+DEFAULT_SYSTEMS = ("popularity", "bm25", "dense", "hybrid")
+K = 100
+
+
+@dataclass(frozen=True)
+class Talk:
+    id: str  # "ted-<csv_index>"
+    csv_index: int
+    description: str
+    transcript: Path
+    duration: float | None
+    views: int
+
+
+def load_talks(ted_dir: str | Path) -> list[Talk]:
+    """The talks of ``ted_main.csv`` that ``talk_transcripts.csv`` pairs with a transcript."""
+    ted_dir = Path(ted_dir)
+    main_csv, pairs_csv = ted_dir / "ted_main.csv", ted_dir / "talk_transcripts.csv"
+    missing = [p.name for p in (main_csv, pairs_csv) if not p.is_file()]
+    if missing:
+        raise EvalError(
+            f"Not a TED data folder: {ted_dir}",
+            expected="ted_main.csv and talk_transcripts.csv (with the transcripts they name)",
+            got="missing " + ", ".join(missing),
+            hint="Use --data ../shared/data/ted",
+        )
+    with main_csv.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    talks: list[Talk] = []
+    with pairs_csv.open(newline="", encoding="utf-8") as fh:
+        for lineno, pair in enumerate(csv.DictReader(fh), start=2):
+            try:
+                index = int(pair["csv_index"])
+                row = rows[index]
+            except (KeyError, ValueError, IndexError):
+                raise EvalError(
+                    f"{pairs_csv}:{lineno}: csv_index does not name a row of ted_main.csv",
+                    expected=f"a 0-based row number below {len(rows)}",
+                    got=repr(pair.get("csv_index")),
+                ) from None
+            transcript = ted_dir / pair["path"]
+            description = " ".join(html.unescape(row.get("description") or "").split())
+            if not description or not transcript.is_file():
+                log.debug("skipping TED row %d: no description or transcript", index)
+                continue
+            talks.append(
+                Talk(
+                    id=f"ted-{index}",
+                    csv_index=index,
+                    description=description,
+                    transcript=transcript.resolve(),
+                    duration=float(row["duration"]) if row.get("duration") else None,
+                    views=int(row.get("views") or 0),
+                )
+            )
+    if not talks:
+        raise EvalError(
+            f"No TED talk with a transcript in {ted_dir}",
+            expected="rows of talk_transcripts.csv whose transcript file exists",
+            got="none",
+        )
+    return talks
+
+
+def manifest_line(talk: Talk) -> str:
+    """Transcript-only row: an opaque title, no description, no tags."""
+    row: dict[str, object] = {
+        "id": talk.id,
+        "title": f"talk {talk.csv_index}",
+        "transcript_path": str(talk.transcript),
+        "language": "en",
+    }
+    if talk.duration:
+        row["duration"] = talk.duration
+    return json.dumps(row, sort_keys=True)
+
+
+def run_ted(options: EvalOptions, settings: Settings, progress: Progress) -> EvalReport:
+    talks = load_talks(options.data)
+    queried = sample(talks, options.limit, options.seed)
+    indexed = talks
+    if options.max_talks is not None and options.max_talks < len(talks):
+        if options.max_talks < len(queried):
+            raise EvalError(
+                "--max-talks is smaller than the number of queries",
+                expected=f"at least --limit ({len(queried)}) talks in the index",
+                got=str(options.max_talks),
+            )
+        chosen = {t.id for t in queried}
+        rest = [t for t in talks if t.id not in chosen]
+        extra = random.Random(options.seed + 1).sample(rest, options.max_talks - len(queried))
+        chosen |= {t.id for t in extra}
+        indexed = [t for t in talks if t.id in chosen]
+    wanted = choose_systems(options, SYSTEMS, DEFAULT_SYSTEMS)
+
+    lines = [manifest_line(t) for t in indexed]
+    content = text_sha256(*lines, *(file_sha256(t.transcript) for t in indexed))
+    report = new_report(
+        options,
+        file_sha256(Path(options.data) / "talk_transcripts.csv"),
+        len(queried),
+        len(talks),
+        settings,
+    )
+    report.dataset = {
+        "talks_with_transcript": len(talks),
+        "talks_indexed": len(indexed),
+        "queries": len(queried),
+        "index_content_sha256": content,
+    }
+    report.notes.append(
+        "index = transcripts only (opaque titles, no description/tags, metadata chunk off); "
+        "query = the talk's description; relevant = that talk"
+    )
+    ev_settings = eval_settings(settings, workspace_name("ted", content, settings))
+    ev_settings = ev_settings.model_copy(
+        update={"ingest": ev_settings.ingest.model_copy(update={"metadata_chunk": False})}
+    )
+    report.settings = ev_settings.redacted()
+    library = None
+    if any(s != "popularity" for s in wanted):
+        with ingest_progress(progress, f"{len(indexed)} TED transcripts") as on_progress:
+            library = open_library(ev_settings, lines, on_progress)
+
+    requests = [
+        RankRequest(id=t.id, query=t.description, context=(Message("user", t.description),))
+        for t in queried
+    ]
+    relevant = [[t.id] for t in queried]
+    systems: list[System] = []
+    llms: list[CachingLLM] = []
+    for name in wanted:
+        if name == "popularity":
+            systems.append(
+                PopularitySystem({t.id: float(t.views) for t in indexed}, "talks by TED view count")
+            )
+        elif library is not None and name == "bm25":
+            chunks = [(t.id, ch.text) for t in indexed for ch in library.chunks(t.id)]
+            systems.append(BM25System(chunks))
+        elif library is not None and name == "dense":
+            systems.append(DenseSystem(library))
+        elif library is not None and name == "hybrid":
+            systems.append(HybridSystem(library))
+        elif library is not None and name == "vidrec":
+            vidrec, llm = make_vidrec(ev_settings, library, settings)
+            systems.append(vidrec)
+            llms.append(llm)
+    for system in systems:
+        k = 50 if system.name == "vidrec" else K
+        ranked = run_system(system, requests, k, progress)
+        metrics = ranking_metrics(ranked.lists, relevant, recall_ks=(1, 10), with_mrr=True)
+        if ranked.errors:
+            metrics["errors"] = float(ranked.errors)
+            report.notes.append(
+                f"{system.name}: {ranked.errors} case(s) failed, first: {ranked.first_error}"
+            )
+        report.systems.append(
+            SystemResult(system.name, system.description, metrics, len(queried), ranked.wall_s)
+        )
+    for llm in llms:
+        report.prompts_used = sorted(set(report.prompts_used) | llm.tags)
+    return report

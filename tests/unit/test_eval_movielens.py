@@ -1,0 +1,116 @@
+"""MovieLens leave-last-out split, full ranking and rating predictors on tiny data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.settings import Settings
+from evaluation.movielens import (
+    BiasedMF,
+    Ratings,
+    leave_last_out,
+    load_ratings,
+    popularity_scorer,
+    top_k_lists,
+)
+from evaluation.runner import EvalOptions, run_eval
+from evaluation.workspace import EvalError
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eval"
+RATINGS = FIXTURES / "movielens" / "ratings.csv"
+
+
+def _movie(ratings: Ratings, index: int) -> int:
+    return int(ratings.item_ids[ratings.items[index]])
+
+
+def test_leave_last_out_holds_out_each_users_latest_rating() -> None:
+    ratings = load_ratings(RATINGS)
+    assert (ratings.n_users, ratings.n_items, len(ratings)) == (4, 7, 10)
+    split = leave_last_out(ratings)
+    held = {int(ratings.user_ids[ratings.users[i]]): _movie(ratings, int(i)) for i in split.test}
+    # user 1: latest is movie 6 (t=400); user 2: movies 2 and 4 tie at t=150, the larger id is
+    # last; user 3: movie 8 (t=600); user 4 has one rating only, so nothing to hold out
+    assert held == {1: 6, 2: 4, 3: 8}
+    assert len(split.train) + len(split.test) == len(ratings)
+    assert not set(split.train) & set(split.test)
+    train = split.train_matrix()
+    u1 = int(np.searchsorted(ratings.user_ids, 1))
+    m6 = int(np.searchsorted(ratings.item_ids, 6))
+    assert train[u1, m6] == 0 and train[u1].nnz == 3
+
+
+def test_folder_and_dat_formats(tmp_path: Path) -> None:
+    assert len(load_ratings(RATINGS.parent)) == 10
+    dat = tmp_path / "ratings.dat"
+    dat.write_text("1::10::5::100\n1::11::3::200\n2::10::4::50\n")
+    ratings = load_ratings(dat)
+    assert list(ratings.item_ids) == [10, 11] and ratings.values.tolist() == [5.0, 3.0, 4.0]
+
+
+def test_bad_rating_line_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "ratings.csv"
+    bad.write_text("userId,movieId,rating,timestamp\n1,2,4.0,100\n1,two,4.0,100\n")
+    with pytest.raises(EvalError, match=r"ratings\.csv:3: not a MovieLens rating"):
+        load_ratings(bad)
+
+
+def test_full_ranking_excludes_training_items_only() -> None:
+    ratings = load_ratings(RATINGS)
+    split = leave_last_out(ratings)
+    users = ratings.users[split.test]
+    lists = top_k_lists(split, users, popularity_scorer(split)(users), k=10)
+    train = split.train_matrix()
+    for u, ranked in zip(users, lists, strict=True):
+        seen = set(train[u].indices)
+        assert not seen & set(ranked)
+        assert len(ranked) == ratings.n_items - len(seen)  # every other item is ranked
+    # popularity: movie 1 and 2 have two training ratings each, so they lead for user 3
+    u3_list = lists[2]
+    top_two = {int(ratings.item_ids[i]) for i in u3_list[:2]}
+    assert top_two == {1, 2}
+
+
+def test_bias_model_recovers_additive_ratings() -> None:
+    rng = np.random.default_rng(0)
+    n_users, n_items = 30, 20
+    user_bias = rng.normal(0, 0.5, n_users)
+    item_bias = rng.normal(0, 0.5, n_items)
+    pairs = [(u, i) for u in range(n_users) for i in range(n_items) if rng.random() < 0.6]
+    users = np.array([p[0] for p in pairs])
+    items = np.array([p[1] for p in pairs])
+    values = 3.0 + user_bias[users] + item_bias[items]
+    model = BiasedMF(factors=0, reg_bias=0.01, iterations=10).fit(
+        users, items, values, n_users, n_items
+    )
+    predicted = model.predict(users, items)
+    assert np.max(np.abs(predicted - np.clip(values, 0.5, 5.0))) < 0.05
+    low_rank = BiasedMF(factors=2, reg=0.01, reg_bias=0.01, iterations=10).fit(
+        users, items, values, n_users, n_items
+    )
+    assert np.sqrt(np.mean((low_rank.predict(users, items) - values) ** 2)) < 0.05
+
+
+def test_collaborative_baselines_run_end_to_end(settings: Settings) -> None:
+    report = run_eval(
+        EvalOptions(
+            task="movielens", data=RATINGS, systems=("popularity", "itemknn", "als", "bpr")
+        ),
+        settings,
+    )
+    assert report.n_cases == 3
+    for name in ("popularity", "itemknn", "als", "bpr"):
+        metrics = report.system(name).metrics
+        assert 0.0 <= metrics["NDCG@10"] <= metrics["HR@10"] <= 1.0
+    # 7 items, at most 3 training items per user: the held-out item is always in the top 10
+    assert report.system("popularity").metrics["HR@10"] == 1.0
+    for name in ("global-mean", "bias", "biased-mf"):
+        assert report.system(name).metrics["MAE"] <= report.system(name).metrics["RMSE"]
+
+
+def test_unknown_system_is_refused(settings: Settings) -> None:
+    with pytest.raises(EvalError, match="Unknown system for movielens: svd"):
+        run_eval(EvalOptions(task="movielens", data=RATINGS, systems=("svd",)), settings)

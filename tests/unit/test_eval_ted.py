@@ -1,0 +1,62 @@
+"""TED known-item task: talk loading, the transcript-only manifest, a popularity run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.settings import Settings
+from evaluation.runner import EvalOptions, run_eval
+from evaluation.ted import load_talks, manifest_line
+from evaluation.workspace import EvalError
+
+TED = Path(__file__).resolve().parents[1] / "fixtures" / "eval" / "ted"
+
+
+def test_only_paired_talks_are_loaded() -> None:
+    talks = load_talks(TED)
+    assert [t.id for t in talks] == ["ted-0", "ted-1", "ted-2"]
+    assert "galaxies & stars" in talks[1].description  # HTML entities undone
+    assert talks[1].views == 900 and talks[1].duration == 700.0
+    assert talks[0].transcript.is_file()
+
+
+def test_manifest_row_exposes_neither_title_nor_description() -> None:
+    talk = load_talks(TED)[0]
+    row = json.loads(manifest_line(talk))
+    assert row["title"] == "talk 0"
+    assert "description" not in row and "tags" not in row
+    text = json.dumps(row).lower()
+    assert "dance" not in text and "bees" not in text.replace("bees.md", "")
+    assert Path(row["transcript_path"]).is_absolute()
+
+
+def test_popularity_run_by_hand(settings: Settings) -> None:
+    report = run_eval(EvalOptions(task="ted", data=TED, systems=("popularity",)), settings)
+    metrics = report.system("popularity").metrics
+    # views: space 900 > bees 500 > bread 100; each query's talk sits at rank 2, 1, 3
+    assert metrics["Recall@1"] == pytest.approx(1 / 3)
+    assert metrics["Recall@10"] == 1.0
+    assert metrics["MRR"] == pytest.approx((1 / 2 + 1 + 1 / 3) / 3)
+    assert report.dataset["talks_indexed"] == 3
+
+
+def test_max_talks_keeps_the_queries(settings: Settings) -> None:
+    report = run_eval(
+        EvalOptions(task="ted", data=TED, systems=("popularity",), limit=1, max_talks=2),
+        settings,
+    )
+    assert report.dataset["talks_indexed"] == 2
+    assert report.system("popularity").metrics["Recall@10"] == 1.0
+    with pytest.raises(EvalError, match="--max-talks is smaller"):
+        run_eval(
+            EvalOptions(task="ted", data=TED, systems=("popularity",), limit=2, max_talks=1),
+            settings,
+        )
+
+
+def test_not_a_ted_folder(tmp_path: Path, settings: Settings) -> None:
+    with pytest.raises(EvalError, match="Not a TED data folder"):
+        run_eval(EvalOptions(task="ted", data=tmp_path, systems=("popularity",)), settings)

@@ -1,0 +1,83 @@
+"""``vidrec eval TASK``: the offline quality harness (ReDial, INSPIRED, MovieLens, TED)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import cast
+
+import typer
+from rich.console import Console
+
+from agent.settings import Settings
+from evaluation.runner import TASKS, EvalOptions, Task, make_progress, run_eval
+
+DEFAULT_DATA = {
+    "redial": "redial/valid_data.jsonl",
+    "inspired": "inspired/dev.tsv",
+    "movielens": "movielens/ml-latest-small/ratings.csv",
+    "ted": "ted",
+}
+
+
+def eval_cmd(
+    task: str = typer.Argument(..., help="redial | inspired | movielens | ted"),
+    data: Path | None = typer.Option(
+        None,
+        "--data",
+        help="Data file or folder (default: the shared data set for TASK, see `vidrec config`).",
+    ),
+    limit: int | None = typer.Option(
+        None, "--limit", "-n", min=1, help="Score N cases sampled with --seed (default: all)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Sampling and model-fitting seed."),
+    backend: str | None = typer.Option(
+        None, "--backend", help="LLM backend for the vidrec system (e.g. llamacpp, vllm, openai)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write the JSON report here (default: <data_dir>/eval-reports/)."
+    ),
+    no_rerank: bool = typer.Option(False, "--no-rerank", help="vidrec without its LLM rerank."),
+    systems: str | None = typer.Option(
+        None,
+        "--systems",
+        help="Comma-separated systems to run (default: all of the task's; e.g. bm25,dense,vidrec).",
+    ),
+    movielens: Path | None = typer.Option(
+        None, "--movielens", help="MovieLens folder with movies.csv for title matching."
+    ),
+    max_talks: int | None = typer.Option(
+        None, "--max-talks", min=1, help="TED: index at most this many talks (queries included)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    """Score vidrec and baselines on a public benchmark; print a table, write a JSON report."""
+    if task not in TASKS:
+        raise typer.BadParameter(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+    settings = Settings()
+    if backend:
+        settings = settings.model_copy(
+            update={"llm": settings.llm.model_copy(update={"backend": backend})}
+        )
+    data_path = data or settings.data.shared_dir / DEFAULT_DATA[task]
+    options = EvalOptions(
+        task=cast(Task, task),  # checked against TASKS above
+        data=data_path,
+        limit=limit,
+        seed=seed,
+        systems=tuple(s.strip() for s in systems.split(",") if s.strip()) if systems else (),
+        rerank=not no_rerank,
+        movielens=movielens,
+        max_talks=max_talks,
+    )
+    console = Console(stderr=True)
+    report = run_eval(options, settings, progress=make_progress(enabled=not quiet))
+    report.print(Console())
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = out or settings.data_dir / "eval-reports" / f"{task}-{stamp}.json"
+    report.write_json(target)
+    console.print(f"report: {target}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_cmd)
