@@ -33,9 +33,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agent.recommender import Recommender
-from api.auth import LOCAL_ADMIN, Principal, extract_key
+from agent.settings import Settings
+from api.auth import LOCAL_ADMIN, KeyStore, Principal, extract_key
 from api.context import CURRENT_PRINCIPAL, Readiness
 from api.errors import error_body
+from api.limits import RateLimiter
 from api.tools import TOOLS, ToolSpec, run_tool
 from retrieval.errors import VidrecError
 
@@ -175,3 +177,41 @@ def http_app(
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != path]
     app.router.routes.extend(routes)
     return app, routes
+
+
+def run_stdio(settings: Settings, *, user: str | None = None) -> None:
+    """``vidrec mcp``: serve the tools over stdin/stdout as the local user (blocks)."""
+    recommender = Recommender(settings)
+    principal = Principal(
+        key_id="local", users=frozenset({user}) if user else frozenset(), admin=True
+    )
+    server = build_mcp_server(recommender, default_principal=principal)
+    try:
+        server.run("stdio")
+    finally:
+        recommender.close()
+
+
+def run_http(settings: Settings, *, host: str, port: int) -> None:
+    """``vidrec mcp --transport http``: streamable HTTP at ``http://host:port/mcp`` (API keys
+    required unless ``api.require_keys`` is off; blocks)."""
+    import uvicorn
+
+    recommender = Recommender(settings)
+    keys = KeyStore(settings.sql_url)
+    limiter = RateLimiter(settings.api.rate_limit_per_minute)
+    readiness = Readiness()
+
+    def authenticate(key: str | None) -> Principal:
+        principal = keys.verify(key) if settings.api.require_keys else LOCAL_ADMIN
+        limiter.check(principal.key_id)
+        return principal
+
+    server = build_mcp_server(recommender, readiness=readiness)
+    app, _ = http_app(server, authenticate, host=host)
+    readiness.start(recommender)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        keys.close()
+        recommender.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -34,7 +35,7 @@ from api.uploads import (
     save_temp,
     unsupported_body,
 )
-from retrieval.errors import InvalidInputError
+from retrieval.errors import InvalidInputError, MediaError
 from retrieval.types import Transcript
 
 log = logging.getLogger(__name__)
@@ -57,11 +58,35 @@ _VOICE_FORM = {
 }
 
 
+def _as_upload(exc: MediaError, path: Path, shown: str) -> MediaError:
+    """The same error, naming the caller's file instead of the server's temp copy."""
+
+    def fix(text: str | None) -> str | None:
+        return text.replace(str(path), shown).replace(path.name, shown) if text else text
+
+    return MediaError(
+        fix(exc.message) or "The recording cannot be decoded",
+        expected=fix(exc.expected),
+        got=fix(exc.got),
+        hint=fix(exc.hint),
+    )
+
+
 async def _transcribe(ctx: ApiContext, audio: StarletteUpload) -> Transcript:
     suffix = check_audio(audio, ctx.settings.ingest.media_extensions)
+    shown = audio.filename or "the recording"
+    if not audio.size:
+        raise MediaError(
+            f"The recording {shown} is empty",
+            expected="an audio file with sound in it",
+            got="0 bytes",
+            hint="Record again and send the file once it is saved",
+        )
     path = await save_temp(audio, ctx.settings.cache_dir / "api-audio", suffix)
     try:
         return await ctx.call(ctx.recommender.transcribe, path)
+    except MediaError as exc:
+        raise _as_upload(exc, path, shown) from None
     finally:
         path.unlink(missing_ok=True)
 

@@ -110,3 +110,32 @@ def wait_ready(client: Any, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(client.get("/readyz").json())
         time.sleep(0.02)
+
+
+@dataclass
+class ApiEnv:
+    settings: Settings
+    recommender: Recommender
+    keys: Keys
+    client: Any  # fastapi.testclient.TestClient
+
+    def h(self, who: str = "alice") -> dict[str, str]:
+        return Keys.header(getattr(self.keys, who))
+
+
+@contextmanager
+def api_env(tmp_path: Path, models_cache: Path, **api: Any) -> Iterator[ApiEnv]:
+    """The app over the real facade (fake models) and the tiny library, in a TestClient."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    settings = api_settings(tmp_path, models_cache, **api)
+    rec = indexed_recommender(settings, tmp_path)
+    keys = make_keys(settings)
+    try:
+        with TestClient(create_app(settings, rec)) as client:
+            wait_ready(client)
+            yield ApiEnv(settings, rec, keys, client)
+    finally:
+        rec.close()
