@@ -1,0 +1,178 @@
+"""The Chroma store, embedded (PersistentClient) and client/server (``chroma run`` + HttpClient).
+
+The same contract runs over both: one code path, two clients.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.errors import BackendUnavailableError, ConfigError
+from retrieval.settings import StoreSettings
+from retrieval.store.base import ChunkRecord, StoreFilter
+from retrieval.store.chroma import ChromaStore
+
+pytestmark = pytest.mark.integration
+
+DIM = 8
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `chroma run` on 127.0.0.1; skips with the reason when it cannot start."""
+    exe = shutil.which("chroma")
+    if exe is None:
+        pytest.skip("the `chroma` CLI (from the chromadb package) is not on PATH")
+    port = _free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    log = (path.parent / "chroma-server.log").open("w")
+    proc = subprocess.Popen(
+        [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.skip(f"`chroma run` exited with {proc.returncode} (see {log.name})")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.skip("`chroma run` did not listen within 60 s")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(params=["persistent", "http"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], ChromaStore]:
+    """Opens the same collection on one backend, with a given embedder name."""
+    name = f"t-{request.node.name.split('[')[0][-40:]}".replace("_", "-")
+    if request.param == "http":
+        settings = StoreSettings(
+            chroma_url=request.getfixturevalue("chroma_server"), collection=name
+        )
+    else:
+        settings = StoreSettings(collection=name)
+    return lambda embedder: ChromaStore(settings, tmp_path / "chroma", embedder_name=embedder)
+
+
+@pytest.fixture
+def store(open_store: Callable[[str], ChromaStore]) -> ChromaStore:
+    return open_store("test:8")
+
+
+def _unit(i: int) -> np.ndarray:
+    v = np.zeros(DIM, dtype=np.float32)
+    v[i % DIM] = 1.0
+    v[(i + 1) % DIM] = 0.2
+    return v / np.linalg.norm(v)
+
+
+def _records() -> list[ChunkRecord]:
+    out = []
+    meta = {
+        "a": (300.0, 20150301, "en", ("food", "fun")),
+        "b": (900.0, 20190601, "en", ("science",)),
+        "c": (1200.0, None, "fr", ()),
+    }
+    for n, (vid, (duration, published, lang, tags)) in enumerate(meta.items()):
+        for i in range(3):
+            out.append(
+                ChunkRecord(
+                    id=f"{vid}:{i}",
+                    video_id=vid,
+                    index=i,
+                    start=i * 30.0,
+                    end=i * 30.0 + 45,
+                    embedding=_unit(n * 3 + i),
+                    duration=duration,
+                    published=published,
+                    language=lang,
+                    tags=tags,
+                )
+            )
+    return out
+
+
+def test_upsert_query_filter_delete(store: ChromaStore) -> None:
+    records = _records()
+    store.upsert(records)
+    store.upsert(records)  # idempotent by id
+    assert store.count() == 9
+    matches = store.query(_unit(4), 3)
+    assert matches[0].chunk_id == "b:1" and matches[0].similarity == pytest.approx(1.0, abs=1e-5)
+    assert matches[0].similarity >= matches[1].similarity >= matches[2].similarity
+
+    def ids(where: StoreFilter) -> set[str]:
+        return {m.video_id for m in store.query(_unit(0), 9, where)}
+
+    assert ids(StoreFilter(max_duration=900)) == {"a", "b"}
+    assert ids(StoreFilter(published_after=20160101)) == {"b"}
+    assert ids(StoreFilter(languages=("FR",))) == {"c"}
+    assert ids(StoreFilter(tags_any=("Science", "fun"))) == {"a", "b"}
+    assert ids(StoreFilter(tags_none=("science",))) == {"a", "c"}
+    assert ids(StoreFilter(exclude_video_ids=frozenset({"a"}))) == {"b", "c"}
+    assert ids(StoreFilter(video_ids=frozenset({"c"}))) == {"c"}
+    assert store.query(_unit(0), 9, StoreFilter(video_ids=frozenset())) == []
+
+    embs = store.video_embeddings(["a", "zz"])
+    assert set(embs) == {"a"} and embs["a"].shape == (3, DIM)
+    assert np.allclose(embs["a"][1], _unit(1), atol=1e-6)
+
+    store.delete_videos(["a"])
+    assert store.chunk_ids("a") == [] and store.count() == 6
+    assert store.chunk_ids() == sorted(r.id for r in records if r.video_id != "a")
+
+
+def test_reopen_keeps_data_and_refuses_another_embedder(
+    open_store: Callable[[str], ChromaStore],
+) -> None:
+    first = open_store("test:8")
+    first.upsert(_records())
+    assert open_store("test:8").count() == 9
+    with pytest.raises(ConfigError, match="another model"):
+        open_store("other:8")
+
+
+def test_persistent_store_survives_a_reopen(tmp_path: Path) -> None:
+    settings = StoreSettings(collection="reopen-test")
+    first = ChromaStore(settings, tmp_path / "chroma", embedder_name="test:8")
+    first.upsert(_records())
+    del first
+    again = ChromaStore(settings, tmp_path / "chroma", embedder_name="test:8")
+    assert again.count() == 9
+    with pytest.raises(ConfigError, match="another model"):
+        ChromaStore(settings, tmp_path / "chroma", embedder_name="other:8")
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
+    settings = StoreSettings(chroma_url=f"http://127.0.0.1:{_free_port()}")
+    with pytest.raises(BackendUnavailableError, match="chroma run"):
+        ChromaStore(settings, tmp_path, embedder_name="test:8")
+    with pytest.raises(ConfigError, match="HTTP URL"):
+        ChromaStore(StoreSettings(chroma_url="localhost:8000"), tmp_path, embedder_name="t")

@@ -1,0 +1,57 @@
+"""The real sentence-transformers embedder (all-MiniLM-L6-v2 from its installed package)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from retrieval.embed.base import Embedder
+from retrieval.embed.factory import create_embedder
+from retrieval.embed.sentence_transformers import resolve_model_path
+from retrieval.errors import ConfigError
+from retrieval.settings import EmbeddingSettings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return create_embedder(EmbeddingSettings(batch_size=4))
+
+
+def test_shape_dtype_and_unit_rows(embedder: Embedder) -> None:
+    vecs = embedder.encode_documents(["a talk about coral reefs", "pasta", "x" * 5000])
+    assert vecs.shape == (3, 384) and vecs.dtype == np.float32 and embedder.dim == 384
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    assert embedder.encode_queries([]).shape == (0, 384)
+    assert embedder.name == "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def test_similar_sentences_are_closer_than_unrelated(embedder: Embedder) -> None:
+    q = embedder.encode_queries(["how do I cook spaghetti at home"])[0]
+    docs = embedder.encode_documents(
+        [
+            "Boil the pasta in salted water and stir it often.",
+            "Coral reefs are bleaching as ocean temperatures rise.",
+            "The rocket carried a satellite into orbit.",
+        ]
+    )
+    sims = docs @ q
+    assert sims[0] > sims[1] + 0.2 and sims[0] > sims[2] + 0.2
+    a, b, c = embedder.encode_documents(
+        ["The ocean is warming.", "Sea temperatures are rising.", "I like my new bicycle."]
+    )
+    assert a @ b > a @ c
+
+
+def test_batching_does_not_change_vectors(embedder: Embedder) -> None:
+    texts = [f"sentence number {i} about topic {i % 3}" for i in range(10)]
+    batched = embedder.encode_documents(texts)  # batch_size=4: three batches
+    single = np.vstack([embedder.encode_documents([t]) for t in texts])
+    assert np.allclose(batched, single, atol=1e-5)
+
+
+def test_model_resolution_never_reaches_a_hub(tmp_path: object) -> None:
+    assert (resolve_model_path("all-MiniLM-L6-v2") / "modules.json").is_file()
+    with pytest.raises(ConfigError, match="local model folder"):
+        resolve_model_path("sentence-transformers/some-hub-only-model")
