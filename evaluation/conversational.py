@@ -39,6 +39,7 @@ from evaluation.systems import (
     LeaveOneOutPopularity,
     RankRequest,
     System,
+    library_chunks,
 )
 from evaluation.workspace import EvalError, eval_settings, open_library, workspace_name
 
@@ -120,7 +121,9 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
     library = None
     if any(s in wanted for s in ("bm25", "dense", "hybrid", "vidrec")):
         with ingest_progress(progress, f"{len(catalogue)} movies") as on_progress:
-            library = open_library(ev_settings, catalogue.manifest_lines(), on_progress)
+            library, ingest = open_library(ev_settings, catalogue.manifest_lines(), on_progress)
+        report.dataset["index_ingested"] = len(ingest.ingested)
+        report.dataset["index_unchanged"] = len(ingest.unchanged)
 
     requests = [
         RankRequest(id=c.id, query=context_query(c), context=c.context, excluded=c.excluded)
@@ -138,8 +141,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
                 LeaveOneOutPopularity(_mentions_by_dialogue(dialogues), prior, dialogue_of)
             )
         elif library is not None and system_name == "bm25":
-            chunks = [(vid, ch.text) for vid in catalogue.items for ch in library.chunks(vid)]
-            systems.append(BM25System(chunks))
+            systems.append(BM25System(library_chunks(library, catalogue.items)))
         elif library is not None and system_name == "dense":
             systems.append(DenseSystem(library))
         elif library is not None and system_name == "hybrid":

@@ -482,7 +482,9 @@ def _movie_vectors(
     name = workspace_name("movielens", catalogue.sha256, settings)
     ev_settings = eval_settings(settings, name)
     with ingest_progress(progress, f"{len(catalogue)} movies") as on_progress:
-        library = open_library(ev_settings, catalogue.manifest_lines(), on_progress)
+        library, ingest = open_library(ev_settings, catalogue.manifest_lines(), on_progress)
+    report.dataset["index_ingested"] = len(ingest.ingested)
+    report.dataset["index_unchanged"] = len(ingest.unchanged)
     vectors = library.video_vectors(list(catalogue.items))
     report.dataset["items_with_metadata"] = len(vectors)
     return vectors

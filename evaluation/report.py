@@ -90,10 +90,10 @@ class EvalReport:
             f"(seed {self.seed}, {self.wall_s:.0f}s)",
             title_justify="left",
         )
-        table.add_column("system", style="bold")
+        table.add_column("system", style="bold", no_wrap=True)
         names = self.metric_names()
         for name in names:
-            table.add_column(name, justify="right")
+            table.add_column(name, justify="right", no_wrap=True)
         table.add_column("n", justify="right")
         table.add_column("time", justify="right")
         best = {

@@ -176,6 +176,16 @@ class BM25System:
             n = min(len(self._video_ids), n * 4)
 
 
+def library_chunks(library: Library, video_ids: Iterable[str]) -> list[tuple[str, str]]:
+    """``(video_id, text)`` of every chunk the library indexed for ``video_ids``."""
+    wanted = set(video_ids)
+    catalogue = getattr(library, "catalogue", None)
+    if catalogue is not None and hasattr(catalogue, "all_chunks"):
+        _, rows = catalogue.all_chunks()  # one query instead of one per video
+        return [(vid, text) for _, vid, text in rows if vid in wanted]
+    return [(vid, ch.text) for vid in sorted(wanted) for ch in library.chunks(vid)]
+
+
 def _filters(request: RankRequest) -> SearchFilters:
     return SearchFilters(exclude_ids=request.excluded)
 

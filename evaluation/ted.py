@@ -41,6 +41,7 @@ from evaluation.systems import (
     PopularitySystem,
     RankRequest,
     System,
+    library_chunks,
 )
 from evaluation.workspace import EvalError, eval_settings, open_library, workspace_name
 
@@ -169,7 +170,9 @@ def run_ted(options: EvalOptions, settings: Settings, progress: Progress) -> Eva
     library = None
     if any(s != "popularity" for s in wanted):
         with ingest_progress(progress, f"{len(indexed)} TED transcripts") as on_progress:
-            library = open_library(ev_settings, lines, on_progress)
+            library, ingest = open_library(ev_settings, lines, on_progress)
+        report.dataset["index_ingested"] = len(ingest.ingested)
+        report.dataset["index_unchanged"] = len(ingest.unchanged)
 
     requests = [
         RankRequest(id=t.id, query=t.description, context=(Message("user", t.description),))
@@ -184,8 +187,7 @@ def run_ted(options: EvalOptions, settings: Settings, progress: Progress) -> Eva
                 PopularitySystem({t.id: float(t.views) for t in indexed}, "talks by TED view count")
             )
         elif library is not None and name == "bm25":
-            chunks = [(t.id, ch.text) for t in indexed for ch in library.chunks(t.id)]
-            systems.append(BM25System(chunks))
+            systems.append(BM25System(library_chunks(library, (t.id for t in indexed))))
         elif library is not None and name == "dense":
             systems.append(DenseSystem(library))
         elif library is not None and name == "hybrid":

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from agent.settings import Settings
 from retrieval.errors import VidrecError
 from retrieval.settings import SQLSettings
-from retrieval.types import IngestProgress
+from retrieval.types import IngestProgress, IngestReport
 
 if TYPE_CHECKING:
     from retrieval.library import Library
@@ -65,8 +65,9 @@ def open_library(
     settings: Settings,
     manifest_lines: list[str],
     progress: Callable[[IngestProgress], None] | None = None,
-) -> Library:
-    """A ``Library`` in ``settings.data_dir`` holding exactly the manifest's rows (ingested once).
+) -> tuple[Library, IngestReport]:
+    """A ``Library`` in ``settings.data_dir`` holding exactly the manifest's rows, and what the
+    ingest did (a second run over the same catalogue finds every row unchanged).
 
     Raises:
         EvalError: when rows failed to ingest (the message names the first failures).
@@ -96,7 +97,7 @@ def open_library(
             got=first,
             hint=f"Inspect {manifest}; delete {settings.data_dir} to rebuild from scratch",
         )
-    return library
+    return library, report
 
 
 def manifest_path(settings: Settings) -> Path:

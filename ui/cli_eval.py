@@ -72,7 +72,8 @@ def eval_cmd(
     )
     console = Console(stderr=True)
     report = run_eval(options, settings, progress=make_progress(enabled=not quiet))
-    report.print(Console())
+    stdout = Console()
+    report.print(stdout if stdout.is_terminal else Console(width=200))
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     target = out or settings.data_dir / "eval-reports" / f"{task}-{stamp}.json"
     report.write_json(target)

@@ -1,0 +1,155 @@
+"""A whole evaluation run on fixtures with the fake LLM and the fake (hashing) embedder.
+
+Everything but the models is real: the catalogue goes through ``Library.ingest(manifest=...)``
+into Chroma and SQLite under the eval cache, the ``Recommender`` answers every case, the report
+is written and read back, and a second run is answered from the caches.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.llm.factory import create_llm
+from agent.settings import Settings
+from agent.types import Message
+from evaluation.cache import CachingLLM, JsonCache
+from evaluation.report import EvalReport
+from evaluation.runner import EvalOptions, run_eval
+from ui.cli import app
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eval"
+ML = FIXTURES / "movielens"
+
+
+def _redial(**kwargs: object) -> EvalOptions:
+    return EvalOptions(
+        task="redial",
+        data=FIXTURES / "redial_tiny.jsonl",
+        movielens=ML,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_redial_end_to_end_then_cached(settings: Settings, tmp_path: Path) -> None:
+    first = run_eval(_redial(), settings)
+    assert [s.name for s in first.systems] == ["popularity", "bm25", "dense", "hybrid", "vidrec"]
+    for result in first.systems:
+        assert result.n == 3
+        for name in ("Recall@1", "Recall@10", "Recall@50", "NDCG@10", "Coverage@10"):
+            assert 0.0 <= result.metrics[name] <= 1.0, (result.name, name)
+        assert (
+            result.metrics["Recall@1"] <= result.metrics["Recall@10"] <= result.metrics["Recall@50"]
+        )
+        assert "errors" not in result.metrics, first.notes
+    assert "Recommender" in first.system("vidrec").description
+    assert first.dataset["index_ingested"] == 10 and first.dataset["index_unchanged"] == 0
+    # the fake LLM was really called, through the versioned prompts
+    assert any(tag.startswith("understand@") for tag in first.prompts_used)
+    assert any("new calls" in note and "0 new calls" not in note for note in first.notes)
+    assert first.settings["agent"]["explain"] is False
+    assert first.model["llm"] == "fake/qwen2.5-0.5b"
+
+    path = first.write_json(tmp_path / "report.json")
+    back = EvalReport.read_json(path)
+    assert back.system("vidrec").metrics == first.system("vidrec").metrics
+    assert back.data_sha256 == first.data_sha256
+
+    second = run_eval(_redial(), settings)
+    # nothing re-embedded, no LLM call repeated, same numbers
+    assert second.dataset["index_ingested"] == 0 and second.dataset["index_unchanged"] == 10
+    assert any(note.startswith("vidrec LLM: 0 new calls") for note in second.notes)
+    for a, b in zip(first.systems, second.systems, strict=True):
+        assert a.metrics == b.metrics
+
+
+def test_retrieval_baselines_find_the_known_talk(settings: Settings) -> None:
+    report = run_eval(
+        EvalOptions(task="ted", data=FIXTURES / "ted", systems=("bm25", "dense", "hybrid")),
+        settings,
+    )
+    # each description shares words only with its own transcript
+    for name in ("bm25", "dense", "hybrid"):
+        assert report.system(name).metrics["Recall@1"] == 1.0, name
+
+
+def test_movielens_profile_uses_the_library_vectors(settings: Settings) -> None:
+    report = run_eval(
+        EvalOptions(task="movielens", data=ML / "ratings.csv", systems=("profile",)), settings
+    )
+    result = report.system("profile")
+    assert "build_profile" in result.description
+    assert report.dataset["items_with_metadata"] == 7
+    assert 0.0 <= result.metrics["NDCG@10"] <= result.metrics["HR@10"] <= 1.0
+    assert "ILD@10" in result.metrics
+
+
+def test_caching_llm_keys_on_prompt_version(settings: Settings, tmp_path: Path) -> None:
+    inner = create_llm(settings.llm, settings.models_dir)
+    cache = JsonCache(tmp_path / "llm.sqlite")
+    llm = CachingLLM(inner, cache)
+    messages = [Message("user", "a funny talk about cooking")]
+    first = llm.complete(messages, tag="understand@1")
+    again = llm.complete(messages, tag="understand@1")
+    assert again.text == first.text and llm.calls == 1 and cache.hits == 1
+    llm.complete(messages, tag="understand@2")  # a new prompt version misses
+    assert llm.calls == 2
+    streamed = "".join(llm.stream(messages, tag="reply@1"))
+    replayed = list(llm.stream(messages, tag="reply@1"))
+    assert replayed == [streamed] and llm.calls == 3
+    assert llm.tags == {"understand@1", "understand@2", "reply@1"}
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("VIDREC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VIDREC_EMBEDDING__BACKEND", "fake")
+    monkeypatch.setenv("VIDREC_ASR__BACKEND", "fake")
+    monkeypatch.setenv("VIDREC_CONFIG", str(tmp_path / "absent.toml"))
+    return tmp_path
+
+
+def test_cli_eval_writes_the_report(cli_env: Path) -> None:
+    out = cli_env / "r.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "redial",
+            "--data",
+            str(FIXTURES / "redial_tiny.jsonl"),
+            "--movielens",
+            str(ML),
+            "--backend",
+            "fake",
+            "--systems",
+            "popularity,vidrec",
+            "--no-rerank",
+            "--limit",
+            "2",
+            "--quiet",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "vidrec" in result.output and "Recall@10" in result.output
+    report = json.loads(out.read_text())
+    assert report["n_cases"] == 2 and report["limit"] == 2
+    assert report["settings"]["agent"]["rerank"] is False
+    assert report["settings"]["llm"]["backend"] == "fake"
+    assert {s["name"] for s in report["systems"]} == {"popularity", "vidrec"}
+
+
+def test_cli_rejects_unknown_task_and_system(cli_env: Path) -> None:
+    bad = CliRunner().invoke(app, ["eval", "netflix", "--data", str(cli_env)])
+    assert bad.exit_code != 0 and "unknown task" in bad.output
+    bad = CliRunner().invoke(
+        app,
+        ["eval", "ted", "--data", str(FIXTURES / "ted"), "--systems", "magic", "-q"],
+    )
+    assert bad.exit_code != 0
+    assert "Unknown system for ted: magic" in str(bad.exception) + bad.output
