@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from agent.settings import CollabSettings
+from agent.settings import CollabSettings, Settings
 from agent.types import FeedbackEvent
 from retrieval.errors import InvalidInputError, NotReadyError, VidrecError
 
@@ -993,3 +993,48 @@ class Collaborative:
             if self._model is not None:
                 self._model.drop_user(user_id)
         return changed
+
+
+def train_from_log(
+    settings: Settings, *, tune: bool = True, item_vectors: Mapping[str, np.ndarray] | None = None
+) -> TrainReport:
+    """``vidrec train``: fit on every event in the SQL log, tune, save the next version.
+
+    ``item_vectors`` default to the library's video vectors (``Library.video_vectors``) when
+    tuning and the library has indexed any of the videos; without them the blend is not tuned
+    and the ranker keeps ``AgentSettings.collab_weight``.
+    """
+    from agent.interactions import all_events
+    from agent.users import UserStore
+
+    store = UserStore(settings.sql_url)
+    try:
+        events = all_events(store)
+    finally:
+        store.close()
+    if tune and item_vectors is None:
+        item_vectors = _library_vectors(settings, {e.video_id for e in events})
+    cfg = settings.agent.collab
+    return train(
+        events,
+        cfg,
+        ModelStore(model_root(settings.data_dir), cfg.keep_versions),
+        item_vectors=item_vectors,
+        tune=tune,
+    )
+
+
+def _library_vectors(settings: Settings, video_ids: set[str]) -> dict[str, np.ndarray]:
+    """The library's content vectors for these videos ({} when nothing is indexed)."""
+    if not settings.chroma_dir.exists():
+        return {}
+    from retrieval.library import Library
+
+    library = Library(settings)
+    try:
+        return library.video_vectors(sorted(video_ids))
+    except VidrecError as exc:
+        log.warning("no content vectors for tuning: %s", exc)
+        return {}
+    finally:
+        library.close()
