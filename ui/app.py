@@ -154,7 +154,7 @@ def build_app(
                 )
                 manifest_file = gr.File(
                     label="Manifest (CSV or JSONL), optional",
-                    file_types=[".csv", ".jsonl", ".json"],
+                    file_types=[".csv", ".jsonl", ".ndjson"],
                     type="filepath",
                 )
             server_paths = gr.Textbox(

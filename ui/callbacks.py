@@ -14,8 +14,10 @@ import logging
 import queue
 import re
 import shutil
+import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import TimeoutError as FuturesTimeoutError
 from dataclasses import dataclass, field
@@ -39,13 +41,16 @@ MAX_USER_LEN = 64
 ChatMessage = dict[str, str]  # {"role": "user" | "assistant", "content": markdown}
 ButtonKind = Literal["like", "dislike", "watched"]
 
-#: Stage names of ``Answer.timings`` in display order.
+#: Stage names of ``Answer.timings`` in display order; ``transcription`` (voice), ``first_token``
+#: (first text delta of the reply) and ``total`` are measured here, around the facade call.
 TIMING_ORDER = (
     "transcription",
-    "understanding",
-    "retrieval",
-    "personalisation",
+    "understand",
+    "retrieve",
+    "rank",
     "rerank",
+    "reply",
+    "explain",
     "first_token",
     "total",
 )
@@ -75,10 +80,18 @@ def readable_error(exc: BaseException) -> str:
 
 
 def warn(message: str) -> None:
-    """Show ``message`` as a Gradio toast (printed as a warning outside a Gradio event)."""
-    import gradio as gr
+    """Show ``message`` as a Gradio toast when called inside a Gradio event; log it always.
 
-    gr.Warning(message)
+    Outside the app (tests, scripts) Gradio is not even imported, and its fallback (a Python
+    warning) is silenced: the message is in the returned view and in the log.
+    """
+    log.info("shown to the user: %s", message)
+    gr = sys.modules.get("gradio")
+    if gr is None:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gr.Warning(message)
 
 
 def check_user(user_id: str | None) -> str:
@@ -208,9 +221,13 @@ def respond(
 
     reply = ""
     answer: Answer | None = None
+    started = time.perf_counter()
+    first_token: float | None = None
     try:
         for event in recommender.stream(turn, user, k=k):
             if event.kind == "text":
+                if first_token is None:
+                    first_token = time.perf_counter() - started
                 reply += event.text
                 chat[-1]["content"] = reply or "…"
                 yield view(status="Answering…")
@@ -230,6 +247,7 @@ def respond(
         yield view(status="", error=message)
         return
 
+    total = time.perf_counter() - started
     timings = dict(extra_timings or {})
     if answer is not None:
         reply = reply or answer.text
@@ -238,12 +256,13 @@ def respond(
         if answer.clarifying_question and answer.clarifying_question not in reply:
             reply = f"{reply}\n\n{answer.clarifying_question}".strip()
         timings.update(answer.timings)
-        if "total" in answer.timings and extra_timings:
-            timings["total"] = answer.timings["total"] + sum(extra_timings.values())
+    if first_token is not None:
+        timings.setdefault("first_token", first_token)
+    timings["total"] = timings.get("total", total) + sum((extra_timings or {}).values())
     picks = picks_markdown(recs)
     chat[-1]["content"] = "\n\n".join(p for p in (reply.strip(), picks) if p) or "(no answer)"
     conv = [*turn, Message("assistant", reply.strip())]
-    status = f"Answered in {format_timings(timings)}" if timings else ""
+    status = f"Answered in {format_timings(timings)}"
     yield view(status=status)
 
 
