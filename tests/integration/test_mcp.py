@@ -1,0 +1,157 @@
+"""The MCP server driven by the official ``mcp`` client: streamable HTTP (mounted at /mcp in the API
+on a real uvicorn server, with API keys) and stdio (``vidrec mcp`` as a subprocess)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+from api.app import create_app
+from api.tools import openai_tools
+from tests.api_support import api_settings, indexed_recommender, make_keys, serve
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+# Runs the real CLI in a subprocess with the test fakes registered (as tests/conftest.py does).
+LAUNCH = (
+    "import sys; from tests.conftest import pytest_configure; pytest_configure(None); "
+    "from ui.cli import main; sys.argv[0] = 'vidrec'; main()"
+)
+
+
+def _normalise(schema: dict[str, Any]) -> dict[str, Any]:
+    """Drop titles and inline refs, so MCP's listing and /v1/tools compare field by field."""
+    from api.tools import _resolve_refs
+
+    out: dict[str, Any] = _resolve_refs(schema, schema.get("$defs", {}))
+    out.pop("additionalProperties", None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, models_cache: Path
+) -> Iterator[tuple[str, Any]]:
+    tmp = tmp_path_factory.mktemp("mcp-http")
+    settings = api_settings(tmp, models_cache)
+    rec = indexed_recommender(settings, tmp)
+    keys = make_keys(settings)
+    try:
+        with serve(create_app(settings, rec)) as base:
+            yield base, keys
+    finally:
+        rec.close()
+
+
+async def _with_key(url: str, key: str | None, fn: Any) -> Any:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        return await fn(client)
+
+
+def test_http_lists_the_same_tools_as_the_rest_schema(server: tuple[str, Any]) -> None:
+    base, keys = server
+
+    async def go(client: Client) -> Any:
+        return await client.list_tools()
+
+    listed = anyio.run(_with_key, f"{base}/mcp", keys.alice, go)
+    by_name = {t.name: t for t in listed.tools}
+    rest = {t["function"]["name"]: t["function"] for t in openai_tools()}
+    assert set(by_name) == set(rest)
+    for name, tool in by_name.items():
+        assert tool.description == rest[name]["description"]
+        mcp_schema = _normalise(tool.input_schema)
+        rest_schema = _normalise(rest[name]["parameters"])
+        assert mcp_schema["properties"] == rest_schema["properties"], name
+        assert sorted(mcp_schema.get("required", [])) == sorted(rest_schema.get("required", []))
+
+
+def test_http_tool_calls_act_for_the_keys_user(server: tuple[str, Any]) -> None:
+    base, keys = server
+
+    async def go(client: Client) -> Any:
+        rec = await client.call_tool("recommend_videos", {"query": "the deep ocean", "k": 2})
+        fb = await client.call_tool("record_feedback", {"video_id": "ocean", "kind": "like"})
+        other = await client.call_tool(
+            "record_feedback", {"video_id": "ocean", "kind": "like", "user_id": "bob"}
+        )
+        bad = await client.call_tool("recommend_videos", {"k": 2})
+        return rec, fb, other, bad
+
+    rec, fb, other, bad = anyio.run(_with_key, f"{base}/mcp", keys.alice, go)
+    assert not rec.is_error
+    items = rec.structured_content["recommendations"]
+    assert 1 <= len(items) <= 2 and "ocean" in {i["video_id"] for i in items}
+    assert all(i["reason"] and i["timestamp"] and i["play_url"] for i in items)
+    assert not fb.is_error and fb.structured_content["user_id"] == "alice"
+    assert other.is_error and "bob" in other.content[0].text  # 403 becomes a tool error
+    assert bad.is_error and "query" in bad.content[0].text
+    exported = httpx2.get(f"{base}/v1/users/alice", headers={"X-API-Key": keys.alice}).json()
+    assert "ocean" in str(exported)
+
+
+def test_http_without_a_valid_key_is_refused(server: tuple[str, Any]) -> None:
+    base, _ = server
+    for key in (None, "vr_0123456789ab_" + "0" * 64):
+        r = httpx2.post(
+            f"{base}/mcp",
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            headers={
+                "Accept": "application/json, text/event-stream",
+                **({"Authorization": f"Bearer {key}"} if key else {}),
+            },
+        )
+        assert r.status_code == 401 and r.json()["error"] == "unauthenticated"
+
+    async def go(client: Client) -> Any:
+        return await client.list_tools()
+
+    with pytest.raises(Exception):  # noqa: B017 - the SDK surfaces the 401 as its own error type
+        anyio.run(_with_key, f"{base}/mcp", None, go)
+
+
+def test_stdio_subprocess(tmp_path: Path, models_cache: Path) -> None:
+    settings = api_settings(tmp_path, models_cache)
+    indexed_recommender(settings, tmp_path).close()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "VIDREC_DATA_DIR": str(settings.data_dir),
+        "VIDREC_MODELS_CACHE": str(models_cache),
+        "VIDREC_LLM__BACKEND": "fake",
+        "VIDREC_EMBEDDING__BACKEND": "fake",
+        "VIDREC_ASR__BACKEND": "fake",
+    }
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-c", LAUNCH, "mcp", "--transport", "stdio", "--user", "carol"],
+        env=env,
+        cwd=str(REPO),
+    )
+
+    async def go() -> Any:
+        async with Client(params, read_timeout_seconds=60) as client:
+            tools = await client.list_tools()
+            rec = await client.call_tool("recommend_videos", {"query": "cooking pasta", "k": 3})
+            fb = await client.call_tool("record_feedback", {"video_id": "pasta", "kind": "like"})
+            return tools, rec, fb
+
+    tools, rec, fb = anyio.run(go)
+    assert {t.name for t in tools.tools} == {"recommend_videos", "search_videos", "record_feedback"}
+    assert not rec.is_error
+    assert "pasta" in {i["video_id"] for i in rec.structured_content["recommendations"]}
+    assert fb.structured_content["user_id"] == "carol"
