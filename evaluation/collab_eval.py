@@ -2,11 +2,15 @@
 
 ``python -m evaluation.collab_eval --data ../shared/data/movielens/ml-latest-small [--limit N]``
 
-Protocol (leave-last-out, full ranking): each user's latest rated movie is the test target, the
-one before it the validation target; every movie of the data is ranked except those in the
-user's training history; HR@10 and NDCG@10 of the target. All ratings count as interactions
-(confidence ``1 + alpha * r/5``, see ``agent.collab``), as in the usual implicit-feedback reading
-of MovieLens.
+Protocol: the harness's (``evaluation.movielens``): each user's latest rating (by time) is the
+test target, every movie of the ratings file is ranked except the user's training movies, HR@10
+and NDCG@10. Validation applies the same leave-last-out split once more to the training part;
+everything tuned (blend weights, ALS parameters with ``--tune-als``) is chosen there, and the test
+split is touched once. All ratings count as interactions (confidence ``1 + alpha * r/5``, see
+``agent.collab``), the usual implicit-feedback reading of MovieLens. ``--limit N`` scores N
+sampled test users (models are always fitted on everybody's training part). Content vectors are
+the ones the library indexes for the movies (metadata-only manifest rows: title, year, genres,
+tags), from the harness's cached eval workspace, i.e. exactly what the product ranks with.
 
 Systems (same split, same run):
 
@@ -47,17 +51,18 @@ from agent.collab import (
     TuningResult,
     build_matrix,
     hit_ndcg,
-    leave_last_out,
     profile_matrix,
     row_zscore,
     tune_blend,
 )
 from agent.diversity import catalogue_coverage, intra_list_diversity, mmr_order
-from agent.interactions import movie_manifest_rows, read_movielens_ratings
 from agent.settings import CollabSettings, Settings
 from agent.types import FeedbackEvent
+from evaluation.movielens import Ratings, load_ratings, ratings_file
+from evaluation.movielens import Split as HarnessSplit
+from evaluation.movielens import leave_last_out as leave_last_out_ratings
 from evaluation.report import EvalReport, SystemResult
-from retrieval.errors import InvalidInputError
+from evaluation.runner import sample
 
 log = logging.getLogger(__name__)
 
@@ -189,28 +194,63 @@ def evaluate(
 
 
 def movie_vectors(
-    folder: Path, item_ids: Sequence[str], settings: Settings
-) -> dict[str, np.ndarray]:
-    """Embedding of each movie's metadata text (cached under the data dir by content hash)."""
-    movie_ids = {int(v.split(":", 1)[1]) for v in item_ids}
-    rows = movie_manifest_rows(folder, {}, movie_ids)
-    texts = {str(r["id"]): str(r["description"]) for r in rows}
-    ids = [v for v in item_ids if v in texts]
-    digest = hashlib.sha256(
-        ("\n".join(f"{i}\t{texts[i]}" for i in ids) + settings.embedding.model).encode()
-    ).hexdigest()[:16]
-    cache = settings.cache_dir / "collab_eval" / f"movies-{digest}.npy"
-    if cache.is_file():
-        matrix = np.load(cache)
-    else:
-        from retrieval.embed.factory import create_embedder
+    data: Path, ratings: Ratings, settings: Settings, limit: int | None, seed: int
+) -> tuple[dict[str, np.ndarray], dict[str, float | int | str]]:
+    """The library's vectors of the movies (``ml:<id>``), from the harness's eval workspace.
 
-        embedder = create_embedder(settings.embedding)
-        log.info("embedding %d movie descriptions with %s", len(ids), embedder.name)
-        matrix = embedder.encode_documents([texts[i] for i in ids])
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        np.save(cache, matrix)
-    return {i: matrix[n] for n, i in enumerate(ids)}
+    The first run ingests the movies' metadata-only manifest into a cached eval library (the
+    same one ``vidrec eval movielens`` uses); later runs find every row unchanged.
+    """
+    from evaluation.movielens import _movie_vectors
+    from evaluation.runner import EvalOptions, make_progress
+
+    options = EvalOptions(task="movielens", data=data, limit=limit, seed=seed)
+    scratch = EvalReport(
+        task="movielens",
+        data=str(data),
+        data_sha256="",
+        n_cases=0,
+        n_cases_total=0,
+        seed=seed,
+        limit=limit,
+    )
+    movies_dir = ratings_file(data).parent
+    with make_progress(enabled=False) as progress:
+        vectors = _movie_vectors(options, settings, movies_dir, ratings, progress, scratch)
+    return vectors, scratch.dataset
+
+
+def harness_split(ratings: Ratings, split: HarnessSplit, test: np.ndarray) -> Split:
+    """The harness's split as events (the product's input) + held-out target per user."""
+    item_keys = [f"ml:{int(m)}" for m in ratings.item_ids]
+    user_keys = [f"ml-user:{int(u)}" for u in ratings.user_ids]
+    train = [
+        FeedbackEvent(
+            user_keys[int(ratings.users[i])],
+            item_keys[int(ratings.items[i])],
+            "rating",
+            float(ratings.values[i]),
+            datetime.fromtimestamp(int(ratings.timestamps[i]), UTC),
+        )
+        for i in split.train
+    ]
+    targets = {user_keys[int(ratings.users[i])]: item_keys[int(ratings.items[i])] for i in test}
+    return Split(train, targets, item_keys)
+
+
+def validation_split(split: HarnessSplit) -> HarnessSplit:
+    """Leave-last-out once more, on the training part only (the test ratings never seen)."""
+    r = split.ratings
+    t = split.train
+    inner = Ratings(
+        users=r.users[t],
+        items=r.items[t],
+        values=r.values[t],
+        timestamps=r.timestamps[t],
+        user_ids=r.user_ids,
+        item_ids=r.item_ids,
+    )
+    return leave_last_out_ratings(inner)
 
 
 def tune_als(
@@ -250,21 +290,18 @@ def run(
     """The whole comparison; returns a report (``print()`` / ``write_json()``)."""
     started = time.perf_counter()
     cfg = settings.agent.collab
-    folder = data if data.is_dir() else data.parent
-    events, skipped = read_movielens_ratings(data)
-    users_all = sorted({e.user_id for e in events})
-    if limit is not None:
-        if limit < 1:
-            raise InvalidInputError("--limit must be positive", expected="N >= 1", got=str(limit))
-        rng = np.random.default_rng(seed)
-        keep = set(rng.choice(users_all, size=min(limit, len(users_all)), replace=False).tolist())
-        events = [e for e in events if e.user_id in keep]
-    item_ids = sorted({e.video_id for e in events})
-    train_full, test_targets = leave_last_out(events, cfg, min_positive=3)
-    train_val, val_targets = leave_last_out(train_full, cfg, min_positive=3)
-    test_split = Split(train_full, test_targets, item_ids)
-    val_split = Split(train_val, val_targets, item_ids)
-    notes = [f"{len(skipped)} bad rows skipped"] if skipped else []
+    ratings = load_ratings(data)
+    outer = leave_last_out_ratings(ratings)
+    test_idx = np.array(sample(list(outer.test), limit, seed), dtype=np.int64)
+    inner = validation_split(outer)
+    test_split = harness_split(ratings, outer, test_idx)
+    val_split = harness_split(inner.ratings, inner, inner.test)
+    item_ids = test_split.item_ids
+    val_targets = val_split.targets
+    notes = [
+        "the harness's leave-last-out split (evaluation.movielens); validation = the same split "
+        "of the training part; full ranking over every movie of the ratings file"
+    ]
 
     als_grid: dict[str, float] = {}
     if tune_als_params:
@@ -275,8 +312,9 @@ def run(
         )
 
     vectors: dict[str, np.ndarray] = {}
+    index_stats: dict[str, float | int | str] = {}
     if content:
-        vectors = movie_vectors(folder, item_ids, settings)
+        vectors, index_stats = movie_vectors(data, ratings, settings, limit, seed)
     unit = None
     if vectors:
         dim = len(next(iter(vectors.values())))
@@ -364,17 +402,18 @@ def run(
     report = EvalReport(
         task="movielens-collab",
         data=str(data),
-        data_sha256=_sha256(folder / "ratings.csv" if data.is_dir() else data),
+        data_sha256=_sha256(ratings_file(data)),
         n_cases=len(test.users),
-        n_cases_total=len(users_all),
+        n_cases_total=len(outer.test),
         seed=seed,
         limit=limit,
         systems=results,
         dataset={
-            "users": len({e.user_id for e in events}),
-            "movies": len(item_ids),
-            "ratings": len(events),
+            "users": ratings.n_users,
+            "movies": ratings.n_items,
+            "ratings": len(ratings),
             "validation users": len(val_targets),
+            **index_stats,
         },
         settings={"collab": cfg.model_dump(mode="json"), "als_grid_validation_ndcg": als_grid},
         model={"embedder": settings.embedding.model if vectors else "none"},
