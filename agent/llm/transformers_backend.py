@@ -2,7 +2,8 @@
 
 Loads with ``AutoTokenizer`` / ``AutoModelForCausalLM`` (``local_files_only``: nothing is
 downloaded), formats the conversation with the tokenizer's chat template, and streams through
-``TextIteratorStreamer``.
+``TextIteratorStreamer``. Needs ``torch`` and ``transformers`` (``pip install 'vidrec[gpu]'``),
+imported on first load so that choosing the backend stays cheap.
 
 Structured output is weaker here than with ``llamacpp`` or ``vllm``: generation is not constrained
 by the schema. The schema is put into the instructions, and the base class validates the answer and
@@ -12,6 +13,7 @@ still fail (then :class:`agent.llm.base.LLMOutputError`); prefer a constrained b
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import threading
@@ -22,7 +24,7 @@ from typing import Any
 
 from agent.llm.base import BaseLLM, RawCompletion, StreamUsage
 from agent.settings import LLMSettings
-from retrieval.errors import BackendUnavailableError, ConfigError
+from retrieval.errors import BackendUnavailableError, ConfigError, MissingDependencyError
 
 log = logging.getLogger(__name__)
 
@@ -211,8 +213,21 @@ class TransformersLLM(BaseLLM):
         yield StreamUsage(int(inputs["input_ids"].shape[1]), None)
 
 
+def _installed(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):  # ValueError: hidden in sys.modules
+        return False
+
+
 def create(settings: LLMSettings, models_dir: Path) -> TransformersLLM:
     """The ``transformers`` backend: ``llm.model`` must be a local Hugging Face model folder."""
+    missing = [p for p in ("torch", "transformers") if not _installed(p)]
+    if missing:
+        raise MissingDependencyError(
+            f"The transformers LLM backend needs {' and '.join(missing)}, not installed",
+            hint="Install them with: pip install 'vidrec[gpu]' (or use backend llamacpp)",
+        )
     path = Path(settings.model).expanduser()
     if not (path / "config.json").is_file():
         raise ConfigError(
