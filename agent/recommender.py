@@ -2,28 +2,172 @@
 
 Surfaces stay thin: a CLI command, a Gradio callback or an API route is a few lines over these
 methods. Heavy parts (models, stores) load lazily on first use.
+
+One turn runs these stages (each timed in ``Answer.timings``):
+
+``understand`` (LLM, schema-constrained) -> ``retrieve`` (hybrid search + similar-to-liked +
+profile vector) -> ``rank`` (personalised score, exclusions, filters) -> ``rerank`` (optional LLM
+listwise rerank of the top N) -> ``reply`` (streamed lead-in) -> ``explain`` (a grounded reason
+per pick). ``stream`` yields the understanding, the reply's text deltas as the LLM produces them,
+each recommendation as soon as its reason is ready, then ``done`` with the whole ``Answer``.
+
+The object is safe to share between worker threads: LLM calls are serialised by one lock (the
+embedded model is not re-entrant), the SQL store serialises its own writes.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+
+from agent.conversation import (
+    Conversation,
+    last_user,
+    normalise_conversation,
+    quote_untrusted,
+    render_conversation,
+    user_texts,
+)
+from agent.explain import Explainer
+from agent.llm.base import LLM, Completion
+from agent.profile import ProfileWeights, UserProfile, build_profile
+from agent.ranking import CollabScorer, Ranker, TitleIndex
+from agent.rerank import Reranker
 from agent.settings import Settings
-from agent.types import Answer, AnswerEvent, FeedbackKind, Message
+from agent.types import (
+    Answer,
+    AnswerEvent,
+    FeedbackEvent,
+    FeedbackKind,
+    Message,
+    Recommendation,
+    TurnUnderstanding,
+)
+from agent.understand import Understander, content_words, merge_filters
+from agent.users import UserStore, validate_feedback
+from prompts.loader import load_prompt
+from retrieval.errors import InvalidInputError, NotFoundError, VidrecError
+from retrieval.library import Library
 from retrieval.types import IngestProgress, IngestReport, SearchFilters, Transcript, VideoHit
 
 log = logging.getLogger(__name__)
 
-Conversation = Sequence[Message] | str
+__all__ = ["Conversation", "Recommender"]
+
+MAX_K = 50
+PROFILE_EVENTS = 500  # the most recent events that shape the profile
+TITLE_CACHE_S = 30.0
+REPLY_MAX_TOKENS = 60
+CHAT_MAX_TOKENS = 80
+CLARIFYING_QUESTION = (
+    "What are you in the mood for? Tell me a topic, a speaker you like, or how much time you have."
+)
+
+
+class _LockedLLM:
+    """Serialises every call to one LLM across threads (a stream holds the lock until it ends)."""
+
+    def __init__(self, llm: LLM, lock: threading.RLock) -> None:
+        self.inner = llm
+        self._lock = lock
+        self.backend = llm.backend
+        self.model = llm.model
+
+    def complete(self, messages: Sequence[Message], **kwargs: Any) -> Completion:
+        with self._lock:
+            return self.inner.complete(messages, **kwargs)
+
+    def stream(self, messages: Sequence[Message], **kwargs: Any) -> Iterator[str]:
+        with self._lock:
+            yield from self.inner.stream(messages, **kwargs)
 
 
 class Recommender:
-    """Conversation + user history -> ranked videos with grounded reasons."""
+    """Conversation + user history -> ranked videos with grounded reasons.
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    Args:
+        settings: the settings (default: ``Settings()``, i.e. env vars and ``vidrec.toml``).
+        library: the retrieval facade (default: ``Library(settings)``, built on first use).
+        llm: the language model (default: ``create_llm(settings.llm, ...)``, loaded on first use).
+        users: the user store (default: ``UserStore(settings.sql_url)``).
+        collab: the collaborative scorer, when one is fitted (``collab_score`` is 0 without).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        library: Library | None = None,
+        llm: LLM | None = None,
+        users: UserStore | None = None,
+        collab: CollabScorer | None = None,
+    ) -> None:
         self.settings = settings or Settings()
+        self._library = library
+        self._llm = _LockedLLM(llm, threading.RLock()) if llm is not None else None
+        self._users = users
+        self.collab = collab
+        self._build_lock = threading.Lock()
+        self._titles: TitleIndex | None = None
+        self._titles_at = 0.0
+        self.forget_hooks: list[Callable[[str], None]] = []  # other stores holding user data
+
+    # --- lazily built parts -------------------------------------------------------------------
+    @property
+    def library(self) -> Library:
+        if self._library is None:
+            with self._build_lock:
+                if self._library is None:
+                    self._library = Library(self.settings)
+        return self._library
+
+    @property
+    def llm(self) -> LLM:
+        if self._llm is None:
+            with self._build_lock:
+                if self._llm is None:
+                    from agent.llm.factory import create_llm
+
+                    self._llm = _LockedLLM(
+                        create_llm(self.settings.llm, self.settings.models_dir), threading.RLock()
+                    )
+        return self._llm
+
+    @property
+    def users_store(self) -> UserStore:
+        if self._users is None:
+            with self._build_lock:
+                if self._users is None:
+                    if self.settings.sql_url.startswith("sqlite"):
+                        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+                    self._users = UserStore(self.settings.sql_url)
+        return self._users
+
+    def title_index(self, *, refresh: bool = False) -> TitleIndex:
+        """Titles of the library for resolving what users name (cached briefly)."""
+        now = time.monotonic()
+        if refresh or self._titles is None or now - self._titles_at > TITLE_CACHE_S:
+            self._titles = TitleIndex(self.library.videos())
+            self._titles_at = now
+        return self._titles
+
+    def close(self) -> None:
+        if self._users is not None:
+            self._users.close()
+        inner = getattr(self._llm, "inner", None)
+        close = getattr(inner, "close", None)
+        if callable(close):
+            close()
+        lib_close = getattr(self._library, "close", None)
+        if callable(lib_close):
+            lib_close()
 
     # --- asking -------------------------------------------------------------------------------
     def recommend(
@@ -33,8 +177,18 @@ class Recommender:
         k: int = 5,
         filters: SearchFilters | None = None,
     ) -> Answer:
-        """Answer the latest user turn with up to ``k`` recommendations."""
-        raise NotImplementedError
+        """Answer the latest user turn with up to ``k`` recommendations.
+
+        Raises:
+            InvalidInputError: empty or malformed conversation, bad user id or ``k``.
+            NotReadyError / BackendUnavailableError: no index yet, model cannot load.
+        """
+        answer: Answer | None = None
+        for event in self._turn(conversation, user_id, k, filters):
+            if event.kind == "done":
+                answer = event.answer
+        assert answer is not None
+        return answer
 
     def stream(
         self,
@@ -43,32 +197,292 @@ class Recommender:
         k: int = 5,
         filters: SearchFilters | None = None,
     ) -> Iterator[AnswerEvent]:
-        """Like ``recommend`` but lazily yields text deltas and items, then a ``done`` event."""
-        raise NotImplementedError
+        """Like ``recommend`` but lazily yields events: ``understanding``, then ``text`` deltas as
+        the LLM writes them and ``recommendation`` items as their reasons are ready, then ``done``
+        carrying the whole ``Answer``. Input errors raise at once; a failure later in the turn is
+        yielded as one ``error`` event (its ``text`` is the readable message) that ends the stream.
+        """
+        messages, user_id, k = self._check(conversation, user_id, k)
+        return self._guarded(messages, user_id, k, filters)
 
+    def _guarded(
+        self, messages: list[Message], user_id: str, k: int, filters: SearchFilters | None
+    ) -> Iterator[AnswerEvent]:
+        try:
+            yield from self._turn(messages, user_id, k, filters)
+        except VidrecError as exc:
+            log.warning("turn failed for %s: %s", user_id, exc)
+            yield AnswerEvent(kind="error", text=str(exc))
+
+    def _check(
+        self, conversation: Conversation, user_id: str, k: int
+    ) -> tuple[list[Message], str, int]:
+        messages = normalise_conversation(conversation)
+        if not isinstance(user_id, str) or not user_id.strip():
+            raise InvalidInputError(
+                "A user id is required",
+                expected="a non-empty user id",
+                got=repr(user_id),
+                hint="Pass --user NAME (CLI) or user_id (API)",
+            )
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise InvalidInputError(
+                "k is out of range",
+                expected=f"a whole number of recommendations from 1 to {MAX_K}",
+                got=repr(k),
+                hint="Ask for e.g. k=5",
+            )
+        return messages, user_id.strip(), k
+
+    def _turn(
+        self,
+        conversation: Conversation | list[Message],
+        user_id: str,
+        k: int,
+        filters: SearchFilters | None,
+    ) -> Iterator[AnswerEvent]:
+        messages, user_id, k = self._check(conversation, user_id, k)
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+
+        understanding = Understander(self.llm).understand(messages)
+        timings["understand"] = time.perf_counter() - clock
+        yield AnswerEvent(kind="understanding", understanding=understanding)
+
+        history = self.users_store.history(user_id)
+        new_user = not any(e.kind != "impression" for e in history)
+        vague = not content_words(understanding.search_text) and not understanding.liked
+
+        if not understanding.wants_recommendations:
+            text_parts: list[str] = []
+            clock = time.perf_counter()
+            for piece in self._chat_reply(messages):
+                text_parts.append(piece)
+                yield AnswerEvent(kind="text", text=piece)
+            timings["reply"] = time.perf_counter() - clock
+            answer = Answer(
+                text="".join(text_parts).strip(),
+                recommendations=[],
+                understanding=understanding,
+                clarifying_question=CLARIFYING_QUESTION if new_user else None,
+                timings=timings,
+            )
+            self._store_turn(user_id, messages, answer)
+            yield AnswerEvent(kind="done", answer=answer)
+            return
+
+        candidates, profile = self._candidates(
+            understanding, filters, history, timings, k=k, new_user=new_user
+        )
+        if not candidates:
+            question = CLARIFYING_QUESTION if new_user and vague else None
+            text = (
+                "Tell me a little more about what you would like to watch."
+                if question
+                else "I found nothing in the library that fits this request"
+                + (" and its filters." if understanding.filters != SearchFilters() else ".")
+            )
+            yield AnswerEvent(kind="text", text=text)
+            answer = Answer(
+                text=text,
+                recommendations=[],
+                understanding=understanding,
+                clarifying_question=question,
+                timings=timings,
+            )
+            self._store_turn(user_id, messages, answer)
+            yield AnswerEvent(kind="done", answer=answer)
+            return
+
+        clock = time.perf_counter()
+        if self.settings.agent.rerank and len(candidates) > 1:
+            taste = [
+                c.title for v in profile.liked[:3] if (c := self.library.get_video(v)) is not None
+            ]
+            reranker = Reranker(self.llm, top_n=self.settings.agent.rerank_top_n)
+            candidates = reranker.rerank(
+                self._request_text(messages, understanding), candidates, taste
+            )
+        timings["rerank"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        text_parts = []
+        shown = candidates[:k]
+        for piece in self._reply(messages, understanding, len(shown)):
+            text_parts.append(piece)
+            yield AnswerEvent(kind="text", text=piece)
+        timings["reply"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        explainer = Explainer(self.library, self.llm, use_llm=self.settings.agent.explain)
+        request = self._request_text(messages, understanding)
+        titles = self.title_index().titles()
+        recommendations: list[Recommendation] = []
+        for candidate in candidates:
+            if len(recommendations) >= k:
+                break
+            rec = explainer.explain(candidate, request, len(recommendations) + 1, titles)
+            if rec is None:
+                continue
+            recommendations.append(rec)
+            yield AnswerEvent(kind="recommendation", recommendation=rec)
+        timings["explain"] = time.perf_counter() - clock
+
+        answer = Answer(
+            text="".join(text_parts).strip(),
+            recommendations=recommendations,
+            understanding=understanding,
+            clarifying_question=CLARIFYING_QUESTION if new_user and vague else None,
+            timings=timings,
+        )
+        self._store_turn(user_id, messages, answer)
+        yield AnswerEvent(kind="done", answer=answer)
+
+    @staticmethod
+    def _request_text(messages: Sequence[Message], understanding: TurnUnderstanding) -> str:
+        latest = last_user(messages)
+        if understanding.search_text and understanding.search_text not in latest:
+            return f"{latest} ({understanding.search_text})"
+        return latest
+
+    def _candidates(
+        self,
+        understanding: TurnUnderstanding,
+        filters: SearchFilters | None,
+        history: list[FeedbackEvent],
+        timings: dict[str, float],
+        *,
+        k: int,
+        new_user: bool,
+    ) -> tuple[list[Any], UserProfile]:
+        clock = time.perf_counter()
+        titles = self.title_index()
+        liked_ids, _ = titles.resolve_all(understanding.liked)
+        disliked_ids, disliked_topics = titles.resolve_all(understanding.disliked)
+        seen_ids, _ = titles.resolve_all(understanding.seen)
+        now = datetime.now(UTC)
+        said = [
+            FeedbackEvent("", v, "like", None, now) for v in liked_ids if v not in disliked_ids
+        ] + [FeedbackEvent("", v, "dislike", None, now) for v in disliked_ids]
+        events = [e for e in history if e.kind != "impression"][-PROFILE_EVENTS:] + said
+        reacted = list(dict.fromkeys(e.video_id for e in events))
+        vectors = self.library.video_vectors(reacted) if reacted else {}
+        negatives: list[np.ndarray] = [
+            self.library.embed_query(t) for t in disliked_topics[:3] if content_words(t)
+        ]
+        cfg = self.settings.agent
+        profile = build_profile(
+            events,
+            vectors,
+            now=now,
+            weights=ProfileWeights(
+                half_life_days=cfg.profile_half_life_days, negative_weight=cfg.negative_weight
+            ),
+            extra_negatives=negatives,
+        )
+        if understanding.include_seen:
+            exclude = frozenset(profile.disliked) - set(liked_ids)
+        else:
+            exclude = profile.seen | set(seen_ids) | set(liked_ids) | set(disliked_ids)
+        merged = merge_filters(understanding.filters, filters)
+        query = understanding.search_text if content_words(understanding.search_text) else ""
+        # conversation likes first, then the strongest of the history
+        seeds = list(dict.fromkeys([*liked_ids, *profile.liked]))
+        timings["retrieve"] = time.perf_counter() - clock
+        if not query and profile.empty:
+            timings["rank"] = 0.0
+            return [], profile
+        ranker = Ranker(self.library, cfg, self.collab)
+        candidates = ranker.rank(
+            query,
+            merged,
+            profile,
+            exclude=frozenset(exclude),
+            liked=seeds,
+            history=history,
+            timings=timings,
+        )
+        return candidates, profile
+
+    def _reply(
+        self, messages: Sequence[Message], understanding: TurnUnderstanding, count: int
+    ) -> Iterator[str]:
+        prompt = load_prompt("reply")
+        rendered = prompt.render(
+            conversation=render_conversation(messages),
+            count=count,
+            topic=quote_untrusted(understanding.search_text, max_chars=200),
+        )
+        yield from self.llm.stream(
+            rendered, max_tokens=REPLY_MAX_TOKENS, temperature=0.0, tag=prompt.tag
+        )
+
+    def _chat_reply(self, messages: Sequence[Message]) -> Iterator[str]:
+        prompt = load_prompt("chat")
+        rendered = prompt.render(conversation=render_conversation(messages))
+        yield from self.llm.stream(
+            rendered, max_tokens=CHAT_MAX_TOKENS, temperature=0.0, tag=prompt.tag
+        )
+
+    def _store_turn(self, user_id: str, messages: Sequence[Message], answer: Answer) -> None:
+        """Keep the turn in the user's session and record the picks as impressions."""
+        store = self.users_store
+        session_id = store.latest_session(user_id) if len(user_texts(messages)) > 1 else None
+        if session_id is None:
+            session_id = store.start_session(user_id)
+        ids = [r.video.id for r in answer.recommendations]
+        store.add_turn(session_id, [messages[-1]], answer.text, ids)
+        if ids:
+            store.record_many(
+                user_id, [(v, "impression", None) for v in ids], session_id=session_id
+            )
+
+    # --- retrieval passthrough ----------------------------------------------------------------
     def search(
         self, query: str, filters: SearchFilters | None = None, k: int = 10
     ) -> list[VideoHit]:
-        raise NotImplementedError
+        return self.library.search(query, filters, k=k)
 
     def transcribe(self, audio: str | Path) -> Transcript:
         """Speech to text with the same Whisper the ingest uses (loaded once)."""
-        raise NotImplementedError
+        return self.library.transcribe(audio)
 
     # --- feedback and users ----------------------------------------------------------------------
     def feedback(
         self, user_id: str, video_id: str, kind: FeedbackKind, value: float | None = None
     ) -> None:
-        """Record like / dislike / watched(fraction) / rating; it shapes the very next turn."""
-        raise NotImplementedError
+        """Record like / dislike / watched(fraction) / rating; it shapes the very next turn.
+
+        Raises:
+            InvalidInputError: unknown kind, a fraction outside [0, 1], a rating outside [0, 5].
+            NotFoundError: no video with that id in the library.
+        """
+        validate_feedback(kind, value)
+        if self.library.get_video(video_id) is None:
+            raise NotFoundError(
+                "No such video in the library",
+                expected="the id of an indexed video",
+                got=repr(video_id),
+                hint="List the ids with `vidrec videos`",
+            )
+        self.users_store.record(user_id, video_id, kind, value)
+
+    def history(self, user_id: str) -> list[FeedbackEvent]:
+        """The user's feedback events, oldest first ([] for an unknown user)."""
+        return self.users_store.history(user_id)
+
+    def users(self) -> list[str]:
+        return self.users_store.users()
 
     def export_user(self, user_id: str) -> dict[str, object]:
-        """Everything held about a user, as JSON-ready data."""
-        raise NotImplementedError
+        """Everything held about a user, as JSON-ready data (NotFoundError if nothing is held)."""
+        return self.users_store.export(user_id)
 
     def forget_user(self, user_id: str) -> None:
-        """Delete everything held about a user from every store."""
-        raise NotImplementedError
+        """Delete everything held about a user from every store (a no-op if nothing is held)."""
+        self.users_store.forget(user_id)
+        for hook in self.forget_hooks:
+            hook(user_id)
 
     # --- library -----------------------------------------------------------------------------
     def ingest(
@@ -77,7 +491,10 @@ class Recommender:
         manifest: str | Path | None = None,
         progress: Callable[[IngestProgress], None] | None = None,
     ) -> IngestReport:
-        raise NotImplementedError
+        report = self.library.ingest(paths, manifest=manifest, progress=progress)
+        self._titles = None
+        return report
 
     def remove_video(self, video_id: str) -> None:
-        raise NotImplementedError
+        self.library.remove(video_id)
+        self._titles = None

@@ -1,0 +1,269 @@
+"""Personalised candidate generation and scoring.
+
+Candidates come from three sources, merged per video:
+
+1. hybrid search (dense + BM25) on the understood search text (``Library.search``);
+2. similar-to-liked: the vectors of the videos the user liked (in this conversation or history),
+   each as a query (``Library.search_by_vector``);
+3. the user's profile vector (``Library.search_by_vector``).
+
+Each candidate is scored ``(1 - h) * content + h * profile + c * collab``: ``content`` is the
+candidate's hybrid-search rank turned into (0, 1] (0 when search did not return it), ``profile``
+the cosine to the user's taste minus the weighted cosine to their dislikes, ``collab`` the
+collaborative score from a :class:`CollabScorer` when one is plugged in (0 otherwise); ``h`` is
+``AgentSettings.history_weight`` when the user has a profile (else 0), ``c`` ``collab_weight``.
+Hard filters apply, and everything the user has already seen (watched, liked, disliked, rated) is
+excluded unless they asked to see it again. The list is finally diversified by MMR
+(``AgentSettings.diversity_lambda``, 1.0 = off).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from agent.diversity import mmr_rerank
+from agent.profile import UserProfile
+from agent.settings import AgentSettings
+from agent.types import Candidate, FeedbackEvent
+from retrieval.library import Library
+from retrieval.types import SearchFilters, Video, VideoHit
+
+log = logging.getLogger(__name__)
+
+CONTENT_RANK_SCALE = 5.0  # content score = (s + 1) / (s + 1 + rank): rank 0 -> 1.0, rank 5 -> 0.55
+LIKED_SOURCES = 3  # how many liked videos each seed a similar-to-liked query
+LIKED_K = 10
+
+
+class CollabScorer(Protocol):
+    """The collaborative signal (agent/collab.py plugs in here); NaN = no signal for a video."""
+
+    def collab_scores(
+        self,
+        history: Sequence[FeedbackEvent],
+        video_ids: Sequence[str],
+        seeds: Sequence[str] = (),
+    ) -> np.ndarray: ...
+
+
+def _norm_title(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+class TitleIndex:
+    """Resolves what a user calls a video ("the one about schools killing creativity") to its id.
+
+    Matches a video id given verbatim, or a title by fuzzy full-string similarity (rapidfuzz);
+    a topic that merely appears inside a longer title is not a match.
+    """
+
+    def __init__(self, videos: Sequence[Video], *, cutoff: float = 85.0) -> None:
+        self.cutoff = cutoff
+        self._ids = [v.id for v in videos]
+        self._titles = [_norm_title(v.title) for v in videos]
+        self._by_id = {v.id: v for v in videos}
+        self.size = len(videos)
+
+    def titles(self) -> dict[str, str]:
+        """video id -> normalised title."""
+        return dict(zip(self._ids, self._titles, strict=True))
+
+    def resolve(self, mention: str) -> str | None:
+        mention = mention.strip()
+        if mention in self._by_id:
+            return mention
+        norm = _norm_title(mention)
+        if len(norm) < 4 or not self._titles:
+            return None
+        best = process.extractOne(norm, self._titles, scorer=fuzz.ratio, score_cutoff=self.cutoff)
+        if best is None:
+            # "schools kill creativity" for "Do schools kill creativity?": most of the title said
+            best = process.extractOne(
+                norm, self._titles, scorer=fuzz.partial_ratio, score_cutoff=95.0
+            )
+            if best is None or len(norm) < 0.6 * len(best[0]):
+                return None
+        return self._ids[best[2]]
+
+    def resolve_all(self, mentions: Sequence[str]) -> tuple[list[str], list[str]]:
+        """Split mentions into resolved video ids and unresolved (topics)."""
+        ids: list[str] = []
+        topics: list[str] = []
+        for mention in mentions:
+            video_id = self.resolve(mention)
+            if video_id is None:
+                topics.append(mention)
+            elif video_id not in ids:
+                ids.append(video_id)
+        return ids, topics
+
+
+def passes(video: Video, filters: SearchFilters) -> bool:
+    """The hard filters, checked again on every candidate whichever source found it."""
+    if video.id in filters.exclude_ids:
+        return False
+    if video.duration is not None:
+        if filters.max_duration is not None and video.duration > filters.max_duration:
+            return False
+        if filters.min_duration is not None and video.duration < filters.min_duration:
+            return False
+    if video.published is not None:
+        if filters.published_after and video.published < filters.published_after:
+            return False
+        if filters.published_before and video.published > filters.published_before:
+            return False
+    if filters.languages and video.language and video.language not in filters.languages:
+        return False
+    tags = {t.lower() for t in video.tags}
+    if filters.tags_none and tags & {t.lower() for t in filters.tags_none}:
+        return False
+    return not (filters.tags_any and not tags & {t.lower() for t in filters.tags_any})
+
+
+@dataclass
+class _Pool:
+    video: Video
+    hit: VideoHit
+    content_rank: int | None = None
+
+
+class Ranker:
+    """Candidate generation + personalised scoring over a :class:`retrieval.library.Library`."""
+
+    def __init__(
+        self, library: Library, settings: AgentSettings, collab: CollabScorer | None = None
+    ) -> None:
+        self.library = library
+        self.settings = settings
+        self.collab = collab
+
+    def rank(
+        self,
+        query: str,
+        filters: SearchFilters,
+        profile: UserProfile,
+        *,
+        exclude: frozenset[str] = frozenset(),
+        liked: Sequence[str] = (),
+        history: Sequence[FeedbackEvent] = (),
+        limit: int | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> list[Candidate]:
+        """Scored candidates, best first.
+
+        Args:
+            query: the understood search text ("" when the turn is about taste only).
+            filters: hard filters (duration, date, language, tags).
+            profile: the user's taste (may be empty).
+            exclude: video ids never to return (seen, disliked, already known).
+            liked: video ids to seed similar-to-liked queries with, strongest first.
+            history: the user's events (for the collaborative scorer).
+            limit: how many to return (default: ``AgentSettings.candidates``).
+            timings: if given, seconds spent are added under "retrieve" and "rank".
+        """
+        clock = time.perf_counter()
+        n = limit or self.settings.candidates
+        filters = replace(filters, exclude_ids=filters.exclude_ids | exclude)
+        pool: dict[str, _Pool] = {}
+
+        if query.strip():
+            for rank, hit in enumerate(self.library.search(query, filters, k=n)):
+                if hit.video.id not in pool and passes(hit.video, filters) and hit.chunks:
+                    pool[hit.video.id] = _Pool(hit.video, hit, content_rank=rank)
+
+        vector_queries: list[np.ndarray] = []
+        seeds = list(dict.fromkeys(liked))[:LIKED_SOURCES]
+        if seeds:
+            vectors = self.library.video_vectors(seeds)
+            vector_queries.extend(vectors[s] for s in seeds if s in vectors)
+        per_query = LIKED_K
+        if profile.vector is not None:
+            vector_queries.append(profile.vector)
+            per_query = max(LIKED_K, n // 2)
+        for vector in vector_queries:
+            for hit in self.library.search_by_vector(vector, filters, k=per_query):
+                if hit.video.id not in pool and passes(hit.video, filters) and hit.chunks:
+                    pool[hit.video.id] = _Pool(hit.video, hit)
+
+        if timings is not None:
+            timings["retrieve"] = timings.get("retrieve", 0.0) + time.perf_counter() - clock
+        clock = time.perf_counter()
+        if not pool:
+            return []
+        ids = list(pool)
+        video_vectors = self.library.video_vectors(ids) if not profile.empty else {}
+        collab = self._collab(history, ids, liked)
+        h = self.settings.history_weight if not profile.empty else 0.0
+        if not query.strip():
+            h = 1.0 if not profile.empty else 0.0
+        candidates = []
+        for i, video_id in enumerate(ids):
+            entry = pool[video_id]
+            content = (
+                (CONTENT_RANK_SCALE + 1) / (CONTENT_RANK_SCALE + 1 + entry.content_rank)
+                if entry.content_rank is not None
+                else 0.0
+            )
+            vec = video_vectors.get(video_id)
+            taste = profile.score(vec) if vec is not None else 0.0
+            co = collab[i]
+            score = (1 - h) * content + h * taste + self.settings.collab_weight * co
+            best = entry.hit.best.chunk
+            candidates.append(
+                Candidate(
+                    video=entry.video,
+                    score=score,
+                    content_score=content,
+                    profile_score=taste,
+                    collab_score=co,
+                    evidence_chunk_id=best.id,
+                    evidence_text=best.text,
+                    evidence_start=best.start,
+                    evidence_end=best.end,
+                )
+            )
+        candidates.sort(key=lambda c: -c.score)
+        ranked = self._diversify(candidates, video_vectors)[:n]
+        if timings is not None:
+            timings["rank"] = timings.get("rank", 0.0) + time.perf_counter() - clock
+        return ranked
+
+    def _collab(
+        self, history: Sequence[FeedbackEvent], ids: list[str], liked: Sequence[str]
+    ) -> list[float]:
+        """Collaborative scores (0 where there is no scorer or no signal)."""
+        if self.collab is None or self.settings.collab_weight == 0:
+            return [0.0] * len(ids)
+        try:
+            raw = self.collab.collab_scores(history, ids, seeds=list(liked))
+        except Exception as exc:  # the collaborative signal is optional; never fail a turn on it
+            log.warning("collaborative scores unavailable: %s", exc)
+            return [0.0] * len(ids)
+        return [0.0 if v is None or math.isnan(float(v)) else float(v) for v in raw]
+
+    def _diversify(
+        self, candidates: list[Candidate], vectors: dict[str, np.ndarray]
+    ) -> list[Candidate]:
+        lam = self.settings.diversity_lambda
+        if lam >= 1.0 or len(candidates) < 3:
+            return candidates
+        if not vectors:
+            vectors = self.library.video_vectors([c.video.id for c in candidates])
+        by_id = {c.video.id: c for c in candidates}
+        order = mmr_rerank(
+            [c.video.id for c in candidates],
+            [c.score for c in candidates],
+            vectors,
+            len(candidates),
+            lam,
+        )
+        return [by_id[i] for i in order]

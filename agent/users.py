@@ -1,0 +1,426 @@
+"""Users, their feedback events, and their conversation sessions in the SQL store.
+
+The tables live in the same database as the catalogue (``settings.sql_url``) but are their own:
+``users``, ``user_events`` (watch with fraction, like, dislike, rating, impression), ``user_sessions``
+and ``session_turns`` (the messages of each turn and the video ids recommended in it).
+``export`` returns everything held about one user; ``forget`` deletes all of it in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast, get_args
+
+from sqlalchemy import (
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    select,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from agent.types import FeedbackEvent, FeedbackKind, Message
+from retrieval.errors import InvalidInputError, NotFoundError
+
+log = logging.getLogger(__name__)
+
+FEEDBACK_KINDS: tuple[str, ...] = get_args(FeedbackKind)
+MAX_ID_LENGTH = 200
+RATING_RANGE = (0.0, 5.0)
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class UserRow(_Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(MAX_ID_LENGTH), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EventRow(_Base):
+    __tablename__ = "user_events"
+    __table_args__ = (Index("ix_user_events_user_time", "user_id", "timestamp"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(
+        String(MAX_ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE")
+    )
+    video_id: Mapped[str] = mapped_column(String(MAX_ID_LENGTH))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class SessionRow(_Base):
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        String(MAX_ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TurnRow(_Base):
+    __tablename__ = "session_turns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("user_sessions.id", ondelete="CASCADE"), index=True
+    )
+    index: Mapped[int] = mapped_column(Integer)
+    messages: Mapped[str] = mapped_column(Text)  # JSON list of {role, content}
+    reply: Mapped[str] = mapped_column(Text)
+    recommended: Mapped[str] = mapped_column(Text)  # JSON list of video ids, ranked
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One stored turn of a session: what was said and which videos were recommended."""
+
+    session_id: str
+    index: int
+    messages: tuple[Message, ...]
+    reply: str
+    recommended: tuple[str, ...]
+    created_at: datetime
+
+
+def _utc(value: datetime | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _check_id(what: str, value: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(
+            f"A {what} is required",
+            expected=f"a non-empty {what} string",
+            got=repr(value),
+            hint=f"Pass the {what}, e.g. 'alice'",
+        )
+    value = value.strip()
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidInputError(
+            f"The {what} is too long",
+            expected=f"at most {MAX_ID_LENGTH} characters",
+            got=f"{len(value)} characters",
+            hint=f"Use a shorter {what}",
+        )
+    return value
+
+
+def validate_feedback(kind: str, value: float | None) -> float | None:
+    """Check a feedback kind and its value; return the value to store.
+
+    ``watched`` takes the watched fraction in [0, 1] (default 1.0), ``rating`` a value in [0, 5];
+    ``like``, ``dislike`` and ``impression`` take no value.
+    """
+    if kind not in FEEDBACK_KINDS:
+        raise InvalidInputError(
+            "Unknown feedback kind",
+            expected="one of " + ", ".join(FEEDBACK_KINDS),
+            got=repr(kind),
+            hint="Use like, dislike, watched (with a fraction) or rating (with a value)",
+        )
+    if kind == "watched":
+        fraction = 1.0 if value is None else float(value)
+        if not 0.0 <= fraction <= 1.0:
+            raise InvalidInputError(
+                "The watched fraction is out of range",
+                expected="a fraction between 0 and 1",
+                got=str(value),
+                hint="Pass e.g. 0.8 for 80 % watched",
+            )
+        return fraction
+    if kind == "rating":
+        lo, hi = RATING_RANGE
+        if value is None or not lo <= float(value) <= hi:
+            raise InvalidInputError(
+                "A rating needs a value",
+                expected=f"a rating between {lo:g} and {hi:g}",
+                got="nothing" if value is None else str(value),
+                hint="Pass e.g. --rating 4",
+            )
+        return float(value)
+    return None
+
+
+class UserStore:
+    """SQL-backed users, feedback events and sessions (thread-safe; one engine per store)."""
+
+    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+        self.url = url
+        self._engine = engine or self._make_engine(url)
+        _Base.metadata.create_all(self._engine)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        self._lock = (
+            threading.Lock()
+        )  # SQLite allows one writer; keep writes in this process serial
+
+    @staticmethod
+    def _make_engine(url: str) -> Engine:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+            @event.listens_for(engine, "connect")
+            def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+                cursor = dbapi_conn.cursor()
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.close()
+
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # --- users ------------------------------------------------------------------------------
+    def _ensure_user(self, db: Session, user_id: str) -> None:
+        if db.get(UserRow, user_id) is None:
+            db.add(UserRow(id=user_id, created_at=_utc(None)))
+            db.flush()
+
+    def ensure_user(self, user_id: str) -> str:
+        user_id = _check_id("user id", user_id)
+        with self._lock, self._sessions.begin() as db:
+            self._ensure_user(db, user_id)
+        return user_id
+
+    def users(self) -> list[str]:
+        with self._sessions() as db:
+            return list(db.scalars(select(UserRow.id).order_by(UserRow.id)))
+
+    def exists(self, user_id: str) -> bool:
+        with self._sessions() as db:
+            return db.get(UserRow, user_id) is not None
+
+    # --- events -----------------------------------------------------------------------------
+    def record(
+        self,
+        user_id: str,
+        video_id: str,
+        kind: FeedbackKind,
+        value: float | None = None,
+        *,
+        session_id: str | None = None,
+        at: datetime | None = None,
+    ) -> FeedbackEvent:
+        """Validate and store one event; the user is created on first use."""
+        (recorded,) = self.record_many(
+            user_id, [(video_id, kind, value)], session_id=session_id, at=at
+        )
+        return recorded
+
+    def record_many(
+        self,
+        user_id: str,
+        items: Iterable[tuple[str, FeedbackKind, float | None]],
+        *,
+        session_id: str | None = None,
+        at: datetime | None = None,
+    ) -> list[FeedbackEvent]:
+        """Store several events in one transaction (all or nothing)."""
+        user_id = _check_id("user id", user_id)
+        when = _utc(at)
+        rows = []
+        for video_id, kind, value in items:
+            rows.append(
+                EventRow(
+                    user_id=user_id,
+                    video_id=_check_id("video id", video_id),
+                    kind=kind,
+                    value=validate_feedback(kind, value),
+                    timestamp=when,
+                    session_id=session_id,
+                )
+            )
+        with self._lock, self._sessions.begin() as db:
+            self._ensure_user(db, user_id)
+            db.add_all(rows)
+        return [self._event(r) for r in rows]
+
+    @staticmethod
+    def _event(row: EventRow) -> FeedbackEvent:
+        return FeedbackEvent(
+            user_id=row.user_id,
+            video_id=row.video_id,
+            kind=cast(FeedbackKind, row.kind),
+            value=row.value,
+            timestamp=_utc(row.timestamp),
+            session_id=row.session_id,
+        )
+
+    def history(
+        self, user_id: str, kinds: Sequence[FeedbackKind] | None = None
+    ) -> list[FeedbackEvent]:
+        """The user's events, oldest first (optionally only some kinds); [] for an unknown user."""
+        query = select(EventRow).where(EventRow.user_id == user_id)
+        if kinds:
+            query = query.where(EventRow.kind.in_(list(kinds)))
+        with self._sessions() as db:
+            rows = db.scalars(query.order_by(EventRow.timestamp, EventRow.id)).all()
+            return [self._event(r) for r in rows]
+
+    # --- sessions ---------------------------------------------------------------------------
+    def start_session(self, user_id: str) -> str:
+        user_id = _check_id("user id", user_id)
+        session_id = uuid.uuid4().hex
+        with self._lock, self._sessions.begin() as db:
+            self._ensure_user(db, user_id)
+            db.add(SessionRow(id=session_id, user_id=user_id, started_at=_utc(None)))
+        return session_id
+
+    def latest_session(self, user_id: str) -> str | None:
+        with self._sessions() as db:
+            return db.scalars(
+                select(SessionRow.id)
+                .where(SessionRow.user_id == user_id)
+                .order_by(SessionRow.started_at.desc())
+                .limit(1)
+            ).first()
+
+    def add_turn(
+        self,
+        session_id: str,
+        messages: Sequence[Message],
+        reply: str,
+        recommended: Sequence[str],
+    ) -> Turn:
+        """Append a turn (the messages it answered, the reply, the ranked video ids)."""
+        with self._lock, self._sessions.begin() as db:
+            if db.get(SessionRow, session_id) is None:
+                raise NotFoundError(
+                    "No such session",
+                    expected="a session id from start_session",
+                    got=repr(session_id),
+                )
+            count = len(
+                db.scalars(select(TurnRow.id).where(TurnRow.session_id == session_id)).all()
+            )
+            row = TurnRow(
+                session_id=session_id,
+                index=count,
+                messages=json.dumps([{"role": m.role, "content": m.content} for m in messages]),
+                reply=reply,
+                recommended=json.dumps(list(recommended)),
+                created_at=_utc(None),
+            )
+            db.add(row)
+        return self._turn(row)
+
+    @staticmethod
+    def _turn(row: TurnRow) -> Turn:
+        return Turn(
+            session_id=row.session_id,
+            index=row.index,
+            messages=tuple(
+                Message(role=m["role"], content=m["content"]) for m in json.loads(row.messages)
+            ),
+            reply=row.reply,
+            recommended=tuple(json.loads(row.recommended)),
+            created_at=_utc(row.created_at),
+        )
+
+    def turns(self, session_id: str) -> list[Turn]:
+        with self._sessions() as db:
+            rows = db.scalars(
+                select(TurnRow).where(TurnRow.session_id == session_id).order_by(TurnRow.index)
+            ).all()
+            return [self._turn(r) for r in rows]
+
+    def sessions(self, user_id: str) -> list[str]:
+        with self._sessions() as db:
+            return list(
+                db.scalars(
+                    select(SessionRow.id)
+                    .where(SessionRow.user_id == user_id)
+                    .order_by(SessionRow.started_at)
+                )
+            )
+
+    # --- privacy ----------------------------------------------------------------------------
+    def export(self, user_id: str) -> dict[str, object]:
+        """Everything held about the user, as JSON-ready data."""
+        with self._sessions() as db:
+            user = db.get(UserRow, user_id)
+            if user is None:
+                raise NotFoundError(
+                    "No such user",
+                    expected="a user id that has feedback or conversations",
+                    got=repr(user_id),
+                    hint="List users with `vidrec users list`",
+                )
+            created = _utc(user.created_at).isoformat()
+        sessions = []
+        for session_id in self.sessions(user_id):
+            sessions.append(
+                {
+                    "id": session_id,
+                    "turns": [
+                        {
+                            "index": t.index,
+                            "messages": [
+                                {"role": m.role, "content": m.content} for m in t.messages
+                            ],
+                            "reply": t.reply,
+                            "recommended": list(t.recommended),
+                            "created_at": t.created_at.isoformat(),
+                        }
+                        for t in self.turns(session_id)
+                    ],
+                }
+            )
+        return {
+            "user_id": user_id,
+            "created_at": created,
+            "events": [
+                {
+                    "video_id": e.video_id,
+                    "kind": e.kind,
+                    "value": e.value,
+                    "timestamp": e.timestamp.isoformat(),
+                    "session_id": e.session_id,
+                }
+                for e in self.history(user_id)
+            ],
+            "sessions": sessions,
+        }
+
+    def forget(self, user_id: str) -> bool:
+        """Delete the user and everything held about them; False if nothing was held."""
+        with self._lock, self._sessions.begin() as db:
+            session_ids = list(
+                db.scalars(select(SessionRow.id).where(SessionRow.user_id == user_id))
+            )
+            if session_ids:
+                db.execute(delete(TurnRow).where(TurnRow.session_id.in_(session_ids)))
+            db.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
+            events = db.execute(delete(EventRow).where(EventRow.user_id == user_id))
+            users = db.execute(delete(UserRow).where(UserRow.id == user_id))
+            found = bool(
+                getattr(users, "rowcount", 0) or getattr(events, "rowcount", 0) or session_ids
+            )
+        log.info("forgot user %s (found=%s)", user_id, found)
+        return found

@@ -1,0 +1,323 @@
+"""The facade end to end: fake LLM + fake embedder + real Chroma and SQLite in a tmp dir."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.recommender import CLARIFYING_QUESTION, Recommender
+from agent.types import Message
+from retrieval.errors import InvalidInputError, NotFoundError
+from retrieval.types import SearchFilters
+from tests.agent_data import build_recommender, fake_settings, with_settings
+from tests.fakes.llm import FakeLLM
+
+
+def form(search_text: str = "", **overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "wants_recommendations": True,
+        "search_text": search_text,
+        "max_minutes": None,
+        "min_minutes": None,
+        "language": None,
+        "from_year": None,
+        "to_year": None,
+        "avoid_topics": [],
+        "liked": [],
+        "disliked": [],
+        "seen": [],
+        "include_seen": False,
+    }
+    base.update(overrides)
+    return base
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recommender]:
+    rec = build_recommender(tmp_path_factory.mktemp("facade"))
+    yield rec
+    rec.close()
+
+
+@pytest.fixture
+def llm() -> FakeLLM:
+    return FakeLLM()
+
+
+@pytest.fixture
+def rec(base: Recommender, llm: FakeLLM) -> Recommender:
+    """Same library and user store, a fresh scripted LLM, MMR off for predictable orders."""
+    return with_settings(base, llm, diversity_lambda=1.0)
+
+
+def ids(answer: Any) -> list[str]:
+    return [r.video.id for r in answer.recommendations]
+
+
+def test_recommend_end_to_end(rec: Recommender, llm: FakeLLM) -> None:
+    llm.enqueue(form("cooking pasta sauce at home"))
+    answer = rec.recommend("I want to cook pasta at home", "u-e2e", k=3)
+    assert 1 <= len(answer.recommendations) <= 3
+    assert ids(answer)[0] in {"pasta", "kitchen"}
+    assert [r.rank for r in answer.recommendations] == list(range(1, len(ids(answer)) + 1))
+    for r in answer.recommendations:
+        chunk = rec.library.chunk(r.evidence_chunk_id)
+        assert chunk is not None and chunk.video_id == r.video.id
+        assert r.video.duration is not None
+        assert 0 <= r.evidence_start < r.video.duration
+        assert r.reason and r.evidence_quote
+    assert answer.text.startswith("Fake reply")
+    assert answer.understanding is not None
+    assert answer.understanding.search_text == "cooking pasta sauce at home"
+    assert set(answer.timings) >= {"understand", "retrieve", "rank", "rerank", "reply", "explain"}
+    assert [c.tag for c in llm.calls][:3] == ["understand@1", "rerank@1", "reply@1"]
+    assert {c.tag for c in llm.calls[3:]} == {"explain@1"}
+
+
+def test_stream_event_order(rec: Recommender, llm: FakeLLM) -> None:
+    llm.enqueue(form("space exploration mars"))
+    events = list(rec.stream("anything about going to Mars?", "u-stream", k=2))
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "understanding" and events[0].understanding is not None
+    assert kinds[-1] == "done"
+    first_rec = kinds.index("recommendation")
+    assert "text" in kinds[1:first_rec]
+    assert set(kinds[first_rec:-1]) == {"recommendation"}
+    answer = events[-1].answer
+    assert answer is not None
+    assert "".join(e.text for e in events if e.kind == "text").strip() == answer.text
+    assert [e.recommendation for e in events if e.kind == "recommendation"] == (
+        answer.recommendations
+    )
+    assert answer.recommendations[0].video.id == "mars"
+
+
+def test_text_is_streamed_in_pieces(rec: Recommender, llm: FakeLLM) -> None:
+    llm.enqueue(form("ocean whales"))
+    texts = [e.text for e in rec.stream("whales", "u-pieces", k=1) if e.kind == "text"]
+    assert len(texts) > 3
+
+
+def test_watched_and_disliked_are_excluded_next_turn(rec: Recommender, llm: FakeLLM) -> None:
+    user = "u-feedback"
+    llm.enqueue(form("cooking food at home"))
+    first = ids(rec.recommend("cooking at home", user, k=4))
+    top, second = first[0], first[1]
+    rec.feedback(user, top, "dislike")
+    rec.feedback(user, second, "watched", 0.9)
+    llm.enqueue(form("cooking food at home"))
+    again = ids(rec.recommend("cooking at home", user, k=4))
+    assert top not in again and second not in again
+    assert again  # others still come
+
+
+def test_asking_again_brings_seen_back(rec: Recommender, llm: FakeLLM) -> None:
+    user = "u-rewatch"
+    rec.feedback(user, "mars", "watched", 1.0)
+    llm.enqueue(form("mars space"))
+    assert "mars" not in ids(rec.recommend("mars", user, k=3))
+    llm.enqueue(form("mars space", include_seen=True))
+    assert "mars" in ids(rec.recommend("I want to watch the Mars one again", user, k=3))
+
+
+def test_a_like_reorders_the_next_turn(rec: Recommender, llm: FakeLLM) -> None:
+    """Liking a video lifts its neighbours: kitchen shares pasta, sauce and cooking with pasta."""
+    llm.enqueue(form("food baking children"))
+    before = ids(rec.recommend("food", "u-like", k=6))
+    assert "kitchen" in before and "pasta" in before
+    rec.feedback("u-like", "pasta", "like")
+    llm.enqueue(form("food baking children"))
+    after = ids(rec.recommend("food", "u-like", k=6))
+    assert "pasta" not in after  # known now
+    assert after.index("kitchen") < before.index("kitchen")
+
+
+def test_liked_in_conversation_seeds_and_is_excluded(rec: Recommender, llm: FakeLLM) -> None:
+    llm.enqueue(form("", liked=["The secret of perfect pasta"]))
+    answer = rec.recommend("I loved The secret of perfect pasta, more like that", "u-conv", k=3)
+    assert "pasta" not in ids(answer)
+    assert ids(answer)[0] == "kitchen"
+
+
+def test_filters_from_the_turn_and_from_the_caller(rec: Recommender, llm: FakeLLM) -> None:
+    llm.enqueue(form("cooking food", max_minutes=2))
+    answer = rec.recommend("cooking food under 2 minutes", "u-filter", k=5)
+    assert ids(answer) and all(r.video.duration <= 120 for r in answer.recommendations)  # type: ignore[operator]
+    llm.enqueue(form("cooking food"))
+    answer = rec.recommend(
+        "cooking food", "u-filter", k=5, filters=SearchFilters(tags_none=("baking",))
+    )
+    assert ids(answer) and "bread" not in ids(answer)
+
+
+def test_chitchat_gets_a_short_reply_and_new_users_a_question(
+    rec: Recommender, llm: FakeLLM
+) -> None:
+    llm.enqueue(form("", wants_recommendations=False), "Hello! Happy to help.")
+    answer = rec.recommend("hello!", "u-new")
+    assert answer.recommendations == []
+    assert answer.text == "Hello! Happy to help."
+    assert answer.clarifying_question == CLARIFYING_QUESTION
+    assert [c.tag for c in llm.calls] == ["understand@1", "chat@1"]
+
+    rec.feedback("u-old", "mars", "like")
+    llm.enqueue(form("", wants_recommendations=False))
+    assert rec.recommend("thanks!", "u-old").clarifying_question is None
+
+
+def test_vague_request_from_new_user_gets_a_question(rec: Recommender, llm: FakeLLM) -> None:
+    llm.enqueue(form("something"))
+    answer = rec.recommend("recommend me something", "u-vague")
+    assert answer.recommendations == []
+    assert answer.clarifying_question == CLARIFYING_QUESTION
+
+
+def test_vague_request_from_known_user_uses_the_profile(rec: Recommender, llm: FakeLLM) -> None:
+    rec.feedback("u-profile", "pasta", "like")
+    llm.enqueue(form(""))
+    answer = rec.recommend("recommend me something", "u-profile", k=2)
+    assert answer.clarifying_question is None
+    assert ids(answer) and "pasta" not in ids(answer)
+    assert ids(answer)[0] == "kitchen"
+
+
+def test_turns_and_impressions_are_kept(rec: Recommender, llm: FakeLLM) -> None:
+    user = "u-session"
+    llm.enqueue(form("ocean"))
+    conv = [Message("user", "ocean please")]
+    first = rec.recommend(conv, user, k=2)
+    llm.enqueue(form("ocean whales"))
+    conv2 = [*conv, Message("assistant", first.text), Message("user", "whales too")]
+    rec.recommend(conv2, user, k=2)
+    data = rec.export_user(user)
+    sessions = data["sessions"]
+    assert isinstance(sessions, list) and len(sessions) == 1  # the follow-up joined the session
+    assert len(sessions[0]["turns"]) == 2
+    assert sessions[0]["turns"][0]["recommended"] == ids(first)
+    kinds = {e.kind for e in rec.history(user)}
+    assert kinds == {"impression"}
+    assert user in rec.users()
+
+
+def test_forget_user_clears_every_store(rec: Recommender, llm: FakeLLM) -> None:
+    called: list[str] = []
+    rec.forget_hooks.append(called.append)
+    rec.feedback("u-forget", "mars", "like")
+    llm.enqueue(form("mars"))
+    rec.recommend("mars", "u-forget", k=1)
+    rec.forget_user("u-forget")
+    assert rec.history("u-forget") == []
+    assert "u-forget" not in rec.users()
+    assert called == ["u-forget"]
+    with pytest.raises(NotFoundError):
+        rec.export_user("u-forget")
+
+
+def test_feedback_is_validated(rec: Recommender) -> None:
+    with pytest.raises(NotFoundError, match="vidrec videos"):
+        rec.feedback("u-bad", "no-such-video", "like")
+    with pytest.raises(InvalidInputError):
+        rec.feedback("u-bad", "mars", "watched", 2.0)
+    with pytest.raises(InvalidInputError):
+        rec.feedback("u-bad", "mars", "adore")  # type: ignore[arg-type]
+    assert rec.history("u-bad") == []
+
+
+@pytest.mark.parametrize(
+    ("conversation", "user", "k", "needle"),
+    [
+        ("", "u", 5, "Nothing to answer"),
+        ([Message("user", "hi"), Message("assistant", "hello")], "u", 5, "end with the user"),
+        ("cooking", "", 5, "user id"),
+        ("cooking", "u", 0, "k is out of range"),
+        ("x" * 5000, "u", 5, "too long"),
+    ],
+)
+def test_bad_input_raises_before_any_work(
+    rec: Recommender, llm: FakeLLM, conversation: Any, user: str, k: int, needle: str
+) -> None:
+    with pytest.raises(InvalidInputError, match=needle):
+        rec.recommend(conversation, user, k=k)
+    with pytest.raises(InvalidInputError, match=needle):
+        rec.stream(conversation, user, k=k)  # raises at once, not on first next()
+    assert llm.calls == []
+
+
+def test_failure_mid_stream_is_an_error_event(rec: Recommender, llm: FakeLLM) -> None:
+    from retrieval.errors import BackendUnavailableError
+
+    llm.enqueue(form("mars"), BackendUnavailableError("model server went away"))
+    events = list(rec.stream("mars", "u-err", k=2))
+    assert events[-1].kind == "error"
+    assert "model server went away" in events[-1].text
+
+
+def test_no_rerank_setting_skips_the_llm_rerank(base: Recommender, llm: FakeLLM) -> None:
+    rec = with_settings(base, llm, rerank=False)
+    llm.enqueue(form("mars"))
+    rec.recommend("mars", "u-norerank", k=2)
+    assert "rerank@1" not in [c.tag for c in llm.calls]
+
+
+def test_rerank_order_is_applied(rec: Recommender, llm: FakeLLM) -> None:
+    llm.enqueue(form("cooking food"))
+    plain = ids(rec.recommend("cooking", "u-rr1", k=3))
+    llm.enqueue(form("cooking food"), {"ranking": [plain[2], plain[0]]})
+    reranked = ids(rec.recommend("cooking", "u-rr2", k=3))
+    assert reranked == [plain[2], plain[0], plain[1]]
+
+
+def test_llm_calls_are_serialised_across_threads(base: Recommender) -> None:
+    class SlowLLM(FakeLLM):
+        inside = 0
+        overlap = False
+
+        def _chat(self, messages: Any, **kwargs: Any) -> Any:
+            SlowLLM.inside += 1
+            if SlowLLM.inside > 1:
+                SlowLLM.overlap = True
+            time.sleep(0.01)
+            SlowLLM.inside -= 1
+            return super()._chat(messages, **kwargs)
+
+    rec = with_settings(base, SlowLLM())
+    errors: list[BaseException] = []
+
+    def ask(i: int) -> None:
+        try:
+            rec.recommend("cooking", f"u-thread-{i}", k=2)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert not SlowLLM.overlap
+
+
+def test_library_passthrough_and_lazy_build(base: Recommender, tmp_path: Path) -> None:
+    lazy = Recommender(fake_settings(tmp_path))
+    assert lazy._library is None and lazy._llm is None and lazy._users is None
+    hits = base.search("salted boiling water", k=2)
+    assert hits and hits[0].video.id == "pasta"
+
+
+def test_remove_video_drops_it_from_answers(tmp_path: Path) -> None:
+    llm = FakeLLM()
+    rec = build_recommender(tmp_path, llm=llm, diversity_lambda=1.0)
+    llm.enqueue(form("mars space"))
+    assert "mars" in ids(rec.recommend("mars", "u", k=3))
+    rec.remove_video("mars")
+    llm.enqueue(form("mars space"))
+    assert "mars" not in ids(rec.recommend("mars", "u", k=3))
+    with pytest.raises(NotFoundError):
+        rec.remove_video("mars")
+    rec.close()

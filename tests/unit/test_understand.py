@@ -1,0 +1,194 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+
+from agent.llm.base import LLMOutputError
+from agent.types import Message
+from agent.understand import (
+    UNDERSTAND_SCHEMA,
+    Understander,
+    merge_filters,
+    normalise_understanding,
+    parse_rules,
+)
+from retrieval.types import SearchFilters
+from tests.fakes.llm import FakeLLM
+
+
+def form(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "wants_recommendations": True,
+        "search_text": "",
+        "max_minutes": None,
+        "min_minutes": None,
+        "language": None,
+        "from_year": None,
+        "to_year": None,
+        "avoid_topics": [],
+        "liked": [],
+        "disliked": [],
+        "seen": [],
+        "include_seen": False,
+    }
+    base.update(overrides)
+    return base
+
+
+def understand(text: str | list[Message], data: Any) -> Any:
+    llm = FakeLLM().enqueue(data)
+    messages = [Message("user", text)] if isinstance(text, str) else text
+    result = Understander(llm).understand(messages)
+    return result, llm
+
+
+def test_llm_form_becomes_understanding_with_seconds() -> None:
+    result, llm = understand(
+        "Something on space exploration under 15 minutes, in Spanish, after 2015, no politics",
+        form(
+            search_text="space exploration",
+            max_minutes=15,
+            language="Spanish",
+            from_year=2015,
+            avoid_topics=["politics"],
+        ),
+    )
+    assert result.wants_recommendations
+    assert result.search_text == "space exploration"
+    assert result.filters.max_duration == 900.0
+    assert result.filters.languages == ("es",)
+    assert result.filters.published_after == date(2015, 1, 1)
+    assert result.filters.tags_none == ("politics",)
+    call = llm.calls[0]
+    assert call.tag == "understand@1"
+    assert call.schema == UNDERSTAND_SCHEMA
+    assert "under 15 minutes" in call.last_user
+
+
+def test_hours_are_understood() -> None:
+    result, _ = understand("a long one, at least an hour", form(search_text="long", min_minutes=60))
+    assert result.filters.min_duration == 3600.0
+
+
+@pytest.mark.parametrize("minutes", [0, -5, 100000])
+def test_nonsense_durations_are_dropped(minutes: float) -> None:
+    result, _ = understand(f"talks about bees {minutes} minutes", form(max_minutes=minutes))
+    assert result.filters.max_duration is None
+
+
+def test_unstated_limits_are_dropped() -> None:
+    """A 0.5B model likes to invent filters; only what the user wrote is kept."""
+    result, _ = understand(
+        "talks about bees",
+        form(search_text="bees", max_minutes=10, from_year=2012, language="fr"),
+    )
+    assert result.filters == SearchFilters()
+
+
+def test_rules_fill_what_the_model_missed() -> None:
+    result, _ = understand(
+        "anything on climate change shorter than 12 minutes from before 2010?",
+        form(search_text="climate change"),
+    )
+    assert result.filters.max_duration == 720.0
+    assert result.filters.published_before == date(2009, 12, 31)
+
+
+def test_contradictory_durations_fall_back_to_rules() -> None:
+    result, _ = understand(
+        "cooking under 10 minutes", form(search_text="cooking", max_minutes=10, min_minutes=10)
+    )
+    assert result.filters.max_duration == 600.0
+    assert result.filters.min_duration is None
+
+
+def test_empty_search_text_falls_back_to_user_words() -> None:
+    result, _ = understand("recommend me talks about octopus intelligence", form(search_text=""))
+    assert "octopus intelligence" in result.search_text
+
+
+def test_bare_refinement_carries_previous_topic() -> None:
+    conversation = [
+        Message("user", "talks about octopus intelligence"),
+        Message("assistant", "Here are three."),
+        Message("user", "shorter ones please"),
+    ]
+    result, _ = understand(conversation, form(search_text="shorter ones"))
+    assert "octopus" in result.search_text
+
+
+def test_chitchat_is_not_a_request() -> None:
+    result, _ = understand("thanks, that was great!", form(wants_recommendations=False))
+    assert not result.wants_recommendations
+    assert result.search_text == ""
+
+
+def test_request_cue_overrides_a_wrong_false() -> None:
+    result, _ = understand(
+        "can you recommend something about volcanoes?",
+        form(wants_recommendations=False, search_text="volcanoes"),
+    )
+    assert result.wants_recommendations
+    assert result.search_text == "volcanoes"
+
+
+def test_items_must_be_grounded_in_what_the_user_said() -> None:
+    result, _ = understand(
+        "I loved Do schools kill creativity, but I disliked the one about dieting. "
+        "Already seen Averting the climate crisis. More on education please",
+        form(
+            search_text="education",
+            liked=["Do schools kill creativity", "Inception"],
+            disliked=["dieting", "education"],
+            seen=["Averting the climate crisis", "  "],
+        ),
+    )
+    assert result.liked == ("Do schools kill creativity",)  # "Inception" never said
+    assert result.disliked == ("dieting",)  # repeating the search topic is not a dislike
+    assert result.seen == ("Averting the climate crisis",)
+
+
+def test_include_seen_needs_the_user_to_ask() -> None:
+    asked, _ = understand("I want to rewatch the pasta one", form(search_text="pasta"))
+    assert asked.include_seen
+    not_asked, _ = understand("pasta recipes", form(search_text="pasta", include_seen=True))
+    assert not not_asked.include_seen
+
+
+def test_unusable_model_output_falls_back_to_rules() -> None:
+    llm = FakeLLM().enqueue(LLMOutputError("bad json"))
+    result = Understander(llm).understand([Message("user", "jazz history under 20 minutes")])
+    assert result.wants_recommendations
+    assert "jazz history" in result.search_text
+    assert result.filters.max_duration == 1200.0
+
+
+def test_garbage_types_are_tolerated() -> None:
+    result = normalise_understanding(
+        {"max_minutes": "ten", "liked": "x", "language": 3, "from_year": True},
+        [Message("user", "science talks")],
+    )
+    assert result.filters == SearchFilters()
+    assert result.liked == ()
+
+
+def test_parse_rules_phrases() -> None:
+    rules = parse_rules("something under ten minutes, not in french, since 2014")
+    assert rules.max_duration == 600.0
+    assert rules.published_after == date(2014, 1, 1)
+    assert parse_rules("over half an hour please").min_duration == 1800.0
+    assert parse_rules("hello!").wants_recommendations is False
+
+
+def test_given_filters_win_and_exclusions_add_up() -> None:
+    understood = SearchFilters(
+        max_duration=600, tags_none=("politics",), exclude_ids=frozenset("a")
+    )
+    given = SearchFilters(max_duration=300, tags_none=("war",), exclude_ids=frozenset("b"))
+    merged = merge_filters(understood, given)
+    assert merged.max_duration == 300
+    assert merged.tags_none == ("politics", "war")
+    assert merged.exclude_ids == {"a", "b"}
+    assert merge_filters(understood, None) is understood
