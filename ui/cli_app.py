@@ -7,12 +7,15 @@ import typer
 from agent.recommender import Recommender
 from agent.settings import Settings
 
-#: Requests that find something in the default demo subset (checked by tests/unit/test_ui_demo.py).
+#: Requests that find something in the default demo subset (tests/unit/test_ui_demo.py checks
+#: each one's topic is there). The first is the spoken query of shared/data/speech/espeak/q1.wav.
 DEMO_EXAMPLES = (
-    "a funny talk about creativity and schools",
-    "something short about happiness",
-    "I liked a talk on technology and the future, what else?",
-    "talks about climate and the environment",
+    "Recommend me a funny cooking video under ten minutes",
+    "A short talk about happiness",
+    "Something funny to watch on a break",
+    "How can I deal with stress?",
+    "I loved The power of vulnerability: what else would I like?",
+    "Amazing animals in the ocean",
 )
 
 DEMO_GUIDE = """\
@@ -50,15 +53,18 @@ def demo_cmd(
 ) -> None:
     """Build and index the demo library (skipped when already indexed), then open the chat app."""
     from retrieval.demo import build_demo_library
-
     from ui.app import serve
 
     settings = Settings()
     settings.ensure_dirs()
     out_dir = settings.data_dir / "demo"
-    kwargs = {} if talks is None else {"talks": talks}
     typer.echo(f"demo library: building under {out_dir} (skipped where already built)")
-    manifest = build_demo_library(settings.data.shared_dir, out_dir, **kwargs)
+    shared = settings.data.shared_dir
+    manifest = (
+        build_demo_library(shared, out_dir)
+        if talks is None
+        else build_demo_library(shared, out_dir, talks=talks)
+    )
     recommender = Recommender(settings)
     try:
         typer.echo("demo library: indexing (unchanged videos are skipped)")
