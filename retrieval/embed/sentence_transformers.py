@@ -55,6 +55,9 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, settings: EmbeddingSettings) -> None:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar under our own progress bar
 
         path = resolve_model_path(settings.model)
         log.info("loading sentence-transformers model from %s on %s", path, settings.device)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -121,7 +121,7 @@ TALK_ROWS: list[dict[str, object]] = [
 ]
 
 
-def write_talks(folder: Path, rows: Sequence[dict[str, object]] | None = None) -> Path:
+def write_talks(folder: Path, rows: Sequence[Mapping[str, object]] | None = None) -> Path:
     """Write the TALKS transcripts and a JSONL manifest over them into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in TALKS.items():

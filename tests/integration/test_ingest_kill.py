@@ -95,8 +95,8 @@ def test_kill_9_mid_ingest_then_resume(tmp_path: Path, kill_at: str) -> None:
 
     settings = Settings(
         data_dir=data,
-        asr={"backend": "fake"},  # type: ignore[arg-type]
-        embedding={"backend": "fake"},  # type: ignore[arg-type]
+        asr={"backend": "fake"},
+        embedding={"backend": "fake"},
     )
     lib = Library(settings)
     report = lib.ingest([media], manifest)

@@ -63,7 +63,7 @@ def real(
     root = tmp_path_factory.mktemp("real")
     manifest, rows = ted_manifest(shared_data, root / "in", TALKS)
     clip = sorted((shared_data / "speech" / "librivox").glob("*.wav"))[0]
-    settings = Settings(data_dir=root / "data", asr={"model": "tiny.en"})  # type: ignore[arg-type]
+    settings = Settings(data_dir=root / "data", asr={"model": "tiny.en"})
     lib = Library(settings)
     report = lib.ingest([clip], manifest)
     assert report.ok, report.failed

@@ -21,8 +21,8 @@ def lib(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
     root = tmp_path_factory.mktemp("search")
     settings = Settings(
         data_dir=root / "data",
-        asr={"backend": "fake"},  # type: ignore[arg-type]
-        embedding={"backend": "fake"},  # type: ignore[arg-type]
+        asr={"backend": "fake"},
+        embedding={"backend": "fake"},
     )
     library = Library(settings)
     report = library.ingest(manifest=write_talks(root / "in"))
