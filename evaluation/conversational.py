@@ -41,7 +41,7 @@ from evaluation.systems import (
     System,
     library_chunks,
 )
-from evaluation.workspace import EvalError, eval_settings, open_library, workspace_name
+from evaluation.workspace import EvalError, open_library, prepare_workspace, workspace_name
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +110,11 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
     )
 
     name = workspace_name(options.task, catalogue.sha256, settings)
-    ev_settings = eval_settings(
+    lines = catalogue.manifest_lines()
+    ev_settings = prepare_workspace(
         settings,
         name,
+        lines,
         rerank=options.rerank,
         explain=False,
         candidates=max(settings.agent.candidates, K),
@@ -121,7 +123,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
     library = None
     if any(s in wanted for s in ("bm25", "dense", "hybrid", "vidrec")):
         with ingest_progress(progress, f"{len(catalogue)} movies") as on_progress:
-            library, ingest = open_library(ev_settings, catalogue.manifest_lines(), on_progress)
+            library, ingest = open_library(ev_settings, lines, on_progress)
         report.dataset["index_ingested"] = len(ingest.ingested)
         report.dataset["index_unchanged"] = len(ingest.unchanged)
 

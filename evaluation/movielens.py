@@ -47,7 +47,7 @@ from evaluation.metrics import (
 from evaluation.movies import Catalogue, MovieLens
 from evaluation.report import EvalReport, SystemResult
 from evaluation.runner import EvalOptions, choose_systems, ingest_progress, new_report, sample
-from evaluation.workspace import EvalError, eval_settings, open_library, workspace_name
+from evaluation.workspace import EvalError, open_library, prepare_workspace, workspace_name
 
 log = logging.getLogger(__name__)
 
@@ -480,9 +480,10 @@ def _movie_vectors(
         items={m.id: m for mid, m in sorted(movielens.items.items()) if mid in wanted}
     )
     name = workspace_name("movielens", catalogue.sha256, settings)
-    ev_settings = eval_settings(settings, name)
+    lines = catalogue.manifest_lines()
+    ev_settings = prepare_workspace(settings, name, lines)
     with ingest_progress(progress, f"{len(catalogue)} movies") as on_progress:
-        library, ingest = open_library(ev_settings, catalogue.manifest_lines(), on_progress)
+        library, ingest = open_library(ev_settings, lines, on_progress)
     report.dataset["index_ingested"] = len(ingest.ingested)
     report.dataset["index_unchanged"] = len(ingest.unchanged)
     vectors = library.video_vectors(list(catalogue.items))

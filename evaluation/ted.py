@@ -43,7 +43,7 @@ from evaluation.systems import (
     System,
     library_chunks,
 )
-from evaluation.workspace import EvalError, eval_settings, open_library, workspace_name
+from evaluation.workspace import EvalError, open_library, prepare_workspace, workspace_name
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def run_ted(options: EvalOptions, settings: Settings, progress: Progress) -> Eva
         "index = transcripts only (opaque titles, no description/tags, metadata chunk off); "
         "query = the talk's description; relevant = that talk"
     )
-    ev_settings = eval_settings(settings, workspace_name("ted", content, settings))
+    ev_settings = prepare_workspace(settings, workspace_name("ted", content, settings), lines)
     ev_settings = ev_settings.model_copy(
         update={"ingest": ev_settings.ingest.model_copy(update={"metadata_chunk": False})}
     )

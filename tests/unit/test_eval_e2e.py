@@ -19,6 +19,8 @@ from agent.types import Message
 from evaluation.cache import CachingLLM, JsonCache
 from evaluation.report import EvalReport
 from evaluation.runner import EvalOptions, run_eval
+from evaluation.workspace import eval_settings
+from retrieval.library import Library
 from ui.cli import app
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eval"
@@ -64,6 +66,32 @@ def test_redial_end_to_end_then_cached(settings: Settings, tmp_path: Path) -> No
     assert any(note.startswith("vidrec LLM: 0 new calls") for note in second.notes)
     for a, b in zip(first.systems, second.systems, strict=True):
         assert a.metrics == b.metrics
+
+
+def test_a_new_catalogue_starts_from_the_closest_index(settings: Settings) -> None:
+    run_eval(_redial(systems=("dense",)), settings)
+    report = run_eval(
+        EvalOptions(
+            task="inspired",
+            data=FIXTURES / "inspired_tiny.tsv",
+            movielens=ML,
+            systems=("dense", "hybrid"),
+        ),
+        settings,
+    )
+    # the ReDial index held the 9 MovieLens titles + its Cosmos: only INSPIRED's Cosmos is new,
+    # and ReDial's is removed, so the index holds exactly the INSPIRED catalogue
+    assert report.dataset["index_ingested"] == 1 and report.dataset["index_unchanged"] == 9
+    folders = sorted(p.name for p in (settings.cache_dir / "eval").iterdir() if p.is_dir())
+    assert [f.split("-")[0] for f in folders] == ["inspired", "redial"]
+    manifest = (settings.cache_dir / "eval" / folders[0] / "catalogue.jsonl").read_text()
+    assert "inspired:cosmos-2015" in manifest and "redial:cosmos-2015" not in manifest
+    library = Library(eval_settings(settings, folders[0]))
+    assert library.get_video("redial:cosmos-2015") is None
+    assert library.get_video("inspired:cosmos-2015") is not None
+    assert len(library.videos()) == 10
+    library.close()
+    assert report.system("dense").metrics["Recall@50"] == 1.0
 
 
 def test_retrieval_baselines_find_the_known_talk(settings: Settings) -> None:
