@@ -306,14 +306,18 @@ def derive_id(title: str, path: str | None = None) -> str:
 # --- reading ------------------------------------------------------------------------------------
 
 
+def _canonical(column: str) -> str:
+    name = column.strip().lower().replace(" ", "_").replace("-", "_")
+    return _ALIASES.get(name, name)
+
+
 def _normalise_keys(raw: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if key is None:  # csv: more cells than header columns
             out.setdefault(_OVERFLOW, value)
             continue
-        name = key.strip().lower().replace(" ", "_").replace("-", "_")
-        name = _ALIASES.get(name, name)
+        name = _canonical(key)
         if name in out and name in FIELDS and _text(out[name]):
             continue  # an alias and the canonical column both present: the first one wins
         out[name] = value
@@ -395,7 +399,7 @@ def _csv_records(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any] | 
     lines = text.splitlines(keepends=True)
     reader = csv.DictReader(lines)
     header = reader.fieldnames or []
-    names = {_ALIASES.get(h.strip().lower(), h.strip().lower()) for h in header if h}
+    names = {_canonical(h) for h in header if h}
     if not names & {"title", *_PATH_FIELDS}:
         raise InvalidInputError(
             f"Manifest {path.name} has no usable header (line 1)",
@@ -405,6 +409,8 @@ def _csv_records(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any] | 
         )
     while True:
         start = reader.line_num + 1
+        while start <= len(lines) and not lines[start - 1].strip():
+            start += 1  # the reader skips blank lines before a record
         try:
             record = next(reader)
         except StopIteration:

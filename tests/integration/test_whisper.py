@@ -146,5 +146,5 @@ def test_demo_from_real_data_feeds_whisper(
 
     transcript = whisper.transcribe(clip)
     reference = clip.with_suffix(".txt").read_text(encoding="utf-8")
-    # Whisper base on espeak-ng's voice reading a TED opening; measured 0.06.
-    assert wer([reference], [transcript.text]) <= 0.15
+    # Whisper base on espeak-ng's voice reading a TED opening (44.6 s): measured 0.041.
+    assert wer([reference], [transcript.text]) <= 0.10

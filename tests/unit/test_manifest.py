@@ -116,6 +116,7 @@ def test_bad_rows_reported_with_line_others_kept(library: Path) -> None:
 title,duration,published,tags,transcript_path
 Good one,60,2020-01-01,a,talk.md
 Bad duration,ten minutes,,,
+
 "Multi
 line title",30,,,
 Bad date,60,yesterday,,
@@ -129,14 +130,14 @@ Last good,1:00,,,
     result = read_manifest(path)
     assert [r.title for r in result.rows] == ["Good one", "Multi\nline title", "Last good"]
     failures = {f.path.rsplit(":", 1)[1]: f.error for f in result.failures}
-    assert set(failures) == {"3", "6", "7", "9", "10"}
+    assert set(failures) == {"3", "7", "8", "10", "11"}  # line 4 is blank
     assert all(f.path.startswith(f"{path}:") for f in result.failures)
     assert "duration: expected seconds" in failures["3"] and "'ten minutes'" in failures["3"]
-    assert "published: expected an ISO date" in failures["6"] and "'yesterday'" in failures["6"]
-    assert "transcript_path: expected an existing transcript file" in failures["7"]
-    assert "gone.md" in failures["7"]
-    assert "title: expected a title" in failures["9"]
-    assert "tags:" in failures["10"]
+    assert "published: expected an ISO date" in failures["7"] and "'yesterday'" in failures["7"]
+    assert "transcript_path: expected an existing transcript file" in failures["8"]
+    assert "gone.md" in failures["8"]
+    assert "title: expected a title" in failures["10"]
+    assert "tags:" in failures["11"]
     for error in failures.values():
         assert "\n" not in error and "; " in error  # one line, with what to do
 
