@@ -23,8 +23,11 @@ import math
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
+from agent.collab import Collaborative
 from agent.diversity import mmr_rerank
+from agent.settings import Settings
 from agent.types import Candidate, FeedbackEvent
+from agent.users import UserStore
 from retrieval.library import Library
 from retrieval.types import SearchFilters, Video
 
@@ -131,4 +134,30 @@ def clarifying_question(picks: Sequence[Candidate | Video], max_topics: int = 3)
     return (
         f"To get these right for you: are you more in the mood for {options}? "
         "Or tell me a video you enjoyed, or how much time you have."
+    )
+
+
+def cold_start_candidates(
+    library: Library,
+    collab: Collaborative | None,
+    store: UserStore,
+    settings: Settings,
+    *,
+    exclude: Collection[str] = (),
+    filters: SearchFilters | None = None,
+) -> list[Candidate]:
+    """The facade's cold-start path: popularity from the newest collaborative model, else from
+    the SQL log; ``AgentSettings.candidates`` picks, MMR with ``cold_start_lambda``."""
+    popularity = collab.popularity() if collab is not None else {}
+    if not popularity:
+        from agent.interactions import all_events
+
+        popularity = popularity_from_events(all_events(store))
+    return popular_diverse(
+        library,
+        popularity,
+        settings.agent.candidates,
+        diversity_lambda=settings.agent.collab.cold_start_lambda,
+        exclude=exclude,
+        filters=filters,
     )

@@ -397,7 +397,10 @@ class CollabModel:
     def fold_in(
         self, events: Iterable[FeedbackEvent], extra_likes: Sequence[str] = ()
     ) -> np.ndarray | None:
-        """User vector from these events (plus ``extra_likes`` counted as likes), model unchanged.
+        """User vector from these events (plus ``extra_likes`` as likes), the model unchanged.
+
+        An extra like replaces a negative or missing history for that video (the user just said
+        they like it) and adds nothing to a video the history already likes.
 
         This is ``implicit``'s ``recalculate_user``: the exact ALS least-squares step for one user
         against the fixed item factors. None when no event touches a video the model knows.
@@ -407,8 +410,9 @@ class CollabModel:
             s = event_strength(event, self.cfg)
             if s:
                 strengths[event.video_id] = strengths.get(event.video_id, 0.0) + s
-        for video_id in extra_likes:
-            strengths[video_id] = strengths.get(video_id, 0.0) + self.cfg.like_strength
+        for video_id in extra_likes:  # a like said in conversation, unless history has one
+            if strengths.get(video_id, 0.0) <= 0.0:
+                strengths[video_id] = self.cfg.like_strength
         row = self._row(strengths)
         if row is None:
             return None
@@ -958,13 +962,14 @@ class Collaborative:
             return np.full(len(video_ids), np.nan)
         return model.collab_scores(history, video_ids, seeds)
 
-    def collab_weight(self, history_weight: float, default: float) -> float:
-        """Weight of the standardised collab score next to ``history_weight`` * profile score.
+    def collab_weight(self, profile_weight: float, default: float) -> float:
+        """Weight of the standardised collab score in a ranking where the profile cosine has
+        weight ``profile_weight`` (the ranker's ``h``).
 
         When the model carries tuned weights (profile w_p, collab w_c, chosen on held-out data by
         :func:`tune_blend` in the ranker's own terms: raw profile cosine + standardised collab),
-        the ratio w_c / w_p is kept: ``history_weight * w_c / w_p`` (capped at
-        ``MAX_COLLAB_RATIO`` times). Otherwise, or with ``use_tuned_weights`` off, ``default``.
+        their ratio is kept: ``profile_weight * w_c / w_p`` (the ratio capped at
+        ``MAX_COLLAB_RATIO``). Otherwise, or with ``use_tuned_weights`` off, ``default``.
         """
         model = self.model
         tuned = model.meta.blend if model is not None else None
@@ -973,7 +978,7 @@ class Collaborative:
         if tuned.collab <= 0:
             return 0.0
         ratio = MAX_COLLAB_RATIO if tuned.profile <= 0 else tuned.collab / tuned.profile
-        return history_weight * min(ratio, MAX_COLLAB_RATIO)
+        return profile_weight * min(ratio, MAX_COLLAB_RATIO)
 
     def popularity(self) -> dict[str, float]:
         """Users with a positive pair per video, from the newest model ({} before any training)."""
@@ -1038,3 +1043,8 @@ def _library_vectors(settings: Settings, video_ids: set[str]) -> dict[str, np.nd
         return {}
     finally:
         library.close()
+
+
+def collab_of(scorer: object) -> Collaborative | None:
+    """The :class:`Collaborative` behind a ranker's scorer (None for any other scorer)."""
+    return scorer if isinstance(scorer, Collaborative) else None

@@ -18,6 +18,7 @@ runs it and reports the result, and the tests assert it is empty.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,3 +187,20 @@ def find_traces(
             ):
                 found.append(f"file:{path}")
     return found
+
+
+def forget_hook(
+    store: Callable[[], UserStore],
+    collab: Callable[[], Collaborative | None],
+    cache_dir: Path | None,
+) -> Callable[[str], None]:
+    """A ``Recommender.forget_hooks`` entry: after the facade deleted the SQL rows, drop the
+    user from the model versions and caches, compact SQLite, and log anything left.
+
+    ``store`` and ``collab`` are getters, so the facade's lazily built parts stay lazy.
+    """
+
+    def hook(user_id: str) -> None:
+        forget_user(user_id, store(), collab(), cache_dir=cache_dir)
+
+    return hook

@@ -205,6 +205,14 @@ class Ranker:
         h = self.settings.history_weight if not profile.empty else 0.0
         if not query.strip():
             h = 1.0 if not profile.empty else 0.0
+        # collab (agent/collab.py): the weight tuned with the model (kept in proportion to h),
+        # else the setting
+        tuned = getattr(self.collab, "collab_weight", None)
+        c = (
+            float(tuned(h, self.settings.collab_weight))
+            if callable(tuned)
+            else self.settings.collab_weight
+        )
         candidates = []
         for i, video_id in enumerate(ids):
             entry = pool[video_id]
@@ -216,7 +224,7 @@ class Ranker:
             vec = video_vectors.get(video_id)
             taste = profile.score(vec) if vec is not None else 0.0
             co = collab[i]
-            score = (1 - h) * content + h * taste + self.settings.collab_weight * co
+            score = (1 - h) * content + h * taste + c * co
             best = entry.hit.best.chunk
             candidates.append(
                 Candidate(

@@ -21,12 +21,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from agent import privacy
+from agent.coldstart import cold_start_candidates
+from agent.collab import Collaborative, collab_of
 from agent.conversation import (
     Conversation,
     last_user,
@@ -44,6 +48,7 @@ from agent.settings import Settings
 from agent.types import (
     Answer,
     AnswerEvent,
+    Candidate,
     FeedbackEvent,
     FeedbackKind,
     Message,
@@ -59,7 +64,7 @@ from retrieval.types import IngestProgress, IngestReport, SearchFilters, Transcr
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Conversation", "Recommender"]
+__all__ = ["Conversation", "RankedTurn", "Recommender"]
 
 MAX_K = 50
 PROFILE_EVENTS = 500  # the most recent events that shape the profile
@@ -69,6 +74,15 @@ CHAT_MAX_TOKENS = 80
 CLARIFYING_QUESTION = (
     "What are you in the mood for? Tell me a topic, a speaker you like, or how much time you have."
 )
+
+
+@dataclass(frozen=True)
+class RankedTurn:
+    """What ``Recommender.rank`` returns: the understanding and the ranked candidates."""
+
+    understanding: TurnUnderstanding
+    candidates: list[Candidate]
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class _LockedLLM:
@@ -113,11 +127,24 @@ class Recommender:
         self._library = library
         self._llm = _LockedLLM(llm, threading.RLock()) if llm is not None else None
         self._users = users
-        self.collab = collab
+        # collab (agent/collab.py): by default the newest model `vidrec train` saved (lazy; NaN
+        # scores, i.e. no signal, until one exists)
+        self.collab = (
+            collab
+            if collab is not None
+            else Collaborative(self.settings.data_dir, self.settings.agent.collab)
+        )
         self._build_lock = threading.Lock()
         self._titles: TitleIndex | None = None
         self._titles_at = 0.0
         self.forget_hooks: list[Callable[[str], None]] = []  # other stores holding user data
+        # collab (agent/privacy.py): forgetting also drops the user from the collaborative model
+        # versions and the caches, compacts SQLite and checks that no trace is left
+        self.forget_hooks.append(
+            privacy.forget_hook(
+                lambda: self.users_store, lambda: collab_of(self.collab), self.settings.cache_dir
+            )
+        )
 
     # --- lazily built parts -------------------------------------------------------------------
     @property
@@ -271,8 +298,8 @@ class Recommender:
             yield AnswerEvent(kind="done", answer=answer)
             return
 
-        candidates, profile = self._candidates(
-            understanding, filters, history, timings, k=k, new_user=new_user
+        candidates = self._ranked(
+            messages, understanding, filters, history, timings, rerank=self.settings.agent.rerank
         )
         if not candidates:
             question = CLARIFYING_QUESTION if new_user and vague else None
@@ -293,17 +320,6 @@ class Recommender:
             self._store_turn(user_id, messages, answer)
             yield AnswerEvent(kind="done", answer=answer)
             return
-
-        clock = time.perf_counter()
-        if self.settings.agent.rerank and len(candidates) > 1:
-            taste = [
-                c.title for v in profile.liked[:3] if (c := self.library.get_video(v)) is not None
-            ]
-            reranker = Reranker(self.llm, top_n=self.settings.agent.rerank_top_n)
-            candidates = reranker.rerank(
-                self._request_text(messages, understanding), candidates, taste
-            )
-        timings["rerank"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
         text_parts = []
@@ -338,6 +354,62 @@ class Recommender:
         self._store_turn(user_id, messages, answer)
         yield AnswerEvent(kind="done", answer=answer)
 
+    def rank(
+        self,
+        conversation: Conversation,
+        user_id: str,
+        k: int = 10,
+        filters: SearchFilters | None = None,
+        *,
+        rerank: bool | None = None,
+        understanding: TurnUnderstanding | None = None,
+    ) -> RankedTurn:
+        """The ranked candidates of a turn, without reply or reasons, and nothing stored.
+
+        For evaluation, benchmarks and fast surfaces. ``rerank`` overrides
+        ``settings.agent.rerank``; a given ``understanding`` skips the understanding call.
+        """
+        messages, user_id, k = self._check(conversation, user_id, k)
+        timings: dict[str, float] = {}
+        if understanding is None:
+            clock = time.perf_counter()
+            understanding = Understander(self.llm).understand(messages)
+            timings["understand"] = time.perf_counter() - clock
+        history = self.users_store.history(user_id)
+        candidates = self._ranked(
+            messages,
+            understanding,
+            filters,
+            history,
+            timings,
+            rerank=self.settings.agent.rerank if rerank is None else rerank,
+        )
+        return RankedTurn(understanding, candidates[:k], timings)
+
+    def _ranked(
+        self,
+        messages: Sequence[Message],
+        understanding: TurnUnderstanding,
+        filters: SearchFilters | None,
+        history: list[FeedbackEvent],
+        timings: dict[str, float],
+        *,
+        rerank: bool,
+    ) -> list[Candidate]:
+        """Retrieve, score, and (optionally) LLM-rerank; fills ``timings``."""
+        candidates, profile = self._candidates(understanding, filters, history, timings)
+        clock = time.perf_counter()
+        if rerank and len(candidates) > 1:
+            taste = [
+                c.title for v in profile.liked[:3] if (c := self.library.get_video(v)) is not None
+            ]
+            reranker = Reranker(self.llm, top_n=self.settings.agent.rerank_top_n)
+            candidates = reranker.rerank(
+                self._request_text(messages, understanding), candidates, taste
+            )
+        timings["rerank"] = time.perf_counter() - clock
+        return candidates
+
     @staticmethod
     def _request_text(messages: Sequence[Message], understanding: TurnUnderstanding) -> str:
         latest = last_user(messages)
@@ -351,10 +423,7 @@ class Recommender:
         filters: SearchFilters | None,
         history: list[FeedbackEvent],
         timings: dict[str, float],
-        *,
-        k: int,
-        new_user: bool,
-    ) -> tuple[list[Any], UserProfile]:
+    ) -> tuple[list[Candidate], UserProfile]:
         clock = time.perf_counter()
         titles = self.title_index()
         liked_ids, _ = titles.resolve_all(understanding.liked)
@@ -390,8 +459,19 @@ class Recommender:
         seeds = list(dict.fromkeys([*liked_ids, *profile.liked]))
         timings["retrieve"] = time.perf_counter() - clock
         if not query and profile.empty:
-            timings["rank"] = 0.0
-            return [], profile
+            # collab (agent/coldstart.py): nothing known and nothing asked: popular-but-diverse
+            # picks (the turn still gets the clarifying question)
+            clock = time.perf_counter()
+            picks = cold_start_candidates(
+                self.library,
+                collab_of(self.collab),
+                self.users_store,
+                self.settings,
+                exclude=exclude,
+                filters=merged,
+            )
+            timings["rank"] = time.perf_counter() - clock
+            return picks, profile
         ranker = Ranker(self.library, cfg, self.collab)
         candidates = ranker.rank(
             query,
@@ -476,7 +556,8 @@ class Recommender:
 
     def export_user(self, user_id: str) -> dict[str, object]:
         """Everything held about a user, as JSON-ready data (NotFoundError if nothing is held)."""
-        return self.users_store.export(user_id)
+        # collab (agent/privacy.py): the SQL data plus the user's factors in the model versions
+        return privacy.export_user(user_id, self.users_store, collab_of(self.collab))
 
     def forget_user(self, user_id: str) -> None:
         """Delete everything held about a user from every store (a no-op if nothing is held)."""

@@ -19,7 +19,10 @@ from agent.coldstart import (
     popular_diverse,
     popularity_from_events,
 )
-from agent.settings import Settings
+from agent.collab import Collaborative, train
+from agent.profile import build_profile
+from agent.ranking import Ranker
+from agent.settings import AgentSettings, CollabSettings, Settings
 from agent.types import FeedbackEvent
 from retrieval.library import Library
 from retrieval.types import SearchFilters, Video
@@ -142,3 +145,33 @@ def test_popularity_from_the_log_counts_users_not_events() -> None:
         FeedbackEvent("u3", "d", "impression", None, now),
     ]
     assert popularity_from_events(events) == {"a": 2.0}
+
+
+def test_a_new_video_without_interactions_is_reachable_through_content(
+    library: Library, tmp_path: Path
+) -> None:
+    """The ranker with a trained collaborative model that has never seen "brand-new"."""
+    now = datetime.now(UTC)
+    crowd = [
+        FeedbackEvent(f"fan-{u}", v, "like", None, now)
+        for u in range(12)
+        for v in ("pasta-1", "pasta-2", "pasta-3", "climate", "school", "music")[u % 3 :: 2]
+    ]
+    cfg = CollabSettings(factors=4, iterations=10, threads=1)
+    collab = Collaborative(tmp_path / "model", cfg)
+    train(crowd, cfg, collab.store, tune=False)
+    assert collab.model is not None and not collab.model.has_item("brand-new")
+
+    history = [FeedbackEvent("me", "pasta-1", "like", None, now)]
+    profile = build_profile(history, library.video_vectors(["pasta-1"]), now=now)
+    ranker = Ranker(library, AgentSettings(diversity_lambda=1.0), collab)
+    ranked = ranker.rank(
+        "jazz trumpet improvisation rhythm",
+        SearchFilters(),
+        profile,
+        exclude=frozenset({"pasta-1"}),
+        history=history,
+    )
+    assert ranked[0].video.id == "brand-new"
+    assert ranked[0].collab_score == 0.0  # no interactions: no collaborative signal, no penalty
+    assert any(c.collab_score != 0.0 for c in ranked[1:])  # the known videos do get one

@@ -172,10 +172,13 @@ def test_a_new_like_changes_the_next_scores_without_a_retrain(
 
 
 def test_a_dislike_lowers_that_video(model: CollabModel) -> None:
+    # raw scores: in this rank-2 world a dislike of an A video can only shrink the A direction
     liked = [ev("u", "A0"), ev("u", "A1")]
-    plain = model.collab_scores(liked, ALL)
-    disliked = model.collab_scores([*liked, ev("u", "A2", "dislike")], ALL)
-    assert disliked[2] < plain[2]
+    plain = model.raw_scores(liked)
+    disliked = model.raw_scores([*liked, ev("u", "A2", "dislike")])
+    assert plain is not None and disliked is not None
+    a2 = model.item_rows(["A2"])[0]
+    assert disliked[a2] < plain[a2]
 
 
 # --- versions on disk --------------------------------------------------------------------------
@@ -265,10 +268,10 @@ def test_train_tunes_the_blend_and_records_it_with_the_model(
     assert meta["blend"]["collab"] == report.tuning.weights.collab
     assert "collab:ndcg@10" in meta["validation"]
     collab = Collaborative(tmp_path, cfg)
-    weight = collab.collab_weight(history_weight=0.3, default=0.2)
+    weight = collab.collab_weight(profile_weight=0.3, default=0.2)
     assert weight > 0.0
     off = Collaborative(tmp_path, cfg.model_copy(update={"use_tuned_weights": False}))
-    assert off.collab_weight(history_weight=0.3, default=0.2) == 0.2
+    assert off.collab_weight(profile_weight=0.3, default=0.2) == 0.2
 
 
 def test_leave_last_out_holds_out_the_latest_positive_video() -> None:

@@ -173,7 +173,8 @@ def test_chitchat_gets_a_short_reply_and_new_users_a_question(
 def test_vague_request_from_new_user_gets_a_question(rec: Recommender, llm: FakeLLM) -> None:
     llm.enqueue(form("something"))
     answer = rec.recommend("recommend me something", "u-vague")
-    assert answer.recommendations == []
+    # collab (agent/coldstart.py): cold start picks (popular-but-diverse) come with the question
+    assert answer.recommendations and len(answer.recommendations) <= 5
     assert answer.clarifying_question == CLARIFYING_QUESTION
 
 
@@ -321,3 +322,16 @@ def test_remove_video_drops_it_from_answers(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError):
         rec.remove_video("mars")
     rec.close()
+
+
+def test_rank_returns_candidates_without_storing_anything(rec: Recommender, llm: FakeLLM) -> None:
+    llm.enqueue(form("cooking food"))
+    ranked = rec.rank("cooking", "u-rank", k=3, rerank=False)
+    assert ranked.understanding.search_text == "cooking food"
+    assert 1 <= len(ranked.candidates) <= 3
+    assert all(c.evidence_chunk_id for c in ranked.candidates)
+    assert "rerank@1" not in [c.tag for c in llm.calls]
+    assert rec.history("u-rank") == []
+    again = rec.rank("cooking", "u-rank", k=3, rerank=True, understanding=ranked.understanding)
+    assert [c.tag for c in llm.calls] == ["understand@1", "rerank@1"]
+    assert {c.video.id for c in again.candidates} == {c.video.id for c in ranked.candidates}
