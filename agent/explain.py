@@ -46,8 +46,12 @@ EXPLAIN_SCHEMA: dict[str, Any] = {
 SUSPICIOUS = re.compile(
     r"ignore (?:all |any |your |my |the |previous |prior |above )*(?:instructions?|rules|prompts?)"
     r"|disregard (?:all |your |the |previous )*(?:instructions?|rules)|system prompt"
-    r"|you must recommend|<\s*/?\s*[a-z]+[^>]*>|https?://|www\.",
+    r"|\binstructions?\b|you must recommend|<\s*/?\s*[a-z]+[^>]*>|https?://|www\.",
     re.IGNORECASE,
+)
+# stricter, for choosing the quote: a sentence that talks to an assistant is never quoted
+UNQUOTABLE = re.compile(
+    r"\b(?:instructions?|ignore|disregard|system|prompt|recommend\w*)\b|[<>]", re.IGNORECASE
 )
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
@@ -66,13 +70,15 @@ def _stems(words: Sequence[str]) -> set[str]:
 def best_quote(text: str, request: str, *, max_words: int = QUOTE_WORDS) -> str:
     """The sentence of ``text`` that best matches ``request`` (ties: the earliest), cut to size.
 
-    Sentences that read like instructions to an assistant are never chosen when another exists.
+    Sentences that read like instructions to an assistant are never quoted ("" if all do).
     """
     sentences = [s.strip() for s in _SENTENCE.split(" ".join(text.split())) if s.strip()]
     if not sentences:
         return ""
     wanted = _stems(content_words(request))
-    clean = [s for s in sentences if not SUSPICIOUS.search(s)] or sentences
+    clean = [s for s in sentences if not UNQUOTABLE.search(s)]
+    if not clean:
+        return ""
     best = max(clean, key=lambda s: (len(_stems(content_words(s)) & wanted), -clean.index(s)))
     words = best.split()
     if len(words) > max_words:
