@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from agent.settings import CollabSettings, Settings
+from agent.settings import AgentSettings, CollabSettings, Settings
 from agent.types import FeedbackEvent
 from retrieval.errors import InvalidInputError, NotReadyError, VidrecError
 
@@ -808,33 +808,50 @@ def leave_last_out(
     return train, held
 
 
-def profile_matrix(
-    train: InteractionMatrix, item_vectors: Mapping[str, np.ndarray]
-) -> np.ndarray | None:
-    """Content profile score of every item for every user: cosine of the item's vector with the
-    confidence-weighted mean vector of the user's positive items (NaN for items with no vector)."""
-    dims = {int(np.asarray(v).shape[-1]) for v in item_vectors.values()}
-    if len(dims) != 1:
-        return None
-    dim = dims.pop()
-    vectors = np.zeros((len(train.item_ids), dim), dtype=np.float32)
-    has = np.zeros(len(train.item_ids), dtype=bool)
-    for col, video_id in enumerate(train.item_ids):
+def profile_scores(
+    users: Sequence[str],
+    events: Iterable[FeedbackEvent],
+    item_ids: Sequence[str],
+    item_vectors: Mapping[str, np.ndarray],
+    agent: AgentSettings,
+) -> np.ndarray:
+    """The ranker's profile score of every item for every user (users x items, NaN: no vector).
+
+    Exactly what ``agent.ranking`` uses: ``agent.profile.build_profile`` over the user's events
+    (recency measured from their latest event) and ``UserProfile.score`` (cosine to the positive
+    taste minus ``negative_weight`` times cosine to the negative one); 0 for a user without one.
+    """
+    from agent.profile import ProfileWeights, build_profile
+
+    by_user: dict[str, list[FeedbackEvent]] = {u: [] for u in users}
+    for event in events:
+        bucket = by_user.get(event.user_id)
+        if bucket is not None:
+            bucket.append(event)
+    dim = len(next(iter(item_vectors.values())))
+    matrix = np.zeros((len(item_ids), dim), dtype=np.float32)
+    has = np.zeros(len(item_ids), dtype=bool)
+    for col, video_id in enumerate(item_ids):
         vec = item_vectors.get(video_id)
         if vec is not None:
-            vectors[col] = vec
+            matrix[col] = vec
             has[col] = True
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    vectors /= norms
-    positive = train.matrix.copy()
-    positive.data = np.where(positive.data > 0, positive.data, 0.0).astype(np.float32)
-    profiles = np.asarray(positive @ vectors, dtype=np.float32)
-    pnorm = np.linalg.norm(profiles, axis=1, keepdims=True)
-    pnorm[pnorm == 0] = 1.0
-    scores = (profiles / pnorm) @ vectors.T
-    scores[:, ~has] = np.nan
-    return scores
+    weights = ProfileWeights(
+        half_life_days=agent.profile_half_life_days, negative_weight=agent.negative_weight
+    )
+    out = np.zeros((len(users), len(item_ids)), dtype=np.float32)
+    for row, user in enumerate(users):
+        history = by_user[user]
+        if not history:
+            continue
+        now = max(e.timestamp for e in history)
+        profile = build_profile(history, item_vectors, now=now, weights=weights)
+        if profile.positive is not None:
+            out[row] += matrix @ profile.positive
+        if profile.negative is not None:
+            out[row] -= profile.negative_weight * (matrix @ profile.negative)
+    out[:, ~has] = np.nan
+    return out
 
 
 @dataclass(frozen=True)
@@ -852,6 +869,7 @@ def train(
     item_vectors: Mapping[str, np.ndarray] | None = None,
     tune: bool = True,
     max_tune_users: int = 2000,
+    agent: AgentSettings | None = None,
 ) -> TrainReport:
     """Fit, tune the blend on a leave-last-out split of the same log, refit on all, save a version.
 
@@ -863,7 +881,7 @@ def train(
     """
     tuning: TuningResult | None = None
     if tune:
-        tuning = _tune_on_log(events, cfg, item_vectors, max_tune_users)
+        tuning = _tune_on_log(events, cfg, agent or AgentSettings(), item_vectors, max_tune_users)
     model = CollabModel.fit(
         events,
         cfg,
@@ -877,9 +895,13 @@ def train(
 def _tune_on_log(
     events: Sequence[FeedbackEvent],
     cfg: CollabSettings,
+    agent: AgentSettings,
     item_vectors: Mapping[str, np.ndarray] | None,
     max_users: int,
 ) -> TuningResult | None:
+    if not item_vectors or len({np.asarray(v).shape[-1] for v in item_vectors.values()}) != 1:
+        log.info("no content vectors for the videos: nothing to blend the collab score with")
+        return None
     train_events, held = leave_last_out(events, cfg)
     if len(held) < 10:
         log.info("too few users with 3+ positive videos (%d) to tune the blend", len(held))
@@ -896,13 +918,7 @@ def _tune_on_log(
     matrix = build_matrix(train_events, cfg, item_ids=model.item_ids)
     user_pos = {u: n for n, u in enumerate(matrix.user_ids)}
     seen = matrix.matrix[[user_pos[u] for u in users]]
-    if not item_vectors:
-        log.info("no content vectors for the videos: nothing to blend the collab score with")
-        return None
-    sub = InteractionMatrix(users, model.item_ids, seen, 0)
-    profile = profile_matrix(sub, item_vectors)
-    if profile is None:
-        return None
+    profile = profile_scores(users, train_events, model.item_ids, item_vectors, agent)
     signals = {
         "profile": profile,
         "collab": row_zscore(model.user_factors[rows] @ model.item_factors.T),
@@ -1026,6 +1042,7 @@ def train_from_log(
         ModelStore(model_root(settings.data_dir), cfg.keep_versions),
         item_vectors=item_vectors,
         tune=tune,
+        agent=settings.agent,
     )
 
 

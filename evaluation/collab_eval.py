@@ -15,9 +15,9 @@ tags), from the harness's cached eval workspace, i.e. exactly what the product r
 Systems (same split, same run):
 
 - ``popularity``: users who rated the movie in training.
-- ``content``: cosine between the movie's text embedding (title, genres, top tags; the library's
-  sentence-transformer) and the user's confidence-weighted mean of their movies' embeddings —
-  vidrec's profile score.
+- ``content``: vidrec's own profile score, exactly as the ranker computes it
+  (``agent.profile.build_profile`` over the user's rating events, ``UserProfile.score``) on the
+  library's vectors of the movies.
 - ``als``: ``implicit`` ALS with the ``CollabSettings`` of the run (optionally tuned, ``--tune-als``).
 - ``bpr``: ``implicit`` BPR, same factors.
 - ``hybrid``: what the ranker computes, ``w_p * profile cosine + w_c * standardised ALS score``,
@@ -47,16 +47,15 @@ from scipy.sparse import csr_matrix
 
 from agent.collab import (
     CollabModel,
-    InteractionMatrix,
     TuningResult,
     build_matrix,
     hit_ndcg,
-    profile_matrix,
+    profile_scores,
     row_zscore,
     tune_blend,
 )
 from agent.diversity import catalogue_coverage, intra_list_diversity, mmr_order
-from agent.settings import CollabSettings, Settings
+from agent.settings import AgentSettings, CollabSettings, Settings
 from agent.types import FeedbackEvent
 from evaluation.movielens import Ratings, load_ratings, ratings_file
 from evaluation.movielens import Split as HarnessSplit
@@ -111,6 +110,7 @@ def compute_signals(
     vectors: Mapping[str, np.ndarray] | None,
     *,
     with_bpr: bool = True,
+    agent: AgentSettings | None = None,
 ) -> Signals:
     """Fit on ``split.train`` and score every item for every user with a target."""
     data = build_matrix(split.train, cfg, item_ids=split.item_ids)
@@ -136,8 +136,9 @@ def compute_signals(
     positive = (data.matrix > 0).astype(np.float32)
     popularity = np.log1p(np.asarray(positive.sum(axis=0)).ravel()).astype(np.float32)
     content = None
+    agent = agent or AgentSettings()
     if vectors:
-        content = profile_matrix(InteractionMatrix(users, split.item_ids, seen, 0), vectors)
+        content = profile_scores(users, split.train, split.item_ids, vectors, agent)
     return Signals(users, targets, seen, popularity, content, als, bpr_scores)
 
 
@@ -335,7 +336,7 @@ def run(
     tuning: TuningResult | None = None
     t0 = time.perf_counter()
     if vectors:
-        val = compute_signals(val_split, cfg, vectors, with_bpr=False)
+        val = compute_signals(val_split, cfg, vectors, with_bpr=False, agent=settings.agent)
         assert val.content is not None
         tuning = tune_blend(
             {"profile": val.content, "collab": row_zscore(val.als)},
@@ -348,7 +349,7 @@ def run(
     tune_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    test = compute_signals(test_split, cfg, vectors)
+    test = compute_signals(test_split, cfg, vectors, agent=settings.agent)
     fit_s = time.perf_counter() - t0
     results = [
         evaluate(
@@ -364,7 +365,8 @@ def run(
         results.append(
             evaluate(
                 "content",
-                f"profile cosine over {settings.embedding.model} movie text embeddings",
+                "vidrec's profile score (agent.profile over rating events) on the library's "
+                f"{settings.embedding.model} vectors of the movies' metadata",
                 np.nan_to_num(test.content, nan=-1.0),
                 test,
                 item_ids,
