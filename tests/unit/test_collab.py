@@ -287,3 +287,45 @@ def test_leave_last_out_holds_out_the_latest_positive_video() -> None:
     assert held == {"u": "v3"}
     assert all(not (e.user_id == "u" and e.video_id == "v3") for e in train_events)
     assert len(train_events) == 4
+
+
+# --- through the facade ------------------------------------------------------------------------
+def test_the_facade_folds_in_a_like_for_the_next_turn(tmp_path: Path) -> None:
+    """Crowd A likes creativity + pasta, crowd B climate + classroom. A user's like, recorded
+    through ``Recommender.feedback``, moves the collaborative scores of the very next ranking;
+    the model on disk is not refitted."""
+    from agent.recommender import Recommender
+    from agent.types import TurnUnderstanding
+    from tests.agent_data import build_recommender
+    from tests.fakes.llm import FakeLLM
+
+    rec: Recommender = build_recommender(
+        tmp_path, FakeLLM(), rerank=False, diversity_lambda=1.0, collab_weight=5.0
+    )
+    crowd = [
+        ev(f"{group}{u}", video, minute=m)
+        for group, videos in (("a", ("creativity", "pasta")), ("b", ("climate", "classroom")))
+        for u in range(10)
+        for m, video in enumerate(videos)
+    ]
+    cfg = CollabSettings(factors=2, iterations=20, regularization=0.1, threads=1)
+    assert isinstance(rec.collab, Collaborative)  # the facade's default scorer
+    train(crowd, cfg, rec.collab.store, tune=False)
+    versions = rec.collab.store.versions()
+    quiet = TurnUnderstanding(search_text="")
+
+    def collab_of_turn() -> dict[str, float]:
+        ranked = rec.rank("anything", "u", k=20, rerank=False, understanding=quiet)
+        return {c.video.id: c.collab_score for c in ranked.candidates}
+
+    rec.feedback("u", "creativity", "like")
+    first = collab_of_turn()
+    assert first["pasta"] > first.get("classroom", -np.inf)
+    assert max(first, key=lambda v: first[v]) == "pasta"
+
+    rec.feedback("u", "climate", "like")
+    rec.feedback("u", "climate", "watched", 1.0)
+    second = collab_of_turn()
+    assert second["classroom"] > first["classroom"]  # the new like counted at once
+    assert rec.collab.store.versions() == versions  # no retrain
+    rec.close()
