@@ -38,6 +38,8 @@ from typing import Any
 
 import httpx
 
+from tests.api_support import FAKE_CLI, free_port
+
 REPO = Path(__file__).resolve().parents[1]
 QUERIES = (
     "something about the deep ocean",
@@ -48,10 +50,6 @@ QUERIES = (
     "climate change and what to do",
     "creativity in schools",
     "cooking with kids",
-)
-FAKE_LAUNCH = (
-    "import sys; from tests.conftest import pytest_configure; pytest_configure(None); "
-    "from ui.cli import main; sys.argv[0] = 'vidrec'; main()"
 )
 
 
@@ -167,7 +165,7 @@ def prepare(env: dict[str, str], backend: str, calls: int) -> tuple[str, Phase]:
 
 
 def start_server(env: dict[str, str], backend: str, port: int) -> subprocess.Popen[bytes]:
-    launch = ["-c", FAKE_LAUNCH] if backend == "fake" else ["-m", "ui.cli"]
+    launch = ["-c", FAKE_CLI] if backend == "fake" else ["-m", "ui.cli"]
     return subprocess.Popen(
         [sys.executable, *launch, "serve", "--port", str(port), "--log-level", "warning"],
         env=env,
@@ -269,7 +267,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from agent.settings import Settings
-    from tests.api_support import free_port
 
     models_cache = Settings().models_dir
     port = args.port or free_port()

@@ -3,6 +3,7 @@ uvicorn server on 127.0.0.1 (free port, background thread)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -19,6 +20,29 @@ from agent.recommender import Recommender
 from agent.settings import Settings
 from api.auth import KeyStore
 from tests.agent_data import write_library
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+FAKE_CLI = (
+    "import sys; from tests.conftest import pytest_configure; pytest_configure(None); "
+    "from ui.cli import main; sys.argv[0] = 'vidrec'; main()"
+)
+"""``python -c FAKE_CLI <args>`` runs the real ``vidrec`` CLI with the test fakes registered (as
+tests/conftest.py registers them), for subprocess tests and the fake-backend benchmark."""
+
+
+def fake_cli_env(data_dir: Path, models_cache: Path) -> dict[str, str]:
+    """Environment for a ``FAKE_CLI`` subprocess: fake models, this data dir, repo importable."""
+    return {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "VIDREC_DATA_DIR": str(data_dir),
+        "VIDREC_MODELS_CACHE": str(models_cache),
+        "VIDREC_LLM__BACKEND": "fake",
+        "VIDREC_EMBEDDING__BACKEND": "fake",
+        "VIDREC_ASR__BACKEND": "fake",
+    }
 
 
 def api_settings(tmp_path: Path, models_cache: Path, **api: Any) -> Settings:

@@ -3,7 +3,6 @@ size limits and streaming, concurrent clients. Fake models, real Chroma and SQL.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -17,16 +16,20 @@ import pytest
 
 from api.app import create_app
 from api.auth import KeyStore
-from tests.api_support import Keys, api_settings, free_port, indexed_recommender, make_keys, serve
+from tests.api_support import (
+    FAKE_CLI,
+    REPO,
+    Keys,
+    api_settings,
+    fake_cli_env,
+    free_port,
+    indexed_recommender,
+    make_keys,
+    serve,
+)
 from tests.fakes.asr import FakeTranscriber, write_tone
 
 pytestmark = pytest.mark.integration
-
-REPO = Path(__file__).resolve().parents[2]
-LAUNCH = (
-    "import sys; from tests.conftest import pytest_configure; pytest_configure(None); "
-    "from ui.cli import main; sys.argv[0] = 'vidrec'; main()"
-)
 
 
 @pytest.fixture(scope="module")
@@ -46,20 +49,12 @@ def server(
 
 def test_vidrec_serve_runs_the_app(tmp_path: Path, models_cache: Path) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "VIDREC_DATA_DIR": str(tmp_path / "data"),
-        "VIDREC_MODELS_CACHE": str(models_cache),
-        "VIDREC_LLM__BACKEND": "fake",
-        "VIDREC_EMBEDDING__BACKEND": "fake",
-        "VIDREC_ASR__BACKEND": "fake",
-    }
+    env = fake_cli_env(tmp_path / "data", models_cache)
     store = KeyStore(f"sqlite:///{tmp_path / 'data' / 'vidrec.db'}")  # the server's database
     key = store.create(["alice"]).secret
     store.close()
     proc = subprocess.Popen(
-        [sys.executable, "-c", LAUNCH, "serve", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "-c", FAKE_CLI, "serve", "--port", str(port), "--log-level", "warning"],
         env=env,
         cwd=REPO,
         stdout=subprocess.PIPE,

@@ -3,7 +3,6 @@ on a real uvicorn server, with API keys) and stdio (``vidrec mcp`` as a subproce
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,16 +16,19 @@ from mcp.client.streamable_http import streamable_http_client
 
 from api.app import create_app
 from api.tools import openai_tools
-from tests.api_support import api_settings, indexed_recommender, make_keys, serve
+from tests.api_support import (
+    FAKE_CLI,
+    REPO,
+    api_settings,
+    fake_cli_env,
+    indexed_recommender,
+    make_keys,
+    serve,
+)
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 # Runs the real CLI in a subprocess with the test fakes registered (as tests/conftest.py does).
-LAUNCH = (
-    "import sys; from tests.conftest import pytest_configure; pytest_configure(None); "
-    "from ui.cli import main; sys.argv[0] = 'vidrec'; main()"
-)
 
 
 def _normalise(schema: dict[str, Any]) -> dict[str, Any]:
@@ -127,18 +129,10 @@ def test_http_without_a_valid_key_is_refused(server: tuple[str, Any]) -> None:
 def test_stdio_subprocess(tmp_path: Path, models_cache: Path) -> None:
     settings = api_settings(tmp_path, models_cache)
     indexed_recommender(settings, tmp_path).close()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "VIDREC_DATA_DIR": str(settings.data_dir),
-        "VIDREC_MODELS_CACHE": str(models_cache),
-        "VIDREC_LLM__BACKEND": "fake",
-        "VIDREC_EMBEDDING__BACKEND": "fake",
-        "VIDREC_ASR__BACKEND": "fake",
-    }
+    env = fake_cli_env(settings.data_dir, models_cache)
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-c", LAUNCH, "mcp", "--transport", "stdio", "--user", "carol"],
+        args=["-c", FAKE_CLI, "mcp", "--transport", "stdio", "--user", "carol"],
         env=env,
         cwd=str(REPO),
     )
