@@ -23,6 +23,8 @@ Systems (same split, same run):
 - ``hybrid``: what the ranker computes, ``w_p * profile cosine + w_c * standardised ALS score``,
   with ``(w_p, w_c)`` chosen on the validation split (ALS refitted without the validation
   targets) by ``agent.collab.tune_blend``; then applied once to the test split.
+- ``cold-start``: what a user with no history is shown: the popularity top 50 re-ordered by MMR
+  (``CollabSettings.cold_start_lambda``), for the diversity it buys against popularity.
 - ``hybrid+mmr``: the hybrid's top 50 re-ordered by MMR (``agent.diversity``, lambda from
   settings or ``--mmr-lambda``), top 10 kept.
 
@@ -361,6 +363,19 @@ def run(
             unit,
         ),
     ]
+    if unit is not None:
+        results.append(
+            evaluate(
+                "cold-start",
+                f"what a new user sees: popularity top {MMR_POOL} re-ordered by MMR "
+                f"lambda={cfg.cold_start_lambda} (agent.coldstart)",
+                np.tile(test.popularity, (len(test.users), 1)),
+                test,
+                item_ids,
+                unit,
+                mmr_lambda=cfg.cold_start_lambda,
+            )
+        )
     if test.content is not None:
         results.append(
             evaluate(

@@ -27,7 +27,7 @@ def test_movielens_run_reports_every_system_with_accuracy_and_diversity(
 ) -> None:
     report = run(ML, small_als)
     names = [s.name for s in report.systems]
-    assert names == ["popularity", "content", "als", "bpr", "hybrid", "hybrid+mmr"]
+    assert names == ["popularity", "cold-start", "content", "als", "bpr", "hybrid", "hybrid+mmr"]
     for result in report.systems:
         for metric in ("HR@10", "NDCG@10", "ILD@10", "Coverage@10"):
             assert 0.0 <= result.metrics[metric] <= 2.0, (result.name, metric)
