@@ -117,13 +117,23 @@ def test_tiny_en_packaged_model(models_cache: Path, shared_data: Path) -> None:
     assert wer([QUERY], [transcript.text]) <= 0.25
 
 
-def test_demo_from_real_data_feeds_whisper(
-    whisper: FasterWhisperTranscriber, shared_data: Path, tmp_path: Path
-) -> None:
+@pytest.fixture(scope="module")
+def real_demo(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo library built from the real shared data (5 talks, 1 synthesised clip)."""
     if shutil.which("espeak-ng") is None or shutil.which("ffmpeg") is None:
         pytest.skip("espeak-ng and ffmpeg are needed to synthesise the demo clip")
-    manifest = build_demo_library(shared_data, tmp_path / "demo", talks=5, synthetic=1)
-    result = read_manifest(manifest)
+    out = tmp_path_factory.mktemp("demo")
+    return build_demo_library(shared_data, out, talks=5, synthetic=1)
+
+
+def _spoken_clip(manifest: Path) -> Path:
+    (spoken,) = [r for r in read_manifest(manifest).rows if r.synthetic_audio]
+    assert spoken.media_path is not None
+    return Path(spoken.media_path)
+
+
+def test_demo_from_real_data(real_demo: Path, shared_data: Path) -> None:
+    result = read_manifest(real_demo)
     assert result.failures == []
     with (shared_data / "ted" / "ted_main.csv").open(encoding="utf-8", newline="") as fh:
         ted_rows = list(csv.DictReader(fh))
@@ -139,11 +149,17 @@ def test_demo_from_real_data_feeds_whisper(
 
     (spoken,) = [r for r in talks if r.synthetic_audio]
     assert spoken.transcript_path is None and spoken.description.startswith(SYNTHETIC_NOTE)
-    assert spoken.media_path is not None
-    clip = Path(spoken.media_path)
-    assert probe(clip).has_video and 30 < probe(clip).duration < 70
+    info = probe(_spoken_clip(real_demo))
+    assert info.has_video and info.has_audio and 30 < info.duration < 70
+    assert spoken.duration == pytest.approx(info.duration, abs=0.05)
     assert len([r for r in result.rows if r.id.startswith("librivox-")]) == 5
 
+
+@pytest.mark.slow
+def test_whisper_on_the_synthesised_demo_clip(
+    whisper: FasterWhisperTranscriber, real_demo: Path
+) -> None:
+    clip = _spoken_clip(real_demo)
     transcript = whisper.transcribe(clip)
     reference = clip.with_suffix(".txt").read_text(encoding="utf-8")
     # Whisper base on espeak-ng's voice reading a TED opening (44.6 s): measured 0.041.
