@@ -156,7 +156,13 @@ def main(argv: list[str] | None = None) -> None:
     for _ in range(args.repeats):
         for name, run in variants.items():  # interleaved, so drifting machine load hits all alike
             nonce += 1
-            runs[name].append(timed(run(nonce)))
+            result = timed(run(nonce))
+            runs[name].append(result)
+            print(
+                f"  run {nonce:>2} {name:<22} first token {result.first_token_s:.3f}s, "
+                f"{result.tokens_per_s:.1f} tokens/s, {result.pieces} pieces",
+                flush=True,
+            )
 
     med: dict[str, tuple[float, float, float]] = {}
     print(f"\n{'variant':<22}{'first token':>13}{'tokens/s':>10}{'total':>9}{'pieces':>8}")
