@@ -23,6 +23,7 @@ from typing import Any
 
 from agent.conversation import quote_untrusted
 from agent.llm.base import LLM, LLMOutputError
+from agent.ranking import is_spoken
 from agent.types import Candidate, Recommendation
 from agent.understand import content_words
 from prompts.loader import load_prompt
@@ -149,20 +150,25 @@ class Explainer:
     def evidence_chunk(self, candidate: Candidate, request: str) -> Chunk | None:
         """The candidate's evidence chunk, verified to belong to its video (or a replacement)."""
         video_id = candidate.video.id
+        chunk = None
         if candidate.evidence_chunk_id:
             chunk = self.library.chunk(candidate.evidence_chunk_id)
-            if chunk is not None and chunk.video_id == video_id:
+            if chunk is not None and chunk.video_id != video_id:
+                log.warning(
+                    "evidence chunk %s does not belong to %s; choosing another",
+                    candidate.evidence_chunk_id,
+                    video_id,
+                )
+                chunk = None
+            if chunk is not None and is_spoken(chunk):
                 return chunk
-            log.warning(
-                "evidence chunk %s does not belong to %s; choosing another",
-                candidate.evidence_chunk_id,
-                video_id,
-            )
+        # no usable chunk, or only the title/description one: the best matching spoken chunk
         chunks = [c for c in self.library.chunks(video_id) if c.video_id == video_id]
-        if not chunks:
-            return None
+        spoken = [c for c in chunks if is_spoken(c)]
+        if not spoken:
+            return chunk or (chunks[0] if chunks else None)
         wanted = _stems(content_words(request))
-        return max(chunks, key=lambda c: (len(_stems(content_words(c.text)) & wanted), -c.index))
+        return max(spoken, key=lambda c: (len(_stems(content_words(c.text)) & wanted), -c.index))
 
     def explain(
         self,

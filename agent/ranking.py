@@ -35,7 +35,7 @@ from agent.profile import UserProfile
 from agent.settings import AgentSettings
 from agent.types import Candidate, FeedbackEvent
 from retrieval.library import Library
-from retrieval.types import SearchFilters, Video, VideoHit
+from retrieval.types import Chunk, SearchFilters, Video, VideoHit
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,16 @@ def passes(video: Video, filters: SearchFilters) -> bool:
     if filters.tags_none and tags & {t.lower() for t in filters.tags_none}:
         return False
     return not (filters.tags_any and not tags & {t.lower() for t in filters.tags_any})
+
+
+def is_spoken(chunk: Chunk) -> bool:
+    """A transcript chunk (it has a time span), not the title/description/tags chunk."""
+    return chunk.end > chunk.start
+
+
+def evidence_of(hit: VideoHit) -> Chunk:
+    """The hit's best chunk of what is said, or its best chunk of any kind if nothing spoken hit."""
+    return next((c.chunk for c in hit.chunks if is_spoken(c.chunk)), hit.best.chunk)
 
 
 @dataclass
@@ -225,7 +235,7 @@ class Ranker:
             taste = profile.score(vec) if vec is not None else 0.0
             co = collab[i]
             score = (1 - h) * content + h * taste + c * co
-            best = entry.hit.best.chunk
+            best = evidence_of(entry.hit)
             candidates.append(
                 Candidate(
                     video=entry.video,
