@@ -292,6 +292,16 @@ _CHITCHAT_RE = re.compile(
     r"evening|night)|how are you|who are you|what can you do)\b[\s\w,!.?']{0,30}$",
     re.IGNORECASE,
 )
+_AVOID_RE = re.compile(
+    r"\b(?:nothing|not|no|without|avoid|except|skip)\s+(?:anything\s+)?(?:about|on|related to|"
+    r"to do with|involving)?\s*([a-z][a-z' -]{2,40}?)\s*(?=[,.;!?]|$|\band\b|\bor\b|\bplease\b)",
+    re.IGNORECASE,
+)
+_SEEN_RE = re.compile(
+    r"\b(?:already|have|I've|i have)\s+(?:seen|watched|saw)\s+(?:the one about\s+)?"
+    r"([^,.;!?]{3,80}?)\s*(?=[,.;!?]|$|\band\b|\bbut\b)",
+    re.IGNORECASE,
+)
 _REWATCH_RE = re.compile(
     r"\b(again|rewatch|re-watch|once more|one more time|even (?:the )?ones? i(?:'ve| have)? "
     r"(?:seen|watched)|including (?:the )?ones? i(?:'ve| have)? (?:seen|watched))\b",
@@ -334,6 +344,8 @@ class RuleParse:
     wants_recommendations: bool | None = None  # None: no cue either way
     include_seen: bool = False
     numbers: frozenset[float] = field(default_factory=frozenset)
+    avoid: tuple[str, ...] = ()
+    seen: tuple[str, ...] = ()
 
 
 def parse_rules(text: str) -> RuleParse:
@@ -374,6 +386,15 @@ def parse_rules(text: str) -> RuleParse:
         wants_recommendations=wants,
         include_seen=bool(_REWATCH_RE.search(text)),
         numbers=frozenset(numbers),
+        seen=tuple(
+            m.group(1).strip() for m in _SEEN_RE.finditer(text) if content_words(m.group(1))
+        ),
+        avoid=tuple(
+            m.group(1).strip().lower()
+            for m in _AVOID_RE.finditer(text)
+            if content_words(m.group(1))
+            and not re.match(r"(?:more|longer|shorter|over|under|than)\b", m.group(1), re.I)
+        ),
     )
 
 
@@ -451,7 +472,7 @@ def _filters(data: dict[str, Any], rules: RuleParse, all_user_text: str) -> Sear
             after = before = None
     language = _language(data.get("language"), all_user_text) or rules.language
     user_words = set(content_words(all_user_text))
-    avoid = _items(data.get("avoid_topics"), user_words)
+    avoid = _items(data.get("avoid_topics"), user_words) or rules.avoid
     return SearchFilters(
         min_duration=min_d,
         max_duration=max_d,
@@ -499,13 +520,16 @@ def normalise_understanding(data: Any, messages: Sequence[Message]) -> TurnUnder
             re.I,
         )
     )
+    seen = tuple(dict.fromkeys((*_items(data.get("seen"), user_words), *rules.seen)))
+    said_seen = {x.lower() for x in seen}
     return TurnUnderstanding(
         search_text=search_text if wants else "",
         wants_recommendations=wants,
         filters=filters,
-        liked=_items(data.get("liked"), user_words),
+        # "I already saw X" is not a like, whatever the model says
+        liked=tuple(x for x in _items(data.get("liked"), user_words) if x.lower() not in said_seen),
         disliked=_items(data.get("disliked"), user_words, forbid=query_words),
-        seen=_items(data.get("seen"), user_words),
+        seen=seen,
         include_seen=include_seen,
     )
 

@@ -287,6 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--data-dir", type=Path, default=None, help="where the eval index lives")
     parser.add_argument("--json", type=Path, default=None, help="write the report here too")
+    parser.add_argument("--fresh", action="store_true", help="ignore outcomes of an earlier run")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -316,13 +317,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
     run_id = datetime.now(UTC).strftime("%H%M%S")
+    # outcomes are appended as they come, so an interrupted run resumes (--fresh starts over)
+    partial = (
+        data_dir
+        / f"agent_hitrate.{settings.llm.backend}.{Path(settings.llm.model).name}.partial.jsonl"
+    )
+    done: dict[str, Outcome] = {}
+    if partial.is_file() and not args.fresh:
+        for line in partial.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                outcome = Outcome(**json.loads(line))
+                done[outcome.id] = outcome
+    elif partial.is_file():
+        partial.unlink()
     outcomes = []
     clock = time.perf_counter()
     for i, request in enumerate(requests, start=1):
-        outcome = run_request(rec, request, run_id)
+        outcome = done.get(request.id) or run_request(rec, request, run_id)
+        if request.id not in done:
+            with partial.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(asdict(outcome)) + "\n")
         outcomes.append(outcome)
         marks = " ".join(f"{v}={'Y' if outcome.hit[v] else '.'}" for v in VARIANTS)
-        print(f"[{i}/{len(requests)}] {request.id} {marks}  q={outcome.search_text!r}", flush=True)
+        took = sum(outcome.seconds.values())
+        print(
+            f"[{i}/{len(requests)}] {request.id} {marks} {took:.1f}s q={outcome.search_text!r}",
+            flush=True,
+        )
     ranking_s = time.perf_counter() - clock
     latency = measure_latency(rec, requests[: args.latency], run_id) if args.latency else None
     result = report(outcomes, requests, latency)

@@ -192,3 +192,29 @@ def test_given_filters_win_and_exclusions_add_up() -> None:
     assert merged.tags_none == ("politics", "war")
     assert merged.exclude_ids == {"a", "b"}
     assert merge_filters(understood, None) is understood
+
+
+def test_topics_to_avoid_from_the_phrase_when_the_model_misses_them() -> None:
+    result, _ = understand(
+        "space exploration under 15 minutes, nothing about politics",
+        form(search_text="space exploration", max_minutes=15),
+    )
+    assert result.filters.tags_none == ("politics",)
+    assert parse_rules("no more than 10 minutes, not too long").avoid == ()
+    assert parse_rules("I want no violence and no war").avoid == ("violence", "war")
+
+
+def test_already_seen_is_not_a_like() -> None:
+    """What the real 0.5B model answered for this turn: the seen talk put under "liked"."""
+    conversation = [
+        Message("user", "show me cooking videos"),
+        Message("assistant", "Here are some cooking videos."),
+        Message("user", "shorter ones please, I already saw Baking bread at home"),
+    ]
+    result, _ = understand(
+        conversation,
+        form(search_text="shorter cooking videos", max_minutes=10, liked=["Baking bread at home"]),
+    )
+    assert result.seen == ("Baking bread at home",)
+    assert result.liked == ()
+    assert result.filters.max_duration is None  # "10" was never said
