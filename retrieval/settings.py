@@ -36,6 +36,9 @@ class EmbeddingSettings(Section):
     model: str = Field("all-MiniLM-L6-v2", description="packaged model name or a local path")
     device: str = "cpu"
     batch_size: int = 64
+    threads: int | None = Field(
+        None, description="torch CPU threads (process-wide); unset = torch's default (all cores)"
+    )
 
 
 class StoreSettings(Section):
