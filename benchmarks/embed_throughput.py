@@ -55,7 +55,6 @@ def main() -> None:
     texts = [t for video in per_video for t in video]
     batch = settings.embedding.batch_size
     flush = settings.ingest.embed_flush_chunks
-    print(f"{len(texts)} chunks from {len(talks)} TED talks; batch_size={batch}, flush={flush}")
 
     from sentence_transformers import SentenceTransformer
 
@@ -65,6 +64,12 @@ def main() -> None:
     ours = create_embedder(settings.embedding)
     raw_model.encode(texts[:batch], batch_size=batch)  # warm both
     ours.encode_documents(texts[:batch])
+    import torch
+
+    print(
+        f"{len(texts)} chunks from {len(talks)} TED talks; batch_size={batch}, flush={flush}, "
+        f"torch threads={torch.get_num_threads()}"
+    )
 
     def raw() -> object:
         return raw_model.encode(

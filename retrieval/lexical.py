@@ -21,6 +21,7 @@ import numpy as np
 from retrieval.catalogue import Catalogue
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 _META = "vidrec_bm25.json"
 

@@ -60,6 +60,12 @@ class SentenceTransformerEmbedder:
         hf_logging.disable_progress_bar()  # no "Loading weights" bar under our own progress bar
 
         path = resolve_model_path(settings.model)
+        if settings.threads:
+            import torch
+
+            # On a busy CPU, fewer threads avoid barrier waits: a short query got ~10x faster
+            # with 1 thread than 2 on a shared 2-core box (benchmarks/search_latency.py).
+            torch.set_num_threads(settings.threads)
         log.info("loading sentence-transformers model from %s on %s", path, settings.device)
         self._model: Any = SentenceTransformer(
             str(path), device=settings.device, local_files_only=True
