@@ -132,8 +132,8 @@ def discover(
             result = None
         if result is not None:
             out.failures.extend(result.failures)
-            for number, row in enumerate(result.rows, start=1):
-                origin = f"{manifest} (row {number}, id {row.id})"
+            for row in result.rows:
+                origin = f"{manifest} (id {row.id})"
                 if row.id in taken:
                     out.failures.append(
                         IngestFailure(

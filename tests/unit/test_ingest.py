@@ -147,7 +147,7 @@ def test_bad_inputs_fail_one_line_each_and_the_rest_is_ingested(
     report = lib.ingest([media, tmp_path / "no_such_dir"], manifest)
 
     assert sorted(report.ingested) == ["good_talk", "ok"]
-    failed = {Path(f.path.split(" (row")[0].split(":")[0]).name: f.error for f in report.failed}
+    failed = {Path(f.path.split(" (id")[0].split(":")[0]).name: f.error for f in report.failed}
     for name in (
         "empty.mp4",
         "notes.mp4",
