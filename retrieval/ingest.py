@@ -34,10 +34,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
+from retrieval.asr.base import Transcriber
 from retrieval.catalogue import Catalogue
 from retrieval.embed.base import Embedder
 from retrieval.errors import BackendUnavailableError, InvalidInputError, VidrecError
@@ -56,14 +56,6 @@ from retrieval.types import (
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[IngestProgress], None]
-
-
-class Transcribes(Protocol):
-    """The part of ``retrieval.asr.base.Transcriber`` that ingest uses."""
-
-    def transcribe(
-        self, audio: str | Path | np.ndarray, language: str | None = None
-    ) -> Transcript: ...
 
 
 @dataclass(frozen=True)
@@ -311,7 +303,7 @@ class Ingestor:
         catalogue: Catalogue,
         store: Callable[[], VectorStore],
         embedder: Callable[[], Embedder],
-        transcriber: Callable[[], Transcribes],
+        transcriber: Callable[[], Transcriber],
         chunking: ChunkingSettings,
         ingest: IngestSettings,
         asr: ASRSettings,
