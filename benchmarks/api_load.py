@@ -265,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args(argv)
+    # A kill (e.g. `timeout`) still stops the server and removes the temp data dir.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     from agent.settings import Settings
 

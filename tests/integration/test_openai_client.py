@@ -108,3 +108,34 @@ def test_errors_surface_as_openai_exceptions(server: tuple[str, Keys]) -> None:
         _client(base, keys.alice).chat.completions.create(
             model="nope", messages=MESSAGES, stream=True
         )
+
+
+@pytest.mark.slow
+def test_real_cpu_default_through_the_openai_client(tmp_path: Path, models_cache: Path) -> None:
+    """The real default stack (llama.cpp Qwen2.5-0.5B, MiniLM, Chroma) behind the OpenAI route."""
+    from agent.recommender import Recommender
+    from agent.settings import Settings
+    from tests.agent_data import write_library
+
+    settings = Settings(data_dir=tmp_path / "data", models_cache=models_cache)
+    rec = Recommender(settings)
+    assert rec.ingest([], manifest=write_library(tmp_path / "library")).ok
+    keys = make_keys(settings)
+    try:
+        with serve(create_app(settings, rec), ready_timeout=600) as base:
+            client = openai.OpenAI(base_url=f"{base}/v1", api_key=keys.alice, timeout=900)
+            pieces, last = [], None
+            for chunk in client.chat.completions.create(
+                model="vidrec",
+                messages=[{"role": "user", "content": "Recommend a talk about the deep ocean"}],
+                stream=True,
+                extra_body={"vidrec": {"k": 3}},
+            ):
+                pieces.append(chunk.choices[0].delta.content or "")
+                last = chunk
+            items = (last.model_extra or {})["vidrec"]["recommendations"] if last else []
+            assert "".join(pieces).strip()
+            assert items and {i["video_id"] for i in items} <= LIBRARY_IDS
+            assert "ocean" in {i["video_id"] for i in items}
+    finally:
+        rec.close()
