@@ -107,6 +107,15 @@ def _title_from_stem(stem: str) -> str:
 
 
 # --- discovery ----------------------------------------------------------------------------------
+def _sidecar(media: Path, settings: IngestSettings) -> Path | None:
+    """Captions beside ``media`` with the same stem (``talk.mp4`` -> ``talk.srt``/``talk.vtt``)."""
+    for ext in settings.caption_extensions:
+        candidate = media.with_suffix(ext)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def discover(
     paths: Sequence[str | Path], manifest: str | Path | None, settings: IngestSettings
 ) -> Discovery:
@@ -136,16 +145,20 @@ def discover(
                     continue
                 taken.add(row.id)
                 media = Path(row.media_path) if row.media_path else None
+                captions = Path(row.captions_path) if row.captions_path else None
+                transcript = Path(row.transcript_path) if row.transcript_path else None
                 if media is not None:
                     seen_media.add(media.resolve())
+                    if captions is None and transcript is None:
+                        captions = _sidecar(media, settings)
                 out.items.append(
                     IngestItem(
                         video_id=row.id,
                         origin=origin,
                         video=row.to_video(),
                         media_path=media,
-                        captions_path=Path(row.captions_path) if row.captions_path else None,
-                        transcript_path=Path(row.transcript_path) if row.transcript_path else None,
+                        captions_path=captions,
+                        transcript_path=transcript,
                     )
                 )
     media_ext = {e.lower() for e in settings.media_extensions}
@@ -183,15 +196,11 @@ def discover(
             key = (resolved.parent, resolved.name)  # same stem, two containers: keep both
             group = groups.setdefault(key, {})
         group.setdefault(kind, resolved)
-    for (folder, _stem), group in groups.items():
+    for group in groups.values():
         media = group.get("media")
         captions = group.get("captions")
         if media is not None and captions is None:
-            for ext in sorted(caption_ext):
-                sidecar = folder / f"{media.stem}{ext}"
-                if sidecar.is_file():
-                    captions = sidecar
-                    break
+            captions = _sidecar(media, settings)
         anchor = media or captions
         assert anchor is not None
         video_id = slugify(anchor.stem)

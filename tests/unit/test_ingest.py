@@ -195,6 +195,20 @@ def test_captions_win_over_asr_and_transcript_over_asr(settings: Settings, tmp_p
     assert report.audio_seconds == 0
 
 
+def test_manifest_media_picks_up_sidecar_captions(settings: Settings, tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    write_tone(media / "clip.wav", 2.0)
+    (media / "clip.vtt").write_text("WEBVTT\n\n00:00.000 --> 00:01.500\nmarmalade on toast\n")
+    manifest = write_talks(
+        tmp_path / "in", [{"id": "m1", "title": "Clip", "media_path": "../media/clip.wav"}]
+    )
+    lib = Library(settings)
+    assert lib.ingest(manifest=manifest).ok
+    video = lib.get_video("m1")
+    assert video is not None and video.transcript_source == "captions"
+    assert lib._transcriber is None
+
+
 def test_media_without_text_goes_through_asr(settings: Settings, tmp_path: Path) -> None:
     media = tmp_path / "media"
     write_tone(media / "whale_song.wav", 3.0)
