@@ -299,7 +299,13 @@ class Recommender:
             return
 
         candidates = self._ranked(
-            messages, understanding, filters, history, timings, rerank=self.settings.agent.rerank
+            messages,
+            understanding,
+            filters,
+            history,
+            timings,
+            rerank=self.settings.agent.rerank,
+            k=k,
         )
         if not candidates:
             question = CLARIFYING_QUESTION if new_user and vague else None
@@ -383,6 +389,7 @@ class Recommender:
             history,
             timings,
             rerank=self.settings.agent.rerank if rerank is None else rerank,
+            k=k,
         )
         return RankedTurn(understanding, candidates[:k], timings)
 
@@ -395,6 +402,7 @@ class Recommender:
         timings: dict[str, float],
         *,
         rerank: bool,
+        k: int = 5,
     ) -> list[Candidate]:
         """Retrieve, score, and (optionally) LLM-rerank; fills ``timings``."""
         candidates, profile = self._candidates(understanding, filters, history, timings)
@@ -405,7 +413,7 @@ class Recommender:
             ]
             reranker = Reranker(self.llm, top_n=self.settings.agent.rerank_top_n)
             candidates = reranker.rerank(
-                self._request_text(messages, understanding), candidates, taste
+                self._request_text(messages, understanding), candidates, taste, picks=k
             )
         timings["rerank"] = time.perf_counter() - clock
         return candidates

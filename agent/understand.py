@@ -63,20 +63,8 @@ UNDERSTAND_SCHEMA: dict[str, Any] = {
         "seen": _STRINGS,
         "include_seen": {"type": "boolean"},
     },
-    "required": [
-        "wants_recommendations",
-        "search_text",
-        "max_minutes",
-        "min_minutes",
-        "language",
-        "from_year",
-        "to_year",
-        "avoid_topics",
-        "liked",
-        "disliked",
-        "seen",
-        "include_seen",
-    ],
+    # the rest is optional: leaving out what does not apply keeps the answer short (CPU decoding)
+    "required": ["wants_recommendations", "search_text"],
     "additionalProperties": False,
 }
 

@@ -36,7 +36,7 @@ def _turn(rec: Recommender, query: str, user: str, k: int) -> tuple[dict[str, fl
             timings = dict(event.answer.timings)
         if event.kind == "error":
             raise SystemExit(f"turn failed: {event.text}")
-    rec.forget_user(user)
+    rec.users_store.forget(user)
     return timings, first, time.perf_counter() - start
 
 

@@ -206,7 +206,7 @@ def run_request(rec: Recommender, request: Request, run_id: str) -> Outcome:
     for variant, ids in outcome.ranked.items():
         outcome.hit[variant] = bool(set(ids[:K]) & set(request.targets))
     for user in (plain, known):
-        rec.forget_user(user)
+        rec.users_store.forget(user)  # SQL rows only: no model or cache in the eval dir
     return outcome
 
 
@@ -238,7 +238,7 @@ def measure_latency(rec: Recommender, requests: Sequence[Request], run_id: str) 
         out.full_answer_s.append(time.perf_counter() - start)
         out.first_token_s.append(first if first is not None else float("nan"))
         out.items.append(items)
-        rec.forget_user(user)
+        rec.users_store.forget(user)  # SQL rows only: no model or cache in the eval dir
     return out
 
 

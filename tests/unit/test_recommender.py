@@ -12,10 +12,17 @@ import pytest
 
 from agent.recommender import CLARIFYING_QUESTION, Recommender
 from agent.types import Message
+from prompts.loader import load_prompt
 from retrieval.errors import InvalidInputError, NotFoundError
 from retrieval.types import SearchFilters
 from tests.agent_data import build_recommender, fake_settings, with_settings
 from tests.fakes.llm import FakeLLM
+
+UNDERSTAND = load_prompt("understand").tag
+RERANK = load_prompt("rerank").tag
+CHAT = load_prompt("chat").tag
+REPLY = load_prompt("reply").tag
+EXPLAIN = load_prompt("explain").tag
 
 
 def form(search_text: str = "", **overrides: Any) -> dict[str, Any]:
@@ -75,8 +82,8 @@ def test_recommend_end_to_end(rec: Recommender, llm: FakeLLM) -> None:
     assert answer.understanding is not None
     assert answer.understanding.search_text == "cooking pasta sauce at home"
     assert set(answer.timings) >= {"understand", "retrieve", "rank", "rerank", "reply", "explain"}
-    assert [c.tag for c in llm.calls][:3] == ["understand@1", "rerank@1", "reply@1"]
-    assert {c.tag for c in llm.calls[3:]} == {"explain@1"}
+    assert [c.tag for c in llm.calls][:3] == [UNDERSTAND, RERANK, REPLY]
+    assert {c.tag for c in llm.calls[3:]} == {EXPLAIN}
 
 
 def test_stream_event_order(rec: Recommender, llm: FakeLLM) -> None:
@@ -163,7 +170,7 @@ def test_chitchat_gets_a_short_reply_and_new_users_a_question(
     assert answer.recommendations == []
     assert answer.text == "Hello! Happy to help."
     assert answer.clarifying_question == CLARIFYING_QUESTION
-    assert [c.tag for c in llm.calls] == ["understand@1", "chat@1"]
+    assert [c.tag for c in llm.calls] == [UNDERSTAND, CHAT]
 
     rec.feedback("u-old", "mars", "like")
     llm.enqueue(form("", wants_recommendations=False))
@@ -262,13 +269,13 @@ def test_no_rerank_setting_skips_the_llm_rerank(base: Recommender, llm: FakeLLM)
     rec = with_settings(base, llm, rerank=False)
     llm.enqueue(form("mars"))
     rec.recommend("mars", "u-norerank", k=2)
-    assert "rerank@1" not in [c.tag for c in llm.calls]
+    assert RERANK not in [c.tag for c in llm.calls]
 
 
 def test_rerank_order_is_applied(rec: Recommender, llm: FakeLLM) -> None:
     llm.enqueue(form("cooking food"))
     plain = ids(rec.recommend("cooking", "u-rr1", k=3))
-    llm.enqueue(form("cooking food"), {"ranking": [plain[2], plain[0]]})
+    llm.enqueue(form("cooking food"), {"ranking": ["3", "1"]})  # numbers in the listed order
     reranked = ids(rec.recommend("cooking", "u-rr2", k=3))
     assert reranked == [plain[2], plain[0], plain[1]]
 
@@ -330,8 +337,8 @@ def test_rank_returns_candidates_without_storing_anything(rec: Recommender, llm:
     assert ranked.understanding.search_text == "cooking food"
     assert 1 <= len(ranked.candidates) <= 3
     assert all(c.evidence_chunk_id for c in ranked.candidates)
-    assert "rerank@1" not in [c.tag for c in llm.calls]
+    assert RERANK not in [c.tag for c in llm.calls]
     assert rec.history("u-rank") == []
     again = rec.rank("cooking", "u-rank", k=3, rerank=True, understanding=ranked.understanding)
-    assert [c.tag for c in llm.calls] == ["understand@1", "rerank@1"]
+    assert [c.tag for c in llm.calls] == [UNDERSTAND, RERANK]
     assert {c.video.id for c in again.candidates} == {c.video.id for c in ranked.candidates}

@@ -5,6 +5,7 @@ import pytest
 from agent.llm.base import LLMOutputError
 from agent.rerank import Reranker, apply_order, rerank_schema
 from agent.types import Candidate
+from prompts.loader import load_prompt
 from retrieval.types import Video
 from tests.fakes.llm import FakeLLM
 
@@ -44,18 +45,28 @@ def test_apply_order_is_robust(ranking: object, expected: list[str]) -> None:
 
 
 def test_rerank_reorders_the_head_only() -> None:
-    llm = FakeLLM().enqueue({"ranking": ["c", "b", "a"]})
+    llm = FakeLLM().enqueue({"ranking": ["3", "2", "1"]})
     out = Reranker(llm, top_n=3).rerank("a request", CANDS)
     assert ids(out) == ["c", "b", "a", "d"]
     call = llm.calls[0]
-    assert call.tag == "rerank@1"
-    assert call.schema == rerank_schema(["a", "b", "c"])
-    assert call.schema["properties"]["ranking"]["items"]["enum"] == ["a", "b", "c"]
+    assert call.tag == load_prompt("rerank").tag
+    assert call.schema == rerank_schema(["1", "2", "3"], 5)
+    assert call.schema["properties"]["ranking"]["items"]["enum"] == ["1", "2", "3"]
+    assert call.schema["properties"]["ranking"]["maxItems"] == 3
+
+
+def test_only_the_best_picks_are_asked_for() -> None:
+    llm = FakeLLM().enqueue({"ranking": ["4", "2"]})
+    out = Reranker(llm, top_n=4).rerank("a request", CANDS, picks=2)
+    assert ids(out) == ["d", "b", "a", "c"]
+    schema = llm.calls[0].schema
+    assert schema is not None and schema["properties"]["ranking"]["maxItems"] == 2
+    assert "The best 2" in llm.calls[0].last_user
 
 
 def test_an_id_outside_the_candidates_cannot_come_back() -> None:
     # not valid against the enum: the base retries, then gives up -> order unchanged
-    llm = FakeLLM().enqueue({"ranking": ["x", "a"]}, {"ranking": ["x"]})
+    llm = FakeLLM().enqueue({"ranking": ["x", "1"]}, {"ranking": ["9"]})
     out = Reranker(llm, top_n=4).rerank("a request", CANDS)
     assert ids(out) == ["a", "b", "c", "d"]
 

@@ -14,8 +14,11 @@ from agent.understand import (
     normalise_understanding,
     parse_rules,
 )
+from prompts.loader import load_prompt
 from retrieval.types import SearchFilters
 from tests.fakes.llm import FakeLLM
+
+UNDERSTAND = load_prompt("understand").tag
 
 
 def form(**overrides: Any) -> dict[str, Any]:
@@ -62,7 +65,7 @@ def test_llm_form_becomes_understanding_with_seconds() -> None:
     assert result.filters.published_after == date(2015, 1, 1)
     assert result.filters.tags_none == ("politics",)
     call = llm.calls[0]
-    assert call.tag == "understand@1"
+    assert call.tag == UNDERSTAND
     assert call.schema == UNDERSTAND_SCHEMA
     assert "under 15 minutes" in call.last_user
 
