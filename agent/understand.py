@@ -63,8 +63,22 @@ UNDERSTAND_SCHEMA: dict[str, Any] = {
         "seen": _STRINGS,
         "include_seen": {"type": "boolean"},
     },
-    # the rest is optional: leaving out what does not apply keeps the answer short (CPU decoding)
-    "required": ["wants_recommendations", "search_text"],
+    # all required: with optional fields the 0.5B model fills them with values copied from the
+    # instructions; with every field present it writes null / [] where nothing was said
+    "required": [
+        "wants_recommendations",
+        "search_text",
+        "max_minutes",
+        "min_minutes",
+        "language",
+        "from_year",
+        "to_year",
+        "avoid_topics",
+        "liked",
+        "disliked",
+        "seen",
+        "include_seen",
+    ],
     "additionalProperties": False,
 }
 
@@ -272,7 +286,8 @@ _LANG_RE = re.compile(r"\b(?:in|spoken in)\s+(" + "|".join(LANGUAGES) + r")\b", 
 _REQUEST_RE = re.compile(
     r"\b(recommend|suggest|show me|find me|looking for|look for|want to (?:watch|see|learn)|"
     r"something (?:about|on|like)|anything (?:about|on|like)|any (?:talks?|videos?)|"
-    r"got anything|more like|similar|another one|more of|what should i watch|i'd like|i want)\b",
+    r"got anything|more like|similar|another one|any other|more of|more about|what should i watch|"
+    r"i'd like|i want)\b",
     re.IGNORECASE,
 )
 _CHITCHAT_RE = re.compile(
