@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import webbrowser
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from fastapi.responses import FileResponse
 
 from agent.recommender import Recommender
 from agent.settings import Settings
-from agent.types import Recommendation
+from agent.types import Message, Recommendation
 from ui import callbacks as cb
 from ui.cards import CARD_CSS, MEDIA_ROUTE, THUMB_ROUTE
 
@@ -112,20 +113,25 @@ def build_app(
                         elem_id="vr-input",
                     )
                     send_btn = gr.Button("Send", variant="primary", scale=1, elem_id="vr-send")
+                if examples:
+                    gr.Examples(
+                        examples=[[e] for e in examples],
+                        inputs=[text],
+                        label="Try one of these (click, then Send)",
+                    )
                 audio = gr.Audio(
                     sources=["microphone", "upload"],
                     type="filepath",
                     label="…or speak: record, or upload an audio file",
                     elem_id="vr-audio",
                 )
-                if examples:
-                    gr.Examples(
-                        examples=[[e] for e in examples],
-                        inputs=[text],
-                        label="Try one of these",
-                    )
             with gr.Column(scale=4):
                 gr.Markdown("### Recommendations")
+                empty_md = gr.Markdown(
+                    "Your picks appear here as cards: why each fits, and a link to the moment "
+                    "that earns it.",
+                    elem_id="vr-empty",
+                )
                 slots: list[_Slot] = []
                 for i in range(cb.MAX_CARDS):
                     with gr.Column(visible=False, elem_classes="vr-slot") as column:
@@ -179,6 +185,7 @@ def build_app(
             recs_state,
             text,
             status,
+            empty_md,
             *(s.column for s in slots),
             *(s.card for s in slots),
         ]
@@ -192,6 +199,7 @@ def build_app(
                 view.recommendations,
                 gr.skip() if view.textbox is None else view.textbox,
                 view.status,
+                gr.update(visible=n == 0),
                 *(gr.update(visible=i < n) for i in range(cb.MAX_CARDS)),
                 *(view.cards[i] if i < n else "" for i in range(cb.MAX_CARDS)),
             ]
@@ -345,6 +353,22 @@ def create_server(
     )
 
 
+def warm_up(recommender: Recommender) -> None:
+    """Load the embedder and the LLM ahead of the first question (best effort, logged).
+
+    On a CPU the first turn otherwise pays every model load; run this in a background thread as
+    the server starts (an early question simply waits on the same loads).
+    """
+    began = time.perf_counter()
+    try:
+        recommender.library.embed_query("warm up")
+        recommender.llm.complete([Message("user", "Say OK.")], max_tokens=1, tag="warmup@1")
+    except Exception as exc:
+        log.warning("warm-up failed (the first question will load the models): %s", exc)
+        return
+    log.info("models warmed up in %.1f s", time.perf_counter() - began)
+
+
 def serve(
     recommender: Recommender,
     settings: Settings,
@@ -354,8 +378,9 @@ def serve(
     open_browser: bool = False,
     guide: str | None = None,
     examples: Sequence[str] = (),
+    warm: bool = True,
 ) -> None:
-    """Run the chat app until interrupted (Ctrl+C)."""
+    """Run the chat app until interrupted (Ctrl+C); ``warm`` loads the models meanwhile."""
     import uvicorn
 
     host = host or settings.ui.host
@@ -364,6 +389,10 @@ def serve(
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     url = f"http://{host}:{port}/"
     print(f"vidrec chat app on {url}  (Ctrl+C to stop)", flush=True)
+    if warm:
+        threading.Thread(
+            target=warm_up, args=(recommender,), name="vidrec-warm-up", daemon=True
+        ).start()
 
     if open_browser:
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import typer
 
 from agent.recommender import Recommender
 from agent.settings import Settings
+from retrieval.types import IngestProgress
 
 #: Requests that find something in the default demo subset (tests/unit/test_ui_demo.py checks
 #: each one's topic is there). The first is the spoken query of shared/data/speech/espeak/q1.wav.
@@ -19,11 +23,12 @@ DEMO_EXAMPLES = (
 )
 
 DEMO_GUIDE = """\
-**Welcome to the vidrec demo.** The library holds {count} TED talks (transcripts CC BY-NC-ND; \
-talks marked *synthetic audio* have an audio track spoken by espeak-ng from the transcript, so \
-Whisper has something real to transcribe). Ask for a talk by topic, mood or length, typed or \
-spoken; every pick says why it fits and links to the moment that earns it. \
-♥ / ✗ / ✓ on a card change what you get next. The **Library** tab lists what is indexed."""
+**Welcome to the vidrec demo.** The library holds {count} videos: TED talks, indexed from their \
+transcripts (CC BY-NC-ND), a few talks marked *synthetic audio* whose sound track espeak-ng spoke \
+from the transcript (so Whisper has real audio to transcribe), and short LibriVox readings. Ask \
+for a talk by topic, mood or length, typed or spoken; every pick says why it fits and links to \
+the moment that earns it. ♥ / ✗ / ✓ on a card change what you get next. The **Library** tab \
+lists what is indexed. On a CPU the first answer takes a while: the language model loads then."""
 
 
 def ui_cmd(
@@ -41,6 +46,25 @@ def ui_cmd(
         serve(recommender, settings, host=host, port=port, open_browser=browser)
     finally:
         recommender.close()
+
+
+class _ProgressPrinter:
+    """Prints ingest progress: a line when a file is done, else at most one every few seconds."""
+
+    def __init__(self, every_s: float = 5.0) -> None:
+        self.every_s = every_s
+        self.done = -1
+        self.last = 0.0
+
+    def __call__(self, p: IngestProgress) -> None:
+        now = time.monotonic()
+        if p.files_done == self.done and now - self.last < self.every_s:
+            return
+        self.done, self.last = p.files_done, now
+        typer.echo(
+            f"  {p.files_done}/{p.files_total} {Path(p.current).name if p.current else ''} "
+            f"({p.chunks} chunks, {p.audio_seconds / 60:.1f} min of audio transcribed)"
+        )
 
 
 def demo_cmd(
@@ -68,7 +92,7 @@ def demo_cmd(
     recommender = Recommender(settings)
     try:
         typer.echo("demo library: indexing (unchanged videos are skipped)")
-        report = recommender.ingest([], manifest=manifest)
+        report = recommender.ingest([], manifest=manifest, progress=_ProgressPrinter())
         typer.echo(
             f"demo library: {len(report.ingested)} indexed, {len(report.unchanged)} already "
             f"indexed, {len(report.failed)} failed"
