@@ -109,7 +109,11 @@ class APISettings(Section):
     rate_limit_per_minute: int = 600
     cors_origins: list[str] = Field(default_factory=list)
     require_keys: bool = True
-    max_concurrency: int = Field(4, description="facade calls running at once; the rest queue")
+    max_concurrency: int | None = Field(
+        None,
+        description="facade calls running at once, the rest queue in order; unset: 1 for an "
+        "in-process LLM (llamacpp, transformers: one model, turns would only interleave), else 8",
+    )
     ingest_roots: list[str] = Field(
         [], description="folders POST /v1/videos may ingest server-side paths from (none: off)"
     )

@@ -29,6 +29,7 @@ from retrieval.errors import BackendUnavailableError, NotReadyError, VidrecError
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+IN_PROCESS_LLMS = frozenset({"llamacpp", "transformers"})
 
 CURRENT_PRINCIPAL: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
     "vidrec_principal", default=None
@@ -138,9 +139,21 @@ class ApiContext:
     _capacity: anyio.CapacityLimiter | None = None
 
     @property
+    def concurrency(self) -> int:
+        """``api.max_concurrency``, or by default 1 for an in-process LLM and 8 otherwise.
+
+        An in-process model answers one call at a time, so concurrent turns only interleave
+        their LLM calls and all finish late; one at a time keeps first-come, first-served.
+        """
+        configured = self.settings.api.max_concurrency
+        if configured is not None:
+            return max(1, configured)
+        return 1 if self.settings.llm.backend in IN_PROCESS_LLMS else 8
+
+    @property
     def capacity(self) -> anyio.CapacityLimiter:
         if self._capacity is None:
-            self._capacity = anyio.CapacityLimiter(max(1, self.settings.api.max_concurrency))
+            self._capacity = anyio.CapacityLimiter(self.concurrency)
         return self._capacity
 
     def authenticate(self, key: str | None) -> Principal:

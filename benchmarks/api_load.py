@@ -95,7 +95,9 @@ class Phase:
         }
 
 
-def _env(data_dir: Path, backend: str, models_cache: Path, max_concurrency: int) -> dict[str, str]:
+def _env(
+    data_dir: Path, backend: str, models_cache: Path, max_concurrency: int | None
+) -> dict[str, str]:
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
@@ -104,8 +106,9 @@ def _env(data_dir: Path, backend: str, models_cache: Path, max_concurrency: int)
         "VIDREC_DATA_DIR": str(data_dir),
         "VIDREC_MODELS_CACHE": str(models_cache),
         "VIDREC_API__RATE_LIMIT_PER_MINUTE": "100000000",  # limiter runs, never refuses
-        "VIDREC_API__MAX_CONCURRENCY": str(max_concurrency),
     }
+    if max_concurrency is not None:
+        env["VIDREC_API__MAX_CONCURRENCY"] = str(max_concurrency)
     if backend == "fake":
         env.update(
             VIDREC_LLM__BACKEND="fake", VIDREC_EMBEDDING__BACKEND="fake", VIDREC_ASR__BACKEND="fake"
@@ -260,7 +263,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--inprocess-calls", type=int, default=None, help="default: 20 fake, 5 real"
     )
-    parser.add_argument("--max-concurrency", type=int, default=4, help="server api.max_concurrency")
+    parser.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=None,
+        help="server api.max_concurrency (default: auto)",
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="per request, seconds")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--json-out", type=Path, default=None)
@@ -317,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     phases = [health, inproc, load]
     print(
         f"\nbackend={args.backend} clients={args.clients} seconds={args.seconds} "
-        f"endpoint={args.endpoint} server max_concurrency={args.max_concurrency}"
+        f"endpoint={args.endpoint} server max_concurrency={args.max_concurrency or 'auto'}"
     )
     print(
         f"{'phase':34} {'ok':>6} {'err':>5} {'req/s':>9} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9}"

@@ -358,3 +358,19 @@ def test_an_unexpected_crash_is_a_500_without_internals(tmp_path: Path, models_c
             assert client.get("/healthz").status_code == 200
     finally:
         rec.close()
+
+
+@pytest.mark.parametrize(
+    ("llm", "configured", "expected"),
+    [("llamacpp", None, 1), ("transformers", None, 1), ("vllm", None, 8), ("fake", 3, 3)],
+)
+def test_concurrency_default_follows_the_llm(
+    tmp_path: Path, models_cache: Path, llm: str, configured: int | None, expected: int
+) -> None:
+    settings = api_settings(tmp_path, models_cache, max_concurrency=configured)
+    settings = settings.model_copy(update={"llm": settings.llm.model_copy(update={"backend": llm})})
+    rec = Recommender(settings)  # lazy: nothing loads
+    try:
+        assert create_app(settings, rec).state.ctx.concurrency == expected
+    finally:
+        rec.close()
