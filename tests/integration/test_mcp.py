@@ -3,7 +3,10 @@ on a real uvicorn server, with API keys) and stdio (``vidrec mcp`` as a subproce
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ from tests.api_support import (
     REPO,
     api_settings,
     fake_cli_env,
+    free_port,
     indexed_recommender,
     make_keys,
     serve,
@@ -149,3 +153,51 @@ def test_stdio_subprocess(tmp_path: Path, models_cache: Path) -> None:
     assert not rec.is_error
     assert "pasta" in {i["video_id"] for i in rec.structured_content["recommendations"]}
     assert fb.structured_content["user_id"] == "carol"
+
+
+@pytest.mark.slow  # a second CLI subprocess; the same HTTP app is tested mounted at /mcp above
+def test_standalone_http_server(tmp_path: Path, models_cache: Path) -> None:
+    """`vidrec mcp --transport http` on its own port, with the same API keys."""
+    from api.auth import KeyStore
+
+    data = tmp_path / "data"
+    store = KeyStore(f"sqlite:///{data / 'vidrec.db'}")
+    key = store.create(["dana"]).secret
+    store.close()
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FAKE_CLI, "mcp", "--transport", "http", "--port", str(port)],
+        env=fake_cli_env(data, models_cache),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.communicate()[1]
+            try:
+                refused = httpx2.post(url, json={}, timeout=2)
+                break
+            except httpx2.TransportError:
+                assert time.monotonic() < deadline, "vidrec mcp --transport http did not start"
+                time.sleep(0.2)
+        assert refused.status_code == 401
+
+        async def go(client: Client) -> Any:
+            return await client.list_tools()
+
+        listed = anyio.run(_with_key, url, key, go)
+        assert {t.name for t in listed.tools} == {
+            "recommend_videos",
+            "search_videos",
+            "record_feedback",
+        }
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
