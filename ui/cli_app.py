@@ -49,18 +49,22 @@ def ui_cmd(
 
 
 class _ProgressPrinter:
-    """Prints ingest progress: a line when a file is done, else at most one every few seconds."""
+    """Prints ingest progress: a line when a file added chunks, else one every few seconds.
+
+    Files skipped as unchanged add no chunks, so a re-run stays quiet.
+    """
 
     def __init__(self, every_s: float = 5.0) -> None:
         self.every_s = every_s
-        self.done = -1
-        self.last = 0.0
+        self.chunks = 0
+        self.last = time.monotonic()
 
     def __call__(self, p: IngestProgress) -> None:
         now = time.monotonic()
-        if p.files_done == self.done and now - self.last < self.every_s:
+        finished = p.files_done == p.files_total
+        if p.chunks == self.chunks and now - self.last < self.every_s and not finished:
             return
-        self.done, self.last = p.files_done, now
+        self.chunks, self.last = p.chunks, now
         typer.echo(
             f"  {p.files_done}/{p.files_total} {Path(p.current).name if p.current else ''} "
             f"({p.chunks} chunks, {p.audio_seconds / 60:.1f} min of audio transcribed)"
