@@ -153,6 +153,8 @@ def build_manifest(
     missing = [i for i in wanted if i not in by_id]
     demo, _ = select_talks(all_talks, 60, 0)
     for talk in demo:
+        if len(chosen) + len(missing) >= talks:
+            break
         chosen.setdefault(talk.id, talk)
     pool = [t for t in all_talks if t.id not in chosen and t.match == "exact"]
     random.Random(seed).shuffle(pool)
