@@ -98,6 +98,19 @@ def load_requests(path: Path = REQUESTS) -> list[Request]:
     return out
 
 
+def interleave(requests: Sequence[Request]) -> list[Request]:
+    """Round-robin over the id prefixes (s, m, h), so that a --limit run is a fair sample."""
+    groups: dict[str, list[Request]] = {}
+    for r in requests:
+        groups.setdefault(r.id.rstrip("0123456789"), []).append(r)
+    out: list[Request] = []
+    while any(groups.values()):
+        for group in groups.values():
+            if group:
+                out.append(group.pop(0))
+    return out
+
+
 def _row(talk: TedTalk) -> ManifestRow:
     published = datetime.fromtimestamp(talk.published, tz=UTC).date() if talk.published else None
     return ManifestRow(
@@ -299,7 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     base = Settings()
     data_dir = args.data_dir or base.data_dir / "eval" / "agent-ted"
     settings = eval_settings(base, data_dir)
-    requests = load_requests()
+    requests = interleave(load_requests())  # any prefix mixes single, multi-turn and history
     if args.limit:
         requests = requests[: args.limit]
     shared = base.data.shared_dir
