@@ -140,7 +140,8 @@ def run_system(
     errors = 0
     first_error = ""
     start = time.perf_counter()
-    for request in requests:
+    step = max(1, len(requests) // 20)  # a log line every 5 % for runs in the background
+    for done, request in enumerate(requests, start=1):
         try:
             lists.append(system.rank(request, k))
         except VidrecError as exc:
@@ -149,6 +150,14 @@ def run_system(
             log.warning("%s failed on case %s: %s", system.name, request.id, exc)
             lists.append([])
         progress.advance(task_id)
+        if done % step == 0 or done == len(requests):
+            log.info(
+                "%s: %d/%d cases, %.0fs",
+                system.name,
+                done,
+                len(requests),
+                time.perf_counter() - start,
+            )
     return Ranked(lists, time.perf_counter() - start, errors, first_error)
 
 
