@@ -708,13 +708,26 @@ def _simplex(names: Sequence[str], step: float) -> list[dict[str, float]]:
 
     def rec(i: int, left: int, acc: list[int]) -> None:
         if i == len(names) - 1:
-            out.append({n: (a * step) for n, a in zip(names, [*acc, left], strict=True)})
+            out.append({n: a * step for n, a in zip(names, [*acc, left], strict=True)})
             return
         for a in range(left + 1):
             rec(i + 1, left - a, [*acc, a])
 
     rec(0, units, [])
     return out
+
+
+# collab : profile ratios tried when tuning the ranker's blend: log-spaced, since the raw profile
+# cosine varies far less across a catalogue than the standardised collab score does
+RATIOS = (0.0, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.2, 0.35, 0.5, 1.0, 2.0, 5.0)
+
+
+def ratio_grid(
+    first: str = "profile", second: str = "collab", ratios: Sequence[float] = RATIOS
+) -> list[dict[str, float]]:
+    """Weights ``{first: 1/(1+r), second: r/(1+r)}`` for each ratio r, plus ``second`` alone."""
+    grid = [{first: 1.0 / (1.0 + r), second: r / (1.0 + r)} for r in ratios]
+    return [*grid, {first: 0.0, second: 1.0}]
 
 
 def tune_blend(
@@ -726,6 +739,7 @@ def tune_blend(
     step: float = 0.1,
     source: str = "validation",
     standardise: bool = True,
+    weight_grid: Sequence[Mapping[str, float]] | None = None,
 ) -> TuningResult:
     """Grid search over the simplex of weights for the given signals, maximising NDCG@k.
 
@@ -737,6 +751,7 @@ def tune_blend(
         source: recorded in the weights, e.g. "tuned on movielens validation".
         standardise: z-score each signal per user first; False when the signals are already
             in the form the ranker combines them (raw profile cosine, standardised collab).
+        weight_grid: the weight combinations to try (default: the simplex at ``step``).
     """
     if not signals:
         raise InvalidInputError("Nothing to tune", expected="at least one signal", got="none")
@@ -765,8 +780,10 @@ def tune_blend(
         hr, ndcg = evaluate({name: 1.0})
         scores[f"{name}:hr@{k}"] = round(hr, 4)
         scores[f"{name}:ndcg@{k}"] = round(ndcg, 4)
-    grid = _simplex(names, step)
-    best: tuple[float, float, dict[str, float]] = (-1.0, -1.0, {})
+    grid: list[Mapping[str, float]] = (
+        list(weight_grid) if weight_grid is not None else list(_simplex(names, step))
+    )
+    best: tuple[float, float, Mapping[str, float]] = (-1.0, -1.0, {})
     for weights in grid:
         hr, ndcg = evaluate(weights)
         if (ndcg, hr) > best[:2]:
@@ -775,10 +792,10 @@ def tune_blend(
     scores[f"blend:hr@{k}"] = round(hr, 4)
     scores[f"blend:ndcg@{k}"] = round(ndcg, 4)
     chosen_weights = BlendWeights(
-        content=round(chosen.get("content", 0.0), 4),
-        profile=round(chosen.get("profile", 0.0), 4),
-        collab=round(chosen.get("collab", 0.0), 4),
-        popularity=round(chosen.get("popularity", 0.0), 4),
+        content=round(chosen.get("content", 0.0), 6),
+        profile=round(chosen.get("profile", 0.0), 6),
+        collab=round(chosen.get("collab", 0.0), 6),
+        popularity=round(chosen.get("popularity", 0.0), 6),
         source=source,
     )
     log.info("tuned blend %s: ndcg@%d %.4f hr@%d %.4f", chosen_weights, k, ndcg, k, hr)
@@ -927,8 +944,8 @@ def _tune_on_log(
         signals,
         targets,
         seen,
-        step=0.05,
         standardise=False,
+        weight_grid=ratio_grid(),
         source="tuned on the interaction log (leave-last-out)",
     )
 

@@ -53,6 +53,7 @@ from agent.collab import (
     build_matrix,
     hit_ndcg,
     profile_scores,
+    ratio_grid,
     row_zscore,
     tune_blend,
 )
@@ -344,8 +345,8 @@ def run(
             {"profile": val.content, "collab": row_zscore(val.als)},
             val.targets,
             val.seen,
-            step=0.05,
             standardise=False,
+            weight_grid=ratio_grid(),
             source="tuned on MovieLens validation (leave-last-out)",
         )
     tune_s = time.perf_counter() - t0
@@ -406,7 +407,7 @@ def run(
     if tuning is not None and test.content is not None:
         w = tuning.weights
         hybrid = w.profile * np.nan_to_num(test.content) + w.collab * row_zscore(test.als)
-        desc = f"{w.profile:.2f} * profile + {w.collab:.2f} * z(ALS), tuned on validation"
+        desc = f"{w.profile:.4f} * profile + {w.collab:.4f} * z(ALS), tuned on validation"
         results.append(evaluate("hybrid", desc, hybrid, test, item_ids, unit, wall_s=tune_s))
         lam = settings.agent.diversity_lambda if mmr_lambda is None else mmr_lambda
         results.append(
@@ -449,8 +450,8 @@ def run(
             "validation": tuning.scores,
         }
         report.notes.append(
-            f"blend tuned on validation: profile {tuning.weights.profile:.2f}, "
-            f"collab {tuning.weights.collab:.2f} "
+            f"blend tuned on validation: profile {tuning.weights.profile:.4f}, "
+            f"collab {tuning.weights.collab:.4f} "
             f"(validation NDCG@10 {tuning.scores['blend:ndcg@10']:.4f} vs ALS alone "
             f"{tuning.scores['collab:ndcg@10']:.4f}, content alone "
             f"{tuning.scores['profile:ndcg@10']:.4f})"
@@ -686,7 +687,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             limit=args.limit,
             seed=args.seed,
         )
-    report.print()
+    from rich.console import Console
+
+    report.print(Console(width=160))
     if args.out:
         report.write_json(args.out)
     return 0

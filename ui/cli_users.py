@@ -44,8 +44,8 @@ def train_cmd(
         w = report.tuning.weights
         scores = report.tuning.scores
         typer.echo(
-            f"blend tuned on {report.tuning.n_users} held-out users: profile {w.profile:.2f}, "
-            f"collab {w.collab:.2f} (NDCG@10 {scores['blend:ndcg@10']:.3f}; collab alone "
+            f"blend tuned on {report.tuning.n_users} held-out users: profile {w.profile:.4f}, "
+            f"collab {w.collab:.4f} (NDCG@10 {scores['blend:ndcg@10']:.3f}; collab alone "
             f"{scores['collab:ndcg@10']:.3f}, profile alone {scores['profile:ndcg@10']:.3f})"
         )
 
