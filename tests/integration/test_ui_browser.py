@@ -160,3 +160,28 @@ def test_empty_request_shows_a_readable_error_and_the_app_keeps_serving(page: Pa
     p.locator(".vr-card .vr-title", has_text="Do schools kill creativity?").wait_for(
         timeout=TIMEOUT_MS
     )
+
+
+def test_switching_user_starts_fresh_and_forget_me_asks_first(page: Page) -> None:
+    from playwright.sync_api import expect
+
+    p = page
+    p.locator("#vr-input textarea").fill("deep ocean creatures")
+    p.locator("#vr-send").click()
+    p.locator(".vr-card").first.wait_for(timeout=TIMEOUT_MS)
+
+    name = p.locator("#vr-user input")
+    name.fill("zoe")
+    name.press("Enter")
+    expect(p.locator(".vr-card")).to_have_count(0, timeout=TIMEOUT_MS)
+    expect(p.locator("#vr-chat")).not_to_contain_text("deep ocean creatures")
+
+    p.get_by_role("button", name="Forget me").click()
+    yes = p.get_by_role("button", name="Yes, delete")
+    expect(yes).to_be_visible(timeout=TIMEOUT_MS)
+    expect(p.get_by_text("Delete everything vidrec holds about zoe")).to_be_visible()
+    yes.click()
+    expect(p.get_by_text("Everything held about zoe was deleted.")).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+    expect(yes).to_be_hidden()
