@@ -223,27 +223,19 @@ def error_event(exc: VidrecError | None, message: str = "") -> str:
     )
 
 
-def stream_chunks(
-    first: AnswerEvent | None, rest: Iterator[AnswerEvent], user_id: str
-) -> Generator[str, None, None]:
-    """SSE lines for the facade's event stream (sync; the route advances it on worker threads).
+def stream_chunks(events: Iterator[AnswerEvent], user_id: str) -> Generator[str, None, None]:
+    """SSE lines for the facade's event stream (sync: the route runs it on one worker thread).
 
     Text deltas become ``delta.content``; when the final answer's text does not list the items,
     the list follows as one more delta; the last chunk carries ``finish_reason: "stop"`` and the
-    structured ``vidrec`` items.
+    structured ``vidrec`` items; an ``error`` event becomes OpenAI's ``{"error": ...}`` chunk.
     """
     writer = ChunkWriter()
     yield writer.chunk({"role": "assistant", "content": ""})
-
-    def events() -> Iterator[AnswerEvent]:
-        if first is not None:
-            yield first
-        yield from rest
-
     try:
-        yield from _translate(writer, events(), user_id)
+        yield from _translate(writer, events, user_id)
     finally:
-        close = getattr(rest, "close", None)
+        close = getattr(events, "close", None)
         if close is not None:
             close()
 

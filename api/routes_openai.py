@@ -6,12 +6,9 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
-import anyio
-import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from agent.types import AnswerEvent
 from api.auth import Principal
 from api.context import get_ctx, principal_dep
 from api.openai_compat import (
@@ -22,6 +19,7 @@ from api.openai_compat import (
     models_list,
     stream_chunks,
 )
+from api.streaming import END, OneThreadIterator
 from retrieval.errors import NotFoundError
 
 log = logging.getLogger(__name__)
@@ -29,11 +27,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 Who = Annotated[Principal, Depends(principal_dep)]
-_END = object()
-
-
-def _next(it: Iterator[Any]) -> Any:
-    return next(it, _END)
+_STARTED = "started"  # a marker, never sent: the facade accepted the turn
 
 
 @router.get("/models", summary="Models (OpenAI-compatible): just 'vidrec'")
@@ -67,32 +61,34 @@ async def chat_completions(
         answer = await ctx.call(rec.recommend, conversation, user_id, body.k(), body.filters())
         return JSONResponse(completion(answer, user_id))
 
-    # Streaming: hold one capacity slot for the whole stream (the model is busy all along), and
-    # take the first event before answering, so early failures still get their HTTP status.
+    # Streaming: hold one capacity slot for the whole stream (the model is busy all along). The
+    # facade's generator runs start-to-end on one thread (it holds the LLM lock across yields);
+    # input errors it raises before its first event still get their HTTP status.
     ctx.readiness.require()
     slot = object()
     await ctx.capacity.acquire_on_behalf_of(slot)
-    events: Iterator[AnswerEvent] | None = None
-    try:
+
+    def produce() -> Iterator[str]:
         events = rec.stream(conversation, user_id, body.k(), body.filters())
-        first = await anyio.to_thread.run_sync(_next, events)
+        yield _STARTED
+        yield from stream_chunks(events, user_id)
+
+    lines: OneThreadIterator[str] = OneThreadIterator(produce, name="vidrec-chat-stream")
+    try:
+        first = await lines.next()
+        assert first is _STARTED
     except BaseException:
+        lines.close()
         ctx.capacity.release_on_behalf_of(slot)
-        if events is not None and hasattr(events, "close"):
-            events.close()
         raise
-    lines = stream_chunks(None if first is _END else first, events, user_id)
 
     async def body_iter() -> AsyncIterator[str]:
         try:
-            while True:
-                line = await anyio.to_thread.run_sync(_next, lines)
-                if line is _END:
-                    return
+            while (line := await lines.next()) is not END:
                 yield line
         finally:
+            lines.close()
             ctx.capacity.release_on_behalf_of(slot)
-            lines.close()  # closes the facade's generator too
 
     return StreamingResponse(
         body_iter(),

@@ -47,6 +47,7 @@ def server(
         rec.close()
 
 
+@pytest.mark.slow  # a second interpreter start; every other test here serves the same app in-thread
 def test_vidrec_serve_runs_the_app(tmp_path: Path, models_cache: Path) -> None:
     port = free_port()
     env = fake_cli_env(tmp_path / "data", models_cache)
@@ -176,3 +177,29 @@ def test_concurrent_clients(server: tuple[str, Keys, Path]) -> None:
     for q, (_, top) in zip(queries, results, strict=True):
         by_query.setdefault(q, set()).add(top)
     assert all(len(tops) == 1 for tops in by_query.values()), by_query
+
+
+def test_concurrent_streams(server: tuple[str, Keys, Path]) -> None:
+    """Streams interleave on the server's threads; the facade's stream (which holds the LLM lock
+    across its yields) must still run each on one thread, or releasing the lock fails."""
+    base, keys, _ = server
+
+    def stream(q: str) -> list[str]:
+        with httpx.stream(
+            "POST",
+            f"{base}/v1/chat/completions",
+            json={"model": "vidrec", "stream": True, "messages": [{"role": "user", "content": q}]},
+            headers=Keys.header(keys.alice),
+            timeout=120,
+        ) as r:
+            assert r.status_code == 200
+            return [line for line in r.iter_lines() if line]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(
+            pool.map(stream, ["ocean", "mars", "pasta", "bread", "schools", "climate"] * 2)
+        )
+    for lines in results:
+        assert lines[-1] == "data: [DONE]"
+        assert not any('"error"' in line for line in lines), lines
+        assert '"finish_reason": "stop"' in lines[-2]
