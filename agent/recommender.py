@@ -18,6 +18,7 @@ embedded model is not re-entrant), the SQL store serialises its own writes.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -83,6 +84,30 @@ class RankedTurn:
     understanding: TurnUnderstanding
     candidates: list[Candidate]
     timings: dict[str, float] = field(default_factory=dict)
+
+
+_LINK = re.compile(
+    r"(?:(?:https?://|www\.)\S*|\S+\.(?:com|org|net|io|be)/\S*)[ \t]*", re.IGNORECASE
+)
+
+
+def without_links(pieces: Iterator[str]) -> Iterator[str]:
+    """Pass streamed text on word by word, dropping links: a small model invents URLs, and the
+    only links shown are the picks' own."""
+    buffer = ""
+    for piece in pieces:
+        buffer += piece
+        cut = max(buffer.rfind(" "), buffer.rfind("\n"))
+        if cut < 0:
+            continue
+        ready, buffer = buffer[: cut + 1], buffer[cut + 1 :]
+        cleaned = _LINK.sub("", ready)
+        if cleaned:
+            yield cleaned
+    if buffer:
+        cleaned = _LINK.sub("", buffer)
+        if cleaned:
+            yield cleaned
 
 
 class _LockedLLM:
@@ -501,15 +526,15 @@ class Recommender:
             count=count,
             topic=quote_untrusted(understanding.search_text, max_chars=200),
         )
-        yield from self.llm.stream(
-            rendered, max_tokens=REPLY_MAX_TOKENS, temperature=0.0, tag=prompt.tag
+        yield from without_links(
+            self.llm.stream(rendered, max_tokens=REPLY_MAX_TOKENS, temperature=0.0, tag=prompt.tag)
         )
 
     def _chat_reply(self, messages: Sequence[Message]) -> Iterator[str]:
         prompt = load_prompt("chat")
         rendered = prompt.render(conversation=render_conversation(messages))
-        yield from self.llm.stream(
-            rendered, max_tokens=CHAT_MAX_TOKENS, temperature=0.0, tag=prompt.tag
+        yield from without_links(
+            self.llm.stream(rendered, max_tokens=CHAT_MAX_TOKENS, temperature=0.0, tag=prompt.tag)
         )
 
     def _store_turn(self, user_id: str, messages: Sequence[Message], answer: Answer) -> None:

@@ -278,6 +278,12 @@ _MIN_CUES = (
 )
 _MAX_RE = re.compile(rf"\b{_MAX_CUES}\s+{_NUM}[\s-]*{_UNIT}", re.IGNORECASE)
 _MIN_RE = re.compile(rf"\b{_MIN_CUES}\s+{_NUM}[\s-]*{_UNIT}", re.IGNORECASE)
+_MAX_AFTER_RE = re.compile(
+    rf"\b{_NUM}[\s-]*{_UNIT}\s*(?:max(?:imum)?|or less|or shorter|tops|at most)\b", re.IGNORECASE
+)
+_MIN_AFTER_RE = re.compile(
+    rf"\b{_NUM}[\s-]*{_UNIT}\s*(?:min(?:imum)?|or more|or longer|at least)\b", re.IGNORECASE
+)
 _AFTER_RE = re.compile(r"\b(?:after|since|from|newer than|later than)\s+((?:19|20)\d\d)\b", re.I)
 _BEFORE_RE = re.compile(
     r"\b(?:before|until|prior to|older than|earlier than)\s+((?:19|20)\d\d)\b", re.I
@@ -287,7 +293,7 @@ _REQUEST_RE = re.compile(
     r"\b(recommend|suggest|show me|find me|looking for|look for|want to (?:watch|see|learn)|"
     r"something (?:about|on|like)|anything (?:about|on|like)|any (?:talks?|videos?)|"
     r"got anything|more like|similar|another one|any other|more of|more about|what should i watch|"
-    r"i'd like|i want)\b",
+    r"i'd like|i want|talks?|videos?|films?|movies?|documentar(?:y|ies)|lectures?|clips?)\b",
     re.IGNORECASE,
 )
 _CHITCHAT_RE = re.compile(
@@ -354,9 +360,9 @@ class RuleParse:
 def parse_rules(text: str) -> RuleParse:
     """Cheap deterministic reading of common phrases ("under 10 minutes", "after 2015")."""
     max_d = min_d = None
-    if m := _MAX_RE.search(text):
+    if m := _MAX_RE.search(text) or _MAX_AFTER_RE.search(text):
         max_d = _seconds(m.group(1), m.group(2))
-    if m := _MIN_RE.search(text):
+    if m := _MIN_RE.search(text) or _MIN_AFTER_RE.search(text):
         min_d = _seconds(m.group(1), m.group(2))
     after = before = None
     if m := _AFTER_RE.search(text):
@@ -367,8 +373,8 @@ def parse_rules(text: str) -> RuleParse:
     if m := _LANG_RE.search(text):
         language = LANGUAGES[m.group(1).lower()]
     wants: bool | None = None
-    if _REQUEST_RE.search(text):
-        wants = True
+    if _REQUEST_RE.search(text) or max_d or min_d:
+        wants = True  # asks for something, names a kind of video, or sets a length
     elif _CHITCHAT_RE.match(text):
         wants = False
     numbers = set()

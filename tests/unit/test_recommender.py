@@ -342,3 +342,13 @@ def test_rank_returns_candidates_without_storing_anything(rec: Recommender, llm:
     again = rec.rank("cooking", "u-rank", k=3, rerank=True, understanding=ranked.understanding)
     assert [c.tag for c in llm.calls] == [UNDERSTAND, RERANK]
     assert {c.video.id for c in again.candidates} == {c.video.id for c in ranked.candidates}
+
+
+def test_invented_links_never_reach_the_user(rec: Recommender, llm: FakeLLM) -> None:
+    from agent.recommender import without_links
+
+    pieces = ["Sure, watch ", "https://www.you", "tube.com/watch?v=x ", "or www.evil.org ", "now."]
+    assert "".join(without_links(iter(pieces))) == "Sure, watch or now."
+    llm.enqueue(form("", wants_recommendations=False), "Hi! See https://example.com/x for more.")
+    answer = rec.recommend("hello", "u-links")
+    assert "http" not in answer.text and answer.text.startswith("Hi! See")

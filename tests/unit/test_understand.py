@@ -221,3 +221,14 @@ def test_already_seen_is_not_a_like() -> None:
     assert result.seen == ("Baking bread at home",)
     assert result.liked == ()
     assert result.filters.max_duration is None  # "10" was never said
+
+
+def test_naming_a_kind_of_video_is_a_request() -> None:
+    """The real 0.5B model answered wants_recommendations=false for exactly this turn."""
+    result, _ = understand(
+        "a short talk on meditation and mindfulness, 10 minutes max",
+        form(wants_recommendations=False, search_text=""),
+    )
+    assert result.wants_recommendations
+    assert "meditation" in result.search_text
+    assert result.filters.max_duration == 600.0
