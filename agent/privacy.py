@@ -4,7 +4,8 @@ What vidrec holds about a user, and where:
 
 * SQL (``agent.users``): the user row, feedback events, sessions and their turns;
 * the collaborative model (``agent.collab``): the user's id and factors in every stored version;
-* caches under ``<data_dir>/cache``: any file named after the user or containing their id.
+* caches under ``<data_dir>/cache``: files named after the user, or small text files (JSON, CSV,
+  logs) that hold the id as a JSON string.
 
 ``export_user`` gathers all of it as JSON-ready data. ``forget_user`` deletes it: the SQL rows
 (their interactions are therefore excluded from the next ``vidrec train``), the user's factors
@@ -17,6 +18,7 @@ runs it and reports the result, and the tests assert it is empty.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +34,8 @@ from retrieval.errors import NotFoundError
 
 log = logging.getLogger(__name__)
 
-MAX_SCAN_BYTES = 256 * 1024 * 1024  # cache files larger than this are not scanned
+MAX_SCAN_BYTES = 64 * 1024 * 1024  # cache files larger than this are not scanned
+TEXT_SUFFIXES = (".json", ".jsonl", ".txt", ".csv", ".tsv", ".log")
 
 
 @dataclass
@@ -75,17 +78,29 @@ def export_user(user_id: str, store: UserStore, collab: Collaborative | None) ->
 
 
 def _cache_files(cache_dir: Path, user_id: str) -> list[Path]:
+    """Cache files that belong to the user: named after them (a path component or the file's
+    stem is the id), or small text files holding the id as a JSON string (``"<id>"``).
+
+    Only whole-id matches count, so forgetting user ``ml`` never deletes a file that merely
+    contains the letters "ml"; binary files (indexes, databases) are never deleted here.
+    """
     if not cache_dir.is_dir():
         return []
-    needles = _needles(user_id)
+    quoted = json.dumps(user_id).encode("utf-8")
     hits = []
     for path in cache_dir.rglob("*"):
         if not path.is_file():
             continue
-        if user_id in path.name:
-            hits.append(path)
-            continue
-        if path.stat().st_size <= MAX_SCAN_BYTES and _contains(path, needles):
+        parts = path.relative_to(cache_dir).parts
+        if (
+            user_id in parts
+            or path.stem == user_id
+            or (
+                path.suffix.lower() in TEXT_SUFFIXES
+                and path.stat().st_size <= MAX_SCAN_BYTES
+                and quoted in path.read_bytes()
+            )
+        ):
             hits.append(path)
     return hits
 
@@ -177,15 +192,12 @@ def find_traces(
         for path in (db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-journal")):
             if path.is_file() and _contains(path, _needles(user_id)):
                 found.append(f"file:{path} (raw bytes)")
-    for folder in (model_dir, cache_dir):
-        if folder is None or not folder.is_dir():
-            continue
-        for path in folder.rglob("*"):
-            if path.is_file() and (
-                user_id in path.name
-                or (path.stat().st_size <= MAX_SCAN_BYTES and _contains(path, _needles(user_id)))
-            ):
+    if model_dir is not None and model_dir.is_dir():
+        for path in model_dir.rglob("*"):
+            if path.is_file() and (user_id in path.name or _contains(path, _needles(user_id))):
                 found.append(f"file:{path}")
+    if cache_dir is not None:
+        found.extend(f"file:{path}" for path in _cache_files(cache_dir, user_id))
     return found
 
 

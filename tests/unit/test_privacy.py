@@ -115,3 +115,20 @@ def test_forgetting_an_unknown_user_is_a_clean_no_op(
     report = forget_user("never-seen-user", store, collab, cache_dir=cache, compact=False)
     assert not report.found and report.remaining == []
     assert store.history(USER)  # nobody else touched
+
+
+def test_only_whole_id_matches_are_deleted_from_the_caches(
+    world: tuple[UserStore, Collaborative, Path],
+) -> None:
+    store, collab, cache = world
+    store.record("ml", "v1", "like", at=T0)
+    (cache / "eval").mkdir()
+    keep_text = cache / "eval" / "catalogue.jsonl"
+    keep_text.write_text(json.dumps({"id": "ml:1", "title": "html"}) + "\n")
+    keep_binary = cache / "eval" / "index.bin"
+    keep_binary.write_bytes(b"\x00ml\x00" + b'"ml"')
+    mine = cache / "eval" / "session.json"
+    mine.write_text(json.dumps({"user": "ml"}))
+    report = forget_user("ml", store, collab, cache_dir=cache, compact=False)
+    assert report.cache_files == [str(mine)]
+    assert keep_text.exists() and keep_binary.exists()
