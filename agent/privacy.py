@@ -28,13 +28,14 @@ from sqlalchemy import String, Text, func, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import column, table
 
-from agent.collab import Collaborative
+from agent.collab import CollabModel, Collaborative, ModelStore
 from agent.users import UserStore
 from retrieval.errors import NotFoundError
 
 log = logging.getLogger(__name__)
 
 MAX_SCAN_BYTES = 64 * 1024 * 1024  # cache files larger than this are not scanned
+MIN_RAW_ID = 8  # shorter ids are not searched for as raw bytes (chance matches)
 TEXT_SUFFIXES = (".json", ".jsonl", ".txt", ".csv", ".tsv", ".log")
 
 
@@ -169,8 +170,15 @@ def find_traces(
     raw_sqlite: bool = True,
 ) -> list[str]:
     """Every place the user id still appears: ``"sql:<table>.<column> (n rows)"``, model files,
-    cache files, and (SQLite, ``raw_sqlite``) the bytes of the database file and its WAL."""
+    cache files, and (SQLite, ``raw_sqlite``) the bytes of the database file and its WAL.
+
+    SQL text columns match on the whole id or on it quoted as a JSON string; model versions on
+    their stored id lists. Byte searches (database file, model files) run only for ids of
+    ``MIN_RAW_ID`` characters or more: a shorter id turns up in unrelated bytes by chance.
+    """
     found: list[str] = []
+    quoted = json.dumps(user_id)
+    raw = len(user_id) >= MIN_RAW_ID
     engine = _engine(store)
     inspector = inspect(engine)
     with engine.connect() as conn:
@@ -180,22 +188,27 @@ def find_traces(
                     continue
                 target = table(table_name, column(col["name"]))
                 cell = target.c[col["name"]]
+                match = (cell == user_id) | cell.contains(quoted, autoescape=True)
+                if raw:
+                    match = match | cell.contains(user_id, autoescape=True)
                 count = conn.execute(
-                    select(func.count())
-                    .select_from(target)
-                    .where((cell == user_id) | cell.contains(user_id, autoescape=True))
+                    select(func.count()).select_from(target).where(match)
                 ).scalar_one()
                 if count:
                     found.append(f"sql:{table_name}.{col['name']} ({count} rows)")
-    if raw_sqlite and engine.dialect.name == "sqlite" and engine.url.database:
+    if raw and raw_sqlite and engine.dialect.name == "sqlite" and engine.url.database:
         db_file = Path(engine.url.database)
         for path in (db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-journal")):
             if path.is_file() and _contains(path, _needles(user_id)):
                 found.append(f"file:{path} (raw bytes)")
     if model_dir is not None and model_dir.is_dir():
-        for path in model_dir.rglob("*"):
-            if path.is_file() and (user_id in path.name or _contains(path, _needles(user_id))):
-                found.append(f"file:{path}")
+        for version in ModelStore(model_dir).versions():
+            if CollabModel.load_from(version).has_user(user_id):
+                found.append(f"model:{version.name} (user factors)")
+        if raw:
+            for path in model_dir.rglob("*"):
+                if path.is_file() and _contains(path, _needles(user_id)):
+                    found.append(f"file:{path}")
     if cache_dir is not None:
         found.extend(f"file:{path}" for path in _cache_files(cache_dir, user_id))
     return found

@@ -132,3 +132,17 @@ def test_only_whole_id_matches_are_deleted_from_the_caches(
     report = forget_user("ml", store, collab, cache_dir=cache, compact=False)
     assert report.cache_files == [str(mine)]
     assert keep_text.exists() and keep_binary.exists()
+
+
+def test_a_short_id_is_verified_structurally_without_chance_byte_matches(
+    world: tuple[UserStore, Collaborative, Path],
+) -> None:
+    store, collab, cache = world
+    for n in range(3):
+        store.record("ab", f"v{n}", "like", at=T0)
+    train(all_events(store), collab.cfg, collab.store, tune=False)
+    before = find_traces("ab", store, collab.store.root, cache)
+    assert "sql:user_events.user_id (3 rows)" in before
+    assert any(t.startswith("model:") for t in before)
+    report = forget_user("ab", store, collab, cache_dir=cache)
+    assert report.remaining == []
