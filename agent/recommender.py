@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ from agent.types import (
     Recommendation,
     TurnUnderstanding,
 )
-from agent.understand import Understander, content_words, merge_filters
+from agent.understand import Understander, content_words, merge_filters, search_text_of
 from agent.users import UserStore, validate_feedback
 from prompts.loader import load_prompt
 from retrieval.errors import InvalidInputError, NotFoundError, VidrecError
@@ -406,6 +406,13 @@ class Recommender:
             clock = time.perf_counter()
             understanding = Understander(self.llm).understand(messages)
             timings["understand"] = time.perf_counter() - clock
+        if not understanding.search_text:
+            # a ranking was asked for: a turn the model read as small talk is searched as said
+            understanding = replace(
+                understanding,
+                search_text=search_text_of(None, messages),
+                wants_recommendations=True,
+            )
         history = self.users_store.history(user_id)
         candidates = self._ranked(
             messages,

@@ -293,7 +293,9 @@ _REQUEST_RE = re.compile(
     r"\b(recommend|suggest|show me|find me|looking for|look for|want to (?:watch|see|learn)|"
     r"something (?:about|on|like)|anything (?:about|on|like)|any (?:talks?|videos?)|"
     r"got anything|more like|similar|another one|any other|more of|more about|what should i watch|"
-    r"i'd like|i want|talks?|videos?|films?|movies?|documentar(?:y|ies)|lectures?|clips?)\b",
+    r"i'd like|i want|talks?|videos?|films?|movies?|documentar(?:y|ies)|lectures?|clips?|"
+    r"how (?:to|do (?:i|you|we)|can (?:i|you|we)|does)|teach me|tell me about|learn about|"
+    r"explain|introduction to|intro to)\b",
     re.IGNORECASE,
 )
 _CHITCHAT_RE = re.compile(
@@ -492,7 +494,7 @@ def _filters(data: dict[str, Any], rules: RuleParse, all_user_text: str) -> Sear
     )
 
 
-def _search_text(value: Any, messages: Sequence[Message]) -> str:
+def search_text_of(value: Any, messages: Sequence[Message]) -> str:
     """The model's query, or the user's own words when it is empty or says nothing."""
     text = " ".join(value.split())[:MAX_SEARCH_CHARS] if isinstance(value, str) else ""
     users = user_texts(messages)
@@ -512,7 +514,7 @@ def normalise_understanding(data: Any, messages: Sequence[Message]) -> TurnUnder
     all_user_text = "\n".join(user_texts(messages))
     rules = parse_rules(latest)
     filters = _filters(data, rules, all_user_text)
-    search_text = _search_text(data.get("search_text"), messages)
+    search_text = search_text_of(data.get("search_text"), messages)
     user_words = set(content_words(all_user_text))
     query_words = set(content_words(search_text))
 

@@ -344,6 +344,16 @@ def test_rank_returns_candidates_without_storing_anything(rec: Recommender, llm:
     assert {c.video.id for c in again.candidates} == {c.video.id for c in ranked.candidates}
 
 
+def test_rank_searches_the_request_when_the_model_reads_small_talk(
+    rec: Recommender, llm: FakeLLM
+) -> None:
+    llm.enqueue(form("", wants_recommendations=False))
+    ranked = rec.rank("pasta sauce", "u-rank2", k=3, rerank=False)
+    assert ranked.understanding.search_text == "pasta sauce"
+    assert ranked.understanding.wants_recommendations
+    assert "pasta" in [c.video.id for c in ranked.candidates]
+
+
 def test_invented_links_never_reach_the_user(rec: Recommender, llm: FakeLLM) -> None:
     from agent.recommender import without_links
 

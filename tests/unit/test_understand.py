@@ -10,6 +10,7 @@ from agent.types import Message
 from agent.understand import (
     UNDERSTAND_SCHEMA,
     Understander,
+    content_words,
     merge_filters,
     normalise_understanding,
     parse_rules,
@@ -232,3 +233,19 @@ def test_naming_a_kind_of_video_is_a_request() -> None:
     assert result.wants_recommendations
     assert "meditation" in result.search_text
     assert result.filters.max_duration == 600.0
+
+
+@pytest.mark.parametrize(
+    "turn",
+    [
+        "how to break a bad habit like smoking",
+        "how do I sleep better?",
+        "teach me about black holes",
+        "tell me about the history of jazz",
+    ],
+)
+def test_a_how_to_question_is_a_request(turn: str) -> None:
+    """The real 0.5B model read "how to break a bad habit like smoking" as small talk."""
+    result, _ = understand(turn, form(wants_recommendations=False, search_text=""))
+    assert result.wants_recommendations
+    assert set(content_words(result.search_text)) == set(content_words(turn))
