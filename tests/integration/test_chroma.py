@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,9 +35,12 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `chroma run` on 127.0.0.1; skips with the reason when it cannot start."""
-    exe = shutil.which("chroma")
+    # the CLI sits beside this interpreter in a venv that is not activated (as in CI)
+    exe = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
     if exe is None:
-        pytest.skip("the `chroma` CLI (from the chromadb package) is not on PATH")
+        pytest.skip(
+            "the `chroma` CLI (from the chromadb package) is not beside the interpreter nor on PATH"
+        )
     port = _free_port()
     path = tmp_path_factory.mktemp("chroma-server")
     log = (path.parent / "chroma-server.log").open("w")
