@@ -36,7 +36,7 @@ from pathlib import Path
 from agent.recommender import Recommender
 from agent.settings import Settings
 from agent.types import Message, TurnUnderstanding
-from retrieval.demo import TedTalk, load_ted, select_talks
+from retrieval.demo import TedTalk, load_ted, select_talks, ted_row
 from retrieval.errors import InvalidInputError
 from retrieval.manifest import ManifestRow, write_manifest
 
@@ -111,22 +111,6 @@ def interleave(requests: Sequence[Request]) -> list[Request]:
     return out
 
 
-def _row(talk: TedTalk) -> ManifestRow:
-    published = datetime.fromtimestamp(talk.published, tz=UTC).date() if talk.published else None
-    return ManifestRow(
-        id=talk.id,
-        title=talk.title,
-        description=talk.description,
-        tags=talk.tags,
-        duration=talk.duration or None,
-        published=published,
-        url=talk.url or None,
-        language="en",
-        speaker=talk.speaker or None,
-        transcript_path=str(talk.transcript),
-    )
-
-
 def _metadata_rows(shared_dir: Path, indices: Sequence[int]) -> list[ManifestRow]:
     """Rows indexed from metadata only (talks without a transcript in the shared data)."""
     import ast
@@ -175,7 +159,7 @@ def build_manifest(
         if len(chosen) + len(missing) >= talks:
             break
         chosen[talk.id] = talk
-    rows = [_row(t) for t in sorted(chosen.values(), key=lambda t: t.index)]
+    rows = [ted_row(t) for t in sorted(chosen.values(), key=lambda t: t.index)]
     rows += _metadata_rows(shared_dir, [int(i.split("-")[1]) for i in missing])
     return write_manifest(rows, out_dir / "manifest.jsonl")
 

@@ -202,7 +202,8 @@ def select_talks(
     return _round_robin(talks, THEMES, n, excluded), synth
 
 
-def _ted_row(talk: TedTalk) -> ManifestRow:
+def ted_row(talk: TedTalk) -> ManifestRow:
+    """The manifest row of a TED talk with its transcript from the shared data."""
     extra = {"event": talk.event, "views": str(talk.views), "transcript_match": talk.match}
     if talk.film_date is not None:
         extra["filmed"] = _iso(talk.film_date) or ""
@@ -298,7 +299,7 @@ def _synthetic_row(talk: TedTalk, media_dir: Path) -> ManifestRow:
         log.info("synthesising %s (%s)", clip.name, talk.title)
         synthesise_clip(opening_text(talk.transcript), clip, title=talk.title)
         info = probe(clip)
-    base = _ted_row(talk)
+    base = ted_row(talk)
     extra = dict(base.extra)
     extra.update(
         {
@@ -374,7 +375,7 @@ def build_demo_library(
     if full:
         excluded = {t.index for t in synth}
         chosen = [t for t in all_talks if t.index not in excluded]
-    rows = [_ted_row(t) for t in sorted(chosen, key=lambda t: t.index)]
+    rows = [ted_row(t) for t in sorted(chosen, key=lambda t: t.index)]
     media_dir = out_dir / "media"
     rows += [_synthetic_row(t, media_dir) for t in synth]
     rows += librivox_rows(shared_dir)

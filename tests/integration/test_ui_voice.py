@@ -14,13 +14,13 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import jiwer
 import pytest
 
 from agent.recommender import Recommender
 from agent.settings import Settings
 from tests.fakes.llm import FakeLLM
 from tests.unit.test_ui_callbacks import write_tiny_library
+from tests.wer import wer, words
 from ui import callbacks as cb
 
 pytestmark = pytest.mark.integration
@@ -36,28 +36,6 @@ SYNTHESISED = [
 # "ten" -> "10", "laugh" -> "there", "of" -> "at", "a" -> "to", "in" -> "and"; espeak's robotic
 # voice costs short function words). Bound: the measurement plus about one word of slack.
 MAX_WER = 0.18
-
-_NORMALISE = jiwer.Compose(
-    [
-        jiwer.ToLowerCase(),
-        jiwer.SubstituteRegexes({r"-": " "}),
-        jiwer.RemovePunctuation(),
-        jiwer.RemoveMultipleSpaces(),
-        jiwer.Strip(),
-        jiwer.ReduceToListOfListOfWords(),
-    ]
-)
-
-
-def wer(references: list[str], hypotheses: list[str]) -> float:
-    return float(
-        jiwer.wer(
-            references,
-            hypotheses,
-            reference_transform=_NORMALISE,
-            hypothesis_transform=_NORMALISE,
-        )
-    )
 
 
 @pytest.fixture(scope="module")
@@ -112,4 +90,4 @@ def test_spoken_requests_are_transcribed_shown_and_answered(
     score = wer([t for _, t in clips], heard)
     print(f"WER over {len(clips)} spoken requests: {score:.3f}")
     assert score <= MAX_WER
-    assert {"funny", "cooking", "video", "minutes"} <= set(_NORMALISE(heard[0])[0])
+    assert {"funny", "cooking", "video", "minutes"} <= set(words(heard[0]))
