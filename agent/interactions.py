@@ -75,7 +75,7 @@ def all_events(store: UserStore) -> list[FeedbackEvent]:
         .order_by(EventRow.timestamp, EventRow.id)
         .execution_options(yield_per=_BATCH)
     )
-    with Session(store._engine) as db:  # the store's engine: same database, same pragmas
+    with Session(store.engine) as db:  # the store's engine: same database, same pragmas
         for user_id, video_id, kind, value, timestamp, session_id in db.execute(query):
             events.append(
                 FeedbackEvent(
@@ -247,7 +247,7 @@ def import_movielens(
     events, skipped = read_movielens_ratings(source, max_users=max_users)
     report = ImportReport(skipped=skipped)
     users = sorted({e.user_id for e in events})
-    with store._lock, Session(store._engine) as db, db.begin():
+    with store.write_lock, Session(store.engine) as db, db.begin():
         existing = set(db.scalars(select(UserRow.id).where(UserRow.id.like("ml-user:%"))))
         now = datetime.now(UTC)
         new_users = [{"id": u, "created_at": now} for u in users if u not in existing]

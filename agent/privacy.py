@@ -55,7 +55,7 @@ class ForgetReport:
 
 
 def _engine(store: UserStore) -> Engine:
-    return store._engine  # the store's own engine: same database and pragmas
+    return store.engine
 
 
 def export_user(user_id: str, store: UserStore, collab: Collaborative | None) -> dict[str, object]:

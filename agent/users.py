@@ -178,6 +178,16 @@ class UserStore:
             threading.Lock()
         )  # SQLite allows one writer; keep writes in this process serial
 
+    @property
+    def engine(self) -> Engine:
+        """The store's engine (same database, same pragmas), for bulk reads and maintenance."""
+        return self._engine
+
+    @property
+    def write_lock(self) -> threading.Lock:
+        """Held by every write of this store; bulk writers outside it take it too."""
+        return self._lock
+
     @staticmethod
     def _make_engine(url: str) -> Engine:
         if url.startswith("sqlite"):
