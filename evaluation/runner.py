@@ -65,7 +65,7 @@ class EvalOptions:
     limit: int | None = None
     seed: int = 0
     systems: tuple[str, ...] = ()
-    rerank: bool = True
+    rerank: bool = False
     movielens: Path | None = None
     youtube: Path | None = None
     max_talks: int | None = None

@@ -177,7 +177,8 @@ def fake_settings(root: Path, **agent: object) -> Settings:
         asr={"backend": "fake"},
         embedding={"backend": "fake"},
         llm={"backend": "fake"},
-        agent=agent,
+        # the rerank is off by default (measured); these tests exercise it unless told not to
+        agent={"rerank": True, **agent},
     )
 
 

@@ -29,11 +29,12 @@ class _TurnFailed(VidrecError):
     code = "turn_failed"
 
 
-def _recommender(no_rerank: bool = False) -> Recommender:
+def _recommender(rerank: bool | None = None) -> Recommender:
+    """The facade over the configured settings; ``rerank`` overrides ``agent.rerank``."""
     settings = Settings()
-    if no_rerank:
+    if rerank is not None:
         settings = settings.model_copy(
-            update={"agent": settings.agent.model_copy(update={"rerank": False})}
+            update={"agent": settings.agent.model_copy(update={"rerank": rerank})}
         )
     return Recommender(settings)
 
@@ -81,10 +82,12 @@ def ask(
     text: str = typer.Argument(..., help="What you would like to watch."),
     user: str = typer.Option(..., "--user", "-u", help="Your user id (history and feedback)."),
     k: int = typer.Option(5, "-k", "--k", min=1, max=50, help="How many recommendations."),
-    no_rerank: bool = typer.Option(False, "--no-rerank", help="Skip the LLM rerank."),
+    rerank: bool | None = typer.Option(
+        None, "--rerank/--no-rerank", help="LLM rerank on or off (default: setting agent.rerank)."
+    ),
 ) -> None:
     """One question, one ranked answer (the reply streams as it is written)."""
-    recommender = _recommender(no_rerank)
+    recommender = _recommender(rerank)
     try:
         _print_turn(recommender, [Message("user", text)], user, k)
     finally:
@@ -128,10 +131,12 @@ def _command(recommender: Recommender, user: str, line: str, last: Answer | None
 def chat(
     user: str = typer.Option(..., "--user", "-u", help="Your user id (history and feedback)."),
     k: int = typer.Option(5, "-k", "--k", min=1, max=50, help="How many recommendations a turn."),
-    no_rerank: bool = typer.Option(False, "--no-rerank", help="Skip the LLM rerank."),
+    rerank: bool | None = typer.Option(
+        None, "--rerank/--no-rerank", help="LLM rerank on or off (default: setting agent.rerank)."
+    ),
 ) -> None:
     """A multi-turn conversation in the terminal; feedback with /like N, /dislike N, /watched N."""
-    recommender = _recommender(no_rerank)
+    recommender = _recommender(rerank)
     conversation: list[Message] = []
     last: Answer | None = None
     typer.echo(f"vidrec chat as {user!r}. {CHAT_HELP}")

@@ -37,7 +37,11 @@ def eval_cmd(
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Write the JSON report here (default: <data_dir>/eval-reports/)."
     ),
-    no_rerank: bool = typer.Option(False, "--no-rerank", help="vidrec without its LLM rerank."),
+    rerank: bool | None = typer.Option(
+        None,
+        "--rerank/--no-rerank",
+        help="vidrec with or without its LLM rerank (default: setting agent.rerank).",
+    ),
     systems: str | None = typer.Option(
         None,
         "--systems",
@@ -66,7 +70,7 @@ def eval_cmd(
         limit=limit,
         seed=seed,
         systems=tuple(s.strip() for s in systems.split(",") if s.strip()) if systems else (),
-        rerank=not no_rerank,
+        rerank=settings.agent.rerank if rerank is None else rerank,
         movielens=movielens,
         max_talks=max_talks,
     )
