@@ -4,7 +4,9 @@ uvicorn server on 127.0.0.1 (free port, background thread)."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -89,6 +91,16 @@ def make_keys(settings: Settings) -> Keys:
         )
     finally:
         store.close()
+
+
+def stop_server(proc: subprocess.Popen[Any], timeout: float = 20.0) -> None:
+    """Ctrl-C a served CLI subprocess (graceful shutdown), killing it if it does not exit."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def free_port() -> int:

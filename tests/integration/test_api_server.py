@@ -3,7 +3,6 @@ size limits and streaming, concurrent clients. Fake models, real Chroma and SQL.
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from tests.api_support import (
     indexed_recommender,
     make_keys,
     serve,
+    stop_server,
 )
 from tests.fakes.asr import FakeTranscriber, write_tone
 
@@ -81,12 +81,7 @@ def test_vidrec_serve_runs_the_app(tmp_path: Path, models_cache: Path) -> None:
         r = httpx.get(f"{base}/v1/users/alice", headers={"Authorization": f"Bearer {key}"})
         assert r.status_code in (200, 404)  # authorised: alice has no history yet
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)
     assert proc.returncode == 0
 
 

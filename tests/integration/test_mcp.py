@@ -3,7 +3,6 @@ on a real uvicorn server, with API keys) and stdio (``vidrec mcp`` as a subproce
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from tests.api_support import (
     indexed_recommender,
     make_keys,
     serve,
+    stop_server,
 )
 
 pytestmark = pytest.mark.integration
@@ -195,9 +195,4 @@ def test_standalone_http_server(tmp_path: Path, models_cache: Path) -> None:
             "record_feedback",
         }
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)
