@@ -17,14 +17,18 @@ Three scores come out of the fitted model:
 * **user score** ``u · v_i``: the user's vector is *folded in* from their current events on every
   call (``implicit``'s ``recalculate_user``, one small least-squares solve), so a like or a watch
   changes the very next ranking without a retrain; stored factors are only a fallback;
-* **neighbour score**: mean cosine between the item's factors and those of *seed* items (videos
-  liked in the conversation), so a new conversational user with no history benefits too;
+* **recent-neighbour score**: cosine between the item's factors and a recency-weighted mean of
+  the factors of the videos the user most recently liked, watched or rated well (videos liked in
+  the conversation first; weight ``recent_decay ** position`` over the newest ``recent_items``),
+  so what someone is into *now* counts most, and a new conversational user with no history
+  benefits from the *seed* videos they named;
 * **popularity**: number of users with a positive pair, for cold start.
 
-Scores are blended with content relevance and profile similarity by :func:`blend_scores`: each
-signal is z-scored over the items it covers, missing values count as average (0), so a video that
-nobody has watched yet stays reachable through content. The blend weights are tuned on a
-leave-last-out validation split (:func:`tune_blend`) and stored with the model.
+The user and recent-neighbour scores are each z-scored over the catalogue and combined with the
+weights tuned on a leave-last-out validation split (:func:`tune_blend`, stored with the model) into
+one collaborative score; the ranker adds it to content relevance and profile similarity. A video
+nobody has watched yet has no collaborative score (neutral, not a penalty) and stays reachable
+through content.
 
 Models are versioned on disk under ``<data_dir>/collab/vNNNN/`` (``als.npz`` as ``implicit`` saves
 it, ``index.npz`` with the user and video ids and popularity, ``meta.json``); ``meta.json`` is
@@ -35,6 +39,7 @@ factors from every stored version at once (right to be forgotten).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -171,15 +176,22 @@ class BlendWeights:
     """Weights of the z-scored signals in the final score (see :func:`blend_scores`).
 
     ``content`` is relevance to the conversation (search), ``profile`` similarity to the user's
-    history profile, ``collab`` the collaborative score, ``popularity`` log popularity.
-    ``source`` says where they come from ("settings" or "tuned on ...").
+    history profile, ``collab`` the user's ALS score, ``recent`` the recent-neighbour score,
+    ``popularity`` log popularity. ``source`` says where they come from ("settings" or "tuned
+    on ...").
     """
 
     content: float = 1.0
     profile: float = 0.3
     collab: float = 0.2
     popularity: float = 0.0
+    recent: float = 0.2
     source: str = "settings"
+
+    @property
+    def collab_side(self) -> float:
+        """Total weight of the collaborative signals (ALS user score + recent neighbours)."""
+        return self.collab + self.recent
 
 
 def zscore(values: Sequence[float | None] | np.ndarray) -> np.ndarray:
@@ -249,6 +261,8 @@ class ModelMeta:
     def from_json(cls, text: str) -> ModelMeta:
         data = json.loads(text)
         blend = data.pop("blend", None)
+        if blend is not None:
+            blend.setdefault("recent", 0.0)  # versions tuned before the recent signal existed
         return cls(**data, blend=BlendWeights(**blend) if blend else None)
 
 
@@ -456,6 +470,48 @@ class CollabModel:
         out[known] = all_scores[rows[known]]
         return out
 
+    def recent_videos(
+        self, history: Iterable[FeedbackEvent], seeds: Sequence[str] = ()
+    ) -> list[str]:
+        """Known videos the user is positive about, most recent first, at most ``recent_items``.
+
+        ``seeds`` (liked in this conversation) come first, in their order; then the history's
+        videos with a positive net strength, by their latest positive event (ties: id order).
+        """
+        strength: dict[str, float] = {}
+        latest: dict[str, datetime] = {}
+        for event in history:
+            s = event_strength(event, self.cfg)
+            if not s:
+                continue
+            strength[event.video_id] = strength.get(event.video_id, 0.0) + s
+            if s > 0 and (event.video_id not in latest or event.timestamp > latest[event.video_id]):
+                latest[event.video_id] = event.timestamp
+        ordered = [v for v in dict.fromkeys(seeds) if v in self._item_index]
+        taken = set(ordered)
+        by_time = sorted(latest, key=lambda v: (latest[v], v), reverse=True)
+        for video_id in by_time:
+            if video_id not in taken and strength[video_id] > 0 and video_id in self._item_index:
+                ordered.append(video_id)
+                taken.add(video_id)
+        return ordered[: max(1, self.cfg.recent_items)]
+
+    def recent_scores(
+        self, history: Iterable[FeedbackEvent], seeds: Sequence[str] = ()
+    ) -> np.ndarray | None:
+        """Cosine of every model video to the recency-weighted centre of :meth:`recent_videos`.
+
+        Position ``i`` (0 = newest) weighs ``recent_decay ** i``. None when the user has no
+        known positive video.
+        """
+        recent = self.recent_videos(history, seeds)
+        if not recent:
+            return None
+        weights = self.cfg.recent_decay ** np.arange(len(recent), dtype=np.float32)
+        rows = self.item_rows(recent)
+        centre = (weights[:, None] * self._unit_items[rows]).sum(axis=0) / weights.sum()
+        return (self._unit_items @ centre).astype(np.float64)
+
     def similar(self, video_id: str, k: int = 10) -> list[tuple[str, float]]:
         """The ``k`` nearest videos by cosine over item factors (item-item neighbours)."""
         row = self._item_index.get(video_id)
@@ -481,34 +537,52 @@ class CollabModel:
     def raw_scores(
         self, history: Sequence[FeedbackEvent], seeds: Sequence[str] = ()
     ) -> np.ndarray | None:
-        """Collaborative score of every model video for this user, or None without any signal.
-
-        With history touching known videos: the folded-in user vector (seeds added as likes)
-        dotted with the item factors. Without: item-item neighbours of the seeds.
-        """
+        """The folded-in user score of every model video (seeds added as likes), or None when no
+        event or seed touches a video the model knows."""
         vector = self.fold_in(history, extra_likes=seeds)
-        if vector is not None:
-            return self.user_scores(vector)
-        scores = self.neighbour_scores(seeds)
-        return None if np.isnan(scores).all() else scores
+        return None if vector is None else self.user_scores(vector)
+
+    def signals(
+        self, history: Sequence[FeedbackEvent], seeds: Sequence[str] = ()
+    ) -> dict[str, np.ndarray]:
+        """Each collaborative signal this user has, z-scored over all the model's videos:
+        ``"collab"`` (the folded-in user score) and ``"recent"`` (recent neighbours)."""
+        out: dict[str, np.ndarray] = {}
+        for name, raw in (
+            ("collab", self.raw_scores(history, seeds)),
+            ("recent", self.recent_scores(history, seeds)),
+        ):
+            if raw is not None:
+                out[name] = row_zscore(raw[None, :])[0].astype(np.float64)
+        return out
 
     def collab_scores(
         self,
         history: Sequence[FeedbackEvent],
         video_ids: Sequence[str],
         seeds: Sequence[str] = (),
+        weights: BlendWeights | None = None,
     ) -> np.ndarray:
         """Standardised collaborative score of each video for this user (NaN = no signal).
 
-        The raw scores (:meth:`raw_scores`) are z-scored over *all* the model's videos for this
-        user, so a value says how far above this user's average a video sits, whatever the
-        scale of the fit; that is also how the blend weights are tuned. A video the model has
-        never seen (no interactions yet) gets NaN, which the ranker reads as "no signal" (0).
+        The signals (:meth:`signals`: the user score and the recent-neighbour score, each
+        z-scored over *all* the model's videos for this user, so a value says how far above this
+        user's average a video sits whatever the scale of the fit) are averaged with the
+        ``collab`` and ``recent`` weights (default: the model's tuned blend, else the settings'),
+        renormalised over the signals present; that is also how the blend weights are tuned.
+        A video the model has never seen (no interactions yet) gets NaN, which the ranker reads
+        as "no signal" (0).
         """
-        raw = self.raw_scores(history, seeds)
-        if raw is None:
+        w = weights or self.meta.blend or BlendWeights()
+        parts = [
+            (weight, z)
+            for name, z in self.signals(history, seeds).items()
+            if (weight := w.collab if name == "collab" else w.recent) > 0
+        ]
+        if not parts:
             return np.full(len(video_ids), np.nan)
-        z = row_zscore(raw[None, :])[0].astype(np.float64)
+        total = sum(weight for weight, _ in parts)
+        z = np.sum([weight * values for weight, values in parts], axis=0) / total
         rows = self.item_rows(video_ids)
         out = np.full(len(rows), np.nan)
         known = rows >= 0
@@ -682,10 +756,17 @@ def row_zscore(matrix: np.ndarray) -> np.ndarray:
 
 
 def hit_ndcg(scores: np.ndarray, targets: np.ndarray, k: int = 10) -> tuple[float, float]:
-    """HR@k and NDCG@k with one held-out target per row (excluded items must be -inf already)."""
+    """HR@k and NDCG@k with one held-out target per row (excluded items must be -inf already).
+
+    Ties are broken as a top-k list breaks them (the lower column first), never in the target's
+    favour: sparse signals (item-item neighbours) tie often, and counting only strictly better
+    items would rank a target first among hundreds of equal scores.
+    """
     rows = np.arange(len(targets))
     target_scores = scores[rows, targets][:, None]
-    rank = (scores > target_scores).sum(axis=1)
+    cols = np.arange(scores.shape[1])[None, :]
+    ahead = (scores > target_scores) | ((scores == target_scores) & (cols < targets[:, None]))
+    rank = ahead.sum(axis=1)
     hit = rank < k
     ndcg = np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0)
     return float(hit.mean()), float(ndcg.mean())
@@ -723,11 +804,26 @@ RATIOS = (0.0, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.2, 0.35, 0.5,
 
 
 def ratio_grid(
-    first: str = "profile", second: str = "collab", ratios: Sequence[float] = RATIOS
+    first: str = "profile",
+    others: Sequence[str] = ("collab",),
+    ratios: Sequence[float] = RATIOS,
 ) -> list[dict[str, float]]:
-    """Weights ``{first: 1/(1+r), second: r/(1+r)}`` for each ratio r, plus ``second`` alone."""
-    grid = [{first: 1.0 / (1.0 + r), second: r / (1.0 + r)} for r in ratios]
-    return [*grid, {first: 0.0, second: 1.0}]
+    """Weights proportional to ``{first: 1, other_j: r_j}`` for every combination of ratios
+    ``r_j``, and to ``{first: 0, other_j: r_j}`` (the others alone), normalised to sum to 1,
+    each distinct combination once."""
+    grid: list[dict[str, float]] = []
+    seen: set[tuple[float, ...]] = set()
+    for head in (1.0, 0.0):
+        for combo in itertools.product(ratios, repeat=len(others)):
+            raw = (head, *combo)
+            total = sum(raw)
+            if total <= 0:
+                continue
+            key = tuple(round(x / total, 9) for x in raw)
+            if key not in seen:
+                seen.add(key)
+                grid.append(dict(zip((first, *others), key, strict=True)))
+    return grid
 
 
 def tune_blend(
@@ -796,6 +892,7 @@ def tune_blend(
         profile=round(chosen.get("profile", 0.0), 6),
         collab=round(chosen.get("collab", 0.0), 6),
         popularity=round(chosen.get("popularity", 0.0), 6),
+        recent=round(chosen.get("recent", 0.0), 6),
         source=source,
     )
     log.info("tuned blend %s: ndcg@%d %.4f hr@%d %.4f", chosen_weights, k, ndcg, k, hr)
@@ -871,6 +968,25 @@ def profile_scores(
     return out
 
 
+def recent_matrix(
+    model: CollabModel, users: Sequence[str], events: Iterable[FeedbackEvent]
+) -> np.ndarray:
+    """Each user's z-scored recent-neighbour score over the model's videos (users x videos),
+    exactly as :meth:`CollabModel.signals` computes it at ranking time; 0 for a user without
+    a known positive video."""
+    by_user: dict[str, list[FeedbackEvent]] = {u: [] for u in users}
+    for event in events:
+        bucket = by_user.get(event.user_id)
+        if bucket is not None:
+            bucket.append(event)
+    out = np.zeros((len(users), len(model.item_ids)), dtype=np.float32)
+    for row, user in enumerate(users):
+        raw = model.recent_scores(by_user[user])
+        if raw is not None:
+            out[row] = row_zscore(raw[None, :])[0]
+    return out
+
+
 @dataclass(frozen=True)
 class TrainReport:
     path: Path
@@ -939,13 +1055,14 @@ def _tune_on_log(
     signals = {
         "profile": profile,
         "collab": row_zscore(model.user_factors[rows] @ model.item_factors.T),
+        "recent": recent_matrix(model, users, train_events),
     }
     return tune_blend(
         signals,
         targets,
         seen,
         standardise=False,
-        weight_grid=ratio_grid(),
+        weight_grid=ratio_grid("profile", ("collab", "recent")),
         source="tuned on the interaction log (leave-last-out)",
     )
 
@@ -993,24 +1110,29 @@ class Collaborative:
         model = self.model
         if model is None or not video_ids:
             return np.full(len(video_ids), np.nan)
-        return model.collab_scores(history, video_ids, seeds)
+        weights = None if self.cfg.use_tuned_weights else BlendWeights()
+        return model.collab_scores(history, video_ids, seeds, weights=weights)
 
     def collab_weight(self, profile_weight: float, default: float) -> float:
-        """Weight of the standardised collab score in a ranking where the profile cosine has
-        weight ``profile_weight`` (the ranker's ``h``).
+        """Weight of the collaborative score in a ranking where the profile cosine has weight
+        ``profile_weight`` (the ranker's ``h``).
 
-        When the model carries tuned weights (profile w_p, collab w_c, chosen on held-out data by
-        :func:`tune_blend` in the ranker's own terms: raw profile cosine + standardised collab),
-        their ratio is kept: ``profile_weight * w_c / w_p`` (the ratio capped at
-        ``MAX_COLLAB_RATIO``). Otherwise, or with ``use_tuned_weights`` off, ``default``.
+        When the model carries tuned weights (profile w_p, ALS w_c, recent neighbours w_r, chosen
+        on held-out data by :func:`tune_blend` in the ranker's own terms: raw profile cosine +
+        standardised collaborative scores), their ratio is kept: ``profile_weight * (w_c + w_r) /
+        w_p`` (the ratio capped at ``MAX_COLLAB_RATIO``); :meth:`collab_scores` already mixes the
+        two signals by ``w_c : w_r``. Without a profile (``profile_weight == 0``: a new
+        conversational user whose liked videos are the only seeds) there is no ratio to keep and
+        ``default`` applies; so it does without tuned weights or with ``use_tuned_weights`` off.
         """
         model = self.model
         tuned = model.meta.blend if model is not None else None
-        if tuned is None or not self.cfg.use_tuned_weights:
+        if tuned is None or not self.cfg.use_tuned_weights or profile_weight <= 0:
             return default
-        if tuned.collab <= 0:
+        side = tuned.collab_side
+        if side <= 0:
             return 0.0
-        ratio = MAX_COLLAB_RATIO if tuned.profile <= 0 else tuned.collab / tuned.profile
+        ratio = MAX_COLLAB_RATIO if tuned.profile <= 0 else side / tuned.profile
         return profile_weight * min(ratio, MAX_COLLAB_RATIO)
 
     def popularity(self) -> dict[str, float]:

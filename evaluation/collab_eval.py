@@ -20,21 +20,27 @@ Systems (same split, same run):
   library's vectors of the movies.
 - ``als``: ``implicit`` ALS with the ``CollabSettings`` of the run (optionally tuned, ``--tune-als``).
 - ``bpr``: ``implicit`` BPR, same factors.
-- ``hybrid``: what the ranker computes, ``w_p * profile cosine + w_c * standardised ALS score``,
-  with ``(w_p, w_c)`` chosen on the validation split (ALS refitted without the validation
-  targets) by ``agent.collab.tune_blend``; then applied once to the test split.
+- ``item-knn``: ``implicit``'s item-item cosine neighbours (K=100) of the user's whole history.
+- ``recent``: the recent-neighbour score alone (``CollabModel.recent_scores``: cosine of ALS item
+  factors to the recency-weighted centre of the user's newest videos).
+- ``hybrid``: what the ranker computes, ``w_p * profile cosine + w_c * z(ALS) + w_r * z(recent)``,
+  with the weights chosen on the validation split (ALS refitted without the validation targets)
+  by ``agent.collab.tune_blend``; then applied once to the test split.
 - ``cold-start``: what a user with no history is shown: the popularity top 50 re-ordered by MMR
   (``CollabSettings.cold_start_lambda``), for the diversity it buys against popularity.
 - ``hybrid+mmr``: the hybrid's top 50 re-ordered by MMR (``agent.diversity``, lambda from
   settings or ``--mmr-lambda``), top 10 kept.
 
 Beside accuracy: intra-list diversity of the top 10 (mean pairwise cosine distance of content
-vectors) and catalogue coverage (share of movies in at least one top 10).
+vectors) and catalogue coverage (share of movies in at least one top 10). The hybrid's margin over
+the best single baseline (by HR@10 and by NDCG@10) comes with a 95 % paired bootstrap interval
+over the test users.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import logging
 import time
@@ -46,6 +52,7 @@ from typing import Any
 
 import numpy as np
 from scipy.sparse import csr_matrix
+from scipy.sparse import vstack as sparse_vstack
 
 from agent.collab import (
     CollabModel,
@@ -54,6 +61,7 @@ from agent.collab import (
     hit_ndcg,
     profile_scores,
     ratio_grid,
+    recent_matrix,
     row_zscore,
     tune_blend,
 )
@@ -92,6 +100,9 @@ class Signals:
     content: np.ndarray | None
     als: np.ndarray
     bpr: np.ndarray | None
+    recent: np.ndarray  # z-scored recent-neighbour score (agent.collab.recent_matrix)
+    knn: np.ndarray | None
+    model: CollabModel  # the ALS fit the scores come from
 
 
 def _fit_bpr(matrix: csr_matrix, cfg: CollabSettings, factors: int) -> Any:
@@ -105,6 +116,15 @@ def _fit_bpr(matrix: csr_matrix, cfg: CollabSettings, factors: int) -> Any:
         )
         bpr.fit(binary, show_progress=False)
     return bpr
+
+
+def _fit_knn(matrix: csr_matrix, rows: np.ndarray) -> np.ndarray:
+    from implicit.nearest_neighbours import CosineRecommender
+
+    binary = (matrix > 0).astype(np.float32).tocsr()
+    knn = CosineRecommender(K=100)
+    knn.fit(binary, show_progress=False)
+    return np.asarray((binary[rows] @ knn.similarity).todense(), dtype=np.float32)
 
 
 def compute_signals(
@@ -130,11 +150,13 @@ def compute_signals(
     known = model_cols >= 0
     user_vecs = np.stack([model.user_factors[model.user_row(u)] for u in users])
     als[:, known] = user_vecs @ model.item_factors[model_cols[known]].T
+    recent = recent_signal(model, users, split)
 
-    bpr_scores = None
+    bpr_scores = knn = None
     if with_bpr:
         bpr = _fit_bpr(data.matrix, cfg, cfg.factors)
         bpr_scores = np.asarray(bpr.user_factors[rows] @ bpr.item_factors.T, dtype=np.float32)
+        knn = _fit_knn(data.matrix, rows)
 
     positive = (data.matrix > 0).astype(np.float32)
     popularity = np.log1p(np.asarray(positive.sum(axis=0)).ravel()).astype(np.float32)
@@ -142,7 +164,22 @@ def compute_signals(
     agent = agent or AgentSettings()
     if vectors:
         content = profile_scores(users, split.train, split.item_ids, vectors, agent)
-    return Signals(users, targets, seen, popularity, content, als, bpr_scores)
+    return Signals(users, targets, seen, popularity, content, als, bpr_scores, recent, knn, model)
+
+
+def recent_signal(
+    model: CollabModel, users: Sequence[str], split: Split, decay: float | None = None
+) -> np.ndarray:
+    """The z-scored recent-neighbour score on the split's item columns (0: movie not in the fit),
+    with ``decay`` in place of the model's ``recent_decay`` when given."""
+    if decay is not None:
+        model = copy.copy(model)
+        model.cfg = model.cfg.model_copy(update={"recent_decay": decay})
+    cols = model.item_rows(split.item_ids)
+    known = cols >= 0
+    out = np.zeros((len(users), len(split.item_ids)), dtype=np.float32)
+    out[:, known] = recent_matrix(model, users, split.train)[:, cols[known]]
+    return out
 
 
 def _mask(scores: np.ndarray, seen: csr_matrix) -> np.ndarray:
@@ -164,6 +201,30 @@ def _top(scores: np.ndarray, k: int) -> list[np.ndarray]:
     return out
 
 
+def _per_user(top: Sequence[np.ndarray], targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hit (0/1) and NDCG of each user's top list for their one target."""
+    hits = np.zeros(len(top))
+    ndcg = np.zeros(len(top))
+    for u, items in enumerate(top):
+        where = np.flatnonzero(items == targets[u])
+        if len(where):
+            hits[u] = 1.0
+            ndcg[u] = 1.0 / np.log2(where[0] + 2.0)
+    return hits, ndcg
+
+
+def paired_bootstrap(
+    a: np.ndarray, b: np.ndarray, *, resamples: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean of ``a - b`` over users and its 95 % percentile interval (users resampled)."""
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(diff), size=(resamples, len(diff)))
+    means = diff[idx].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(diff.mean()), float(low), float(high)
+
+
 def evaluate(
     name: str,
     description: str,
@@ -174,6 +235,7 @@ def evaluate(
     *,
     wall_s: float = 0.0,
     mmr_lambda: float | None = None,
+    per_user: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> SystemResult:
     """HR@10, NDCG@10, ILD@10 and coverage@10 of a users x items score matrix."""
     masked = _mask(scores, signals.seen)
@@ -184,13 +246,9 @@ def evaluate(
         ]
     else:
         top = _top(masked, K)
-    hits = np.zeros(len(top))
-    ndcg = np.zeros(len(top))
-    for u, items in enumerate(top):
-        where = np.flatnonzero(items == signals.targets[u])
-        if len(where):
-            hits[u] = 1.0
-            ndcg[u] = 1.0 / np.log2(where[0] + 2.0)
+    hits, ndcg = _per_user(top, signals.targets)
+    if per_user is not None:
+        per_user[name] = (hits, ndcg)
     metrics = {f"HR@{K}": float(hits.mean()), f"NDCG@{K}": float(ndcg.mean())}
     if unit_vectors is not None:
         metrics[f"ILD@{K}"] = float(np.mean([intra_list_diversity(unit_vectors[t]) for t in top]))
@@ -200,6 +258,27 @@ def evaluate(
     return SystemResult(
         name, description, {k: round(v, 4) for k, v in metrics.items()}, len(top), wall_s
     )
+
+
+BASELINES = ("popularity", "content", "als", "bpr")  # the issue's single baselines
+
+
+def _margins(
+    hybrid: tuple[np.ndarray, np.ndarray],
+    singles: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    seed: int,
+    what: str,
+) -> list[str]:
+    """The hybrid against the best of ``singles`` by each metric, with a bootstrap interval."""
+    notes = []
+    for m, label in ((0, f"HR@{K}"), (1, f"NDCG@{K}")):
+        best = max(singles, key=lambda name: float(singles[name][m].mean()))
+        mean, low, high = paired_bootstrap(hybrid[m], singles[best][m], seed=seed)
+        notes.append(
+            f"hybrid - best {what} ({best}) {label}: {mean:+.4f} "
+            f"(95% paired bootstrap interval {low:+.4f} .. {high:+.4f}, 2000 resamples of users)"
+        )
+    return notes
 
 
 def movie_vectors(
@@ -278,6 +357,60 @@ def tune_als(
     return best[1], results
 
 
+RECENT_DECAYS = (0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def validation_folds(outer: HarnessSplit, folds: int) -> list[Split]:
+    """``folds`` validation splits: the training part's last rating per user held out, then
+    (on what remains) the one before it, and so on; the test ratings are never seen."""
+    out = []
+    current = outer
+    for n in range(max(1, folds)):
+        current = validation_split(current)
+        fold = harness_split(current.ratings, current, current.test)
+        if not fold.targets and n > 0:
+            break  # nobody has enough ratings left for another fold
+        out.append(fold)
+    return out
+
+
+def tune_hybrid(
+    folds: Sequence[Split],
+    cfg: CollabSettings,
+    vectors: Mapping[str, np.ndarray],
+    agent: AgentSettings,
+    decays: Sequence[float] = RECENT_DECAYS,
+) -> tuple[float, TuningResult, dict[str, float]]:
+    """Choose ``recent_decay`` and the blend weights together on the stacked validation folds
+    (every (user, fold) is one case), maximising NDCG@10. Returns the decay, the blend, and the
+    validation NDCG@10 of the best blend for each decay tried."""
+    signals = [compute_signals(f, cfg, vectors, with_bpr=False, agent=agent) for f in folds]
+    content = np.vstack([np.nan_to_num(s.content) for s in signals if s.content is not None])
+    als = np.vstack([row_zscore(s.als) for s in signals])
+    targets = np.concatenate([s.targets for s in signals])
+    seen = sparse_vstack([s.seen for s in signals]).tocsr()
+    best: tuple[float, float, TuningResult] | None = None
+    by_decay: dict[str, float] = {}
+    for decay in decays:
+        recent = np.vstack(
+            [recent_signal(s.model, s.users, f, decay) for s, f in zip(signals, folds, strict=True)]
+        )
+        result = tune_blend(
+            {"profile": content, "collab": als, "recent": recent},
+            targets,
+            seen,
+            standardise=False,
+            weight_grid=ratio_grid("profile", ("collab", "recent")),
+            source=f"tuned on MovieLens validation ({len(folds)} leave-last-out folds)",
+        )
+        ndcg = result.scores["blend:ndcg@10"]
+        by_decay[f"{decay:g}"] = ndcg
+        if best is None or ndcg > best[0]:
+            best = (ndcg, decay, result)
+    assert best is not None
+    return best[1], best[2], by_decay
+
+
 ALS_GRID: tuple[dict[str, float], ...] = tuple(
     {"factors": f, "regularization": r, "alpha": a}
     for f in (32, 64, 128)
@@ -295,6 +428,8 @@ def run(
     content: bool = True,
     tune_als_params: bool = False,
     mmr_lambda: float | None = None,
+    folds: int = 3,
+    decays: Sequence[float] = RECENT_DECAYS,
 ) -> EvalReport:
     """The whole comparison; returns a report (``print()`` / ``write_json()``)."""
     started = time.perf_counter()
@@ -302,14 +437,15 @@ def run(
     ratings = load_ratings(data)
     outer = leave_last_out_ratings(ratings)
     test_idx = np.array(sample(list(outer.test), limit, seed), dtype=np.int64)
-    inner = validation_split(outer)
     test_split = harness_split(ratings, outer, test_idx)
-    val_split = harness_split(inner.ratings, inner, inner.test)
+    val_folds = validation_folds(outer, folds)
+    val_split = val_folds[0]
     item_ids = test_split.item_ids
     val_targets = val_split.targets
     notes = [
         "the harness's leave-last-out split (evaluation.movielens); validation = the same split "
-        "of the training part; full ranking over every movie of the ratings file"
+        f"of the training part, repeated {len(val_folds)} times (each user's last {len(val_folds)} "
+        "training ratings, one per fold); full ranking over every movie of the ratings file"
     ]
 
     als_grid: dict[str, float] = {}
@@ -337,23 +473,22 @@ def run(
 
     # validation: tune the blend in the ranker's terms
     tuning: TuningResult | None = None
+    by_decay: dict[str, float] = {}
     t0 = time.perf_counter()
     if vectors:
-        val = compute_signals(val_split, cfg, vectors, with_bpr=False, agent=settings.agent)
-        assert val.content is not None
-        tuning = tune_blend(
-            {"profile": val.content, "collab": row_zscore(val.als)},
-            val.targets,
-            val.seen,
-            standardise=False,
-            weight_grid=ratio_grid(),
-            source="tuned on MovieLens validation (leave-last-out)",
+        decay, tuning, by_decay = tune_hybrid(val_folds, cfg, vectors, settings.agent, decays)
+        cfg = cfg.model_copy(update={"recent_decay": decay})
+        notes.append(
+            f"recent_decay {decay:g} chosen on validation (blend NDCG@10 by decay: "
+            + ", ".join(f"{d}: {v:.4f}" for d, v in by_decay.items())
+            + ")"
         )
     tune_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     test = compute_signals(test_split, cfg, vectors, agent=settings.agent)
     fit_s = time.perf_counter() - t0
+    per_user: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     results = [
         evaluate(
             "popularity",
@@ -362,6 +497,7 @@ def run(
             test,
             item_ids,
             unit,
+            per_user=per_user,
         ),
     ]
     if unit is not None:
@@ -387,6 +523,7 @@ def run(
                 test,
                 item_ids,
                 unit,
+                per_user=per_user,
             )
         )
     results.append(
@@ -398,17 +535,59 @@ def run(
             item_ids,
             unit,
             wall_s=fit_s,
+            per_user=per_user,
         )
     )
     if test.bpr is not None:
         results.append(
-            evaluate("bpr", f"implicit BPR factors={cfg.factors}", test.bpr, test, item_ids, unit)
+            evaluate(
+                "bpr",
+                f"implicit BPR factors={cfg.factors}",
+                test.bpr,
+                test,
+                item_ids,
+                unit,
+                per_user=per_user,
+            )
         )
+    if test.knn is not None:
+        results.append(
+            evaluate(
+                "item-knn",
+                "implicit item-item cosine neighbours (K=100) of the whole history",
+                test.knn,
+                test,
+                item_ids,
+                unit,
+                per_user=per_user,
+            )
+        )
+    results.append(
+        evaluate(
+            "recent",
+            f"recent neighbours alone: ALS item cosine to the newest {cfg.recent_items} videos, "
+            f"weights {cfg.recent_decay:g}^position",
+            test.recent,
+            test,
+            item_ids,
+            unit,
+            per_user=per_user,
+        )
+    )
     if tuning is not None and test.content is not None:
         w = tuning.weights
-        hybrid = w.profile * np.nan_to_num(test.content) + w.collab * row_zscore(test.als)
-        desc = f"{w.profile:.4f} * profile + {w.collab:.4f} * z(ALS), tuned on validation"
-        results.append(evaluate("hybrid", desc, hybrid, test, item_ids, unit, wall_s=tune_s))
+        hybrid = (
+            w.profile * np.nan_to_num(test.content)
+            + w.collab * row_zscore(test.als)
+            + w.recent * test.recent
+        )
+        desc = (
+            f"{w.profile:.4f} * profile + {w.collab:.4f} * z(ALS) + {w.recent:.4f} * z(recent), "
+            "tuned on validation"
+        )
+        results.append(
+            evaluate("hybrid", desc, hybrid, test, item_ids, unit, wall_s=tune_s, per_user=per_user)
+        )
         lam = settings.agent.diversity_lambda if mmr_lambda is None else mmr_lambda
         results.append(
             evaluate(
@@ -447,15 +626,22 @@ def run(
         report.settings["blend"] = {
             "profile": tuning.weights.profile,
             "collab": tuning.weights.collab,
+            "recent": tuning.weights.recent,
             "validation": tuning.scores,
         }
         report.notes.append(
             f"blend tuned on validation: profile {tuning.weights.profile:.4f}, "
-            f"collab {tuning.weights.collab:.4f} "
+            f"ALS {tuning.weights.collab:.4f}, recent {tuning.weights.recent:.4f} "
             f"(validation NDCG@10 {tuning.scores['blend:ndcg@10']:.4f} vs ALS alone "
-            f"{tuning.scores['collab:ndcg@10']:.4f}, content alone "
+            f"{tuning.scores['collab:ndcg@10']:.4f}, recent alone "
+            f"{tuning.scores['recent:ndcg@10']:.4f}, content alone "
             f"{tuning.scores['profile:ndcg@10']:.4f})"
         )
+        if "hybrid" in per_user:
+            singles = {k: v for k, v in per_user.items() if k != "hybrid"}
+            baselines = {k: v for k, v in singles.items() if k in BASELINES}
+            report.notes.extend(_margins(per_user["hybrid"], baselines, seed, "baseline"))
+            report.notes.extend(_margins(per_user["hybrid"], singles, seed, "single system"))
     report.wall_s = round(time.perf_counter() - started, 1)
     return report
 
@@ -464,7 +650,9 @@ def run(
 CONTENT_RANK_SCALE = 5.0  # as agent.ranking: content = (s + 1) / (s + 1 + search rank)
 CONV_POOL = 100
 NEIGHBOURS = 50
+POPULAR = 50
 COLLAB_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 1.0, 2.0)
+POPULARITY_WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 1.0)
 RECALL_KS = (1, 5, 10, 20, 50)
 
 
@@ -475,8 +663,10 @@ class ConvScores:
     ids: list[str]
     content: np.ndarray
     collab: np.ndarray
+    popularity: np.ndarray  # z-scored log popularity over the model's videos (0: unknown)
     targets: tuple[str, ...]
     dialogue_id: str
+    popular: list[str]  # the catalogue by popularity, the case's excluded movies left out
 
 
 def _conv_scores(
@@ -486,6 +676,8 @@ def _conv_scores(
     library: Any,
     model: CollabModel,
     catalogue: Any,
+    popular_order: Sequence[tuple[str, float]],
+    popularity_z: Mapping[str, float],
 ) -> ConvScores:
     from retrieval.types import SearchFilters
 
@@ -504,14 +696,29 @@ def _conv_scores(
                 taken.add(video_id)
                 if len(ids) >= CONV_POOL + NEIGHBOURS:
                     break
+    popular = [v for v, _ in popular_order if v not in request.excluded]
+    taken = set(ids)
+    ids.extend(v for v in popular[:POPULAR] if v not in taken)  # popular videos join too
+    content.extend([0.0] * (len(ids) - len(content)))
     collab = np.nan_to_num(model.collab_scores([], ids, seeds=seeds), nan=0.0)
-    return ConvScores(ids, np.asarray(content), collab, targets, dialogue_id)
+    popularity = np.array([popularity_z.get(v, 0.0) for v in ids])
+    return ConvScores(
+        ids,
+        np.asarray(content),
+        collab,
+        popularity,
+        targets,
+        dialogue_id,
+        popular[: max(RECALL_KS)],
+    )
 
 
-def _ranked(scores: Sequence[ConvScores], weight: float, k: int) -> list[list[str]]:
+def _ranked(
+    scores: Sequence[ConvScores], weight: float, k: int, pop_weight: float = 0.0
+) -> list[list[str]]:
     out = []
     for case in scores:
-        total = case.content + weight * case.collab
+        total = case.content + weight * case.collab + pop_weight * case.popularity
         order = np.lexsort((np.arange(len(total)), -total))
         out.append([case.ids[i] for i in order[:k]])
     return out
@@ -565,6 +772,10 @@ def run_conversational(
     model = CollabModel.fit(train_events, settings.agent.collab)
     fit_s = time.perf_counter() - t0
 
+    in_catalogue = [(v, p) for v, p in model.popular(len(model.item_ids)) if v in catalogue]
+    log_pop = np.log1p(model.popularity)
+    z_pop = (log_pop - log_pop.mean()) / (log_pop.std() or 1.0)
+    popularity_z = {v: float(z) for v, z in zip(model.item_ids, z_pop, strict=True)}
     t0 = time.perf_counter()
     scored = [
         _conv_scores(
@@ -574,6 +785,8 @@ def run_conversational(
             library,
             model,
             catalogue,
+            in_catalogue,
+            popularity_z,
         )
         for c in cases
     ]
@@ -585,14 +798,22 @@ def run_conversational(
     tune_part = [c for c in scored if half(c) == 0]
     test_part = [c for c in scored if half(c) == 1]
 
-    def metrics(part: Sequence[ConvScores], weight: float) -> dict[str, float]:
-        lists = _ranked(part, weight, max(RECALL_KS))
+    def measure(part: Sequence[ConvScores], lists: list[list[str]]) -> dict[str, float]:
         out = ranking_metrics(lists, [c.targets for c in part], recall_ks=RECALL_KS, ndcg_ks=(10,))
         out["Coverage@10"] = catalogue_coverage((lst[:10] for lst in lists), len(catalogue))
         return {k: round(v, 4) for k, v in out.items()}
 
-    tuning = {w: metrics(tune_part, w)["Recall@10"] for w in COLLAB_WEIGHTS} if tune_part else {}
-    best_w = max(tuning, key=lambda w: (tuning[w], -w)) if tuning else 0.0
+    def metrics(part: Sequence[ConvScores], weight: float, pop: float = 0.0) -> dict[str, float]:
+        return measure(part, _ranked(part, weight, max(RECALL_KS), pop))
+
+    def recall(weights: tuple[float, float]) -> float:
+        return metrics(tune_part, *weights)["Recall@10"] if tune_part else 0.0
+
+    tuning = {w: recall((w, 0.0)) for w in COLLAB_WEIGHTS}
+    best_w = max(tuning, key=lambda w: (tuning[w], -w)) if tune_part else 0.0
+    grid = [(w, p) for w in COLLAB_WEIGHTS for p in POPULARITY_WEIGHTS]
+    both = {wp: recall(wp) for wp in grid}
+    best_wp = max(both, key=lambda wp: (both[wp], -wp[0], -wp[1])) if tune_part else (0.0, 0.0)
     report = EvalReport(
         task=f"{task}-collab",
         data=str(data),
@@ -603,6 +824,12 @@ def run_conversational(
         limit=limit,
         systems=[
             SystemResult(
+                "popularity",
+                "MovieLens users who rated the movie (the collaborative model's popularity)",
+                measure(test_part, [c.popular for c in test_part]),
+                len(test_part),
+            ),
+            SystemResult(
                 "hybrid",
                 "library hybrid search (dense + BM25, RRF)",
                 metrics(test_part, 0.0),
@@ -611,11 +838,18 @@ def run_conversational(
             ),
             SystemResult(
                 "hybrid+collab",
-                f"hybrid + {best_w:g} * z(ALS neighbours of earlier-mentioned movies), "
+                f"hybrid + {best_w:g} * z(collab of the earlier-mentioned movies), "
                 "w tuned on the other half of the dialogues",
                 metrics(test_part, best_w),
                 len(test_part),
                 fit_s,
+            ),
+            SystemResult(
+                "hybrid+collab+pop",
+                f"hybrid + {best_wp[0]:g} * z(collab) + {best_wp[1]:g} * z(log popularity), "
+                "both weights tuned on the other half of the dialogues",
+                metrics(test_part, *best_wp),
+                len(test_part),
             ),
         ],
         dataset={**stats, "catalogue_items": len(catalogue), "tune_cases": len(tune_part)},
@@ -662,6 +896,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-content", action="store_true", help="skip the text embeddings")
     parser.add_argument("--tune-als", action="store_true", help="grid-search ALS on validation")
     parser.add_argument("--mmr-lambda", type=float, default=None)
+    parser.add_argument(
+        "--folds", type=int, default=3, help="validation folds the hybrid is tuned on"
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the report as JSON")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -676,6 +913,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             content=not args.no_content,
             tune_als_params=args.tune_als,
             mmr_lambda=args.mmr_lambda,
+            folds=args.folds,
         )
     else:
         default = {"redial": "redial/valid_data.jsonl", "inspired": "inspired/dev.tsv"}[args.task]

@@ -23,7 +23,7 @@ from agent.collab import Collaborative, train
 from agent.profile import build_profile
 from agent.ranking import Ranker
 from agent.settings import AgentSettings, CollabSettings, Settings
-from agent.types import FeedbackEvent
+from agent.types import Candidate, FeedbackEvent
 from retrieval.library import Library
 from retrieval.types import SearchFilters, Video
 
@@ -164,14 +164,19 @@ def test_a_new_video_without_interactions_is_reachable_through_content(
 
     history = [FeedbackEvent("me", "pasta-1", "like", None, now)]
     profile = build_profile(history, library.video_vectors(["pasta-1"]), now=now)
-    ranker = Ranker(library, AgentSettings(diversity_lambda=1.0), collab)
-    ranked = ranker.rank(
-        "jazz trumpet improvisation rhythm",
-        SearchFilters(),
-        profile,
-        exclude=frozenset({"pasta-1"}),
-        history=history,
-    )
-    assert ranked[0].video.id == "brand-new"
-    assert ranked[0].collab_score == 0.0  # no interactions: no collaborative signal, no penalty
-    assert any(c.collab_score != 0.0 for c in ranked[1:])  # the known videos do get one
+
+    def rank(scorer: Collaborative | None) -> list[Candidate]:
+        return Ranker(library, AgentSettings(diversity_lambda=1.0), scorer).rank(
+            "jazz trumpet improvisation rhythm",
+            SearchFilters(),
+            profile,
+            exclude=frozenset({"pasta-1"}),
+            history=history,
+        )
+
+    ranked = rank(collab)
+    new = next(c for c in ranked if c.video.id == "brand-new")
+    without = next(c for c in rank(None) if c.video.id == "brand-new")
+    assert new.collab_score == 0.0 and new.score == pytest.approx(without.score)  # no penalty
+    assert "brand-new" in [c.video.id for c in ranked[:2]]  # the best content match stays on top
+    assert any(c.collab_score != 0.0 for c in ranked if c is not new)  # known videos get one

@@ -19,12 +19,15 @@ from agent.collab import (
     CollabError,
     CollabModel,
     Collaborative,
+    ModelMeta,
     ModelStore,
     blend_scores,
     build_matrix,
     event_strength,
+    hit_ndcg,
     leave_last_out,
     model_root,
+    ratio_grid,
     train,
     tune_blend,
 )
@@ -134,6 +137,45 @@ def test_conversation_seeds_use_item_neighbours_for_a_user_without_history(
     )
 
 
+def test_recent_videos_put_conversation_seeds_first_then_the_newest_likes(
+    model: CollabModel,
+) -> None:
+    history = [
+        ev("u", "A0", minute=1),
+        ev("u", "A1", minute=3),
+        ev("u", "A2", "rating", 4.0, minute=2),
+        ev("u", "A3", minute=4),
+        ev("u", "A3", "dislike", minute=5),  # net zero: no longer liked
+        ev("u", "unknown-video", minute=9),  # not in the model
+    ]
+    assert model.recent_videos(history, seeds=["B1"]) == ["B1", "A1", "A2", "A0"]
+    short = CollabModel(
+        model._als,
+        model.user_ids,
+        model.item_ids,
+        model.popularity,
+        model.meta,
+        model.cfg.model_copy(update={"recent_items": 2}),
+    )
+    assert short.recent_videos(history) == ["A1", "A2"]
+    assert model.recent_scores([ev("u", "unknown-video")]) is None
+
+
+def test_recent_neighbours_follow_a_change_of_taste_that_the_user_vector_averages_away(
+    model: CollabModel,
+) -> None:
+    # eight A likes long ago, then two B likes: the newest taste is B
+    history = [ev("u", a, minute=i) for i, a in enumerate(A[:8])]
+    history += [ev("u", "B0", minute=100), ev("u", "B1", minute=101)]
+    seen = {e.video_id for e in history}
+    als_only = model.collab_scores(history, ALL, weights=BlendWeights(collab=1.0, recent=0.0))
+    recent_only = model.collab_scores(history, ALL, weights=BlendWeights(collab=0.0, recent=1.0))
+    assert top(als_only, ALL, 1, exclude=seen)[0].startswith("A")
+    assert all(v.startswith("B") for v in top(recent_only, ALL, 5, exclude=seen))
+    both = model.collab_scores(history, ALL, weights=BlendWeights(collab=1.0, recent=1.0))
+    np.testing.assert_allclose(both, (np.asarray(als_only) + recent_only) / 2, atol=1e-6)
+
+
 def test_no_signal_and_unknown_videos_are_nan(model: CollabModel) -> None:
     assert np.isnan(model.collab_scores([], ALL)).all()
     scores = model.collab_scores([ev("x", "A0")], ["A1", "brand-new-video"])
@@ -228,6 +270,47 @@ def test_forgetting_a_user_drops_their_factors_from_every_version(
 
 
 # --- blending and tuning -----------------------------------------------------------------------
+def test_hit_ndcg_breaks_ties_against_the_target() -> None:
+    scores = np.array([[1.0, 1.0, 1.0, 0.0], [0.0, 1.0, 0.0, 0.0]], dtype=np.float32)
+    # row 0: the target (column 2) ties with two lower columns -> rank 2; row 1: rank 0
+    hr, ndcg = hit_ndcg(scores, np.array([2, 1]), k=2)
+    assert hr == 0.5
+    assert ndcg == pytest.approx(0.5 * 1.0)
+    hr, ndcg = hit_ndcg(scores, np.array([2, 1]), k=3)
+    assert hr == 1.0 and ndcg == pytest.approx((1 / np.log2(4) + 1.0) / 2)
+
+
+def test_ratio_grid_covers_each_signal_alone_and_every_mix_once() -> None:
+    grid = ratio_grid("profile", ("collab", "recent"), ratios=(0.0, 1.0, 2.0))
+    assert all(sum(w.values()) == pytest.approx(1.0) for w in grid)
+    keys = [tuple(sorted(w.items())) for w in grid]
+    assert len(keys) == len(set(keys))
+    assert {"profile": 1.0, "collab": 0.0, "recent": 0.0} in grid
+    assert {"profile": 0.0, "collab": 1.0, "recent": 0.0} in grid
+    assert {"profile": 0.0, "collab": 0.0, "recent": 1.0} in grid
+    # profile 1 with the 3x3 ratio pairs; without profile the distinct directions (0,1) (1,0)
+    # (1,1) (1,2) (2,1): (0,2) (2,0) (2,2) are the same mixes again
+    assert len(grid) == 9 + 5
+    assert len(ratio_grid()) == 16  # the 15 default ratios with profile, and collab alone
+
+
+def test_a_model_tuned_before_the_recent_signal_keeps_it_off() -> None:
+    old = {
+        "version": 1,
+        "fitted_at": "2026-01-01T00:00:00+00:00",
+        "n_users": 1,
+        "n_items": 1,
+        "n_events": 1,
+        "n_pairs": 1,
+        "fit_seconds": 0.1,
+        "algorithm": "implicit.als",
+        "settings": {},
+        "blend": {"content": 1.0, "profile": 0.9, "collab": 0.1, "popularity": 0.0, "source": "x"},
+    }
+    meta = ModelMeta.from_json(json.dumps(old))
+    assert meta.blend is not None and meta.blend.recent == 0.0 and meta.blend.collab == 0.1
+
+
 def test_a_new_video_without_interactions_is_reachable_through_content() -> None:
     # candidate 0 is new: no collaborative signal (NaN), but it is the best content match
     content = [0.95, 0.40, 0.35, 0.30]
@@ -270,6 +353,12 @@ def test_train_tunes_the_blend_and_records_it_with_the_model(
     collab = Collaborative(tmp_path, cfg)
     weight = collab.collab_weight(profile_weight=0.3, default=0.2)
     assert weight > 0.0
+    blend = report.meta.blend
+    assert meta["blend"]["recent"] == blend.recent
+    assert "recent:ndcg@10" in meta["validation"]
+    assert weight == pytest.approx(0.3 * min((blend.collab + blend.recent) / blend.profile, 20.0))
+    # no profile (a new conversational user): no ratio to keep, the setting applies
+    assert collab.collab_weight(profile_weight=0.0, default=0.2) == 0.2
     off = Collaborative(tmp_path, cfg.model_copy(update={"use_tuned_weights": False}))
     assert off.collab_weight(profile_weight=0.3, default=0.2) == 0.2
 

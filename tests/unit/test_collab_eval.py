@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from agent.settings import Settings
-from evaluation.collab_eval import ConvScores, _ranked, run, run_conversational
+from evaluation.collab_eval import ConvScores, _ranked, paired_bootstrap, run, run_conversational
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eval"
 ML = FIXTURES / "movielens"
@@ -27,19 +27,37 @@ def test_movielens_run_reports_every_system_with_accuracy_and_diversity(
 ) -> None:
     report = run(ML, small_als)
     names = [s.name for s in report.systems]
-    assert names == ["popularity", "cold-start", "content", "als", "bpr", "hybrid", "hybrid+mmr"]
+    assert names == [
+        "popularity",
+        "cold-start",
+        "content",
+        "als",
+        "bpr",
+        "item-knn",
+        "recent",
+        "hybrid",
+        "hybrid+mmr",
+    ]
     for result in report.systems:
         for metric in ("HR@10", "NDCG@10", "ILD@10", "Coverage@10"):
             assert 0.0 <= result.metrics[metric] <= 2.0, (result.name, metric)
         assert result.metrics["NDCG@10"] <= result.metrics["HR@10"]
     blend = report.settings["blend"]
-    assert blend["profile"] + blend["collab"] == pytest.approx(1.0)
+    assert blend["profile"] + blend["collab"] + blend["recent"] == pytest.approx(1.0)
     assert report.n_cases == report.n_cases_total > 0
+    margins = [n for n in report.notes if n.startswith("hybrid - best")]
+    assert len(margins) == 4 and all("bootstrap interval" in n for n in margins)
+    assert any(n.startswith("recent_decay") for n in report.notes)
 
 
 def test_conversational_run_compares_with_and_without_collab(small_als: Settings) -> None:
     report = run_conversational("redial", FIXTURES / "redial_tiny.jsonl", small_als, movielens=ML)
-    assert [s.name for s in report.systems] == ["hybrid", "hybrid+collab"]
+    assert [s.name for s in report.systems] == [
+        "popularity",
+        "hybrid",
+        "hybrid+collab",
+        "hybrid+collab+pop",
+    ]
     for result in report.systems:
         assert 0.0 <= result.metrics["Recall@1"] <= result.metrics["Recall@50"] <= 1.0
     assert any("tuned on" in note for note in report.notes)
@@ -50,8 +68,22 @@ def test_the_collab_weight_reorders_by_the_blend() -> None:
         ids=["a", "b", "c"],
         content=np.array([1.0, 0.5, 0.0]),
         collab=np.array([-1.0, 0.0, 3.0]),
+        popularity=np.array([0.0, 2.0, -2.0]),
         targets=("c",),
         dialogue_id="d",
+        popular=["b", "a", "c"],
     )
     assert _ranked([case], 0.0, 3) == [["a", "b", "c"]]
     assert _ranked([case], 1.0, 3) == [["c", "b", "a"]]
+    assert _ranked([case], 0.0, 3, pop_weight=1.0) == [["b", "a", "c"]]
+
+
+def test_paired_bootstrap_interval_brackets_the_mean_and_sees_a_real_gap() -> None:
+    rng = np.random.default_rng(3)
+    a = (rng.random(600) < 0.2).astype(float)
+    same = paired_bootstrap(a, a)
+    assert same == (0.0, 0.0, 0.0)
+    better = np.maximum(a, (rng.random(600) < 0.1).astype(float))  # a plus some extra hits
+    mean, low, high = paired_bootstrap(better, a)
+    assert 0.0 < low <= mean <= high
+    assert mean == pytest.approx(better.mean() - a.mean())

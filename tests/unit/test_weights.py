@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from retrieval.weights import PackagedModel, ensure_model
 
 
 @pytest.fixture
-def weight_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def weight_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Two tiny importable packages holding the two halves of a 'model' plus a companion file."""
     site = tmp_path / "site"
     for i, payload in ((1, b"first half|"), (2, b"second half")):
