@@ -44,6 +44,7 @@ from agent.explain import Explainer
 from agent.llm.base import LLM, Completion
 from agent.profile import ProfileWeights, UserProfile, build_profile
 from agent.ranking import CollabScorer, Ranker, TitleIndex
+from agent.relay import Relay
 from agent.rerank import Reranker
 from agent.settings import Settings
 from agent.types import (
@@ -111,7 +112,11 @@ def without_links(pieces: Iterator[str]) -> Iterator[str]:
 
 
 class _LockedLLM:
-    """Serialises every call to one LLM across threads (a stream holds the lock until it ends)."""
+    """Serialises every call to one LLM across threads (a stream holds the lock until it ends).
+
+    The lock is re-entrant and so thread-owned: a stream must be stepped on one thread, which
+    ``Recommender.stream`` guarantees by running the turn on its own (:mod:`agent.relay`).
+    """
 
     def __init__(self, llm: LLM, lock: threading.RLock) -> None:
         self.inner = llm
@@ -248,14 +253,20 @@ class Recommender:
         user_id: str,
         k: int = 5,
         filters: SearchFilters | None = None,
-    ) -> Iterator[AnswerEvent]:
-        """Like ``recommend`` but lazily yields events: ``understanding``, then ``text`` deltas as
-        the LLM writes them and ``recommendation`` items as their reasons are ready, then ``done``
-        carrying the whole ``Answer``. Input errors raise at once; a failure later in the turn is
-        yielded as one ``error`` event (its ``text`` is the readable message) that ends the stream.
+    ) -> Relay[AnswerEvent]:
+        """Like ``recommend`` but yields events as they happen: ``understanding``, then ``text``
+        deltas as the LLM writes them and ``recommendation`` items as their reasons are ready,
+        then ``done`` carrying the whole ``Answer``. Input errors raise at once; a failure later
+        in the turn is yielded as one ``error`` event (its ``text`` is the readable message) that
+        ends the stream.
+
+        The turn runs on its own thread from this call on (:class:`agent.relay.Relay`: the LLM
+        lock it holds across tokens is taken and released there), so the events may be consumed
+        from any thread, one step at a time, e.g. by a Gradio generator or an async server.
+        ``close()`` (or dropping the iterator) stops the turn at its next event.
         """
         messages, user_id, k = self._check(conversation, user_id, k)
-        return self._guarded(messages, user_id, k, filters)
+        return Relay(lambda: self._guarded(messages, user_id, k, filters), name="vidrec-turn")
 
     def _guarded(
         self, messages: list[Message], user_id: str, k: int, filters: SearchFilters | None

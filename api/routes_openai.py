@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from agent.relay import END
 from api.auth import Principal
 from api.context import get_ctx, principal_dep
 from api.openai_compat import (
@@ -19,7 +21,6 @@ from api.openai_compat import (
     models_list,
     stream_chunks,
 )
-from api.streaming import END, OneThreadIterator
 from retrieval.errors import NotFoundError
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 Who = Annotated[Principal, Depends(principal_dep)]
-_STARTED = "started"  # a marker, never sent: the facade accepted the turn
 
 
 @router.get("/models", summary="Models (OpenAI-compatible): just 'vidrec'")
@@ -61,33 +61,27 @@ async def chat_completions(
         answer = await ctx.call(rec.recommend, conversation, user_id, body.k(), body.filters())
         return JSONResponse(completion(answer, user_id))
 
-    # Streaming: hold one capacity slot for the whole stream (the model is busy all along). The
-    # facade's generator runs start-to-end on one thread (it holds the LLM lock across yields);
-    # input errors it raises before its first event still get their HTTP status.
+    # Streaming: hold one capacity slot for the whole stream (the model is busy all along). Input
+    # errors raise from rec.stream() before the turn starts and still get their HTTP status; the
+    # turn then runs on its own thread (agent.relay), stepped here from worker threads.
     ctx.readiness.require()
     slot = object()
     await ctx.capacity.acquire_on_behalf_of(slot)
-
-    def produce() -> Iterator[str]:
-        events = rec.stream(conversation, user_id, body.k(), body.filters())
-        yield _STARTED
-        yield from stream_chunks(events, user_id)
-
-    lines: OneThreadIterator[str] = OneThreadIterator(produce, name="vidrec-chat-stream")
     try:
-        first = await lines.next()
-        assert first is _STARTED
+        events = rec.stream(conversation, user_id, body.k(), body.filters())
     except BaseException:
-        lines.close()
         ctx.capacity.release_on_behalf_of(slot)
         raise
+    lines = stream_chunks(events, user_id)
 
     async def body_iter() -> AsyncIterator[str]:
         try:
-            while (line := await lines.next()) is not END:
+            while (
+                line := await anyio.to_thread.run_sync(next, lines, END, abandon_on_cancel=True)
+            ) is not END:
                 yield line
         finally:
-            lines.close()
+            events.close()  # a client that left stops the turn at its next event
             ctx.capacity.release_on_behalf_of(slot)
 
     return StreamingResponse(

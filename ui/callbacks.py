@@ -23,7 +23,7 @@ from concurrent.futures import TimeoutError as FuturesTimeoutError
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol
 
 from agent.recommender import Recommender
 from agent.types import Answer, FeedbackKind, Message, Recommendation
@@ -33,7 +33,6 @@ from ui.cards import FEEDBACK_LABELS, format_duration, picks_markdown, render_ca
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 #: How many recommendation cards one answer shows (the app builds this many card slots).
 MAX_CARDS = 5
@@ -226,22 +225,25 @@ def respond(
     started = time.perf_counter()
     first_token: float | None = None
     try:
-        for event in stream_in_one_thread(lambda: recommender.stream(turn, user, k=k)):
-            if event.kind == "text":
-                if first_token is None:
-                    first_token = time.perf_counter() - started
-                reply += event.text
-                chat[-1]["content"] = reply or "…"
-                yield view(status="Answering…")
-            elif event.kind == "recommendation" and event.recommendation is not None:
-                recs.append(event.recommendation)
-                yield view(status="Answering…")
-            elif event.kind == "understanding":
-                yield view(status="Searching…")
-            elif event.kind == "error":
-                raise _StreamError(event.text)
-            elif event.kind == "done":
-                answer = event.answer
+        # the turn runs on its own thread, so Gradio may step this generator from any pool thread;
+        # leaving the page closes it, which stops the turn at its next event
+        with recommender.stream(turn, user, k=k) as events:
+            for event in events:
+                if event.kind == "text":
+                    if first_token is None:
+                        first_token = time.perf_counter() - started
+                    reply += event.text
+                    chat[-1]["content"] = reply or "…"
+                    yield view(status="Answering…")
+                elif event.kind == "recommendation" and event.recommendation is not None:
+                    recs.append(event.recommendation)
+                    yield view(status="Answering…")
+                elif event.kind == "understanding":
+                    yield view(status="Searching…")
+                elif event.kind == "error":
+                    raise _StreamError(event.text)
+                elif event.kind == "done":
+                    answer = event.answer
     except Exception as exc:
         message = exc.message if isinstance(exc, _StreamError) else readable_error(exc)
         warn(message)
@@ -266,36 +268,6 @@ def respond(
     conv = [*turn, Message("assistant", reply.strip())]
     status = f"Answered in {format_timings(timings)}"
     yield view(status=status)
-
-
-def stream_in_one_thread(start: Callable[[], Iterator[T]]) -> Iterator[T]:
-    """Run ``start()`` and iterate it on one worker thread, relaying its items.
-
-    Gradio advances a sync generator callback on whichever pool thread is free, step by step; the
-    facade's stream holds the LLM's re-entrant lock across its yields, and an ``RLock`` acquired on
-    one thread cannot be released on another. Driving the facade's iterator from a single thread
-    keeps that (and any other thread-affine state) sound. If the page goes away and this generator
-    is closed early, the worker still finishes the turn, so the lock is always released.
-    """
-    items: queue.Queue[tuple[str, Any]] = queue.Queue()
-
-    def work() -> None:
-        try:
-            for item in start():
-                items.put(("item", item))
-        except BaseException as exc:
-            items.put(("error", exc))
-        finally:
-            items.put(("end", None))
-
-    threading.Thread(target=work, name="vidrec-ui-turn", daemon=True).start()
-    while True:
-        kind, value = items.get()
-        if kind == "end":
-            return
-        if kind == "error":
-            raise value
-        yield value
 
 
 class _StreamError(Exception):
