@@ -735,11 +735,12 @@ def run_conversational(
 ) -> EvalReport:
     """ReDial / INSPIRED (the harness's cases, catalogue and library): hybrid search alone vs
     hybrid search + the collaborative signal, as the ranker blends them for a user with no history:
-    ``content(search rank) + w * z(ALS item-item neighbours of the movies mentioned earlier)``.
+    ``content(search rank) + w * collab`` (the collaborative score of the movies mentioned
+    earlier, ``CollabModel.collab_scores`` with them as seeds), and with ``+ p * z(popularity)``.
 
     The ALS model is fitted on the MovieLens ratings (movies ``ml:<id>`` are catalogue items).
-    ``w`` is tuned on the cases of half the dialogues (Recall@10) and both systems are reported
-    on the other half.
+    Cross-fitted: the weights for each half of the dialogues are tuned (Recall@10) on the other
+    half, and every case is reported.
     """
     from evaluation.conversational import load_cases
     from evaluation.dialogues import context_query
@@ -795,30 +796,52 @@ def run_conversational(
     def half(case: ConvScores) -> int:
         return int(hashlib.sha256(case.dialogue_id.encode()).hexdigest(), 16) % 2
 
-    tune_part = [c for c in scored if half(c) == 0]
-    test_part = [c for c in scored if half(c) == 1]
+    halves = [[c for c in scored if half(c) == h] for h in (0, 1)]
+    ordered = [*halves[0], *halves[1]]
+    k_max = max(RECALL_KS)
 
-    def measure(part: Sequence[ConvScores], lists: list[list[str]]) -> dict[str, float]:
-        out = ranking_metrics(lists, [c.targets for c in part], recall_ks=RECALL_KS, ndcg_ks=(10,))
+    def measure(lists: list[list[str]]) -> dict[str, float]:
+        out = ranking_metrics(
+            lists, [c.targets for c in ordered], recall_ks=RECALL_KS, ndcg_ks=(10,)
+        )
         out["Coverage@10"] = catalogue_coverage((lst[:10] for lst in lists), len(catalogue))
         return {k: round(v, 4) for k, v in out.items()}
 
-    def metrics(part: Sequence[ConvScores], weight: float, pop: float = 0.0) -> dict[str, float]:
-        return measure(part, _ranked(part, weight, max(RECALL_KS), pop))
+    def recall_at_10(part: Sequence[ConvScores], weights: tuple[float, float]) -> float:
+        lists = _ranked(part, weights[0], 10, weights[1])
+        return ranking_metrics(lists, [c.targets for c in part], recall_ks=(10,), ndcg_ks=())[
+            "Recall@10"
+        ]
 
-    def recall(weights: tuple[float, float]) -> float:
-        return metrics(tune_part, *weights)["Recall@10"] if tune_part else 0.0
+    def cross_fitted(
+        grid: Sequence[tuple[float, float]],
+    ) -> tuple[list[list[str]], list[tuple[float, float]], list[dict[tuple[float, float], float]]]:
+        """Each half ranked with the weights that scored best on the other half (Recall@10,
+        ties: smaller weights); lists in ``ordered`` order."""
+        lists: list[list[str]] = []
+        chosen, curves = [], []
+        for h in (0, 1):
+            other = halves[1 - h]
+            curve = {wp: recall_at_10(other, wp) for wp in grid} if other else {}
+            best = max(curve, key=lambda wp: (curve[wp], -wp[0], -wp[1])) if curve else (0.0, 0.0)
+            lists.extend(_ranked(halves[h], best[0], k_max, best[1]))
+            chosen.append(best)
+            curves.append(curve)
+        return lists, chosen, curves
 
-    tuning = {w: recall((w, 0.0)) for w in COLLAB_WEIGHTS}
-    best_w = max(tuning, key=lambda w: (tuning[w], -w)) if tune_part else 0.0
-    grid = [(w, p) for w in COLLAB_WEIGHTS for p in POPULARITY_WEIGHTS]
-    both = {wp: recall(wp) for wp in grid}
-    best_wp = max(both, key=lambda wp: (both[wp], -wp[0], -wp[1])) if tune_part else (0.0, 0.0)
+    collab_lists, collab_w, collab_curves = cross_fitted([(w, 0.0) for w in COLLAB_WEIGHTS])
+    both_lists, both_w, _ = cross_fitted(
+        [(w, p) for w in COLLAB_WEIGHTS for p in POPULARITY_WEIGHTS]
+    )
+
+    def shown(chosen: Sequence[tuple[float, float]], pop: bool) -> str:
+        return " / ".join(f"({w:g}, {p:g})" if pop else f"{w:g}" for w, p in chosen)
+
     report = EvalReport(
         task=f"{task}-collab",
         data=str(data),
         data_sha256=_sha256(data),
-        n_cases=len(test_part),
+        n_cases=len(ordered),
         n_cases_total=len(all_cases),
         seed=seed,
         limit=limit,
@@ -826,39 +849,45 @@ def run_conversational(
             SystemResult(
                 "popularity",
                 "MovieLens users who rated the movie (the collaborative model's popularity)",
-                measure(test_part, [c.popular for c in test_part]),
-                len(test_part),
+                measure([c.popular for c in ordered]),
+                len(ordered),
             ),
             SystemResult(
                 "hybrid",
                 "library hybrid search (dense + BM25, RRF)",
-                metrics(test_part, 0.0),
-                len(test_part),
+                measure(_ranked(ordered, 0.0, k_max)),
+                len(ordered),
                 score_s,
             ),
             SystemResult(
                 "hybrid+collab",
-                f"hybrid + {best_w:g} * z(collab of the earlier-mentioned movies), "
-                "w tuned on the other half of the dialogues",
-                metrics(test_part, best_w),
-                len(test_part),
+                f"hybrid + w * z(collab of the earlier-mentioned movies), w = "
+                f"{shown(collab_w, pop=False)} on the two halves of the dialogues, each tuned on "
+                "the other half",
+                measure(collab_lists),
+                len(ordered),
                 fit_s,
             ),
             SystemResult(
                 "hybrid+collab+pop",
-                f"hybrid + {best_wp[0]:g} * z(collab) + {best_wp[1]:g} * z(log popularity), "
-                "both weights tuned on the other half of the dialogues",
-                metrics(test_part, *best_wp),
-                len(test_part),
+                "hybrid + w * z(collab) + p * z(log popularity), (w, p) = "
+                f"{shown(both_w, pop=True)}, each half's tuned on the other half",
+                measure(both_lists),
+                len(ordered),
             ),
         ],
-        dataset={**stats, "catalogue_items": len(catalogue), "tune_cases": len(tune_part)},
+        dataset={**stats, "catalogue_items": len(catalogue), "halves": len(halves[0])},
         settings={"collab": settings.agent.collab.model_dump(mode="json")},
         model={"embedder": f"{settings.embedding.backend}/{settings.embedding.model}"},
         notes=[
-            f"collab weight tuned on {len(tune_part)} cases (Recall@10 by weight: "
-            + ", ".join(f"{w:g}: {r:.3f}" for w, r in tuning.items())
-            + f"); reported on the other {len(test_part)} cases",
+            "cross-fitted: the dialogues are split in two halves (by id hash); each half is ranked "
+            "with the weights tuned on the other, and every case is reported",
+            *(
+                f"collab weight tuned on half {1 - h} ({len(halves[1 - h])} cases; Recall@10 by "
+                "weight: " + ", ".join(f"{w:g}: {r:.3f}" for (w, _), r in curve.items()) + ")"
+                for h, curve in enumerate(collab_curves)
+                if curve
+            ),
             "seeds = movies mentioned earlier in the dialogue that MovieLens users rated "
             f"({sum(1 for c in scored if c.collab.any())} of {len(scored)} cases have any)",
         ],
