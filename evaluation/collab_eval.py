@@ -489,91 +489,65 @@ def run(
     test = compute_signals(test_split, cfg, vectors, agent=settings.agent)
     fit_s = time.perf_counter() - t0
     per_user: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    results = [
-        evaluate(
-            "popularity",
-            "users who rated the movie in training",
-            np.tile(test.popularity, (len(test.users), 1)),
-            test,
-            item_ids,
-            unit,
-            per_user=per_user,
+    popularity = np.tile(test.popularity, (len(test.users), 1))
+    results: list[SystemResult] = []
+    systems: list[tuple[str, str, np.ndarray | None, float]] = [
+        ("popularity", "users who rated the movie in training", popularity, 0.0),
+        (
+            "content",
+            "vidrec's profile score (agent.profile over rating events) on the library's "
+            f"{settings.embedding.model} vectors of the movies' metadata",
+            None if test.content is None else np.nan_to_num(test.content, nan=-1.0),
+            0.0,
         ),
-    ]
-    if unit is not None:
-        results.append(
-            evaluate(
-                "cold-start",
-                f"what a new user sees: popularity top {MMR_POOL} re-ordered by MMR "
-                f"lambda={cfg.cold_start_lambda} (agent.coldstart)",
-                np.tile(test.popularity, (len(test.users), 1)),
-                test,
-                item_ids,
-                unit,
-                mmr_lambda=cfg.cold_start_lambda,
-            )
-        )
-    if test.content is not None:
-        results.append(
-            evaluate(
-                "content",
-                "vidrec's profile score (agent.profile over rating events) on the library's "
-                f"{settings.embedding.model} vectors of the movies' metadata",
-                np.nan_to_num(test.content, nan=-1.0),
-                test,
-                item_ids,
-                unit,
-                per_user=per_user,
-            )
-        )
-    results.append(
-        evaluate(
+        (
             "als",
             f"implicit ALS factors={cfg.factors} reg={cfg.regularization} alpha={cfg.alpha}",
             test.als,
-            test,
-            item_ids,
-            unit,
-            wall_s=fit_s,
-            per_user=per_user,
-        )
-    )
-    if test.bpr is not None:
-        results.append(
-            evaluate(
-                "bpr",
-                f"implicit BPR factors={cfg.factors}",
-                test.bpr,
-                test,
-                item_ids,
-                unit,
-                per_user=per_user,
-            )
-        )
-    if test.knn is not None:
-        results.append(
-            evaluate(
-                "item-knn",
-                "implicit item-item cosine neighbours (K=100) of the whole history",
-                test.knn,
-                test,
-                item_ids,
-                unit,
-                per_user=per_user,
-            )
-        )
-    results.append(
-        evaluate(
+            fit_s,
+        ),
+        ("bpr", f"implicit BPR factors={cfg.factors}", test.bpr, 0.0),
+        (
+            "item-knn",
+            "implicit item-item cosine neighbours (K=100) of the whole history",
+            test.knn,
+            0.0,
+        ),
+        (
             "recent",
             f"recent neighbours alone: ALS item cosine to the newest {cfg.recent_items} videos, "
             f"weights {cfg.recent_decay:g}^position",
             test.recent,
-            test,
-            item_ids,
-            unit,
-            per_user=per_user,
-        )
-    )
+            0.0,
+        ),
+    ]
+    for name, description, scores, wall_s in systems:
+        if scores is not None:
+            results.append(
+                evaluate(
+                    name,
+                    description,
+                    scores,
+                    test,
+                    item_ids,
+                    unit,
+                    wall_s=wall_s,
+                    per_user=per_user,
+                )
+            )
+        if name == "popularity" and unit is not None:
+            results.append(
+                evaluate(
+                    "cold-start",
+                    f"what a new user sees: popularity top {MMR_POOL} re-ordered by MMR "
+                    f"lambda={cfg.cold_start_lambda} (agent.coldstart)",
+                    popularity,
+                    test,
+                    item_ids,
+                    unit,
+                    mmr_lambda=cfg.cold_start_lambda,
+                )
+            )
     if tuning is not None and test.content is not None:
         w = tuning.weights
         hybrid = (
