@@ -45,8 +45,10 @@ def train_cmd(
         scores = report.tuning.scores
         typer.echo(
             f"blend tuned on {report.tuning.n_users} held-out users: profile {w.profile:.4f}, "
-            f"collab {w.collab:.4f} (NDCG@10 {scores['blend:ndcg@10']:.3f}; collab alone "
-            f"{scores['collab:ndcg@10']:.3f}, profile alone {scores['profile:ndcg@10']:.3f})"
+            f"collab {w.collab:.4f}, recent {w.recent:.4f} (NDCG@10 "
+            f"{scores['blend:ndcg@10']:.3f}; collab alone {scores['collab:ndcg@10']:.3f}, recent "
+            f"alone {scores.get('recent:ndcg@10', 0.0):.3f}, profile alone "
+            f"{scores['profile:ndcg@10']:.3f})"
         )
 
 
