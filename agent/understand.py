@@ -319,6 +319,53 @@ _REWATCH_RE = re.compile(
     re.IGNORECASE,
 )
 _WORD_RE = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
+_TASTE_RE = re.compile(
+    r"\b(?:what|whatever|the ones?|things?|stuff|everything) (?:i|we)(?:'ve| have)? "
+    r"(?:liked|loved|enjoyed|watched|saw|seen|rated)\b|"
+    r"\b(?:ones?|videos?|talks?|films?|movies?) i(?:'ve| have)? (?:liked|loved|enjoyed)\b|"
+    r"\bmy (?:taste|history|favou?rites|profile)\b|\bsame (?:spirit|vibe|kind|sort|style)\b|"
+    r"\bsurprise me\b|\bbased on (?:what i|my)\b",
+    re.IGNORECASE,
+)
+# words a taste-only request is made of (after stopwords): none of them names a topic
+_TASTE_WORDS = frozenset(
+    [
+        "i'd",
+        "same",
+        "spirit",
+        "vibe",
+        "kind",
+        "sort",
+        "style",
+        "before",
+        "previously",
+        "earlier",
+        "lately",
+        "recently",
+        "enjoyed",
+        "liked",
+        "loved",
+        "watched",
+        "seen",
+        "saw",
+        "rated",
+        "surprise",
+        "based",
+        "taste",
+        "history",
+        "favourites",
+        "favorites",
+        "profile",
+        "usual",
+        "usually",
+    ]
+)
+
+
+def taste_only(text: str) -> bool:
+    """Whether ``text`` asks for more of the user's own taste and names no topic ("something in
+    the same spirit as what I liked before", "surprise me based on my history")."""
+    return bool(_TASTE_RE.search(text)) and set(content_words(text)) <= _TASTE_WORDS
 
 
 def content_words(text: str) -> list[str]:
@@ -520,6 +567,9 @@ def normalise_understanding(data: Any, messages: Sequence[Message]) -> TurnUnder
 
     wants = data.get("wants_recommendations")
     wants = bool(wants) if isinstance(wants, bool) else True
+    if taste_only(latest):
+        # nothing to search for: the profile and the collaborative score rank (agent.ranking)
+        search_text, wants = "", True
     if rules.wants_recommendations is True:
         wants = True
     elif rules.wants_recommendations is False and not content_words(latest):

@@ -194,6 +194,21 @@ def test_vague_request_from_known_user_uses_the_profile(rec: Recommender, llm: F
     assert ids(answer)[0] == "kitchen"
 
 
+def test_asking_for_more_of_my_taste_ranks_by_the_profile_not_the_words(
+    rec: Recommender, llm: FakeLLM
+) -> None:
+    """The model copies the words into its query; searched literally, "same spirit" finds
+    whatever mentions spirits. A taste-only turn is ranked by the profile instead."""
+    rec.feedback("u-spirit", "pasta", "like")
+    llm.enqueue(form("same spirit liked before"))
+    answer = rec.recommend(
+        "I'd like something in the same spirit as what I liked before", "u-spirit", k=2
+    )
+    assert answer.understanding.search_text == ""
+    assert answer.understanding.wants_recommendations
+    assert ids(answer)[0] == "kitchen"
+
+
 def test_turns_and_impressions_are_kept(rec: Recommender, llm: FakeLLM) -> None:
     user = "u-session"
     llm.enqueue(form("ocean"))

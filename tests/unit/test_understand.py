@@ -14,6 +14,7 @@ from agent.understand import (
     merge_filters,
     normalise_understanding,
     parse_rules,
+    taste_only,
 )
 from prompts.loader import load_prompt
 from retrieval.types import SearchFilters
@@ -249,3 +250,21 @@ def test_a_how_to_question_is_a_request(turn: str) -> None:
     result, _ = understand(turn, form(wants_recommendations=False, search_text=""))
     assert result.wants_recommendations
     assert set(content_words(result.search_text)) == set(content_words(turn))
+
+
+@pytest.mark.parametrize(
+    ("turn", "expected"),
+    [
+        ("I'd like something in the same spirit as what I liked before", True),
+        ("more like the ones I enjoyed", True),
+        ("surprise me with something based on my taste", True),
+        ("something about space like what I liked before", False),  # names a topic
+        ("more data about the world like that one", False),
+        ("a talk on the spirit of adventure", False),  # "spirit" here is the topic
+    ],
+)
+def test_taste_only_requests_are_told_from_requests_with_a_topic(turn: str, expected: bool) -> None:
+    assert taste_only(turn) is expected
+    result, _ = understand(turn, form(search_text=turn))
+    assert result.wants_recommendations
+    assert (result.search_text == "") is expected
