@@ -443,27 +443,29 @@ class CollabModel:
 
     def user_scores(self, vector: np.ndarray, video_ids: Sequence[str] | None = None) -> np.ndarray:
         """``vector · v_i`` for the given videos (all model videos if None); NaN if unknown."""
-        all_scores = self.item_factors @ vector.astype(np.float32)
-        if video_ids is None:
-            return all_scores.astype(np.float64)
-        rows = self.item_rows(video_ids)
-        out = np.full(len(rows), np.nan)
-        known = rows >= 0
-        out[known] = all_scores[rows[known]]
-        return out
+        all_scores = (self.item_factors @ vector.astype(np.float32)).astype(np.float64)
+        return all_scores if video_ids is None else self._at(all_scores, video_ids)
 
     def neighbour_scores(
         self, seeds: Sequence[str], video_ids: Sequence[str] | None = None
     ) -> np.ndarray:
         """Mean cosine (over item factors) to the known seed videos; NaN if no seed is known."""
-        seed_rows = [r for r in self.item_rows(seeds) if r >= 0]
+        seed_rows = self.item_rows(seeds)
+        seed_rows = seed_rows[seed_rows >= 0]
         n = len(self.item_ids) if video_ids is None else len(video_ids)
-        if not seed_rows:
+        if not len(seed_rows):
             return np.full(n, np.nan)
-        centre = self._unit_items[seed_rows].mean(axis=0)
-        all_scores = (self._unit_items @ centre).astype(np.float64)
-        if video_ids is None:
-            return all_scores
+        all_scores = self._cosine_to_centre(seed_rows, np.ones(len(seed_rows), dtype=np.float32))
+        return all_scores if video_ids is None else self._at(all_scores, video_ids)
+
+    def _cosine_to_centre(self, rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Cosine-like score of every model video to the weighted mean of these videos' unit
+        factors (the item-item neighbour score)."""
+        centre = (weights[:, None] * self._unit_items[rows]).sum(axis=0) / weights.sum()
+        return (self._unit_items @ centre).astype(np.float64)
+
+    def _at(self, all_scores: np.ndarray, video_ids: Sequence[str]) -> np.ndarray:
+        """``all_scores`` (one per model video) picked out for ``video_ids``; NaN if unknown."""
         rows = self.item_rows(video_ids)
         out = np.full(len(rows), np.nan)
         known = rows >= 0
@@ -508,9 +510,7 @@ class CollabModel:
         if not recent:
             return None
         weights = self.cfg.recent_decay ** np.arange(len(recent), dtype=np.float32)
-        rows = self.item_rows(recent)
-        centre = (weights[:, None] * self._unit_items[rows]).sum(axis=0) / weights.sum()
-        return (self._unit_items @ centre).astype(np.float64)
+        return self._cosine_to_centre(self.item_rows(recent), weights)
 
     def similar(self, video_id: str, k: int = 10) -> list[tuple[str, float]]:
         """The ``k`` nearest videos by cosine over item factors (item-item neighbours)."""
@@ -583,11 +583,7 @@ class CollabModel:
             return np.full(len(video_ids), np.nan)
         total = sum(weight for weight, _ in parts)
         z = np.sum([weight * values for weight, values in parts], axis=0) / total
-        rows = self.item_rows(video_ids)
-        out = np.full(len(rows), np.nan)
-        known = rows >= 0
-        out[known] = z[rows[known]]
-        return out
+        return self._at(z, video_ids)
 
     # -- privacy ---------------------------------------------------------------------------
     def drop_user(self, user_id: str) -> bool:

@@ -54,10 +54,6 @@ class ForgetReport:
         return self.sql_rows or bool(self.model_versions) or bool(self.cache_files)
 
 
-def _engine(store: UserStore) -> Engine:
-    return store.engine
-
-
 def export_user(user_id: str, store: UserStore, collab: Collaborative | None) -> dict[str, object]:
     """Everything held about the user as JSON-ready data.
 
@@ -145,7 +141,7 @@ def forget_user(
             path.unlink(missing_ok=True)
             report.cache_files.append(str(path))
     if compact:
-        _compact_sqlite(_engine(store))
+        _compact_sqlite(store.engine)
     report.remaining = find_traces(
         user_id, store, collab.store.root if collab is not None else None, cache_dir
     )
@@ -179,7 +175,7 @@ def find_traces(
     found: list[str] = []
     quoted = json.dumps(user_id)
     raw = len(user_id) >= MIN_RAW_ID
-    engine = _engine(store)
+    engine = store.engine
     inspector = inspect(engine)
     with engine.connect() as conn:
         for table_name in inspector.get_table_names():
