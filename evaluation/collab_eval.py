@@ -393,7 +393,12 @@ def tune_hybrid(
     by_decay: dict[str, float] = {}
     for decay in decays:
         recent = np.vstack(
-            [recent_signal(s.model, s.users, f, decay) for s, f in zip(signals, folds, strict=True)]
+            [
+                s.recent  # already computed with the model's own decay
+                if decay == s.model.cfg.recent_decay
+                else recent_signal(s.model, s.users, f, decay)
+                for s, f in zip(signals, folds, strict=True)
+            ]
         )
         result = tune_blend(
             {"profile": content, "collab": als, "recent": recent},
