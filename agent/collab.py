@@ -66,6 +66,7 @@ MAX_COLLAB_RATIO = 20.0  # tuned collab weight at most this many times the profi
 _META = "meta.json"
 _ALS = "als.npz"
 _INDEX = "index.npz"
+IMPORTED_SESSION_PREFIX = "import:"  # session_id of imported logs (agent.interactions)
 
 
 class CollabError(VidrecError):
@@ -194,6 +195,65 @@ class BlendWeights:
         return self.collab + self.recent
 
 
+@dataclass(frozen=True)
+class SessionWeights:
+    """Weights of the two conversation-session signals, as multiples of the collaborative side
+    (``BlendWeights.collab + BlendWeights.recent``): ``session`` the co-occurrence of a video with
+    the user's seeds in other users' sessions, ``popularity`` how many sessions liked it. Tuned by
+    :func:`train` on held-out session items; 0 (unused) until then."""
+
+    session: float = 0.0
+    popularity: float = 0.0
+    source: str = "settings"
+
+
+@dataclass
+class Sessions:
+    """The videos each conversation session was positive about: one row per (user, session),
+    ``matrix`` sessions x the model's videos (1 = liked / watched / rated well in that session).
+    Imported logs (``session_id`` starting with ``import:``) are not sessions."""
+
+    users: list[str]  # owner of each row (so a forgotten user's rows can be dropped)
+    matrix: csr_matrix
+
+    @classmethod
+    def empty(cls, n_items: int) -> Sessions:
+        return cls([], csr_matrix((0, n_items), dtype=np.float32))
+
+
+def build_sessions(
+    events: Iterable[FeedbackEvent], cfg: CollabSettings, item_ids: Sequence[str]
+) -> Sessions:
+    """Group the positive pairs of every non-imported session (videos outside ``item_ids`` are
+    left out; a session with nothing left is dropped)."""
+    index = {v: n for n, v in enumerate(item_ids)}
+    totals: dict[tuple[str, str], dict[int, float]] = {}
+    for event in events:
+        sid = event.session_id
+        col = index.get(event.video_id)
+        if not sid or sid.startswith(IMPORTED_SESSION_PREFIX) or col is None:
+            continue
+        strength = event_strength(event, cfg)
+        if strength:
+            per = totals.setdefault((event.user_id, sid), {})
+            per[col] = per.get(col, 0.0) + strength
+    users: list[str] = []
+    rows: list[int] = []
+    cols: list[int] = []
+    for user, sid in sorted(totals):
+        liked = sorted(c for c, s in totals[(user, sid)].items() if s > 0)
+        if liked:
+            rows.extend([len(users)] * len(liked))
+            cols.extend(liked)
+            users.append(user)
+    matrix = csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (rows, cols)),
+        shape=(len(users), len(item_ids)),
+        dtype=np.float32,
+    )
+    return Sessions(users, matrix)
+
+
 def zscore(values: Sequence[float | None] | np.ndarray) -> np.ndarray:
     """z-scores over the present values; missing (None/NaN) and constant signals give 0."""
     arr = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
@@ -253,6 +313,8 @@ class ModelMeta:
     settings: dict[str, Any]  # the CollabSettings used (JSON of the settings section)
     blend: BlendWeights | None = None
     validation: dict[str, float] = field(default_factory=dict)  # tuning metrics, if tuned
+    n_sessions: int = 0
+    session_blend: SessionWeights | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -263,7 +325,12 @@ class ModelMeta:
         blend = data.pop("blend", None)
         if blend is not None:
             blend.setdefault("recent", 0.0)  # versions tuned before the recent signal existed
-        return cls(**data, blend=BlendWeights(**blend) if blend else None)
+        session = data.pop("session_blend", None)
+        return cls(
+            **data,
+            blend=BlendWeights(**blend) if blend else None,
+            session_blend=SessionWeights(**session) if session else None,
+        )
 
 
 def _als(cfg: CollabSettings) -> Any:
@@ -295,6 +362,7 @@ class CollabModel:
         popularity: np.ndarray,
         meta: ModelMeta,
         cfg: CollabSettings,
+        sessions: Sessions | None = None,
     ) -> None:
         self._als = als
         self.user_ids = list(user_ids)
@@ -309,6 +377,18 @@ class CollabModel:
         norms[norms == 0] = 1.0
         self._unit_items = factors / norms
         self._lock = threading.Lock()
+        self._set_sessions(sessions or Sessions.empty(len(self.item_ids)))
+
+    def _set_sessions(self, sessions: Sessions) -> None:
+        """Keep the sessions and what the scores read from them: per video, the sessions that
+        liked it, and the video x video co-occurrence counts (diagonal 0)."""
+        self.sessions = sessions
+        m = sessions.matrix
+        self.session_popularity = np.asarray(m.sum(axis=0), dtype=np.float32).ravel()
+        cooc = (m.T @ m).tocsr()
+        cooc.setdiag(0)
+        cooc.eliminate_zeros()
+        self._cooc = cooc
 
     # -- fitting ---------------------------------------------------------------------------
     @classmethod
@@ -319,8 +399,9 @@ class CollabModel:
         *,
         blend: BlendWeights | None = None,
         validation: Mapping[str, float] | None = None,
+        session_blend: SessionWeights | None = None,
     ) -> CollabModel:
-        """Fit ALS on the events (CPU, ``cfg.threads`` threads).
+        """Fit ALS on the events (CPU, ``cfg.threads`` threads) and group their sessions.
 
         Raises:
             CollabError: no positive interactions to learn from.
@@ -329,7 +410,8 @@ class CollabModel:
 
         from threadpoolctl import threadpool_limits
 
-        data = build_matrix(events, cfg)
+        events_list = list(events)
+        data = build_matrix(events_list, cfg)
         if data.n_pairs == 0 or (data.matrix.data > 0).sum() == 0:
             raise CollabError(
                 "There is nothing to learn from yet",
@@ -345,6 +427,7 @@ class CollabModel:
         elapsed = time.perf_counter() - start
         positive = (data.matrix > 0).astype(np.float32)
         popularity = np.asarray(positive.sum(axis=0)).ravel()
+        sessions = build_sessions(events_list, cfg, data.item_ids)
         meta = ModelMeta(
             version=0,
             fitted_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -357,15 +440,18 @@ class CollabModel:
             settings=cfg.model_dump(mode="json"),
             blend=blend,
             validation=dict(validation or {}),
+            n_sessions=len(sessions.users),
+            session_blend=session_blend,
         )
         log.info(
-            "fitted ALS: %d users, %d videos, %d pairs in %.2fs",
+            "fitted ALS: %d users, %d videos, %d pairs, %d sessions in %.2fs",
             meta.n_users,
             meta.n_items,
             meta.n_pairs,
+            meta.n_sessions,
             elapsed,
         )
-        return cls(als, data.user_ids, data.item_ids, popularity, meta, cfg)
+        return cls(als, data.user_ids, data.item_ids, popularity, meta, cfg, sessions)
 
     # -- lookups ---------------------------------------------------------------------------
     def has_user(self, user_id: str) -> bool:
@@ -512,6 +598,33 @@ class CollabModel:
         weights = self.cfg.recent_decay ** np.arange(len(recent), dtype=np.float32)
         return self._cosine_to_centre(self.item_rows(recent), weights)
 
+    def session_scores(
+        self, history: Iterable[FeedbackEvent], seeds: Sequence[str] = ()
+    ) -> np.ndarray | None:
+        """Session co-occurrence ("liked in the same conversation"): for every model video,
+        ``log1p`` of the number of other sessions that liked it together with each of the
+        user's :meth:`recent_videos`, weighted ``recent_decay ** position`` as the recent
+        neighbours are (item-to-item session kNN). None without sessions or co-occurrence."""
+        if not self.sessions.users:
+            return None
+        recent = self.recent_videos(history, seeds)
+        if not recent:
+            return None
+        weights = self.cfg.recent_decay ** np.arange(len(recent), dtype=np.float64)
+        counts = self._cooc[self.item_rows(recent)].T @ weights
+        raw = np.asarray(counts, dtype=np.float64).ravel()
+        return np.log1p(raw) if raw.any() else None
+
+    def popular_scores(self) -> np.ndarray | None:
+        """``log1p`` of the number of sessions that liked each video (None without sessions):
+        what people ask for in conversations, as opposed to all-time popularity, which only
+        breaks ties (it adds less than 0.01)."""
+        if not self.session_popularity.any():
+            return None
+        overall = np.log1p(self.popularity.astype(np.float64))
+        ties = 0.01 * overall / (overall.max() or 1.0)
+        return np.log1p(self.session_popularity.astype(np.float64)) + ties
+
     def similar(self, video_id: str, k: int = 10) -> list[tuple[str, float]]:
         """The ``k`` nearest videos by cosine over item factors (item-item neighbours)."""
         row = self._item_index.get(video_id)
@@ -546,11 +659,15 @@ class CollabModel:
         self, history: Sequence[FeedbackEvent], seeds: Sequence[str] = ()
     ) -> dict[str, np.ndarray]:
         """Each collaborative signal this user has, z-scored over all the model's videos:
-        ``"collab"`` (the folded-in user score) and ``"recent"`` (recent neighbours)."""
+        ``"collab"`` (the folded-in user score), ``"recent"`` (recent neighbours), and from
+        conversation sessions ``"session"`` (co-occurrence with the recent videos) and
+        ``"popular"`` (sessions that liked the video)."""
         out: dict[str, np.ndarray] = {}
         for name, raw in (
             ("collab", self.raw_scores(history, seeds)),
             ("recent", self.recent_scores(history, seeds)),
+            ("session", self.session_scores(history, seeds)),
+            ("popular", self.popular_scores()),
         ):
             if raw is not None:
                 out[name] = row_zscore(raw[None, :])[0].astype(np.float64)
@@ -562,6 +679,7 @@ class CollabModel:
         video_ids: Sequence[str],
         seeds: Sequence[str] = (),
         weights: BlendWeights | None = None,
+        session_weights: SessionWeights | None = None,
     ) -> np.ndarray:
         """Standardised collaborative score of each video for this user (NaN = no signal).
 
@@ -569,15 +687,25 @@ class CollabModel:
         z-scored over *all* the model's videos for this user, so a value says how far above this
         user's average a video sits whatever the scale of the fit) are averaged with the
         ``collab`` and ``recent`` weights (default: the model's tuned blend, else the settings'),
-        renormalised over the signals present; that is also how the blend weights are tuned.
+        and the session signals with ``session_weights`` times their sum (default: the model's
+        tuned ones, else none), renormalised over the signals present; that is also how the
+        weights are tuned.
         A video the model has never seen (no interactions yet) gets NaN, which the ranker reads
         as "no signal" (0).
         """
         w = weights or self.meta.blend or BlendWeights()
+        sw = session_weights or self.meta.session_blend or SessionWeights()
+        side = w.collab_side or 1.0
+        weight_of = {
+            "collab": w.collab,
+            "recent": w.recent,
+            "session": sw.session * side,
+            "popular": sw.popularity * side,
+        }
         parts = [
             (weight, z)
             for name, z in self.signals(history, seeds).items()
-            if (weight := w.collab if name == "collab" else w.recent) > 0
+            if (weight := weight_of[name]) > 0
         ]
         if not parts:
             return np.full(len(video_ids), np.nan)
@@ -587,19 +715,36 @@ class CollabModel:
 
     # -- privacy ---------------------------------------------------------------------------
     def drop_user(self, user_id: str) -> bool:
-        """Remove a user's stored factors from this in-memory model; True if they were there."""
+        """Remove a user's stored factors and sessions from this in-memory model; True if
+        there were any."""
         with self._lock:
             row = self._user_index.get(user_id)
             if row is None:
-                return False
+                return self._drop_sessions(user_id)
             keep = np.ones(len(self.user_ids), dtype=bool)
             keep[row] = False
+            self._drop_sessions(user_id)
             self._als.user_factors = np.ascontiguousarray(self.user_factors[keep])
             self._als._user_norms = None
             self._als._XtX = None
             del self.user_ids[row]
             self._user_index = {u: n for n, u in enumerate(self.user_ids)}
             return True
+
+    def _drop_sessions(self, user_id: str) -> bool:
+        """Remove the user's session rows (and their co-occurrence counts); True if any."""
+        mine = np.array([u == user_id for u in self.sessions.users], dtype=bool)
+        if not mine.any():
+            return False
+        keep = ~mine
+        self._set_sessions(
+            Sessions(
+                [u for u, k in zip(self.sessions.users, keep, strict=True) if k],
+                self.sessions.matrix[keep],
+            )
+        )
+        self.meta = replace(self.meta, n_sessions=len(self.sessions.users))
+        return True
 
     # -- persistence -----------------------------------------------------------------------
     def save_to(self, folder: Path) -> None:
@@ -611,6 +756,9 @@ class CollabModel:
             user_ids=np.asarray(self.user_ids, dtype=np.str_),
             item_ids=np.asarray(self.item_ids, dtype=np.str_),
             popularity=self.popularity,
+            session_users=np.asarray(self.sessions.users, dtype=np.str_),
+            session_indptr=self.sessions.matrix.indptr,
+            session_indices=self.sessions.matrix.indices,
         )
         (folder / _META).write_text(self.meta.to_json(), encoding="utf-8")
 
@@ -625,6 +773,15 @@ class CollabModel:
                 user_ids = [str(u) for u in index["user_ids"]]
                 item_ids = [str(i) for i in index["item_ids"]]
                 popularity = index["popularity"]
+                sessions = Sessions.empty(len(item_ids))
+                if "session_users" in index:  # versions saved before sessions have none
+                    users = [str(u) for u in index["session_users"]]
+                    indices = index["session_indices"]
+                    matrix = csr_matrix(
+                        (np.ones(len(indices), dtype=np.float32), indices, index["session_indptr"]),
+                        shape=(len(users), len(item_ids)),
+                    )
+                    sessions = Sessions(users, matrix)
         except (OSError, KeyError, ValueError) as exc:
             raise CollabError(
                 f"The collaborative model in {folder} cannot be read",
@@ -634,7 +791,7 @@ class CollabModel:
             ) from exc
         cfg = CollabSettings(**meta.settings)
         als.num_threads = cfg.threads
-        return cls(als, user_ids, item_ids, popularity, meta, cfg)
+        return cls(als, user_ids, item_ids, popularity, meta, cfg, sessions)
 
 
 # --- versions on disk -------------------------------------------------------------------------
@@ -984,10 +1141,118 @@ def recent_matrix(
 
 
 @dataclass(frozen=True)
+class HeldSession:
+    """One session's latest liked video, held out, and the ones liked before it (newest first)."""
+
+    user_id: str
+    seeds: list[str]
+    target: str
+
+
+def leave_last_in_session(
+    events: Sequence[FeedbackEvent], cfg: CollabSettings, *, min_items: int = 2
+) -> tuple[list[FeedbackEvent], list[HeldSession]]:
+    """Hold out the latest positive video of every conversation session that has at least
+    ``min_items`` of them; returns the events without the held-out ones."""
+    latest: dict[tuple[str, str], dict[str, datetime]] = {}
+    for event in events:
+        sid = event.session_id
+        if sid and not sid.startswith(IMPORTED_SESSION_PREFIX) and event_strength(event, cfg) > 0:
+            per = latest.setdefault((event.user_id, sid), {})
+            seen = per.get(event.video_id)
+            if seen is None or event.timestamp > seen:
+                per[event.video_id] = event.timestamp
+    held: list[HeldSession] = []
+    dropped: set[tuple[str, str, str]] = set()
+    for (user, sid), items in sorted(latest.items()):
+        if len(items) < min_items:
+            continue
+        order = sorted(items, key=lambda v: (items[v], v), reverse=True)
+        held.append(HeldSession(user, order[1:], order[0]))
+        dropped.add((user, sid, order[0]))
+    train = [e for e in events if (e.user_id, e.session_id or "", e.video_id) not in dropped]
+    return train, held
+
+
+SESSION_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def tune_sessions(
+    events: Sequence[FeedbackEvent],
+    cfg: CollabSettings,
+    blend: BlendWeights | None,
+    *,
+    k: int = 10,
+    max_sessions: int = 2000,
+    min_sessions: int = 10,
+) -> tuple[SessionWeights, dict[str, float]] | None:
+    """Choose the session weights (:class:`SessionWeights`, in units of the collaborative side)
+    that rank each held-out session's latest liked video best (NDCG@k over every video, the
+    user's known videos excluded), given the videos liked before it in that session as the
+    conversation's seeds and the user's other events as history: the situation of a user
+    mid-conversation. None with fewer than ``min_sessions`` sessions of 2+ liked videos."""
+    train_events, held = leave_last_in_session(events, cfg)
+    if len(held) < min_sessions:
+        log.info("too few sessions with 2+ liked videos (%d) to tune session weights", len(held))
+        return None
+    model = CollabModel.fit(train_events, cfg, blend=blend)
+    held = [h for h in held if model.has_item(h.target)]
+    if len(held) > max_sessions:
+        rng = np.random.default_rng(cfg.seed)
+        held = [held[i] for i in sorted(rng.choice(len(held), max_sessions, replace=False))]
+    if len(held) < min_sessions:
+        return None
+    by_user: dict[str, list[FeedbackEvent]] = {}
+    for event in train_events:
+        by_user.setdefault(event.user_id, []).append(event)
+    w = blend or BlendWeights()
+    side = w.collab_side or 1.0
+    combos = [(s, p) for s in SESSION_GRID for p in SESSION_GRID]
+    weights = np.array([[w.collab, w.recent, s * side, p * side] for s, p in combos])
+    names = ("collab", "recent", "session", "popular")
+    hits = np.zeros(len(combos))
+    gains = np.zeros(len(combos))
+    for case in held:
+        history = by_user.get(case.user_id, [])
+        found = model.signals(history, case.seeds)
+        z = np.array([found.get(n, np.zeros(len(model.item_ids))) for n in names])
+        present = np.array([n in found for n in names], dtype=np.float64)
+        total = (
+            (weights * present) @ z / np.maximum((weights * present).sum(axis=1), 1e-12)[:, None]
+        )
+        seen = model.item_rows([*case.seeds, *(e.video_id for e in history)])
+        seen = seen[seen >= 0]
+        target = model.item_rows([case.target])[0]
+        seen = seen[seen != target]
+        total[:, seen] = -np.inf
+        # rank = items strictly above the target, plus ties in a lower column (as top-k breaks them)
+        mine = total[:, target : target + 1]
+        rank = (total > mine).sum(axis=1) + (total[:, :target] == mine).sum(axis=1)
+        inside = rank < k
+        hits += inside
+        gains += np.where(inside, 1.0 / np.log2(rank + 2.0), 0.0)
+    n = len(held)
+    best = max(range(len(combos)), key=lambda i: (gains[i], hits[i], -sum(combos[i])))
+    scores = {
+        "sessions": float(n),
+        f"session:none:ndcg@{k}": round(float(gains[0] / n), 4),
+        f"session:none:hr@{k}": round(float(hits[0] / n), 4),
+        f"session:blend:ndcg@{k}": round(float(gains[best] / n), 4),
+        f"session:blend:hr@{k}": round(float(hits[best] / n), 4),
+    }
+    chosen = SessionWeights(
+        *combos[best], source="tuned on the interaction log (last liked video of each session)"
+    )
+    log.info("tuned session weights %s: %s", chosen, scores)
+    return chosen, scores
+
+
+@dataclass(frozen=True)
 class TrainReport:
     path: Path
     meta: ModelMeta
     tuning: TuningResult | None
+    session_tuning: dict[str, float] | None = None
 
 
 def train(
@@ -1005,20 +1270,25 @@ def train(
     Tuning (when at least 10 users have 3+ positive videos): fit on the log minus each user's
     latest positive video, then choose the weights of collab, popularity and (when
     ``item_vectors`` are given) profile similarity that rank the held-out video best (NDCG@10).
-    The weights are recorded in ``meta.json``; the content-relevance weight is not tunable from a
-    log without conversations and stays a setting.
+    Then, when the log has conversation sessions with 2+ liked videos, :func:`tune_sessions`
+    weighs the session signals. The weights are recorded in ``meta.json``; the content-relevance
+    weight is not tunable from a log without conversations and stays a setting.
     """
     tuning: TuningResult | None = None
+    sessions: tuple[SessionWeights, dict[str, float]] | None = None
     if tune:
         tuning = _tune_on_log(events, cfg, agent or AgentSettings(), item_vectors, max_tune_users)
+        sessions = tune_sessions(events, cfg, tuning.weights if tuning else None)
+    validation = {**(tuning.scores if tuning else {}), **(sessions[1] if sessions else {})}
     model = CollabModel.fit(
         events,
         cfg,
         blend=tuning.weights if tuning else None,
-        validation=tuning.scores if tuning else None,
+        validation=validation or None,
+        session_blend=sessions[0] if sessions else None,
     )
     path = store.save(model)
-    return TrainReport(path, model.meta, tuning)
+    return TrainReport(path, model.meta, tuning, sessions[1] if sessions else None)
 
 
 def _tune_on_log(
@@ -1106,8 +1376,24 @@ class Collaborative:
         model = self.model
         if model is None or not video_ids:
             return np.full(len(video_ids), np.nan)
-        weights = None if self.cfg.use_tuned_weights else BlendWeights()
-        return model.collab_scores(history, video_ids, seeds, weights=weights)
+        if self.cfg.use_tuned_weights:
+            return model.collab_scores(history, video_ids, seeds)
+        return model.collab_scores(
+            history, video_ids, seeds, weights=BlendWeights(), session_weights=SessionWeights()
+        )
+
+    def collab_candidates(
+        self, history: Sequence[FeedbackEvent], seeds: Sequence[str], k: int
+    ) -> list[str]:
+        """The ``k`` videos with the best collaborative score for this user (the model's videos,
+        best first; [] before any training or without any signal)."""
+        model = self.model
+        if model is None or k <= 0:
+            return []
+        scores = self.collab_scores(history, model.item_ids, seeds)
+        present = np.flatnonzero(~np.isnan(scores))
+        order = present[np.argsort(-scores[present], kind="stable")][:k]
+        return [model.item_ids[i] for i in order]
 
     def collab_weight(self, profile_weight: float, default: float) -> float:
         """Weight of the collaborative score in a ranking where the profile cosine has weight

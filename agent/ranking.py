@@ -1,11 +1,14 @@
 """Personalised candidate generation and scoring.
 
-Candidates come from three sources, merged per video:
+Candidates come from four sources, merged per video:
 
 1. hybrid search (dense + BM25) on the understood search text (``Library.search``);
 2. similar-to-liked: the vectors of the videos the user liked (in this conversation or history),
    each as a query (``Library.search_by_vector``);
-3. the user's profile vector (``Library.search_by_vector``).
+3. the user's profile vector (``Library.search_by_vector``);
+4. the best videos by collaborative score (``CollabSettings.candidates`` of them, when the scorer
+   offers ``collab_candidates``): what people who liked the same videos liked, even when nothing
+   in its text matches.
 
 Each candidate is scored ``(1 - h) * content + h * profile + c * collab``: ``content`` is the
 candidate's hybrid-search rank turned into (0, 1] (0 when search did not return it), ``profile``
@@ -35,7 +38,7 @@ from agent.profile import UserProfile
 from agent.settings import AgentSettings
 from agent.types import Candidate, FeedbackEvent
 from retrieval.library import Library
-from retrieval.types import Chunk, SearchFilters, Video, VideoHit
+from retrieval.types import Chunk, ChunkHit, SearchFilters, Video, VideoHit
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +207,8 @@ class Ranker:
                 if hit.video.id not in pool and passes(hit.video, filters) and hit.chunks:
                     pool[hit.video.id] = _Pool(hit.video, hit)
 
+        self._add_collab_candidates(pool, filters, history, liked)
+
         if timings is not None:
             timings["retrieve"] = timings.get("retrieve", 0.0) + time.perf_counter() - clock
         clock = time.perf_counter()
@@ -254,6 +259,38 @@ class Ranker:
         if timings is not None:
             timings["rank"] = timings.get("rank", 0.0) + time.perf_counter() - clock
         return ranked
+
+    def _add_collab_candidates(
+        self,
+        pool: dict[str, _Pool],
+        filters: SearchFilters,
+        history: Sequence[FeedbackEvent],
+        liked: Sequence[str],
+    ) -> None:
+        """Add the scorer's best videos that pass the filters (evidence: their first spoken
+        chunk, else their first chunk)."""
+        offer = getattr(self.collab, "collab_candidates", None)
+        k = self.settings.collab.candidates
+        if not callable(offer) or k <= 0 or self.settings.collab_weight == 0:
+            return
+        try:
+            video_ids = list(offer(history, list(liked), k + len(filters.exclude_ids)))
+        except Exception as exc:  # the collaborative signal is optional; never fail a turn on it
+            log.warning("collaborative candidates unavailable: %s", exc)
+            return
+        added = 0
+        for video_id in video_ids:
+            if added >= k:
+                break
+            if video_id in pool or video_id in filters.exclude_ids:
+                continue
+            video = self.library.get_video(video_id)
+            chunks = self.library.chunks(video_id) if video is not None else []
+            if video is None or not chunks or not passes(video, filters):
+                continue
+            first = next((c for c in chunks if is_spoken(c)), chunks[0])
+            pool[video_id] = _Pool(video, VideoHit(video, 0.0, (ChunkHit(first, 0.0),)))
+            added += 1
 
     def _collab(
         self, history: Sequence[FeedbackEvent], ids: list[str], liked: Sequence[str]

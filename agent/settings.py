@@ -83,6 +83,12 @@ class CollabSettings(Section):
         description="weight of the i-th newest of them: recent_decay ** i (chosen on 3 MovieLens "
         "validation folds, python -m evaluation.collab_eval)",
     )
+    candidates: int = Field(
+        50,
+        ge=0,
+        description="how many of the best videos by collaborative score join the ranker's "
+        "candidates beside the search hits (0: none)",
+    )
     keep_versions: int = 3
     cold_start_lambda: float = Field(
         0.5, description="MMR lambda of the popular-but-diverse picks for a new user"

@@ -50,6 +50,17 @@ def train_cmd(
             f"alone {scores.get('recent:ndcg@10', 0.0):.3f}, profile alone "
             f"{scores['profile:ndcg@10']:.3f})"
         )
+    sw, held = meta.session_blend, report.session_tuning
+    if sw is None or held is None:
+        typer.echo(
+            f"session signals not tuned ({meta.n_sessions} sessions; needs 10+ with 2+ liked videos)"
+        )
+    else:
+        typer.echo(
+            f"session signals tuned on {int(held['sessions'])} held-out sessions: co-occurrence "
+            f"{sw.session:g}, session popularity {sw.popularity:g} x the collab side (NDCG@10 "
+            f"{held['session:blend:ndcg@10']:.3f}; without them {held['session:none:ndcg@10']:.3f})"
+        )
 
 
 def import_interactions_cmd(

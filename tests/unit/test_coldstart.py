@@ -180,3 +180,38 @@ def test_a_new_video_without_interactions_is_reachable_through_content(
     assert new.collab_score == 0.0 and new.score == pytest.approx(without.score)  # no penalty
     assert "brand-new" in [c.video.id for c in ranked[:2]]  # the best content match stays on top
     assert any(c.collab_score != 0.0 for c in ranked if c is not new)  # known videos get one
+
+
+class _Crowd:
+    """A scorer that knows one thing: people who talk like this user love ``favourite``."""
+
+    def __init__(self, favourite: str, offered: list[str]) -> None:
+        self.favourite = favourite
+        self.offered = offered
+
+    def collab_scores(
+        self, history: object, video_ids: list[str], seeds: object = ()
+    ) -> list[float]:
+        return [10.0 if v == self.favourite else 0.0 for v in video_ids]
+
+    def collab_candidates(self, history: object, seeds: object, k: int) -> list[str]:
+        return self.offered[:k]
+
+
+def test_the_collaborative_favourite_joins_the_candidates_though_search_misses_it(
+    library: Library,
+) -> None:
+    from agent.profile import UserProfile
+
+    def rank(scorer: _Crowd, filters: SearchFilters) -> list[str]:
+        ranked = Ranker(library, AgentSettings(diversity_lambda=1.0), scorer).rank(
+            "cooking pasta sauce kitchen", filters, UserProfile(), limit=2
+        )
+        return [c.video.id for c in ranked]
+
+    assert "music" not in rank(_Crowd("music", []), SearchFilters())  # search alone misses it
+    assert rank(_Crowd("music", ["pasta-1", "music"]), SearchFilters())[0] == "music"
+    excluded = SearchFilters(exclude_ids=frozenset({"music"}))
+    assert "music" not in rank(_Crowd("music", ["music"]), excluded)
+    no_music = SearchFilters(tags_none=("music",))
+    assert "music" not in rank(_Crowd("music", ["music"]), no_music)

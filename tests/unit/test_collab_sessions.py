@@ -1,0 +1,146 @@
+"""Conversation sessions in the collaborative model: co-occurrence, session popularity, tuning.
+
+Synthetic log whose answer is known: in every conversation session the user likes a pair
+(P_i, Q_i), ``HOT`` is liked in most sessions, and an imported MovieLens-style log (one
+``import:`` session per user) likes P_i with R_i, which must not count as a session.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.collab import (
+    CollabModel,
+    Collaborative,
+    SessionWeights,
+    build_sessions,
+    leave_last_in_session,
+    train,
+    tune_sessions,
+)
+from agent.settings import CollabSettings
+from agent.types import FeedbackEvent, FeedbackKind
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+PAIRS = 8
+
+
+def ev(
+    user: str, video: str, session: str | None, minute: int, kind: FeedbackKind = "like"
+) -> FeedbackEvent:
+    return FeedbackEvent(user, video, kind, None, T0 + timedelta(minutes=minute), session)
+
+
+def session_log() -> list[FeedbackEvent]:
+    events = []
+    for n in range(64):
+        i = n % PAIRS
+        user, sid = f"chat{n}", f"s{n}"
+        events += [ev(user, f"P{i}", sid, 0), ev(user, f"Q{i}", sid, 1)]
+        if n % 3:
+            events.append(ev(user, "HOT", sid, 2))
+        events.append(ev(user, f"X{n}", sid, 3, "dislike"))  # not a liked video of the session
+    for n in range(64):  # imported history: P_i goes with R_i, in no session
+        i = n % PAIRS
+        events += [ev(f"ml{n}", f"P{i}", "import:movielens", 0), ev(f"ml{n}", f"R{i}", None, 1)]
+    return events
+
+
+@pytest.fixture(scope="module")
+def cfg() -> CollabSettings:
+    return CollabSettings(factors=4, iterations=10, threads=1)
+
+
+@pytest.fixture(scope="module")
+def model(cfg: CollabSettings) -> CollabModel:
+    return CollabModel.fit(session_log(), cfg)
+
+
+def test_sessions_are_the_liked_videos_of_each_conversation_never_an_import(
+    cfg: CollabSettings,
+) -> None:
+    items = sorted({e.video_id for e in session_log()})
+    sessions = build_sessions(session_log(), cfg, items)
+    assert len(sessions.users) == 64 and set(sessions.users) == {f"chat{n}" for n in range(64)}
+    liked = {items[c] for c in sessions.matrix[0].indices}
+    assert liked == {"P0", "Q0"}  # chat0: no HOT (0 % 3 == 0), the dislike is not a like
+    assert not any(items[c].startswith(("R", "X")) for c in sessions.matrix.indices)
+
+
+def test_session_co_occurrence_finds_the_partner_and_ignores_imported_history(
+    model: CollabModel,
+) -> None:
+    scores = model.session_scores([], seeds=["P3"])
+    assert scores is not None
+    ranked = [model.item_ids[i] for i in np.argsort(-scores)]
+    assert ranked[0] == "Q3"
+    assert scores[model.item_rows(["R3"])[0]] == 0.0  # imported co-occurrence is not a session
+    assert model.session_scores([], seeds=["nobody-knows"]) is None
+
+
+def test_session_popularity_ranks_what_conversations_ask_for(model: CollabModel) -> None:
+    popular = model.popular_scores()
+    assert popular is not None
+    assert model.item_ids[int(np.argmax(popular))] == "HOT"
+    only_imports = CollabModel.fit(
+        [e for e in session_log() if e.user_id.startswith("ml")], model.cfg
+    )
+    assert only_imports.popular_scores() is None and only_imports.meta.n_sessions == 0
+    assert set(only_imports.signals([], seeds=["P1"])) == {"collab", "recent"}
+    assert set(model.signals([], seeds=["P1"])) == {"collab", "recent", "session", "popular"}
+
+
+def test_session_weights_change_the_score_only_when_set(model: CollabModel) -> None:
+    ids = model.item_ids
+    off = model.collab_scores([], ids, seeds=["P5"], session_weights=SessionWeights())
+    on = model.collab_scores([], ids, seeds=["P5"], session_weights=SessionWeights(4.0, 1.0))
+    q5 = ids.index("Q5")
+    assert on[q5] > off[q5]
+    assert next(ids[i] for i in np.argsort(-on) if ids[i] != "P5") == "Q5"
+
+
+def test_leave_last_in_session_holds_out_each_sessions_latest_like(
+    cfg: CollabSettings,
+) -> None:
+    train_events, held = leave_last_in_session(session_log(), cfg)
+    assert len(held) == 64
+    first = next(h for h in held if h.user_id == "chat1")
+    assert (first.target, first.seeds) == ("HOT", ["Q1", "P1"])
+    assert not any(e.user_id == "chat1" and e.video_id == "HOT" for e in train_events)
+    assert any(e.user_id == "ml1" for e in train_events)  # imports are never held out
+
+
+def test_tuning_weighs_the_session_signals_that_predict_the_held_out_video(
+    cfg: CollabSettings,
+) -> None:
+    tuned = tune_sessions(session_log(), cfg, None)
+    assert tuned is not None
+    weights, scores = tuned
+    assert weights.session > 0 or weights.popularity > 0
+    assert scores["session:blend:ndcg@10"] > scores["session:none:ndcg@10"]
+    # HOT is the last like of all 42 sessions that have it: held out everywhere, the model never
+    # sees it, so only the 22 sessions ending on their Q_i are scored
+    assert scores["sessions"] == 22
+
+
+def test_train_records_session_weights_and_forgetting_drops_the_users_sessions(
+    tmp_path: Path, cfg: CollabSettings
+) -> None:
+    collab = Collaborative(tmp_path, cfg)
+    report = train(session_log(), cfg, collab.store)
+    assert report.session_tuning is not None
+    loaded = collab.model
+    assert loaded is not None and loaded.meta.session_blend is not None
+    assert loaded.meta.n_sessions == 64 and "chat7" in loaded.sessions.users
+    assert loaded.session_popularity[loaded.item_ids.index("HOT")] == 42
+    assert collab.collab_candidates([], ["P2"], 3)[0] == "Q2"
+
+    collab.forget_user("chat7")
+    for model in (collab.model, CollabModel.load_from(collab.store.versions()[-1])):
+        assert model is not None and "chat7" not in model.sessions.users
+        assert model.meta.n_sessions == 63
+        assert model.session_popularity[model.item_ids.index("HOT")] == 41
