@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -596,7 +596,11 @@ class Recommender:
                 got=repr(video_id),
                 hint="List the ids with `vidrec videos`",
             )
-        self.users_store.record(user_id, video_id, kind, value)
+        # collab (agent/collab.py): a reaction during a conversation joins its session, which
+        # the model's session co-occurrence and session popularity learn from
+        window = timedelta(minutes=self.settings.agent.collab.session_window_minutes)
+        session_id = self.users_store.current_session(user_id, window)
+        self.users_store.record(user_id, video_id, kind, value, session_id=session_id)
 
     def history(self, user_id: str) -> list[FeedbackEvent]:
         """The user's feedback events, oldest first ([] for an unknown user)."""

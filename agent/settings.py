@@ -89,6 +89,11 @@ class CollabSettings(Section):
         description="how many of the best videos by collaborative score join the ranker's "
         "candidates beside the search hits (0: none)",
     )
+    session_window_minutes: float = Field(
+        120.0,
+        gt=0,
+        description="feedback within this long of a conversation's last turn belongs to it",
+    )
     keep_versions: int = 3
     cold_start_lambda: float = Field(
         0.5, description="MMR lambda of the popular-but-diverse picks for a new user"

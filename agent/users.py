@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast, get_args
 
 from sqlalchemy import (
@@ -310,6 +310,27 @@ class UserStore:
                 .order_by(SessionRow.started_at.desc())
                 .limit(1)
             ).first()
+
+    def current_session(self, user_id: str, within: timedelta) -> str | None:
+        """The user's latest session if its last turn (or its start) is less than ``within``
+        ago: the conversation a like or a watch recorded now belongs to."""
+        with self._sessions() as db:
+            row = db.execute(
+                select(SessionRow.id, SessionRow.started_at)
+                .where(SessionRow.user_id == user_id)
+                .order_by(SessionRow.started_at.desc())
+                .limit(1)
+            ).first()
+            if row is None:
+                return None
+            last = db.scalars(
+                select(TurnRow.created_at)
+                .where(TurnRow.session_id == row[0])
+                .order_by(TurnRow.created_at.desc())
+                .limit(1)
+            ).first()
+        active = _utc(last or row[1])
+        return str(row[0]) if _utc(None) - active < within else None
 
     def add_turn(
         self,

@@ -241,6 +241,17 @@ def test_forget_user_clears_every_store(rec: Recommender, llm: FakeLLM) -> None:
         rec.export_user("u-forget")
 
 
+def test_feedback_during_a_conversation_joins_its_session(rec: Recommender, llm: FakeLLM) -> None:
+    rec.feedback("u-sess", "mars", "like")  # no conversation yet
+    llm.enqueue(form("mars"))
+    rec.recommend("mars", "u-sess", k=1)
+    rec.feedback("u-sess", "mars", "watched", 1.0)
+    likes = [e for e in rec.history("u-sess") if e.kind != "impression"]
+    impression = next(e for e in rec.history("u-sess") if e.kind == "impression")
+    assert likes[0].session_id is None
+    assert likes[1].session_id == impression.session_id is not None
+
+
 def test_feedback_is_validated(rec: Recommender) -> None:
     with pytest.raises(NotFoundError, match="vidrec videos"):
         rec.feedback("u-bad", "no-such-video", "like")

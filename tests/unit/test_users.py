@@ -85,6 +85,17 @@ def test_sessions_and_turns(store: UserStore) -> None:
         store.add_turn("no-such-session", [], "", [])
 
 
+def test_the_current_session_is_the_latest_one_still_active(store: UserStore) -> None:
+    from datetime import timedelta
+
+    assert store.current_session("carol", timedelta(hours=2)) is None
+    old = store.start_session("carol")
+    store.add_turn(old, [Message("user", "space")], "Here", ["mars"])
+    new = store.start_session("carol")
+    assert store.current_session("carol", timedelta(hours=2)) == new
+    assert store.current_session("carol", timedelta(0)) is None  # nothing is active after 0 s
+
+
 def test_export_holds_everything_and_forget_deletes_it(store: UserStore) -> None:
     store.record("alice", "v1", "like")
     store.record("alice", "v2", "watched", 0.5)
