@@ -715,9 +715,10 @@ def _ranked(scores: Sequence[ConvScores], weight: float, k: int) -> list[list[st
 def _recall_per_case(
     lists: Sequence[Sequence[str]], targets: Sequence[tuple[str, ...]]
 ) -> np.ndarray:
-    return np.array(
-        [len(set(lst[:10]) & set(t)) / len(t) for lst, t in zip(lists, targets, strict=True)]
-    )
+    """Recall@10 of each case (``evaluation.metrics.recall_at_k``), for the paired bootstrap."""
+    from evaluation.metrics import recall_at_k
+
+    return np.array([recall_at_k(lst, t, 10) for lst, t in zip(lists, targets, strict=True)])
 
 
 def run_conversational(
