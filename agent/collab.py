@@ -908,8 +908,11 @@ def row_zscore(matrix: np.ndarray) -> np.ndarray:
     return (centred / std).astype(np.float32)
 
 
-def hit_ndcg(scores: np.ndarray, targets: np.ndarray, k: int = 10) -> tuple[float, float]:
-    """HR@k and NDCG@k with one held-out target per row (excluded items must be -inf already).
+def hits_gains(
+    scores: np.ndarray, targets: np.ndarray, k: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: hit@k (0/1) and NDCG@k of its one held-out target (excluded items must be -inf
+    already).
 
     Ties are broken as a top-k list breaks them (the lower column first), never in the target's
     favour: sparse signals (item-item neighbours) tie often, and counting only strictly better
@@ -921,7 +924,12 @@ def hit_ndcg(scores: np.ndarray, targets: np.ndarray, k: int = 10) -> tuple[floa
     ahead = (scores > target_scores) | ((scores == target_scores) & (cols < targets[:, None]))
     rank = ahead.sum(axis=1)
     hit = rank < k
-    ndcg = np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0)
+    return hit.astype(np.float64), np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0)
+
+
+def hit_ndcg(scores: np.ndarray, targets: np.ndarray, k: int = 10) -> tuple[float, float]:
+    """HR@k and NDCG@k over the rows (see :func:`hits_gains`)."""
+    hit, ndcg = hits_gains(scores, targets, k)
     return float(hit.mean()), float(ndcg.mean())
 
 
@@ -1225,12 +1233,9 @@ def tune_sessions(
         target = model.item_rows([case.target])[0]
         seen = seen[seen != target]
         total[:, seen] = -np.inf
-        # rank = items strictly above the target, plus ties in a lower column (as top-k breaks them)
-        mine = total[:, target : target + 1]
-        rank = (total > mine).sum(axis=1) + (total[:, :target] == mine).sum(axis=1)
-        inside = rank < k
-        hits += inside
-        gains += np.where(inside, 1.0 / np.log2(rank + 2.0), 0.0)
+        hit, gain = hits_gains(total, np.full(len(combos), target), k)
+        hits += hit
+        gains += gain
     n = len(held)
     best = max(range(len(combos)), key=lambda i: (gains[i], hits[i], -sum(combos[i])))
     scores = {
