@@ -676,12 +676,13 @@ class CollabModel:
     def collab_scores(
         self,
         history: Sequence[FeedbackEvent],
-        video_ids: Sequence[str],
+        video_ids: Sequence[str] | None,
         seeds: Sequence[str] = (),
         weights: BlendWeights | None = None,
         session_weights: SessionWeights | None = None,
     ) -> np.ndarray:
-        """Standardised collaborative score of each video for this user (NaN = no signal).
+        """Standardised collaborative score of each video for this user (NaN = no signal;
+        ``video_ids`` None: every model video, in model order).
 
         The signals (:meth:`signals`: the user score and the recent-neighbour score, each
         z-scored over *all* the model's videos for this user, so a value says how far above this
@@ -707,11 +708,12 @@ class CollabModel:
             for name, z in self.signals(history, seeds).items()
             if (weight := weight_of[name]) > 0
         ]
+        n = len(self.item_ids) if video_ids is None else len(video_ids)
         if not parts:
-            return np.full(len(video_ids), np.nan)
+            return np.full(n, np.nan)
         total = sum(weight for weight, _ in parts)
         z = np.sum([weight * values for weight, values in parts], axis=0) / total
-        return self._at(z, video_ids)
+        return z if video_ids is None else self._at(z, video_ids)
 
     # -- privacy ---------------------------------------------------------------------------
     def drop_user(self, user_id: str) -> bool:
@@ -1352,6 +1354,8 @@ class Collaborative:
         self._model: CollabModel | None = None
         self._loaded_from: Path | None = None
         self._lock = threading.Lock()
+        # the last user state scored: (model, (history, seeds), score of every model video)
+        self._last: tuple[CollabModel, tuple[Any, ...], np.ndarray] | None = None
 
     @property
     def model(self) -> CollabModel | None:
@@ -1381,11 +1385,27 @@ class Collaborative:
         model = self.model
         if model is None or not video_ids:
             return np.full(len(video_ids), np.nan)
+        return model._at(self._all_scores(model, history, seeds), video_ids)
+
+    def _all_scores(
+        self, model: CollabModel, history: Sequence[FeedbackEvent], seeds: Sequence[str]
+    ) -> np.ndarray:
+        """The score of every model video for this user state. A turn asks twice (the
+        candidates, then the pool's scores), so the last state's scores are kept."""
+        key = (tuple(history), tuple(seeds))
+        with self._lock:
+            last = self._last
+            if last is not None and last[0] is model and last[1] == key:
+                return last[2]
         if self.cfg.use_tuned_weights:
-            return model.collab_scores(history, video_ids, seeds)
-        return model.collab_scores(
-            history, video_ids, seeds, weights=BlendWeights(), session_weights=SessionWeights()
-        )
+            scores = model.collab_scores(history, None, seeds)
+        else:
+            scores = model.collab_scores(
+                history, None, seeds, weights=BlendWeights(), session_weights=SessionWeights()
+            )
+        with self._lock:
+            self._last = (model, key, scores)
+        return scores
 
     def collab_candidates(
         self, history: Sequence[FeedbackEvent], seeds: Sequence[str], k: int
@@ -1395,7 +1415,7 @@ class Collaborative:
         model = self.model
         if model is None or k <= 0:
             return []
-        scores = self.collab_scores(history, model.item_ids, seeds)
+        scores = self._all_scores(model, history, seeds)
         present = np.flatnonzero(~np.isnan(scores))
         order = present[np.argsort(-scores[present], kind="stable")][:k]
         return [model.item_ids[i] for i in order]
@@ -1437,6 +1457,7 @@ class Collaborative:
         """Drop the user's factors from every stored version and from memory now."""
         with self._lock:
             changed = self.store.forget_user(user_id)
+            self._last = None  # it may hold this user's history and scores
             if self._model is not None:
                 self._model.drop_user(user_id)
         return changed

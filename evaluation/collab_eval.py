@@ -684,7 +684,7 @@ def _conv_scores(
     hits = library.search(request.query, SearchFilters(exclude_ids=request.excluded), k=CONV_POOL)
     ids = [h.video.id for h in hits]
     content = [(CONTENT_RANK_SCALE + 1) / (CONTENT_RANK_SCALE + 1 + r) for r in range(len(ids))]
-    everything = model.collab_scores([], model.item_ids, seeds=seeds)
+    everything = model.collab_scores([], None, seeds=seeds)
     order = np.argsort(-np.nan_to_num(everything, nan=-np.inf), kind="stable")
     collab_top = [
         model.item_ids[i]

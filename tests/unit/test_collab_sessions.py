@@ -144,3 +144,28 @@ def test_train_records_session_weights_and_forgetting_drops_the_users_sessions(
         assert model is not None and "chat7" not in model.sessions.users
         assert model.meta.n_sessions == 63
         assert model.session_popularity[model.item_ids.index("HOT")] == 41
+
+
+def test_a_turn_scores_the_user_once_and_forgetting_drops_the_kept_scores(
+    tmp_path: Path, cfg: CollabSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    collab = Collaborative(tmp_path, cfg)
+    train(session_log(), cfg, collab.store, tune=False)
+    model = collab.model
+    assert model is not None
+    calls: list[int] = []
+    signals = model.signals
+
+    def counted(history: object, seeds: object = ()) -> object:
+        calls.append(1)
+        return signals(history, seeds)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(model, "signals", counted)
+    picks = collab.collab_candidates([], ["P2"], 3)  # the ranker's candidates ...
+    scores = collab.collab_scores([], picks, ["P2"])  # ... then the pool's scores, same state
+    assert len(calls) == 1 and list(scores) == sorted(scores, reverse=True)
+    collab.collab_scores([], picks, ["P3"])  # another state is scored afresh
+    assert len(calls) == 2
+    collab.forget_user("chat7")
+    collab.collab_scores([], picks, ["P3"])
+    assert len(calls) == 3
