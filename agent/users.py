@@ -105,6 +105,15 @@ class Turn:
     created_at: datetime
 
 
+def _latest_session(db: Session, user_id: str) -> SessionRow | None:
+    return db.scalars(
+        select(SessionRow)
+        .where(SessionRow.user_id == user_id)
+        .order_by(SessionRow.started_at.desc())
+        .limit(1)
+    ).first()
+
+
 def _utc(value: datetime | None) -> datetime:
     if value is None:
         return datetime.now(UTC)
@@ -304,33 +313,24 @@ class UserStore:
 
     def latest_session(self, user_id: str) -> str | None:
         with self._sessions() as db:
-            return db.scalars(
-                select(SessionRow.id)
-                .where(SessionRow.user_id == user_id)
-                .order_by(SessionRow.started_at.desc())
-                .limit(1)
-            ).first()
+            row = _latest_session(db, user_id)
+        return None if row is None else row.id
 
     def current_session(self, user_id: str, within: timedelta) -> str | None:
         """The user's latest session if its last turn (or its start) is less than ``within``
         ago: the conversation a like or a watch recorded now belongs to."""
         with self._sessions() as db:
-            row = db.execute(
-                select(SessionRow.id, SessionRow.started_at)
-                .where(SessionRow.user_id == user_id)
-                .order_by(SessionRow.started_at.desc())
-                .limit(1)
-            ).first()
+            row = _latest_session(db, user_id)
             if row is None:
                 return None
             last = db.scalars(
                 select(TurnRow.created_at)
-                .where(TurnRow.session_id == row[0])
+                .where(TurnRow.session_id == row.id)
                 .order_by(TurnRow.created_at.desc())
                 .limit(1)
             ).first()
-        active = _utc(last or row[1])
-        return str(row[0]) if _utc(None) - active < within else None
+        active = _utc(last or row.started_at)
+        return row.id if _utc(None) - active < within else None
 
     def add_turn(
         self,
