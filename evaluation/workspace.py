@@ -13,6 +13,7 @@ catalogue lacks are removed first, leaving exactly the manifest's rows.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -53,8 +54,22 @@ def workspace_name(task: str, content_sha256: str, settings: Settings) -> str:
     return f"{task}-{content_sha256[:12]}-{_embedder_slug(settings)}".lower()
 
 
-def _collection(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "_", f"eval_{name}")[:60]
+COLLECTION_MAX = 60
+
+
+def collection_name(name: str) -> str:
+    """A Chroma collection name for the workspace ``name``, valid by construction.
+
+    Chroma wants 3-512 characters from ``[a-zA-Z0-9._-]`` that start and end with a letter or
+    digit. A short name is kept as it reads; a longer one is cut and given a fixed-length digest
+    of the whole name, so a cut can neither end on a separator nor make two names collide.
+    """
+    clean = re.sub(r"[^A-Za-z0-9_-]", "_", f"eval_{name}")
+    if len(clean) <= COLLECTION_MAX and clean[-1].isalnum():
+        return clean
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:12]
+    head = clean[: COLLECTION_MAX - len(digest) - 1].rstrip("_-")
+    return f"{head}-{digest}"
 
 
 def _read_meta(folder: Path) -> dict[str, Any]:
@@ -101,7 +116,7 @@ def eval_settings(base: Settings, name: str, **agent_overrides: Any) -> Settings
     module docstring); the Chroma collection name then comes with the copy.
     """
     data_dir = base.cache_dir / "eval" / name
-    collection = _read_meta(data_dir).get("collection") or _collection(name)
+    collection = _read_meta(data_dir).get("collection") or collection_name(name)
     update: dict[str, Any] = {
         "data_dir": data_dir,
         "models_cache": base.models_dir,
@@ -133,7 +148,9 @@ def seed_workspace(base: Settings, name: str, manifest_lines: list[str]) -> Path
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(seed, tmp, ignore=shutil.ignore_patterns("ingest.lock", META + ".tmp"))
     meta = _read_meta(seed)
-    _write_meta(tmp, collection=meta.get("collection") or _collection(seed.name), complete=False)
+    _write_meta(
+        tmp, collection=meta.get("collection") or collection_name(seed.name), complete=False
+    )
     tmp.rename(target)
     log.info("seeded eval workspace %s from %s", target.name, seed.name)
     return seed
