@@ -24,12 +24,13 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.vidrec-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements.lock -nt "$stamp" ]; then
   echo "setup: installing Python packages (first run takes a few minutes)"
   .venv/bin/python -m pip install -q --upgrade pip
   # The CPU build first, so that no dependency pulls a multi-GB CUDA build of torch.
-  .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  .venv/bin/python -m pip install -q -c requirements.lock "torch==2.13.0"
+  # Exact versions from the lock (what CI last passed with); refresh it with scripts/lock.sh.
+  .venv/bin/python -m pip install -q -c requirements.lock -e ".[dev]"
   touch "$stamp"
 fi
 .venv/bin/vidrec models prepare

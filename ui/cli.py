@@ -22,6 +22,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain click errors and help: rich panels hard-wrap at the terminal width, which would break
+    # a path, an id or a date format inside a usage error across lines
+    rich_markup_mode=None,
 )
 
 # Command modules, in help order. Each defines ``register(app: typer.Typer) -> None``.

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from agent.settings import Settings
 from evaluation.runner import TASKS, EvalOptions, Task, make_progress, run_eval
+from ui.console import err_console
 
 DEFAULT_DATA = {
     "redial": "redial/valid_data.jsonl",
@@ -74,14 +75,13 @@ def eval_cmd(
         movielens=movielens,
         max_talks=max_talks,
     )
-    console = Console(stderr=True)
     report = run_eval(options, settings, progress=make_progress(enabled=not quiet))
     stdout = Console()
     report.print(stdout if stdout.is_terminal else Console(width=200))
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     target = out or settings.data_dir / "eval-reports" / f"{task}-{stamp}.json"
     report.write_json(target)
-    console.print(f"report: {target}")
+    err_console().print(f"report: {target}")
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,6 @@ from datetime import date
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -19,8 +18,7 @@ from rich.progress import (
 from agent.settings import Settings
 from retrieval.library import Library
 from retrieval.types import IngestProgress, IngestReport, SearchFilters
-
-console = Console(stderr=True)
+from ui.console import err_console
 
 
 def _library() -> Library:
@@ -48,7 +46,7 @@ def _run_ingest(library: Library, paths: list[Path], manifest: Path | None) -> I
         TimeElapsedColumn(),
         TextColumn("{task.fields[current]}", style="dim"),
     )
-    with Progress(*columns, console=console, transient=False) as bar:
+    with Progress(*columns, console=err_console(), transient=False) as bar:
         task = bar.add_task("ingest", total=None, audio=0.0, chunks=0, current="")
 
         def update(p: IngestProgress) -> None:

@@ -6,15 +6,14 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from agent.collab import Collaborative, train_from_log
 from agent.interactions import import_movielens
 from agent.privacy import export_user, forget_user
 from agent.settings import Settings
 from agent.users import UserStore
+from ui.console import err_console
 
-console = Console(stderr=True)
 users_app = typer.Typer(help="Users: list, export everything held about one, delete one.")
 
 
@@ -94,9 +93,9 @@ def import_interactions_cmd(
         f"manifest: {report.manifest} ({report.videos} movies, {report.trailers} with a trailer)"
     )
     for line in report.skipped[:10]:
-        console.print(f"skipped {line}", style="yellow")
+        err_console().print(f"skipped {line}", style="yellow")
     if len(report.skipped) > 10:
-        console.print(f"... and {len(report.skipped) - 10} more bad rows", style="yellow")
+        err_console().print(f"... and {len(report.skipped) - 10} more bad rows", style="yellow")
     typer.echo(f"next: vidrec ingest --manifest {report.manifest} && vidrec train")
 
 
@@ -131,7 +130,7 @@ def export_cmd(
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(text + "\n", encoding="utf-8")
     tmp.replace(out)
-    console.print(f"wrote {out}")
+    err_console().print(f"wrote {out}")
 
 
 @users_app.command("delete")
@@ -164,7 +163,7 @@ def delete_cmd(
         )
     if report.remaining:
         for trace in report.remaining:
-            console.print(f"still found: {trace}", style="red")
+            err_console().print(f"still found: {trace}", style="red")
         raise typer.Exit(1)
     typer.echo("verified: the user id appears nowhere in SQL, model files or caches")
 

@@ -7,6 +7,7 @@ model versions on disk); the MovieLens-format files are written by the test.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,7 @@ def test_import_is_idempotent_and_writes_a_movie_manifest(movielens: Path, data_
     first = runner.invoke(app, ["import-interactions", "--movielens", str(movielens)])
     assert first.exit_code == 0, first.output
     assert "imported 8 users, 24 ratings (0 earlier imported ones replaced)" in first.output
-    assert "skipped" in first.output and "ratings.csv:26" in first.output
+    assert "skipped" in first.output and f"{movielens / 'ratings.csv'}:26" in first.output
     again = runner.invoke(app, ["import-interactions", "--movielens", str(movielens)])
     assert "imported 8 users, 24 ratings (24 earlier imported ones replaced)" in again.output
     listed = runner.invoke(app, ["users", "list"]).output.split()
@@ -77,6 +78,24 @@ def test_import_is_idempotent_and_writes_a_movie_manifest(movielens: Path, data_
     assert toy["url"] == "https://www.youtube.com/watch?v=K26_sDKnvMU"
     assert toy["tags"][:3] == ["adventure", "animation", "children"] and "pixar" in toy["tags"]
     assert toy["published"] == "1995-01-01" and "url" not in rows["ml:2"]
+
+
+def test_paths_in_messages_are_never_wrapped(
+    movielens: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a narrow terminal and a path far longer than it: each path must still come out whole
+    monkeypatch.setenv("COLUMNS", "40")
+    deep = tmp_path / ("a-very-long-folder-name-" * 4) / "[brackets] and spaces" / "ml-tiny"
+    shutil.copytree(movielens, deep)
+    shutil.copy(movielens.parent / "ml-youtube.csv", deep.parent / "ml-youtube.csv")
+    imported = runner.invoke(app, ["import-interactions", "--movielens", str(deep)])
+    assert imported.exit_code == 0, imported.output
+    assert f"skipped {deep / 'ratings.csv'}:26: " in imported.output
+
+    out = deep / "export" / "u3.json"
+    exported = runner.invoke(app, ["users", "export", "ml-user:3", "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    assert f"wrote {out}\n" in exported.output
 
 
 def test_a_ratings_file_without_the_movielens_header_is_a_clear_error(tmp_path: Path) -> None:
