@@ -23,7 +23,7 @@ import math
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from agent.collab import Collaborative
+from agent.collab import CollabScorer
 from agent.diversity import mmr_rerank
 from agent.settings import Settings
 from agent.types import Candidate, FeedbackEvent
@@ -139,7 +139,7 @@ def clarifying_question(picks: Sequence[Candidate | Video], max_topics: int = 3)
 
 def cold_start_candidates(
     library: Library,
-    collab: Collaborative | None,
+    collab: CollabScorer | None,
     store: UserStore,
     settings: Settings,
     *,

@@ -55,7 +55,7 @@ class LLMSettings(Section):
 
 
 class CollabSettings(Section):
-    """The collaborative model fitted from the interaction log (``vidrec train``, agent/collab.py).
+    """The collaborative model fitted from the interaction log (``vidrec train``, agent/collab).
 
     Confidence of a (user, video) pair: ``1 + alpha * strength`` where strength sums the events:
     like +like_strength, watched +watch_strength * fraction, rating r >= rating_negative_below
@@ -216,7 +216,3 @@ class Settings(BaseSettings):
     def redacted(self) -> dict[str, Any]:
         """The effective settings as plain data, secrets masked (for ``vidrec config``)."""
         return self.model_dump(mode="json")
-
-
-def load_settings(**overrides: Any) -> Settings:
-    return Settings(**overrides)

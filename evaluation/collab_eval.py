@@ -59,6 +59,7 @@ from agent.collab import (
     TuningResult,
     build_matrix,
     hit_ndcg,
+    load_model,
     profile_scores,
     ratio_grid,
     recent_matrix,
@@ -144,7 +145,7 @@ def compute_signals(
     targets = np.array([col_of[split.targets[u]] for u in users], dtype=np.int64)
     seen = data.matrix[rows]
 
-    model = CollabModel.fit(split.train, cfg)
+    model = CollabModel.fit_events(split.train, cfg)
     model_cols = model.item_rows(split.item_ids)  # -1 for movies with no training interaction
     als = np.zeros((len(users), len(split.item_ids)), dtype=np.float32)
     known = model_cols >= 0
@@ -684,7 +685,7 @@ def _conv_scores(
     hits = library.search(request.query, SearchFilters(exclude_ids=request.excluded), k=CONV_POOL)
     ids = [h.video.id for h in hits]
     content = [(CONTENT_RANK_SCALE + 1) / (CONTENT_RANK_SCALE + 1 + r) for r in range(len(ids))]
-    everything = model.collab_scores([], None, seeds=seeds)
+    everything = model.scores([], seeds)
     order = np.argsort(-np.nan_to_num(everything, nan=-np.inf), kind="stable")
     collab_top = [
         model.item_ids[i]
@@ -793,7 +794,7 @@ def run_conversational(
         ]
         with tempfile.TemporaryDirectory(prefix="vidrec-conv-") as tmp:
             trained = train(log_events, cfg, ModelStore(Path(tmp)), item_vectors=None)
-            model = CollabModel.load_from(trained.path)
+            model = load_model(trained.path)
         fit_s += time.perf_counter() - t0
         sw, held = trained.meta.session_blend, trained.session_tuning or {}
         tuned.append(
