@@ -1,11 +1,11 @@
 """The interaction matrix and the conversation sessions, built from the event log.
 
 Each (user, video) pair gets a *strength*, the sum over its events (weights from
-:class:`agent.settings.CollabSettings`):
+:class:`agent.settings.CollabSettings`, signs from ``agent.feedback.polarity``):
 
 * ``like`` +like_strength; ``dislike`` -dislike_strength;
 * ``watched`` +watch_strength * fraction (fraction defaults to 1);
-* ``rating`` r: +rating_strength * r / 5 when r >= rating_negative_below, else -dislike_strength;
+* ``rating`` r: +rating_strength * r / 5 when positive (r >= 2.5), else -dislike_strength;
 * ``impression`` 0 (shown is not chosen).
 
 The ALS confidence is ``1 + alpha * |strength|``, negative for a negative strength: the ``implicit``
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import csr_matrix
 
+from agent.feedback import polarity
 from agent.settings import CollabSettings
 from agent.types import FeedbackEvent
 from retrieval.errors import VidrecError
@@ -50,22 +51,17 @@ class CollabError(VidrecError):
 
 
 def event_strength(event: FeedbackEvent, cfg: CollabSettings) -> float:
-    """Signed strength one event adds to its (user, video) pair (see the module docstring)."""
-    if event.kind == "like":
-        return cfg.like_strength
-    if event.kind == "dislike":
-        return -cfg.dislike_strength
+    """Signed strength one event adds to its (user, video) pair (see the module docstring);
+    its sign is the event's ``agent.feedback.polarity``."""
+    sign = polarity(event)
+    if sign == 0:
+        return 0.0
     if event.kind == "watched":
         fraction = 1.0 if event.value is None else float(event.value)
-        return cfg.watch_strength * min(max(fraction, 0.0), 1.0)
-    if event.kind == "rating":
-        if event.value is None:
-            return 0.0
-        rating = float(event.value)
-        if rating < cfg.rating_negative_below:
-            return -cfg.dislike_strength
-        return cfg.rating_strength * rating / 5.0
-    return 0.0  # impression
+        return cfg.watch_strength * min(fraction, 1.0)
+    if event.kind == "rating" and sign > 0:
+        return cfg.rating_strength * float(event.value or 0.0) / 5.0
+    return cfg.like_strength if sign > 0 else -cfg.dislike_strength
 
 
 def pair_strengths(

@@ -81,9 +81,7 @@ def top(scores: np.ndarray, ids: list[str], n: int, exclude: set[str] = frozense
 
 # --- confidence weighting ----------------------------------------------------------------------
 def test_event_strengths_follow_the_stated_weighting() -> None:
-    cfg = CollabSettings(
-        like_strength=2.0, watch_strength=1.5, rating_strength=1.0, rating_negative_below=2.5
-    )
+    cfg = CollabSettings(like_strength=2.0, watch_strength=1.5, rating_strength=1.0)
     assert event_strength(ev("u", "v", "like"), cfg) == 2.0
     assert event_strength(ev("u", "v", "dislike"), cfg) == -1.0
     assert event_strength(ev("u", "v", "watched", 0.5), cfg) == pytest.approx(0.75)
