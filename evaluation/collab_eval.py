@@ -64,11 +64,15 @@ from agent.collab import (
     ratio_grid,
     recent_matrix,
     row_zscore,
+    top_k,
     tune_blend,
 )
 from agent.diversity import catalogue_coverage, intra_list_diversity, mmr_order
 from agent.settings import AgentSettings, CollabSettings, Settings
 from agent.types import FeedbackEvent
+from evaluation.baselines import bpr_scorer, itemknn_scorer
+from evaluation.cache import file_sha256
+from evaluation.metrics import hit_at_k, ndcg_at_k
 from evaluation.movielens import Ratings, load_ratings, ratings_file
 from evaluation.movielens import Split as HarnessSplit
 from evaluation.movielens import leave_last_out as leave_last_out_ratings
@@ -106,28 +110,6 @@ class Signals:
     model: CollabModel  # the ALS fit the scores come from
 
 
-def _fit_bpr(matrix: csr_matrix, cfg: CollabSettings, factors: int) -> Any:
-    from implicit.cpu.bpr import BayesianPersonalizedRanking
-    from threadpoolctl import threadpool_limits
-
-    binary = (matrix > 0).astype(np.float32).tocsr()
-    with threadpool_limits(1, "blas"):
-        bpr = BayesianPersonalizedRanking(
-            factors=factors, iterations=100, num_threads=cfg.threads, random_state=cfg.seed
-        )
-        bpr.fit(binary, show_progress=False)
-    return bpr
-
-
-def _fit_knn(matrix: csr_matrix, rows: np.ndarray) -> np.ndarray:
-    from implicit.nearest_neighbours import CosineRecommender
-
-    binary = (matrix > 0).astype(np.float32).tocsr()
-    knn = CosineRecommender(K=100)
-    knn.fit(binary, show_progress=False)
-    return np.asarray((binary[rows] @ knn.similarity).todense(), dtype=np.float32)
-
-
 def compute_signals(
     split: Split,
     cfg: CollabSettings,
@@ -155,9 +137,8 @@ def compute_signals(
 
     bpr_scores = knn = None
     if with_bpr:
-        bpr = _fit_bpr(data.matrix, cfg, cfg.factors)
-        bpr_scores = np.asarray(bpr.user_factors[rows] @ bpr.item_factors.T, dtype=np.float32)
-        knn = _fit_knn(data.matrix, rows)
+        bpr_scores = np.asarray(bpr_scorer(data.matrix, cfg)(rows), dtype=np.float32)
+        knn = itemknn_scorer(data.matrix, cfg)(rows)
 
     positive = (data.matrix > 0).astype(np.float32)
     popularity = np.log1p(np.asarray(positive.sum(axis=0)).ravel()).astype(np.float32)
@@ -191,26 +172,12 @@ def _mask(scores: np.ndarray, seen: csr_matrix) -> np.ndarray:
     return out
 
 
-def _top(scores: np.ndarray, k: int) -> list[np.ndarray]:
-    """Per row, the indices of the ``k`` best finite scores, best first (ties: lower index)."""
-    k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    out = []
-    for row, cand in zip(scores, part, strict=True):
-        cand = cand[np.isfinite(row[cand])]
-        out.append(cand[np.lexsort((cand, -row[cand]))])
-    return out
-
-
 def _per_user(top: Sequence[np.ndarray], targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Hit (0/1) and NDCG of each user's top list for their one target."""
-    hits = np.zeros(len(top))
-    ndcg = np.zeros(len(top))
-    for u, items in enumerate(top):
-        where = np.flatnonzero(items == targets[u])
-        if len(where):
-            hits[u] = 1.0
-            ndcg[u] = 1.0 / np.log2(where[0] + 2.0)
+    """Hit (0/1) and NDCG of each user's top list for their one target (evaluation.metrics)."""
+    lists = [[str(i) for i in items] for items in top]
+    wanted = [{str(t)} for t in targets]
+    hits = np.array([hit_at_k(lst, t, K) for lst, t in zip(lists, wanted, strict=True)])
+    ndcg = np.array([ndcg_at_k(lst, t, K) for lst, t in zip(lists, wanted, strict=True)])
     return hits, ndcg
 
 
@@ -243,10 +210,10 @@ def evaluate(
     if mmr_lambda is not None and unit_vectors is not None:
         top = [
             pool[mmr_order(masked[u, pool], unit_vectors[pool], K, mmr_lambda)]
-            for u, pool in enumerate(_top(masked, MMR_POOL))
+            for u, pool in enumerate(top_k(masked, MMR_POOL))
         ]
     else:
-        top = _top(masked, K)
+        top = top_k(masked, K)
     hits, ndcg = _per_user(top, signals.targets)
     if per_user is not None:
         per_user[name] = (hits, ndcg)
@@ -584,7 +551,7 @@ def run(
     report = EvalReport(
         task="movielens-collab",
         data=str(data),
-        data_sha256=_sha256(ratings_file(data)),
+        data_sha256=file_sha256(ratings_file(data)),
         n_cases=len(test.users),
         n_cases_total=len(outer.test),
         seed=seed,
@@ -872,7 +839,7 @@ def run_conversational(
     report = EvalReport(
         task=f"{task}-collab",
         data=str(data),
-        data_sha256=_sha256(data),
+        data_sha256=file_sha256(data),
         n_cases=len(ordered),
         n_cases_total=len(all_cases),
         seed=seed,
@@ -915,14 +882,6 @@ def run_conversational(
     report.wall_s = round(time.perf_counter() - started, 1)
     library.close()
     return report
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,8 +23,6 @@ from __future__ import annotations
 import csv
 import logging
 import time
-import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,9 +30,11 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 from scipy import sparse
-from threadpoolctl import threadpool_limits
 
+from agent.collab import top_k
 from agent.settings import Settings
+from evaluation import baselines
+from evaluation.baselines import Scorer
 from evaluation.cache import file_sha256
 from evaluation.metrics import (
     catalogue_coverage,
@@ -262,59 +262,6 @@ def _groups(keys: np.ndarray, n: int) -> list[tuple[int, np.ndarray]]:
 # --- top-N scorers: (split, eval users) -> score matrix (len(users) x n_items) ---------------------
 
 
-Scorer = Callable[[np.ndarray], np.ndarray]
-
-
-def popularity_scorer(split: Split) -> Scorer:
-    counts = np.bincount(split.ratings.items[split.train], minlength=split.ratings.n_items)
-    scores = counts.astype(np.float32)
-    return lambda users: np.tile(scores, (len(users), 1))
-
-
-def implicit_scorer(split: Split, kind: str, seed: int, threads: int) -> Scorer:
-    """ALS or BPR from ``implicit`` on the binary training matrix; score = user . item factors."""
-    from implicit.cpu.als import AlternatingLeastSquares
-    from implicit.cpu.bpr import BayesianPersonalizedRanking
-
-    matrix = split.train_matrix()
-    model: AlternatingLeastSquares | BayesianPersonalizedRanking
-    with threadpool_limits(1, "blas"):  # implicit runs its own threads; a BLAS pool only slows it
-        if kind == "als":
-            model = AlternatingLeastSquares(
-                factors=64,
-                regularization=0.05,
-                alpha=2.0,
-                iterations=15,
-                random_state=seed,
-                num_threads=threads,
-            )
-        else:
-            model = BayesianPersonalizedRanking(
-                factors=64,
-                learning_rate=0.01,
-                regularization=0.01,
-                iterations=100,
-                random_state=seed,
-                num_threads=threads,
-            )
-        model.fit(matrix, show_progress=False)
-    user_f = np.asarray(model.user_factors)
-    item_f = np.asarray(model.item_factors)
-    return lambda users: user_f[users] @ item_f.T
-
-
-def itemknn_scorer(split: Split, threads: int, neighbours: int = 100) -> Scorer:
-    from implicit.nearest_neighbours import CosineRecommender
-
-    matrix = split.train_matrix()
-    model = CosineRecommender(K=neighbours, num_threads=threads)
-    with warnings.catch_warnings():  # implicit converts its own transposed matrix and warns
-        warnings.simplefilter("ignore", category=Warning)
-        model.fit(matrix, show_progress=False)
-    similarity = model.similarity.tocsr()
-    return lambda users: np.asarray((matrix[users] @ similarity).todense(), dtype=np.float32)
-
-
 def profile_scorer(split: Split, vectors: dict[str, np.ndarray], settings: Settings) -> Scorer:
     """vidrec's content profile: ``build_profile`` over rating events, ``UserProfile.score``."""
     from agent.profile import ProfileWeights, build_profile
@@ -368,13 +315,7 @@ def top_k_lists(split: Split, users: np.ndarray, scores: np.ndarray, k: int) -> 
     scores = scores.astype(np.float64, copy=True)
     for row, u in enumerate(users):
         scores[row, train.indices[train.indptr[u] : train.indptr[u + 1]]] = -np.inf
-    top = np.argpartition(-scores, kth=min(k, scores.shape[1] - 1), axis=1)[:, :k]
-    out: list[list[int]] = []
-    for row in range(len(users)):
-        cand = top[row]
-        order = np.lexsort((cand, -scores[row, cand]))
-        out.append([int(i) for i in cand[order] if np.isfinite(scores[row, i])])
-    return out
+    return [[int(i) for i in top] for top in top_k(scores, k)]
 
 
 # --- the task --------------------------------------------------------------------------------------
@@ -407,7 +348,6 @@ def run_movielens(options: EvalOptions, settings: Settings, progress: Progress) 
         "leave-last-out by timestamp; full ranking over every item of the ratings file minus the "
         "user's training items; HR@10 = Recall@10 (one held-out item)"
     )
-    threads = max(1, settings.llm.threads)
     relevant = [[int(i)] for i in test_items]
 
     vectors: dict[str, np.ndarray] = {}
@@ -416,18 +356,9 @@ def run_movielens(options: EvalOptions, settings: Settings, progress: Progress) 
     if need_vectors:
         vectors = _movie_vectors(options, settings, movies_dir, ratings, progress, report)
 
-    fitters: dict[str, Callable[[], Scorer]] = {
-        "popularity": lambda: popularity_scorer(split),
-        "itemknn": lambda: itemknn_scorer(split, threads),
-        "als": lambda: implicit_scorer(split, "als", options.seed, threads),
-        "bpr": lambda: implicit_scorer(split, "bpr", options.seed, threads),
-        "profile": lambda: profile_scorer(split, vectors, settings),
-    }
+    cfg = settings.agent.collab.model_copy(update={"seed": options.seed})
     descriptions = {
-        "popularity": "items by training-ratings count",
-        "itemknn": "item-item cosine kNN (implicit CosineRecommender, K=100), binary interactions",
-        "als": "implicit ALS (64 factors, reg 0.05, alpha 2, 15 iterations), binary interactions",
-        "bpr": "implicit BPR (64 factors, lr 0.01, reg 0.01, 100 iterations)",
+        **baselines.DESCRIPTIONS,
         "profile": "vidrec content profile (agent.profile.build_profile over rating events; "
         f"movie metadata embeddings {settings.embedding.backend}/{settings.embedding.model})",
     }
@@ -440,7 +371,11 @@ def run_movielens(options: EvalOptions, settings: Settings, progress: Progress) 
             continue
         task_id = progress.add_task(name, total=len(users))
         start = time.perf_counter()
-        scorer = fitters[name]()
+        scorer = (
+            profile_scorer(split, vectors, settings)
+            if name == "profile"
+            else baselines.fit(name, split.train_matrix(), cfg)
+        )
         lists: list[list[int]] = []
         for lo in range(0, len(users), 256):
             chunk = users[lo : lo + 256]

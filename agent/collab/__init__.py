@@ -9,6 +9,7 @@ best videos (:class:`CollabScorer`). Modules, one concern each:
   ``recommend`` / ``similar_items`` in the style of ``implicit``;
 * :mod:`~agent.collab.blend`: the weights of the signals and how they combine;
 * :mod:`~agent.collab.store`: versions on disk;
+* :mod:`~agent.collab.metrics`: top-k, hit and NDCG over score matrices;
 * :mod:`~agent.collab.splits` and :mod:`~agent.collab.tuning`: held-out splits and weight tuning;
 * :mod:`~agent.collab.training`: ``vidrec train``;
 * :mod:`~agent.collab.service`: the scorer the agent uses.
@@ -27,6 +28,7 @@ from agent.collab.matrix import (
     event_strength,
 )
 from agent.collab.meta import ModelMeta
+from agent.collab.metrics import hit_ndcg, hits_gains, top_k
 from agent.collab.model import CollabModel
 from agent.collab.service import Collaborative, CollabScorer
 from agent.collab.splits import HeldSession, leave_last_in_session, leave_last_out
@@ -34,8 +36,6 @@ from agent.collab.store import ModelStore, load_model, model_root, save_model
 from agent.collab.training import TrainReport, train, train_from_log
 from agent.collab.tuning import (
     TuningResult,
-    hit_ndcg,
-    hits_gains,
     profile_scores,
     ratio_grid,
     recent_matrix,
@@ -73,6 +73,7 @@ __all__ = [
     "recent_matrix",
     "row_zscore",
     "save_model",
+    "top_k",
     "train",
     "train_from_log",
     "tune_blend",

@@ -45,6 +45,7 @@ from agent.collab.matrix import (
     event_strength,
 )
 from agent.collab.meta import ModelMeta
+from agent.collab.metrics import top_k
 from agent.settings import CollabSettings
 from agent.types import FeedbackEvent
 
@@ -362,11 +363,10 @@ class CollabModel:
     ) -> tuple[list[str], np.ndarray]:
         """The ``n`` best videos by these scores (one per model video; NaN never), best first,
         without ``filter_items``; ties in model order."""
-        present = ~np.isnan(scores)
-        present[self.item_rows([v for v in filter_items if v in self._item_index])] = False
-        rows = np.flatnonzero(present)
-        order = rows[np.argsort(-scores[rows], kind="stable")][: max(n, 0)]
-        return [self.item_ids[i] for i in order], scores[order]
+        row = np.array(scores, dtype=np.float64)
+        row[self.item_rows([v for v in filter_items if v in self._item_index])] = np.nan
+        order = top_k(row[None, :], n)[0]
+        return [self.item_ids[i] for i in order], row[order]
 
     def recommend(
         self,

@@ -13,6 +13,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 
 from agent.collab.blend import SIGNALS, BlendWeights, SessionWeights, row_zscore
+from agent.collab.metrics import hit_ndcg, hits_gains
 from agent.collab.model import CollabModel
 from agent.collab.splits import leave_last_in_session
 from agent.settings import AgentSettings, CollabSettings
@@ -23,8 +24,6 @@ __all__ = [
     "RATIOS",
     "SESSION_GRID",
     "TuningResult",
-    "hit_ndcg",
-    "hits_gains",
     "profile_scores",
     "ratio_grid",
     "recent_matrix",
@@ -33,31 +32,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-def hits_gains(
-    scores: np.ndarray, targets: np.ndarray, k: int = 10
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: hit@k (0/1) and NDCG@k of its one held-out target (excluded items must be -inf
-    already).
-
-    Ties are broken as a top-k list breaks them (the lower column first), never in the target's
-    favour: sparse signals (item-item neighbours) tie often, and counting only strictly better
-    items would rank a target first among hundreds of equal scores.
-    """
-    rows = np.arange(len(targets))
-    target_scores = scores[rows, targets][:, None]
-    cols = np.arange(scores.shape[1])[None, :]
-    ahead = (scores > target_scores) | ((scores == target_scores) & (cols < targets[:, None]))
-    rank = ahead.sum(axis=1)
-    hit = rank < k
-    return hit.astype(np.float64), np.where(hit, 1.0 / np.log2(rank + 2.0), 0.0)
-
-
-def hit_ndcg(scores: np.ndarray, targets: np.ndarray, k: int = 10) -> tuple[float, float]:
-    """HR@k and NDCG@k over the rows (see :func:`hits_gains`)."""
-    hit, ndcg = hits_gains(scores, targets, k)
-    return float(hit.mean()), float(ndcg.mean())
 
 
 @dataclass(frozen=True)

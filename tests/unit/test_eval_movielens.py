@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from agent.settings import Settings
+from evaluation.baselines import popularity_scorer
 from evaluation.movielens import (
     BiasedMF,
     Ratings,
     leave_last_out,
     load_ratings,
-    popularity_scorer,
     top_k_lists,
 )
 from evaluation.runner import EvalOptions, run_eval
@@ -62,7 +62,7 @@ def test_full_ranking_excludes_training_items_only() -> None:
     ratings = load_ratings(RATINGS)
     split = leave_last_out(ratings)
     users = ratings.users[split.test]
-    lists = top_k_lists(split, users, popularity_scorer(split)(users), k=10)
+    lists = top_k_lists(split, users, popularity_scorer(split.train_matrix())(users), k=10)
     train = split.train_matrix()
     for u, ranked in zip(users, lists, strict=True):
         seen = set(train[u].indices)
