@@ -1,6 +1,7 @@
 """Shared machinery of every task: options, sampling, the scoring loop, the vidrec system.
 
-``run_eval(options, settings)`` dispatches to the task module and returns an ``EvalReport``.
+The tasks themselves are found through ``evaluation.tasks`` (the registry); this module knows
+none of them, so the task modules can import it without a circle.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Task = Literal["redial", "inspired", "movielens", "ted"]
-TASKS: tuple[Task, ...] = ("redial", "inspired", "movielens", "ted")
 T = TypeVar("T")
 
 
@@ -219,40 +219,3 @@ def new_report(
 
 def default_movielens(settings: Settings) -> Path:
     return settings.data.shared_dir / "movielens" / "ml-latest-small"
-
-
-def run_eval(
-    options: EvalOptions, settings: Settings | None = None, *, progress: Progress | None = None
-) -> EvalReport:
-    """Run one task end to end and return its report (the caller prints / writes it)."""
-    settings = settings or Settings()
-    if not options.data.exists():
-        raise EvalError(
-            f"No data at {options.data}",
-            expected=f"the {options.task} data file or folder",
-            got=str(options.data),
-            hint="See ../shared/data/SOURCES.md for where each data set lives",
-        )
-    progress = progress or make_progress(enabled=False)
-    start = time.perf_counter()
-    with progress:
-        if options.task in ("redial", "inspired"):
-            from evaluation.conversational import run_conversational
-
-            report = run_conversational(options, settings, progress)
-        elif options.task == "movielens":
-            from evaluation.movielens import run_movielens
-
-            report = run_movielens(options, settings, progress)
-        elif options.task == "ted":
-            from evaluation.ted import run_ted
-
-            report = run_ted(options, settings, progress)
-        else:
-            raise EvalError(
-                f"Unknown evaluation task {options.task!r}",
-                expected=" | ".join(TASKS),
-                got=repr(options.task),
-            )
-    report.wall_s = time.perf_counter() - start
-    return report

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from agent.types import Message
+from retrieval.lexical import english_stemmer, tokenize
 from retrieval.types import SearchFilters
 
 if TYPE_CHECKING:
@@ -55,14 +56,6 @@ class System(Protocol):
     def rank(self, request: RankRequest, k: int) -> list[str]:
         """Up to ``k`` item ids, best first, none of ``request.excluded``."""
         ...
-
-
-def _stemmer() -> Any:
-    try:
-        import Stemmer
-    except ImportError:
-        return None
-    return Stemmer.Stemmer("english").stemWords
 
 
 class PopularitySystem:
@@ -145,15 +138,13 @@ class BM25System:
             "BM25 (bm25s, English stop-words, Snowball stemming) over the indexed chunks, "
             "video = best chunk"
         )
-        self._stem = _stemmer()
+        self._stem = english_stemmer()
         self._video_ids = [v for v, _ in chunks]
         self._retriever = bm25s.BM25()
         self._retriever.index(self._tokenize([t for _, t in chunks]), show_progress=False)
 
     def _tokenize(self, texts: list[str]) -> Any:
-        import bm25s
-
-        return bm25s.tokenize(texts, stopwords="en", stemmer=self._stem, show_progress=False)
+        return tokenize(texts, stemmer=self._stem)  # the library's own BM25 tokenizer
 
     def rank(self, request: RankRequest, k: int) -> list[str]:
         tokens = self._tokenize([request.query])

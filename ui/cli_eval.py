@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 
 from agent.settings import Settings
-from evaluation.runner import TASKS, EvalOptions, Task, make_progress, run_eval
+from evaluation.runner import EvalOptions, Task, make_progress
+from evaluation.tasks import TASKS, run_eval
 
 DEFAULT_DATA = {
     "redial": "redial/valid_data.jsonl",

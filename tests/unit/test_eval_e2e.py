@@ -18,7 +18,8 @@ from agent.settings import Settings
 from agent.types import Message
 from evaluation.cache import CachingLLM, JsonCache
 from evaluation.report import EvalReport
-from evaluation.runner import EvalOptions, run_eval
+from evaluation.runner import EvalOptions
+from evaluation.tasks import run_eval
 from evaluation.workspace import eval_settings
 from retrieval.library import Library
 from ui.cli import app

@@ -16,7 +16,8 @@ from evaluation.movielens import (
     load_ratings,
     top_k_lists,
 )
-from evaluation.runner import EvalOptions, run_eval
+from evaluation.runner import EvalOptions
+from evaluation.tasks import run_eval
 from evaluation.workspace import EvalError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eval"
