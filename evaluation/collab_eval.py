@@ -257,10 +257,9 @@ def movie_vectors(
     The first run ingests the movies' metadata-only manifest into a cached eval library (the
     same one ``vidrec eval movielens`` uses); later runs find every row unchanged.
     """
-    from evaluation.movielens import _movie_vectors
-    from evaluation.runner import EvalOptions, make_progress
+    from evaluation.movielens import _movie_library
+    from evaluation.runner import make_progress
 
-    options = EvalOptions(task="movielens", data=data, limit=limit, seed=seed)
     scratch = EvalReport(
         task="movielens",
         data=str(data),
@@ -272,7 +271,11 @@ def movie_vectors(
     )
     movies_dir = ratings_file(data).parent
     with make_progress(enabled=False) as progress:
-        vectors = _movie_vectors(options, settings, movies_dir, ratings, progress, scratch)
+        found = _movie_library(settings, movies_dir, ratings, progress, scratch)
+    if found is None:
+        return {}, scratch.dataset
+    vectors = found[0].video_vectors([f"ml:{int(m)}" for m in ratings.item_ids])
+    found[0].close()
     return vectors, scratch.dataset
 
 
