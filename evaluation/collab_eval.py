@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -72,6 +71,7 @@ from agent.settings import AgentSettings, CollabSettings, Settings
 from agent.types import FeedbackEvent
 from evaluation.baselines import bpr_scorer, itemknn_scorer
 from evaluation.cache import file_sha256
+from evaluation.conv_collab import dialogue_events, fold_of
 from evaluation.metrics import hit_at_k, ndcg_at_k
 from evaluation.movielens import Ratings, load_ratings, ratings_file
 from evaluation.movielens import Split as HarnessSplit
@@ -603,28 +603,6 @@ COLLAB_POOL = 100  # + the best videos by collaborative score (as the ranker add
 CONV_FOLDS = 5
 COLLAB_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 1.0, 2.0, 5.0)
 RECALL_KS = (1, 5, 10, 20, 50)
-DIALOGUE_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
-
-
-def dialogue_events(dialogue: Any) -> list[FeedbackEvent]:
-    """A dialogue as the interaction log records a conversation: one session of one user that
-    liked every movie it names, in the order they are named."""
-    from datetime import timedelta
-
-    user = f"dialogue:{dialogue.id}"
-    out: list[FeedbackEvent] = []
-    seen: set[str] = set()
-    for turn, utterance in enumerate(dialogue.utterances):
-        for movie in utterance.movies:
-            if movie not in seen:
-                seen.add(movie)
-                at = DIALOGUE_EPOCH + timedelta(minutes=turn, seconds=len(seen))
-                out.append(FeedbackEvent(user, movie, "like", None, at, session_id=user))
-    return out
-
-
-def fold_of(dialogue_id: str, folds: int) -> int:
-    return int(hashlib.sha256(dialogue_id.encode()).hexdigest(), 16) % folds
 
 
 @dataclass

@@ -8,14 +8,18 @@ and NDCG@10 (mean over cases), catalogue coverage and intra-list diversity of th
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from rich.progress import Progress
 
 from agent.settings import Settings
 from evaluation.cache import CachingLLM, file_sha256
+from evaluation.conv_collab import FoldModels, train_fold_models
 from evaluation.dialogues import ConvCase, Dialogue, context_query, extract_all
 from evaluation.inspired import load_inspired, load_youtube_map
 from evaluation.metrics import catalogue_coverage, intra_list_diversity, mean, ranking_metrics
@@ -24,6 +28,7 @@ from evaluation.redial import load_redial
 from evaluation.report import EvalReport, SystemResult
 from evaluation.runner import (
     EvalOptions,
+    caching_llm,
     choose_systems,
     default_movielens,
     ingest_progress,
@@ -38,10 +43,14 @@ from evaluation.systems import (
     HybridSystem,
     LeaveOneOutPopularity,
     RankRequest,
+    RoutedSystem,
     System,
+    VidrecSystem,
     library_chunks,
+    timing_note,
 )
 from evaluation.workspace import EvalError, open_library, prepare_workspace, workspace_name
+from retrieval.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +67,7 @@ def load_cases(
     movielens = MovieLens.load(ml_dir)
     builder = CatalogueBuilder(movielens, prefix=options.task)
     stats: dict[str, float | int | str] = {}
-    if options.task == "redial":
-        dialogues = load_redial(options.data, builder)
-    else:
-        youtube_csv = options.youtube or ml_dir.parent / "ml-youtube.csv"
-        youtube = load_youtube_map(youtube_csv) if youtube_csv.is_file() else None
-        data = load_inspired(options.data, builder, youtube)
-        dialogues = data.dialogues
-        stats["trailers_matched_movielens"] = (
-            f"{len(data.trailer_items)} of {len(data.trailer_ids)}"
-        )
+    dialogues = read_dialogues(options, options.data, builder, ml_dir, stats)
     cases = extract_all(dialogues)
     if not cases:
         raise EvalError(
@@ -78,6 +78,23 @@ def load_cases(
     return dialogues, cases, builder, stats
 
 
+def read_dialogues(
+    options: EvalOptions,
+    path: Path,
+    builder: CatalogueBuilder,
+    ml_dir: Path,
+    stats: dict[str, float | int | str],
+) -> list[Dialogue]:
+    """The dialogues of one file of the task, their movies matched through ``builder``."""
+    if options.task == "redial":
+        return load_redial(path, builder)
+    youtube_csv = options.youtube or ml_dir.parent / "ml-youtube.csv"
+    youtube = load_youtube_map(youtube_csv) if youtube_csv.is_file() else None
+    data = load_inspired(path, builder, youtube)
+    stats["trailers_matched_movielens"] = f"{len(data.trailer_items)} of {len(data.trailer_ids)}"
+    return data.dialogues
+
+
 def _mentions_by_dialogue(dialogues: Sequence[Dialogue]) -> dict[str, set[str]]:
     return {d.id: {m for u in d.utterances for m in u.movies} for d in dialogues}
 
@@ -85,7 +102,11 @@ def _mentions_by_dialogue(dialogues: Sequence[Dialogue]) -> dict[str, set[str]]:
 def run_conversational(options: EvalOptions, settings: Settings, progress: Progress) -> EvalReport:
     dialogues, all_cases, builder, stats = load_cases(options, settings)
     cases = sample(all_cases, options.limit, options.seed)
-    catalogue = builder.catalogue()
+    ml_dir = options.movielens or default_movielens(settings)
+    train_dialogues = (
+        read_dialogues(options, options.train, builder, ml_dir, {}) if options.train else None
+    )
+    catalogue = builder.catalogue()  # the training file's movies are videos too
     wanted = choose_systems(options, SYSTEMS)
 
     targets = [t for c in all_cases for t in c.targets]
@@ -136,6 +157,8 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
 
     systems: list[System] = []
     llms: list[CachingLLM] = []
+    timed: list[System] = []
+    stack = contextlib.ExitStack()
     for system_name in wanted:
         if system_name == "popularity":
             prior = {i: float(m.popularity) for i, m in catalogue.items.items()}
@@ -149,9 +172,24 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
         elif library is not None and system_name == "hybrid":
             systems.append(HybridSystem(library))
         elif library is not None and system_name == "vidrec":
-            vidrec, llm = make_vidrec(ev_settings, library, settings)
+            models = None
+            if options.collab:
+                scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vidrec-")))
+                models = train_fold_models(
+                    dialogues,
+                    train_dialogues,
+                    ml_dir / "ratings.csv",
+                    ev_settings.agent.collab,
+                    scratch,
+                    folds=options.folds,
+                    sessions=options.sessions,
+                    needed={c.dialogue_id for c in cases},
+                )
+                report.notes.extend(f"vidrec collaborative {note}" for note in models.notes)
+            vidrec, llm = _vidrec(options, settings, ev_settings, library, models, dialogue_of)
             systems.append(vidrec)
             llms.append(llm)
+            timed.extend(vidrec.systems.values() if isinstance(vidrec, RoutedSystem) else [vidrec])
 
     results: list[tuple[System, list[list[str]]]] = []
     for system in systems:
@@ -167,6 +205,10 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
             SystemResult(system.name, system.description, metrics, len(cases), ranked.wall_s)
         )
         results.append((system, ranked.lists))
+    stack.close()
+    vidrecs = [s for s in timed if isinstance(s, VidrecSystem)]
+    if vidrecs:
+        report.notes.append(timing_note(vidrecs))
     if library is not None:
         _add_diversity(report, results, library)
     for llm in llms:
@@ -176,6 +218,42 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
             f"{llm.cache.hits} answered from the cache"
         )
     return report
+
+
+def _vidrec(
+    options: EvalOptions,
+    settings: Settings,
+    ev_settings: Settings,
+    library: Library,
+    models: FoldModels | None,
+    dialogue_of: dict[str, str],
+) -> tuple[VidrecSystem | RoutedSystem, CachingLLM]:
+    """The shipped Recommender, one per collaborative model (all sharing the library and LLM)."""
+    if models is None:
+        return make_vidrec(ev_settings, library, settings)
+    llm = caching_llm(ev_settings, settings)
+    per_model: dict[int, System] = {}
+    for key, scorer in models.scorers.items():
+        per_model[key], _ = make_vidrec(ev_settings, library, settings, collab=scorer, llm=llm)
+    first = next(iter(per_model.values()))
+    how = (
+        f"trained on {options.train.name}"
+        if options.train
+        else f"cross-fitted on {models.folds} folds of the scored dialogues"
+    )
+    description = (
+        f"{first.description}; collaborative model (MovieLens + dialogues as "
+        f"{'sessions' if options.sessions else 'history'}) {how}"
+    )
+    return (
+        RoutedSystem(
+            "vidrec",
+            description,
+            per_model,
+            lambda request: models.key(dialogue_of.get(request.id, "")),
+        ),
+        llm,
+    )
 
 
 def _add_diversity(

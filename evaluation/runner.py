@@ -34,6 +34,7 @@ from retrieval.errors import VidrecError
 from retrieval.types import IngestProgress
 
 if TYPE_CHECKING:
+    from agent.collab import CollabScorer
     from retrieval.library import Library
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,11 @@ class EvalOptions:
             ml-latest-small); conversational tasks match titles against it.
         youtube: ml-youtube.csv for INSPIRED trailer ids (default: next to the MovieLens folder).
         max_talks: TED only: index at most this many talks (the queried ones always included).
+        train: ReDial / INSPIRED: a file of the task whose dialogues train vidrec's collaborative
+            model (default: cross-fitting on the scored file, ``folds`` folds).
+        folds: cross-fitting folds when no ``train`` file is given.
+        collab: vidrec with its collaborative model (False: content and profile only).
+        sessions: the training dialogues as conversation sessions (False: as imported history).
     """
 
     task: Task
@@ -69,6 +75,10 @@ class EvalOptions:
     movielens: Path | None = None
     youtube: Path | None = None
     max_talks: int | None = None
+    train: Path | None = None
+    folds: int = 5
+    collab: bool = True
+    sessions: bool = True
 
 
 def sample(items: Sequence[T], limit: int | None, seed: int) -> list[T]:
@@ -165,16 +175,27 @@ def llm_cache(settings: Settings) -> JsonCache:
     return JsonCache(settings.cache_dir / "eval" / "llm_cache.sqlite")
 
 
-def make_vidrec(
-    eval_settings: Settings, library: Library, base: Settings
-) -> tuple[VidrecSystem, CachingLLM]:
-    """The full Recommender over the eval library, its LLM behind a content-keyed cache."""
+def caching_llm(eval_settings: Settings, base: Settings) -> CachingLLM:
+    """The settings' LLM behind a cache keyed by its input (shared by every run of the base)."""
     from agent.llm.factory import create_llm
+
+    return CachingLLM(create_llm(eval_settings.llm, eval_settings.models_dir), llm_cache(base))
+
+
+def make_vidrec(
+    eval_settings: Settings,
+    library: Library,
+    base: Settings,
+    *,
+    collab: CollabScorer | None = None,
+    llm: CachingLLM | None = None,
+) -> tuple[VidrecSystem, CachingLLM]:
+    """The full Recommender over the eval library with this collaborative scorer (default: the
+    workspace's, i.e. none trained), its LLM behind a content-keyed cache."""
     from agent.recommender import Recommender
 
-    inner = create_llm(eval_settings.llm, eval_settings.models_dir)
-    llm = CachingLLM(inner, llm_cache(base))
-    recommender = Recommender(eval_settings, library=library, llm=llm)
+    llm = llm or caching_llm(eval_settings, base)
+    recommender = Recommender(eval_settings, library=library, llm=llm, collab=collab)
     agent = eval_settings.agent
     description = (
         f"vidrec Recommender: LLM {llm.backend}/{llm.model}, embedder "

@@ -54,6 +54,23 @@ def eval_cmd(
     max_talks: int | None = typer.Option(
         None, "--max-talks", min=1, help="TED: index at most this many talks (queries included)."
     ),
+    train: Path | None = typer.Option(
+        None,
+        "--train",
+        help="ReDial/INSPIRED: a file of the task whose dialogues train vidrec's collaborative "
+        "model (e.g. the validation dialogues to score the test file).",
+    ),
+    folds: int = typer.Option(
+        5, "--folds", min=2, help="Without --train: cross-fit the model on N folds of the file."
+    ),
+    collab: bool = typer.Option(
+        True, "--collab/--no-collab", help="vidrec with its collaborative model (ablation: off)."
+    ),
+    sessions: bool = typer.Option(
+        True,
+        "--sessions/--no-sessions",
+        help="Training dialogues as conversation sessions (ablation: as imported history).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Score vidrec and baselines on a public benchmark; print a table, write a JSON report."""
@@ -74,6 +91,10 @@ def eval_cmd(
         rerank=settings.agent.rerank if rerank is None else rerank,
         movielens=movielens,
         max_talks=max_talks,
+        train=train,
+        folds=folds,
+        collab=collab,
+        sessions=sessions,
     )
     console = Console(stderr=True)
     report = run_eval(options, settings, progress=make_progress(enabled=not quiet))
