@@ -12,6 +12,7 @@ import contextlib
 import logging
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,8 @@ from rich.progress import Progress
 
 from agent.settings import Settings
 from evaluation.cache import CachingLLM, file_sha256
-from evaluation.conv_collab import FoldModels, train_fold_models
+from evaluation.conv_collab import FoldModels, fold_of, train_fold_models
+from evaluation.crossfit import COLLAB_WEIGHTS, cross_fitted_lists
 from evaluation.dialogues import ConvCase, Dialogue, context_query, extract_all
 from evaluation.inspired import load_inspired, load_youtube_map
 from evaluation.metrics import catalogue_coverage, intra_list_diversity, mean, ranking_metrics
@@ -158,6 +160,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
     systems: list[System] = []
     llms: list[CachingLLM] = []
     timed: list[System] = []
+    weighted: dict[float, System] = {}  # --cross-fit: vidrec at each collab weight tried
     stack = contextlib.ExitStack()
     for system_name in wanted:
         if system_name == "popularity":
@@ -190,6 +193,16 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
             systems.append(vidrec)
             llms.append(llm)
             timed.extend(vidrec.systems.values() if isinstance(vidrec, RoutedSystem) else [vidrec])
+            if options.cross_fit and models is not None and options.train is None:
+                for weight in COLLAB_WEIGHTS:  # the LLM's answers come from its cache
+                    tried = ev_settings.model_copy(
+                        update={
+                            "agent": ev_settings.agent.model_copy(update={"collab_weight": weight})
+                        }
+                    )
+                    weighted[weight] = _vidrec(
+                        options, settings, tried, library, models, dialogue_of
+                    )[0]
 
     results: list[tuple[System, list[list[str]]]] = []
     for system in systems:
@@ -205,6 +218,12 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
             SystemResult(system.name, system.description, metrics, len(cases), ranked.wall_s)
         )
         results.append((system, ranked.lists))
+    if weighted:
+        row = _cross_fitted(weighted, requests, relevant, cases, options.folds, progress)
+        row.metrics["Coverage@10"] = catalogue_coverage(row.lists, len(catalogue), 10)
+        report.systems.append(row.result)
+        report.notes.append(row.note)
+        results.append((weighted[next(iter(weighted))], row.lists))
     stack.close()
     vidrecs = [s for s in timed if isinstance(s, VidrecSystem)]
     if vidrecs:
@@ -218,6 +237,47 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
             f"{llm.cache.hits} answered from the cache"
         )
     return report
+
+
+@dataclass
+class _Row:
+    result: SystemResult
+    lists: list[list[str]]
+    note: str
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.result.metrics
+
+
+def _cross_fitted(
+    weighted: dict[float, System],
+    requests: Sequence[RankRequest],
+    relevant: Sequence[tuple[str, ...]],
+    cases: Sequence[ConvCase],
+    folds: int,
+    progress: Progress,
+) -> _Row:
+    """The row ``vidrec-crossfit``: each fold's cases with the ``agent.collab_weight`` that
+    scored best on the other folds' cases (:mod:`evaluation.crossfit`)."""
+    lists_by_weight: dict[float, list[list[str]]] = {}
+    wall = 0.0
+    for weight, system in weighted.items():
+        ranked = run_system(system, requests, K, progress)
+        lists_by_weight[weight] = ranked.lists
+        wall += ranked.wall_s
+    fold_keys = [fold_of(c.dialogue_id, folds) for c in cases]
+    lists, chosen = cross_fitted_lists(lists_by_weight, relevant, fold_keys)
+    metrics = ranking_metrics(lists, relevant, recall_ks=RECALL_KS, ndcg_ks=(10,))
+    description = (
+        "vidrec with agent.collab_weight cross-fitted: each fold's cases with the weight "
+        f"(of {', '.join(f'{w:g}' for w in COLLAB_WEIGHTS)}) best on the other folds' cases"
+    )
+    note = "vidrec-crossfit: collab_weight per fold " + ", ".join(
+        f"{fold}: {w:g}" for fold, w in sorted(chosen.items())
+    )
+    result = SystemResult("vidrec-crossfit", description, metrics, len(cases), wall)
+    return _Row(result, lists, note)
 
 
 def _vidrec(

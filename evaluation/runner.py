@@ -64,6 +64,7 @@ class EvalOptions:
         folds: cross-fitting folds when no ``train`` file is given.
         collab: vidrec with its collaborative model (False: content and profile only).
         sessions: the training dialogues as conversation sessions (False: as imported history).
+        cross_fit: also report vidrec with ``agent.collab_weight`` cross-fitted on the folds.
     """
 
     task: Task
@@ -79,6 +80,7 @@ class EvalOptions:
     folds: int = 5
     collab: bool = True
     sessions: bool = True
+    cross_fit: bool = False
 
 
 def sample(items: Sequence[T], limit: int | None, seed: int) -> list[T]:

@@ -71,6 +71,11 @@ def eval_cmd(
         "--sessions/--no-sessions",
         help="Training dialogues as conversation sessions (ablation: as imported history).",
     ),
+    cross_fit: bool = typer.Option(
+        False,
+        "--cross-fit",
+        help="Also report vidrec with agent.collab_weight cross-fitted on the --folds folds.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Score vidrec and baselines on a public benchmark; print a table, write a JSON report."""
@@ -95,6 +100,7 @@ def eval_cmd(
         folds=folds,
         collab=collab,
         sessions=sessions,
+        cross_fit=cross_fit,
     )
     console = Console(stderr=True)
     report = run_eval(options, settings, progress=make_progress(enabled=not quiet))

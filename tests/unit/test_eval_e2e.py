@@ -200,3 +200,11 @@ def test_vidrec_runs_with_a_collaborative_model_cross_fitted_or_trained_on_a_fil
     without = run_eval(_redial(systems=("vidrec",), collab=False), settings)
     assert not any("collaborative" in n for n in without.notes)
     assert "collaborative model" not in without.system("vidrec").description
+
+
+def test_cross_fitting_the_collab_weight_is_a_row_of_the_same_command(settings: Settings) -> None:
+    report = run_eval(_redial(systems=("vidrec",), folds=2, cross_fit=True), settings)
+    assert [s.name for s in report.systems] == ["vidrec", "vidrec-crossfit"]
+    row = report.system("vidrec-crossfit")
+    assert row.n == 3 and 0.0 <= row.metrics["Recall@10"] <= 1.0 and "ILD@10" in row.metrics
+    assert any(n.startswith("vidrec-crossfit: collab_weight per fold") for n in report.notes)
