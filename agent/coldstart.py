@@ -23,8 +23,9 @@ import math
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from agent.collab import Collaborative
+from agent.collab import CollabScorer
 from agent.diversity import mmr_rerank
+from agent.feedback import is_positive
 from agent.settings import Settings
 from agent.types import Candidate, FeedbackEvent
 from agent.users import UserStore
@@ -40,13 +41,10 @@ GENERIC_QUESTION = (
 
 
 def popularity_from_events(events: Iterable[FeedbackEvent]) -> dict[str, float]:
-    """Users with a positive event (like, watch, rating >= 2.5) per video."""
+    """Users with a positive event (``agent.feedback.is_positive``) per video."""
     users: dict[str, set[str]] = {}
     for event in events:
-        positive = event.kind in ("like", "watched") or (
-            event.kind == "rating" and event.value is not None and event.value >= 2.5
-        )
-        if positive:
+        if is_positive(event):
             users.setdefault(event.video_id, set()).add(event.user_id)
     return {video: float(len(who)) for video, who in users.items()}
 
@@ -139,7 +137,7 @@ def clarifying_question(picks: Sequence[Candidate | Video], max_topics: int = 3)
 
 def cold_start_candidates(
     library: Library,
-    collab: Collaborative | None,
+    collab: CollabScorer | None,
     store: UserStore,
     settings: Settings,
     *,

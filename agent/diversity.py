@@ -131,18 +131,29 @@ def mmr_rerank(
 
 
 def intra_list_diversity(vectors: np.ndarray) -> float:
-    """Mean pairwise cosine distance (1 - cos) between the items of one list; 0.0 for < 2 items."""
-    unit = _unit_rows(vectors)
-    n = unit.shape[0]
+    """Mean pairwise cosine distance (1 - cos) between the items of one list (rows, any scale).
+
+    Returns:
+        0.0 for lists shorter than two items or of identical items; up to 2.0 for opposite ones.
+    """
+    m = np.asarray(vectors, dtype=np.float64)
+    n = m.shape[0] if m.ndim == 2 else 0
     if n < 2:
         return 0.0
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    unit = m / np.where(norms == 0.0, 1.0, norms)
     sims = unit @ unit.T
     upper = sims[np.triu_indices(n, k=1)]
     return float(np.mean(1.0 - upper))
 
 
-def catalogue_coverage(lists: Iterable[Sequence[str]], catalogue_size: int) -> float:
-    """Share of the catalogue that appears in at least one of the recommended lists."""
+def catalogue_coverage(
+    lists: Iterable[Sequence[str]], catalogue_size: int, k: int | None = None
+) -> float:
+    """Share of the catalogue that appears in at least one of the recommended lists (in its top
+    ``k`` when given)."""
+    if k is not None and k < 1:
+        raise InvalidInputError("A cut-off k must be positive", expected="k >= 1", got=str(k))
     if catalogue_size <= 0:
         raise InvalidInputError(
             "Coverage needs a non-empty catalogue",
@@ -151,5 +162,5 @@ def catalogue_coverage(lists: Iterable[Sequence[str]], catalogue_size: int) -> f
         )
     seen: set[str] = set()
     for items in lists:
-        seen.update(items)
+        seen.update(items if k is None else items[:k])
     return len(seen) / catalogue_size

@@ -28,7 +28,7 @@ from sqlalchemy import String, Text, func, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import column, table
 
-from agent.collab import CollabModel, Collaborative, ModelStore
+from agent.collab import CollabScorer, ModelStore, load_model
 from agent.users import UserStore
 from retrieval.errors import NotFoundError
 
@@ -54,7 +54,7 @@ class ForgetReport:
         return self.sql_rows or bool(self.model_versions) or bool(self.cache_files)
 
 
-def export_user(user_id: str, store: UserStore, collab: Collaborative | None) -> dict[str, object]:
+def export_user(user_id: str, store: UserStore, collab: CollabScorer | None) -> dict[str, object]:
     """Everything held about the user as JSON-ready data.
 
     Raises:
@@ -126,7 +126,7 @@ def _compact_sqlite(engine: Engine) -> None:
 def forget_user(
     user_id: str,
     store: UserStore,
-    collab: Collaborative | None,
+    collab: CollabScorer | None,
     *,
     cache_dir: Path | None = None,
     compact: bool = True,
@@ -143,7 +143,7 @@ def forget_user(
     if compact:
         _compact_sqlite(store.engine)
     report.remaining = find_traces(
-        user_id, store, collab.store.root if collab is not None else None, cache_dir
+        user_id, store, collab.model_dir if collab is not None else None, cache_dir
     )
     if report.remaining:
         log.warning("user %s still appears in: %s", user_id, "; ".join(report.remaining))
@@ -199,7 +199,7 @@ def find_traces(
                 found.append(f"file:{path} (raw bytes)")
     if model_dir is not None and model_dir.is_dir():
         for version in ModelStore(model_dir).versions():
-            if CollabModel.load_from(version).has_user(user_id):
+            if load_model(version).has_user(user_id):
                 found.append(f"model:{version.name} (user factors)")
         if raw:
             for path in model_dir.rglob("*"):
@@ -212,7 +212,7 @@ def find_traces(
 
 def forget_hook(
     store: Callable[[], UserStore],
-    collab: Callable[[], Collaborative | None],
+    collab: Callable[[], CollabScorer | None],
     cache_dir: Path | None,
 ) -> Callable[[str], None]:
     """A ``Recommender.forget_hooks`` entry: after the facade deleted the SQL rows, drop the

@@ -1,7 +1,7 @@
 """A user's taste as vectors, built from their feedback history.
 
-Each video the user reacted to gets a signed weight: a like counts +1, a dislike -1, a rating maps
-[0, 5] to [-1, +1], and a watch adds its watched fraction times ``watch_weight`` (unless the
+Each video the user reacted to gets a signed weight, its sign from ``agent.feedback.polarity``: a
+like counts +1, a dislike -1, a rating maps [0, 5] to [-1, +1], and a watch adds its watched fraction times ``watch_weight`` (unless the
 latest explicit reaction was negative). Weights decay with age (half-life in days). The profile is
 the weighted mean of the positive videos' vectors minus ``negative_weight`` times the weighted mean
 of the negative ones, normalised; it is both a retrieval query (``Library.search_by_vector``) and a
@@ -17,11 +17,10 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from agent.feedback import RATING_MID, polarity
 from agent.types import FeedbackEvent
 
 log = logging.getLogger(__name__)
-
-RATING_MID = 2.5
 
 
 def normalise(vector: np.ndarray) -> np.ndarray | None:
@@ -108,12 +107,12 @@ def event_weights(
     reaction: dict[str, tuple[float, datetime]] = {}  # latest explicit reaction
     watched: dict[str, tuple[float, datetime]] = {}  # latest watch
     for ev in sorted(events, key=lambda e: e.timestamp):
-        if ev.kind == "like":
-            reaction[ev.video_id] = (1.0, ev.timestamp)
-        elif ev.kind == "dislike":
-            reaction[ev.video_id] = (-1.0, ev.timestamp)
+        sign = polarity(ev)  # agent.feedback: for, against, or nothing
+        if ev.kind in ("like", "dislike"):
+            reaction[ev.video_id] = (float(sign), ev.timestamp)
         elif ev.kind == "rating" and ev.value is not None:
-            reaction[ev.video_id] = ((ev.value - RATING_MID) / RATING_MID, ev.timestamp)
+            strength = abs(ev.value - RATING_MID) / RATING_MID  # 0-5 stars -> 0..1 either way
+            reaction[ev.video_id] = (sign * strength, ev.timestamp)
         elif ev.kind == "watched":
             fraction = 1.0 if ev.value is None else ev.value
             watched[ev.video_id] = (fraction * weights.watch_weight, ev.timestamp)

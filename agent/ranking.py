@@ -6,9 +6,9 @@ Candidates come from four sources, merged per video:
 2. similar-to-liked: the vectors of the videos the user liked (in this conversation or history),
    each as a query (``Library.search_by_vector``);
 3. the user's profile vector (``Library.search_by_vector``);
-4. the best videos by collaborative score (``CollabSettings.candidates`` of them, when the scorer
-   offers ``collab_candidates``): what people who liked the same videos liked, even when nothing
-   in its text matches.
+4. the best videos by collaborative score (``CollabSettings.candidates`` of them, from the
+   :class:`agent.collab.CollabScorer`): what people who liked the same videos liked, even when
+   nothing in its text matches.
 
 Each candidate is scored ``(1 - h) * content + h * profile + c * collab``: ``content`` is the
 candidate's hybrid-search rank turned into (0, 1] (0 when search did not return it), ``profile``
@@ -28,11 +28,11 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from agent.collab import CollabScorer
 from agent.diversity import mmr_rerank
 from agent.profile import UserProfile
 from agent.settings import AgentSettings
@@ -45,17 +45,6 @@ log = logging.getLogger(__name__)
 CONTENT_RANK_SCALE = 5.0  # content score = (s + 1) / (s + 1 + rank): rank 0 -> 1.0, rank 5 -> 0.55
 LIKED_SOURCES = 3  # how many liked videos each seed a similar-to-liked query
 LIKED_K = 10
-
-
-class CollabScorer(Protocol):
-    """The collaborative signal (agent/collab.py plugs in here); NaN = no signal for a video."""
-
-    def collab_scores(
-        self,
-        history: Sequence[FeedbackEvent],
-        video_ids: Sequence[str],
-        seeds: Sequence[str] = (),
-    ) -> np.ndarray: ...
 
 
 def _norm_title(text: str) -> str:
@@ -220,14 +209,11 @@ class Ranker:
         h = self.settings.history_weight if not profile.empty else 0.0
         if not query.strip():
             h = 1.0 if not profile.empty else 0.0
-        # collab (agent/collab.py): the weight tuned with the model (kept in proportion to h),
+        # collab (agent/collab): the weight tuned with the model (kept in proportion to h),
         # else the setting
-        tuned = getattr(self.collab, "collab_weight", None)
-        c = (
-            float(tuned(h, self.settings.collab_weight))
-            if callable(tuned)
-            else self.settings.collab_weight
-        )
+        c = self.settings.collab_weight
+        if self.collab is not None:
+            c = float(self.collab.collab_weight(h, c))
         candidates = []
         for i, video_id in enumerate(ids):
             entry = pool[video_id]
@@ -269,12 +255,12 @@ class Ranker:
     ) -> None:
         """Add the scorer's best videos that pass the filters (evidence: their first spoken
         chunk, else their first chunk)."""
-        offer = getattr(self.collab, "collab_candidates", None)
         k = self.settings.collab.candidates
-        if not callable(offer) or k <= 0 or self.settings.collab_weight == 0:
+        if self.collab is None or k <= 0 or self.settings.collab_weight == 0:
             return
         try:
-            video_ids = list(offer(history, list(liked), k + len(filters.exclude_ids)))
+            wanted = k + len(filters.exclude_ids)
+            video_ids = list(self.collab.collab_candidates(history, list(liked), wanted))
         except Exception as exc:  # the collaborative signal is optional; never fail a turn on it
             log.warning("collaborative candidates unavailable: %s", exc)
             return

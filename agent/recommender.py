@@ -31,7 +31,7 @@ import numpy as np
 
 from agent import privacy
 from agent.coldstart import cold_start_candidates
-from agent.collab import Collaborative, collab_of
+from agent.collab import Collaborative, CollabScorer
 from agent.conversation import (
     Conversation,
     last_user,
@@ -43,7 +43,7 @@ from agent.conversation import (
 from agent.explain import Explainer
 from agent.llm.base import LLM, Completion
 from agent.profile import ProfileWeights, UserProfile, build_profile
-from agent.ranking import CollabScorer, Ranker, TitleIndex
+from agent.ranking import Ranker, TitleIndex
 from agent.relay import Relay
 from agent.rerank import Reranker
 from agent.settings import Settings
@@ -157,9 +157,9 @@ class Recommender:
         self._library = library
         self._llm = _LockedLLM(llm, threading.RLock()) if llm is not None else None
         self._users = users
-        # collab (agent/collab.py): by default the newest model `vidrec train` saved (lazy; NaN
+        # collab (agent/collab): by default the newest model `vidrec train` saved (lazy; NaN
         # scores, i.e. no signal, until one exists)
-        self.collab = (
+        self.collab: CollabScorer = (
             collab
             if collab is not None
             else Collaborative(self.settings.data_dir, self.settings.agent.collab)
@@ -172,7 +172,7 @@ class Recommender:
         # versions and the caches, compacts SQLite and checks that no trace is left
         self.forget_hooks.append(
             privacy.forget_hook(
-                lambda: self.users_store, lambda: collab_of(self.collab), self.settings.cache_dir
+                lambda: self.users_store, lambda: self.collab, self.settings.cache_dir
             )
         )
 
@@ -515,7 +515,7 @@ class Recommender:
             clock = time.perf_counter()
             picks = cold_start_candidates(
                 self.library,
-                collab_of(self.collab),
+                self.collab,
                 self.users_store,
                 self.settings,
                 exclude=exclude,
@@ -596,7 +596,7 @@ class Recommender:
                 got=repr(video_id),
                 hint="List the ids with `vidrec videos`",
             )
-        # collab (agent/collab.py): a reaction during a conversation joins its session, which
+        # collab (agent/collab): a reaction during a conversation joins its session, which
         # the model's session co-occurrence and session popularity learn from
         window = timedelta(minutes=self.settings.agent.collab.session_window_minutes)
         session_id = self.users_store.current_session(user_id, window)
@@ -612,7 +612,7 @@ class Recommender:
     def export_user(self, user_id: str) -> dict[str, object]:
         """Everything held about a user, as JSON-ready data (NotFoundError if nothing is held)."""
         # collab (agent/privacy.py): the SQL data plus the user's factors in the model versions
-        return privacy.export_user(user_id, self.users_store, collab_of(self.collab))
+        return privacy.export_user(user_id, self.users_store, self.collab)
 
     def forget_user(self, user_id: str) -> None:
         """Delete everything held about a user from every store (a no-op if nothing is held)."""

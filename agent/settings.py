@@ -55,12 +55,12 @@ class LLMSettings(Section):
 
 
 class CollabSettings(Section):
-    """The collaborative model fitted from the interaction log (``vidrec train``, agent/collab.py).
+    """The collaborative model fitted from the interaction log (``vidrec train``, agent/collab).
 
     Confidence of a (user, video) pair: ``1 + alpha * strength`` where strength sums the events:
-    like +like_strength, watched +watch_strength * fraction, rating r >= rating_negative_below
-    +rating_strength * r / 5, dislike or a rating below the threshold -dislike_strength (negative
-    confidence = disliked, as the implicit library reads it).
+    like +like_strength, watched +watch_strength * fraction, a positive rating r (r >= 2.5,
+    ``agent.feedback``) +rating_strength * r / 5, dislike or a negative rating -dislike_strength
+    (negative confidence = disliked, as the implicit library reads it).
     """
 
     # ALS defaults: best validation NDCG@10 of a 3x2x3 grid on MovieLens (collab_eval --tune-als)
@@ -72,7 +72,6 @@ class CollabSettings(Section):
     watch_strength: float = 1.0
     rating_strength: float = 1.0
     dislike_strength: float = 1.0
-    rating_negative_below: float = 0.0
     recent_items: int = Field(
         50, ge=1, description="how many of a user's newest liked videos seed the recent neighbours"
     )
@@ -216,7 +215,3 @@ class Settings(BaseSettings):
     def redacted(self) -> dict[str, Any]:
         """The effective settings as plain data, secrets masked (for ``vidrec config``)."""
         return self.model_dump(mode="json")
-
-
-def load_settings(**overrides: Any) -> Settings:
-    return Settings(**overrides)

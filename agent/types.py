@@ -6,16 +6,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from prompts.messages import Message, Role
 from retrieval.types import SearchFilters, Video
 
-Role = Literal["user", "assistant", "system"]
+__all__ = [
+    "Answer",
+    "AnswerEvent",
+    "Candidate",
+    "FeedbackEvent",
+    "FeedbackKind",
+    "Message",
+    "Recommendation",
+    "Role",
+    "TurnUnderstanding",
+]
+
 FeedbackKind = Literal["like", "dislike", "watched", "rating", "impression"]
-
-
-@dataclass(frozen=True)
-class Message:
-    role: Role
-    content: str
 
 
 @dataclass(frozen=True)

@@ -221,12 +221,6 @@ class UserStore:
             db.add(UserRow(id=user_id, created_at=_utc(None)))
             db.flush()
 
-    def ensure_user(self, user_id: str) -> str:
-        user_id = _check_id("user id", user_id)
-        with self._lock, self._sessions.begin() as db:
-            self._ensure_user(db, user_id)
-        return user_id
-
     def users(self) -> list[str]:
         with self._sessions() as db:
             return list(db.scalars(select(UserRow.id).order_by(UserRow.id)))

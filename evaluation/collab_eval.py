@@ -1,13 +1,18 @@
-"""Collaborative signal on MovieLens: popularity, content-only, ALS, BPR and the hybrid, one run.
+"""Tuning the collaborative model's settings on MovieLens validation splits (ALS grid, recent
+decay, blend), with the per-signal rows behind them.
 
-``python -m evaluation.collab_eval --data ../shared/data/movielens/ml-latest-small [--limit N]``
+``python -m evaluation.collab_eval --data ../shared/data/movielens/ml-latest-small [--tune-als]``
+
+This is a research tool for choosing ``CollabSettings`` defaults; the product's numbers come from
+``vidrec eval TASK`` (the row ``vidrec`` runs the shipped Recommender). ``--task redial`` /
+``--task inspired`` simply run ``vidrec eval TASK --cross-fit``.
 
 Protocol: the harness's (``evaluation.movielens``): each user's latest rating (by time) is the
 test target, every movie of the ratings file is ranked except the user's training movies, HR@10
 and NDCG@10. Validation applies the same leave-last-out split once more to the training part;
 everything tuned (blend weights, ALS parameters with ``--tune-als``) is chosen there, and the test
-split is touched once. All ratings count as interactions (confidence ``1 + alpha * r/5``, see
-``agent.collab``), the usual implicit-feedback reading of MovieLens. ``--limit N`` scores N
+split is touched once. Ratings are read as the product reads them (``agent.feedback``: 2.5 and
+above positive, below a dislike; confidence ``1 + alpha * |strength|``, see ``agent.collab``). ``--limit N`` scores N
 sampled test users (models are always fitted on everybody's training part). Content vectors are
 the ones the library indexes for the movies (metadata-only manifest rows: title, year, genres,
 tags), from the harness's cached eval workspace, i.e. exactly what the product ranks with.
@@ -41,14 +46,12 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -63,16 +66,21 @@ from agent.collab import (
     ratio_grid,
     recent_matrix,
     row_zscore,
+    top_k,
     tune_blend,
 )
 from agent.diversity import catalogue_coverage, intra_list_diversity, mmr_order
 from agent.settings import AgentSettings, CollabSettings, Settings
 from agent.types import FeedbackEvent
+from evaluation.baselines import bpr_scorer, itemknn_scorer
+from evaluation.cache import file_sha256
+from evaluation.metrics import hit_at_k, ndcg_at_k
 from evaluation.movielens import Ratings, load_ratings, ratings_file
 from evaluation.movielens import Split as HarnessSplit
 from evaluation.movielens import leave_last_out as leave_last_out_ratings
 from evaluation.report import EvalReport, SystemResult
-from evaluation.runner import sample
+from evaluation.runner import EvalOptions, sample
+from evaluation.tasks import run_eval
 
 log = logging.getLogger(__name__)
 
@@ -105,28 +113,6 @@ class Signals:
     model: CollabModel  # the ALS fit the scores come from
 
 
-def _fit_bpr(matrix: csr_matrix, cfg: CollabSettings, factors: int) -> Any:
-    from implicit.cpu.bpr import BayesianPersonalizedRanking
-    from threadpoolctl import threadpool_limits
-
-    binary = (matrix > 0).astype(np.float32).tocsr()
-    with threadpool_limits(1, "blas"):
-        bpr = BayesianPersonalizedRanking(
-            factors=factors, iterations=100, num_threads=cfg.threads, random_state=cfg.seed
-        )
-        bpr.fit(binary, show_progress=False)
-    return bpr
-
-
-def _fit_knn(matrix: csr_matrix, rows: np.ndarray) -> np.ndarray:
-    from implicit.nearest_neighbours import CosineRecommender
-
-    binary = (matrix > 0).astype(np.float32).tocsr()
-    knn = CosineRecommender(K=100)
-    knn.fit(binary, show_progress=False)
-    return np.asarray((binary[rows] @ knn.similarity).todense(), dtype=np.float32)
-
-
 def compute_signals(
     split: Split,
     cfg: CollabSettings,
@@ -144,7 +130,7 @@ def compute_signals(
     targets = np.array([col_of[split.targets[u]] for u in users], dtype=np.int64)
     seen = data.matrix[rows]
 
-    model = CollabModel.fit(split.train, cfg)
+    model = CollabModel.fit_events(split.train, cfg)
     model_cols = model.item_rows(split.item_ids)  # -1 for movies with no training interaction
     als = np.zeros((len(users), len(split.item_ids)), dtype=np.float32)
     known = model_cols >= 0
@@ -154,9 +140,8 @@ def compute_signals(
 
     bpr_scores = knn = None
     if with_bpr:
-        bpr = _fit_bpr(data.matrix, cfg, cfg.factors)
-        bpr_scores = np.asarray(bpr.user_factors[rows] @ bpr.item_factors.T, dtype=np.float32)
-        knn = _fit_knn(data.matrix, rows)
+        bpr_scores = np.asarray(bpr_scorer(data.matrix, cfg)(rows), dtype=np.float32)
+        knn = itemknn_scorer(data.matrix, cfg)(rows)
 
     positive = (data.matrix > 0).astype(np.float32)
     popularity = np.log1p(np.asarray(positive.sum(axis=0)).ravel()).astype(np.float32)
@@ -190,26 +175,12 @@ def _mask(scores: np.ndarray, seen: csr_matrix) -> np.ndarray:
     return out
 
 
-def _top(scores: np.ndarray, k: int) -> list[np.ndarray]:
-    """Per row, the indices of the ``k`` best finite scores, best first (ties: lower index)."""
-    k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    out = []
-    for row, cand in zip(scores, part, strict=True):
-        cand = cand[np.isfinite(row[cand])]
-        out.append(cand[np.lexsort((cand, -row[cand]))])
-    return out
-
-
 def _per_user(top: Sequence[np.ndarray], targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Hit (0/1) and NDCG of each user's top list for their one target."""
-    hits = np.zeros(len(top))
-    ndcg = np.zeros(len(top))
-    for u, items in enumerate(top):
-        where = np.flatnonzero(items == targets[u])
-        if len(where):
-            hits[u] = 1.0
-            ndcg[u] = 1.0 / np.log2(where[0] + 2.0)
+    """Hit (0/1) and NDCG of each user's top list for their one target (evaluation.metrics)."""
+    lists = [[str(i) for i in items] for items in top]
+    wanted = [{str(t)} for t in targets]
+    hits = np.array([hit_at_k(lst, t, K) for lst, t in zip(lists, wanted, strict=True)])
+    ndcg = np.array([ndcg_at_k(lst, t, K) for lst, t in zip(lists, wanted, strict=True)])
     return hits, ndcg
 
 
@@ -242,10 +213,10 @@ def evaluate(
     if mmr_lambda is not None and unit_vectors is not None:
         top = [
             pool[mmr_order(masked[u, pool], unit_vectors[pool], K, mmr_lambda)]
-            for u, pool in enumerate(_top(masked, MMR_POOL))
+            for u, pool in enumerate(top_k(masked, MMR_POOL))
         ]
     else:
-        top = _top(masked, K)
+        top = top_k(masked, K)
     hits, ndcg = _per_user(top, signals.targets)
     if per_user is not None:
         per_user[name] = (hits, ndcg)
@@ -289,10 +260,9 @@ def movie_vectors(
     The first run ingests the movies' metadata-only manifest into a cached eval library (the
     same one ``vidrec eval movielens`` uses); later runs find every row unchanged.
     """
-    from evaluation.movielens import _movie_vectors
-    from evaluation.runner import EvalOptions, make_progress
+    from evaluation.movielens import _movie_library
+    from evaluation.runner import make_progress
 
-    options = EvalOptions(task="movielens", data=data, limit=limit, seed=seed)
     scratch = EvalReport(
         task="movielens",
         data=str(data),
@@ -304,7 +274,11 @@ def movie_vectors(
     )
     movies_dir = ratings_file(data).parent
     with make_progress(enabled=False) as progress:
-        vectors = _movie_vectors(options, settings, movies_dir, ratings, progress, scratch)
+        found = _movie_library(settings, movies_dir, ratings, progress, scratch)
+    if found is None:
+        return {}, scratch.dataset
+    vectors = found[0].video_vectors([f"ml:{int(m)}" for m in ratings.item_ids])
+    found[0].close()
     return vectors, scratch.dataset
 
 
@@ -583,7 +557,7 @@ def run(
     report = EvalReport(
         task="movielens-collab",
         data=str(data),
-        data_sha256=_sha256(ratings_file(data)),
+        data_sha256=file_sha256(ratings_file(data)),
         n_cases=len(test.users),
         n_cases_total=len(outer.test),
         seed=seed,
@@ -626,304 +600,6 @@ def run(
 
 
 # --- conversational tasks: Recall@10 with and without the collaborative signal -----------------
-CONTENT_RANK_SCALE = 5.0  # as agent.ranking: content = (s + 1) / (s + 1 + search rank)
-CONV_POOL = 100  # search hits per case
-COLLAB_POOL = 100  # + the best videos by collaborative score (as the ranker adds them)
-CONV_FOLDS = 5
-COLLAB_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 1.0, 2.0, 5.0)
-RECALL_KS = (1, 5, 10, 20, 50)
-DIALOGUE_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
-
-
-def dialogue_events(dialogue: Any) -> list[FeedbackEvent]:
-    """A dialogue as the interaction log records a conversation: one session of one user that
-    liked every movie it names, in the order they are named."""
-    from datetime import timedelta
-
-    user = f"dialogue:{dialogue.id}"
-    out: list[FeedbackEvent] = []
-    seen: set[str] = set()
-    for turn, utterance in enumerate(dialogue.utterances):
-        for movie in utterance.movies:
-            if movie not in seen:
-                seen.add(movie)
-                at = DIALOGUE_EPOCH + timedelta(minutes=turn, seconds=len(seen))
-                out.append(FeedbackEvent(user, movie, "like", None, at, session_id=user))
-    return out
-
-
-def fold_of(dialogue_id: str, folds: int) -> int:
-    return int(hashlib.sha256(dialogue_id.encode()).hexdigest(), 16) % folds
-
-
-@dataclass
-class ConvScores:
-    """One case's candidates with their content and collaborative scores."""
-
-    ids: list[str]
-    content: np.ndarray
-    collab: np.ndarray  # the model's standardised collaborative score (0: none)
-    collab_top: list[str]  # the catalogue by collaborative score alone, excluded movies left out
-    targets: tuple[str, ...]
-    fold: int
-
-
-def _conv_scores(
-    request: Any,
-    seeds: Sequence[str],
-    targets: tuple[str, ...],
-    fold: int,
-    library: Any,
-    model: CollabModel,
-    catalogue: Any,
-) -> ConvScores:
-    """What the ranker sees for a user with no history who named ``seeds`` in this dialogue:
-    the search hits (content by rank) plus the best videos by collaborative score."""
-    from retrieval.types import SearchFilters
-
-    hits = library.search(request.query, SearchFilters(exclude_ids=request.excluded), k=CONV_POOL)
-    ids = [h.video.id for h in hits]
-    content = [(CONTENT_RANK_SCALE + 1) / (CONTENT_RANK_SCALE + 1 + r) for r in range(len(ids))]
-    everything = model.collab_scores([], None, seeds=seeds)
-    order = np.argsort(-np.nan_to_num(everything, nan=-np.inf), kind="stable")
-    collab_top = [
-        model.item_ids[i]
-        for i in order[: COLLAB_POOL + len(request.excluded) + 50]
-        if not np.isnan(everything[i])
-        and model.item_ids[i] in catalogue
-        and model.item_ids[i] not in request.excluded
-    ][:COLLAB_POOL]
-    taken = set(ids)
-    ids.extend(v for v in collab_top if v not in taken)
-    content.extend([0.0] * (len(ids) - len(content)))
-    by_id = dict(zip(model.item_ids, everything, strict=True))
-    collab = np.array([by_id.get(v, np.nan) for v in ids])
-    return ConvScores(
-        ids, np.asarray(content), np.nan_to_num(collab, nan=0.0), collab_top, targets, fold
-    )
-
-
-def _ranked(scores: Sequence[ConvScores], weight: float, k: int) -> list[list[str]]:
-    out = []
-    for case in scores:
-        total = case.content + weight * case.collab
-        order = np.lexsort((np.arange(len(total)), -total))
-        out.append([case.ids[i] for i in order[:k]])
-    return out
-
-
-def _recall_per_case(
-    lists: Sequence[Sequence[str]], targets: Sequence[tuple[str, ...]]
-) -> np.ndarray:
-    """Recall@10 of each case (``evaluation.metrics.recall_at_k``), for the paired bootstrap."""
-    from evaluation.metrics import recall_at_k
-
-    return np.array([recall_at_k(lst, t, 10) for lst, t in zip(lists, targets, strict=True)])
-
-
-def run_conversational(
-    task: str,
-    data: Path,
-    settings: Settings,
-    *,
-    movielens: Path,
-    limit: int | None = None,
-    seed: int = 0,
-    folds: int = CONV_FOLDS,
-) -> EvalReport:
-    """ReDial / INSPIRED (the harness's cases, catalogue and library): search alone vs search +
-    the collaborative score, as the ranker blends them for a user with no history who named some
-    movies earlier in the conversation (the seeds): ``content(search rank) + c * collab``.
-
-    The interaction log is what an operator's would be: the MovieLens ratings (imported, no
-    sessions) plus the *other* dialogues, each a conversation session liking the movies it names.
-    The dialogues are split into ``folds`` by id; each fold's cases are scored by a model that
-    ``agent.collab.train`` fitted and tuned (session weights on the last movie of each training
-    dialogue) on MovieLens + the other folds' dialogues, so a case's own dialogue is never in
-    its model. ``c`` is the setting (``agent.collab_weight``) and, separately, cross-fitted
-    (chosen by Recall@10 on the other folds' cases). Baseline: the harness's popularity (mentions
-    in all the other dialogues, leave-dialogue-out).
-    """
-    import tempfile
-
-    from agent.collab import ModelStore, train
-    from evaluation.conversational import _mentions_by_dialogue, load_cases
-    from evaluation.dialogues import context_query
-    from evaluation.metrics import ranking_metrics
-    from evaluation.runner import EvalOptions
-    from evaluation.systems import LeaveOneOutPopularity, RankRequest
-    from evaluation.workspace import open_library, prepare_workspace, workspace_name
-
-    started = time.perf_counter()
-    options = EvalOptions(
-        task=task,  # type: ignore[arg-type]
-        data=data,
-        limit=limit,
-        seed=seed,
-        movielens=movielens,
-    )
-    dialogues, all_cases, builder, stats = load_cases(options, settings)
-    cases = sample(all_cases, limit, seed)
-    catalogue = builder.catalogue()
-    lines = catalogue.manifest_lines()
-    ev_settings = prepare_workspace(
-        settings, workspace_name(task, catalogue.sha256, settings), lines
-    )
-    library, _ = open_library(ev_settings, lines)
-
-    ratings = load_ratings(movielens)
-    everything = HarnessSplit(ratings, np.arange(len(ratings)), np.array([], dtype=np.int64))
-    ml_events = harness_split(ratings, everything, everything.test).train
-    logs = {d.id: dialogue_events(d) for d in dialogues}
-    position = {  # where each movie is first named in its dialogue (seeds: newest first)
-        d: {e.video_id: n for n, e in enumerate(events)} for d, events in logs.items()
-    }
-    cfg = settings.agent.collab
-    scored: list[ConvScores | None] = [None] * len(cases)
-    tuned: list[str] = []
-    fit_s = score_s = 0.0
-    for fold in range(folds):
-        mine = [n for n, c in enumerate(cases) if fold_of(c.dialogue_id, folds) == fold]
-        if not mine:
-            continue
-        t0 = time.perf_counter()
-        log_events = [
-            *ml_events,
-            *(e for d, events in logs.items() if fold_of(d, folds) != fold for e in events),
-        ]
-        with tempfile.TemporaryDirectory(prefix="vidrec-conv-") as tmp:
-            trained = train(log_events, cfg, ModelStore(Path(tmp)), item_vectors=None)
-            model = CollabModel.load_from(trained.path)
-        fit_s += time.perf_counter() - t0
-        sw, held = trained.meta.session_blend, trained.session_tuning or {}
-        tuned.append(
-            f"fold {fold}: session weights {sw.session:g} / {sw.popularity:g} "
-            f"(held-out NDCG@10 {held.get('session:blend:ndcg@10', 0):.3f} vs "
-            f"{held.get('session:none:ndcg@10', 0):.3f} without)"
-            if sw
-            else f"fold {fold}: session weights not tuned"
-        )
-        t0 = time.perf_counter()
-        for n in mine:
-            case = cases[n]
-            order = position.get(case.dialogue_id, {})
-            seeds = sorted(
-                (m for m in case.excluded if model.has_item(m)),
-                key=lambda m: (-order.get(m, -1), m),
-            )
-            request = RankRequest(
-                id=case.id, query=context_query(case), context=case.context, excluded=case.excluded
-            )
-            scored[n] = _conv_scores(request, seeds, case.targets, fold, library, model, catalogue)
-        score_s += time.perf_counter() - t0
-    ordered = [s for s in scored if s is not None]
-    targets = [c.targets for c in ordered]
-    k_max = max(RECALL_KS)
-
-    def measure(lists: list[list[str]]) -> dict[str, float]:
-        out = ranking_metrics(lists, targets, recall_ks=RECALL_KS, ndcg_ks=(10,))
-        out["Coverage@10"] = catalogue_coverage((lst[:10] for lst in lists), len(catalogue))
-        return {k: round(v, 4) for k, v in out.items()}
-
-    def cross_fitted() -> tuple[list[list[str]], dict[int, float]]:
-        """Each fold ranked with the collab weight that scored best (Recall@10) on the other
-        folds' cases (ties: the smaller weight)."""
-        chosen: dict[int, float] = {}
-        for fold in sorted({c.fold for c in ordered}):
-            other = [c for c in ordered if c.fold != fold]
-            curve = {
-                w: float(_recall_per_case(_ranked(other, w, 10), [c.targets for c in other]).mean())
-                for w in COLLAB_WEIGHTS
-            }
-            chosen[fold] = max(curve, key=lambda w: (curve[w], -w)) if other else 0.0
-        lists = [_ranked([c], chosen[c.fold], k_max)[0] for c in ordered]
-        return lists, chosen
-
-    popularity = LeaveOneOutPopularity(
-        _mentions_by_dialogue(dialogues),
-        {i: float(m.popularity) for i, m in catalogue.items.items()},
-        {c.id: c.dialogue_id for c in cases},
-    )
-    kept = [c for c, s in zip(cases, scored, strict=True) if s is not None]
-    systems = {
-        "popularity": [
-            popularity.rank(RankRequest(c.id, "", c.context, c.excluded), k_max) for c in kept
-        ],
-        "hybrid": _ranked(ordered, 0.0, k_max),
-        "collab": [c.collab_top[:k_max] for c in ordered],
-    }
-    c_default = settings.agent.collab_weight
-    default_lists = _ranked(ordered, c_default, k_max)
-    fitted_lists, chosen = cross_fitted()
-    per_case = {name: _recall_per_case(lists, targets) for name, lists in systems.items()}
-    hybrid_case = _recall_per_case(fitted_lists, targets)
-    best = max(per_case, key=lambda n: float(per_case[n].mean()))
-    mean, low, high = paired_bootstrap(hybrid_case, per_case[best], seed=seed)
-    weights_shown = ", ".join(f"{w:g}" for _, w in sorted(chosen.items()))
-    descriptions = {
-        "popularity": "mentions of each movie in the other dialogues (leave-dialogue-out), ties "
-        "by MovieLens ratings count (the harness's popularity)",
-        "hybrid": "library hybrid search (dense + BM25, RRF): without the collaborative signal",
-        "collab": "the collaborative score alone (model fitted on MovieLens + the other folds' "
-        "dialogues; ALS fold-in, recent neighbours, session co-occurrence and popularity of "
-        "the seeds)",
-    }
-    report = EvalReport(
-        task=f"{task}-collab",
-        data=str(data),
-        data_sha256=_sha256(data),
-        n_cases=len(ordered),
-        n_cases_total=len(all_cases),
-        seed=seed,
-        limit=limit,
-        systems=[
-            *(
-                SystemResult(name, descriptions[name], measure(lists), len(ordered))
-                for name, lists in systems.items()
-            ),
-            SystemResult(
-                "hybrid+collab",
-                f"hybrid + c * collab, c = agent.collab_weight = {c_default:g} (as shipped)",
-                measure(default_lists),
-                len(ordered),
-                score_s,
-            ),
-            SystemResult(
-                "hybrid+collab tuned",
-                f"hybrid + c * collab, c per fold tuned on the other folds' cases: {weights_shown}",
-                measure(fitted_lists),
-                len(ordered),
-                fit_s,
-            ),
-        ],
-        dataset={**stats, "catalogue_items": len(catalogue), "folds": folds},
-        settings={"collab": cfg.model_dump(mode="json")},
-        model={"embedder": f"{settings.embedding.backend}/{settings.embedding.model}"},
-        notes=[
-            f"interaction log per fold: {len(ml_events)} MovieLens ratings + the other folds' "
-            f"dialogues as sessions ({len(dialogues)} dialogues in {folds} folds by id hash)",
-            *tuned,
-            f"hybrid+collab tuned - best single system ({best}) Recall@10: {mean:+.4f} (95% "
-            f"paired bootstrap interval {low:+.4f} .. {high:+.4f}, 2000 resamples of cases)",
-            "seeds = movies named earlier in the dialogue that the model knows "
-            f"({sum(1 for c in ordered if c.collab.any())} of {len(ordered)} cases have a "
-            "collaborative score)",
-        ],
-        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
-    report.wall_s = round(time.perf_counter() - started, 1)
-    library.close()
-    return report
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m evaluation.collab_eval", description=__doc__.split("\n\n")[0]
@@ -962,15 +638,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             mmr_lambda=args.mmr_lambda,
             folds=args.folds,
         )
-    else:
+    else:  # the conversational tasks are `vidrec eval TASK --cross-fit` (the shipped Recommender)
         default = {"redial": "redial/valid_data.jsonl", "inspired": "inspired/dev.tsv"}[args.task]
-        report = run_conversational(
-            args.task,
-            args.data or settings.data.shared_dir / default,
+        report = run_eval(
+            EvalOptions(
+                task=args.task,
+                data=args.data or settings.data.shared_dir / default,
+                limit=args.limit,
+                seed=args.seed,
+                movielens=movielens,
+                systems=("popularity", "hybrid", "vidrec"),
+                cross_fit=True,
+            ),
             settings,
-            movielens=movielens,
-            limit=args.limit,
-            seed=args.seed,
         )
     from rich.console import Console
 

@@ -8,14 +8,20 @@ and NDCG@10 (mean over cases), catalogue coverage and intra-list diversity of th
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from rich.progress import Progress
 
 from agent.settings import Settings
 from evaluation.cache import CachingLLM, file_sha256
+from evaluation.conv_collab import FoldModels, fold_of, train_fold_models
+from evaluation.crossfit import COLLAB_WEIGHTS, cross_fitted_lists
 from evaluation.dialogues import ConvCase, Dialogue, context_query, extract_all
 from evaluation.inspired import load_inspired, load_youtube_map
 from evaluation.metrics import catalogue_coverage, intra_list_diversity, mean, ranking_metrics
@@ -24,6 +30,7 @@ from evaluation.redial import load_redial
 from evaluation.report import EvalReport, SystemResult
 from evaluation.runner import (
     EvalOptions,
+    caching_llm,
     choose_systems,
     default_movielens,
     ingest_progress,
@@ -38,10 +45,14 @@ from evaluation.systems import (
     HybridSystem,
     LeaveOneOutPopularity,
     RankRequest,
+    RoutedSystem,
     System,
+    VidrecSystem,
     library_chunks,
+    timing_note,
 )
 from evaluation.workspace import EvalError, open_library, prepare_workspace, workspace_name
+from retrieval.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +69,7 @@ def load_cases(
     movielens = MovieLens.load(ml_dir)
     builder = CatalogueBuilder(movielens, prefix=options.task)
     stats: dict[str, float | int | str] = {}
-    if options.task == "redial":
-        dialogues = load_redial(options.data, builder)
-    else:
-        youtube_csv = options.youtube or ml_dir.parent / "ml-youtube.csv"
-        youtube = load_youtube_map(youtube_csv) if youtube_csv.is_file() else None
-        data = load_inspired(options.data, builder, youtube)
-        dialogues = data.dialogues
-        stats["trailers_matched_movielens"] = (
-            f"{len(data.trailer_items)} of {len(data.trailer_ids)}"
-        )
+    dialogues = read_dialogues(options, options.data, builder, ml_dir, stats)
     cases = extract_all(dialogues)
     if not cases:
         raise EvalError(
@@ -78,6 +80,23 @@ def load_cases(
     return dialogues, cases, builder, stats
 
 
+def read_dialogues(
+    options: EvalOptions,
+    path: Path,
+    builder: CatalogueBuilder,
+    ml_dir: Path,
+    stats: dict[str, float | int | str],
+) -> list[Dialogue]:
+    """The dialogues of one file of the task, their movies matched through ``builder``."""
+    if options.task == "redial":
+        return load_redial(path, builder)
+    youtube_csv = options.youtube or ml_dir.parent / "ml-youtube.csv"
+    youtube = load_youtube_map(youtube_csv) if youtube_csv.is_file() else None
+    data = load_inspired(path, builder, youtube)
+    stats["trailers_matched_movielens"] = f"{len(data.trailer_items)} of {len(data.trailer_ids)}"
+    return data.dialogues
+
+
 def _mentions_by_dialogue(dialogues: Sequence[Dialogue]) -> dict[str, set[str]]:
     return {d.id: {m for u in d.utterances for m in u.movies} for d in dialogues}
 
@@ -85,7 +104,11 @@ def _mentions_by_dialogue(dialogues: Sequence[Dialogue]) -> dict[str, set[str]]:
 def run_conversational(options: EvalOptions, settings: Settings, progress: Progress) -> EvalReport:
     dialogues, all_cases, builder, stats = load_cases(options, settings)
     cases = sample(all_cases, options.limit, options.seed)
-    catalogue = builder.catalogue()
+    ml_dir = options.movielens or default_movielens(settings)
+    train_dialogues = (
+        read_dialogues(options, options.train, builder, ml_dir, {}) if options.train else None
+    )
+    catalogue = builder.catalogue()  # the training file's movies are videos too
     wanted = choose_systems(options, SYSTEMS)
 
     targets = [t for c in all_cases for t in c.targets]
@@ -136,6 +159,9 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
 
     systems: list[System] = []
     llms: list[CachingLLM] = []
+    timed: list[System] = []
+    weighted: dict[float, System] = {}  # --cross-fit: vidrec at each collab weight tried
+    stack = contextlib.ExitStack()
     for system_name in wanted:
         if system_name == "popularity":
             prior = {i: float(m.popularity) for i, m in catalogue.items.items()}
@@ -149,9 +175,34 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
         elif library is not None and system_name == "hybrid":
             systems.append(HybridSystem(library))
         elif library is not None and system_name == "vidrec":
-            vidrec, llm = make_vidrec(ev_settings, library, settings)
+            models = None
+            if options.collab:
+                scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vidrec-")))
+                models = train_fold_models(
+                    dialogues,
+                    train_dialogues,
+                    ml_dir / "ratings.csv",
+                    ev_settings.agent.collab,
+                    scratch,
+                    folds=options.folds,
+                    sessions=options.sessions,
+                    needed={c.dialogue_id for c in cases},
+                )
+                report.notes.extend(f"vidrec collaborative {note}" for note in models.notes)
+            vidrec, llm = _vidrec(options, settings, ev_settings, library, models, dialogue_of)
             systems.append(vidrec)
             llms.append(llm)
+            timed.extend(vidrec.systems.values() if isinstance(vidrec, RoutedSystem) else [vidrec])
+            if options.cross_fit and models is not None and options.train is None:
+                for weight in COLLAB_WEIGHTS:  # the LLM's answers come from its cache
+                    tried = ev_settings.model_copy(
+                        update={
+                            "agent": ev_settings.agent.model_copy(update={"collab_weight": weight})
+                        }
+                    )
+                    weighted[weight] = _vidrec(
+                        options, settings, tried, library, models, dialogue_of
+                    )[0]
 
     results: list[tuple[System, list[list[str]]]] = []
     for system in systems:
@@ -167,6 +218,16 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
             SystemResult(system.name, system.description, metrics, len(cases), ranked.wall_s)
         )
         results.append((system, ranked.lists))
+    if weighted:
+        row = _cross_fitted(weighted, requests, relevant, cases, options.folds, progress)
+        row.metrics["Coverage@10"] = catalogue_coverage(row.lists, len(catalogue), 10)
+        report.systems.append(row.result)
+        report.notes.append(row.note)
+        results.append((weighted[next(iter(weighted))], row.lists))
+    stack.close()
+    vidrecs = [s for s in timed if isinstance(s, VidrecSystem)]
+    if vidrecs:
+        report.notes.append(timing_note(vidrecs))
     if library is not None:
         _add_diversity(report, results, library)
     for llm in llms:
@@ -176,6 +237,83 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
             f"{llm.cache.hits} answered from the cache"
         )
     return report
+
+
+@dataclass
+class _Row:
+    result: SystemResult
+    lists: list[list[str]]
+    note: str
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.result.metrics
+
+
+def _cross_fitted(
+    weighted: dict[float, System],
+    requests: Sequence[RankRequest],
+    relevant: Sequence[tuple[str, ...]],
+    cases: Sequence[ConvCase],
+    folds: int,
+    progress: Progress,
+) -> _Row:
+    """The row ``vidrec-crossfit``: each fold's cases with the ``agent.collab_weight`` that
+    scored best on the other folds' cases (:mod:`evaluation.crossfit`)."""
+    lists_by_weight: dict[float, list[list[str]]] = {}
+    wall = 0.0
+    for weight, system in weighted.items():
+        ranked = run_system(system, requests, K, progress)
+        lists_by_weight[weight] = ranked.lists
+        wall += ranked.wall_s
+    fold_keys = [fold_of(c.dialogue_id, folds) for c in cases]
+    lists, chosen = cross_fitted_lists(lists_by_weight, relevant, fold_keys)
+    metrics = ranking_metrics(lists, relevant, recall_ks=RECALL_KS, ndcg_ks=(10,))
+    description = (
+        "vidrec with agent.collab_weight cross-fitted: each fold's cases with the weight "
+        f"(of {', '.join(f'{w:g}' for w in COLLAB_WEIGHTS)}) best on the other folds' cases"
+    )
+    note = "vidrec-crossfit: collab_weight per fold " + ", ".join(
+        f"{fold}: {w:g}" for fold, w in sorted(chosen.items())
+    )
+    result = SystemResult("vidrec-crossfit", description, metrics, len(cases), wall)
+    return _Row(result, lists, note)
+
+
+def _vidrec(
+    options: EvalOptions,
+    settings: Settings,
+    ev_settings: Settings,
+    library: Library,
+    models: FoldModels | None,
+    dialogue_of: dict[str, str],
+) -> tuple[VidrecSystem | RoutedSystem, CachingLLM]:
+    """The shipped Recommender, one per collaborative model (all sharing the library and LLM)."""
+    if models is None:
+        return make_vidrec(ev_settings, library, settings)
+    llm = caching_llm(ev_settings, settings)
+    per_model: dict[int, System] = {}
+    for key, scorer in models.scorers.items():
+        per_model[key], _ = make_vidrec(ev_settings, library, settings, collab=scorer, llm=llm)
+    first = next(iter(per_model.values()))
+    how = (
+        f"trained on {options.train.name}"
+        if options.train
+        else f"cross-fitted on {models.folds} folds of the scored dialogues"
+    )
+    description = (
+        f"{first.description}; collaborative model (MovieLens + dialogues as "
+        f"{'sessions' if options.sessions else 'history'}) {how}"
+    )
+    return (
+        RoutedSystem(
+            "vidrec",
+            description,
+            per_model,
+            lambda request: models.key(dialogue_of.get(request.id, "")),
+        ),
+        llm,
+    )
 
 
 def _add_diversity(

@@ -1,6 +1,7 @@
 """Ranking, rating and list-quality metrics used by every evaluation task.
 
-Each function scores ONE case (a ranked list against its relevant items, or one rating) so that
+Intra-list diversity and catalogue coverage are the agent's own (``agent.diversity``). Each
+function scores ONE case (a ranked list against its relevant items, or one rating) so that
 per-case values can be averaged, bootstrapped or inspected; ``mean`` averages them. Relevance is
 binary throughout: an item is relevant when it is in ``relevant``.
 
@@ -19,7 +20,22 @@ from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 
+from agent.diversity import catalogue_coverage, intra_list_diversity
 from retrieval.errors import InvalidInputError
+
+__all__ = [
+    "catalogue_coverage",
+    "hit_at_k",
+    "intra_list_diversity",
+    "mae",
+    "mean",
+    "mrr",
+    "ndcg_at_k",
+    "ranking_metrics",
+    "recall_at_k",
+    "reciprocal_rank",
+    "rmse",
+]
 
 Ratings = Sequence[float] | np.ndarray
 
@@ -100,41 +116,6 @@ def rmse(predicted: Ratings, actual: Ratings) -> float:
     """Root mean squared error."""
     p, a = _pairs(predicted, actual)
     return float(np.sqrt(np.mean((p - a) ** 2)))
-
-
-def intra_list_diversity(vectors: np.ndarray) -> float:
-    """Mean pairwise cosine distance (1 - cosine similarity) between the items of one list.
-
-    Args:
-        vectors: one row per recommended item (any scale; rows are normalised here).
-
-    Returns:
-        0.0 for lists shorter than two items or of identical items; up to 2.0 for opposite ones.
-    """
-    m = np.asarray(vectors, dtype=np.float64)
-    n = m.shape[0] if m.ndim == 2 else 0
-    if n < 2:
-        return 0.0
-    norms = np.linalg.norm(m, axis=1, keepdims=True)
-    m = m / np.where(norms == 0.0, 1.0, norms)
-    sims = m @ m.T
-    upper = sims[np.triu_indices(n, k=1)]
-    return float(np.mean(1.0 - upper))
-
-
-def catalogue_coverage(ranked_lists: Iterable[Sequence[str]], catalogue_size: int, k: int) -> float:
-    """Share of the catalogue that appears in at least one top-``k`` list."""
-    _check_k(k)
-    if catalogue_size <= 0:
-        raise InvalidInputError(
-            "Coverage needs a non-empty catalogue",
-            expected="catalogue_size > 0",
-            got=str(catalogue_size),
-        )
-    shown: set[str] = set()
-    for ranked in ranked_lists:
-        shown.update(ranked[:k])
-    return len(shown) / catalogue_size
 
 
 def mean(values: Iterable[float]) -> float:

@@ -20,21 +20,19 @@ regressions in numpy).
 
 from __future__ import annotations
 
-import csv
 import logging
 import time
-import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from rich.progress import Progress
 from scipy import sparse
-from threadpoolctl import threadpool_limits
 
-from agent.settings import Settings
+from agent.collab import top_k
+from agent.settings import CollabSettings, Settings
+from evaluation import baselines
+from evaluation.baselines import Scorer
 from evaluation.cache import file_sha256
 from evaluation.metrics import (
     catalogue_coverage,
@@ -44,127 +42,18 @@ from evaluation.metrics import (
     ranking_metrics,
     rmse,
 )
+from evaluation.movielens_data import Ratings, Split, leave_last_out, load_ratings, ratings_file
 from evaluation.movies import Catalogue, MovieLens
 from evaluation.report import EvalReport, SystemResult
 from evaluation.runner import EvalOptions, choose_systems, ingest_progress, new_report, sample
+from evaluation.shipped import rank_shipped
 from evaluation.workspace import EvalError, open_library, prepare_workspace, workspace_name
+from retrieval.library import Library
 
 log = logging.getLogger(__name__)
 
-SYSTEMS = ("popularity", "itemknn", "als", "bpr", "profile")
+SYSTEMS = ("popularity", "itemknn", "als", "bpr", "profile", "vidrec")
 TOP_K = 10
-
-
-@dataclass(frozen=True)
-class Ratings:
-    """Parallel arrays, one entry per rating, with dense 0-based user and item indices."""
-
-    users: np.ndarray  # int32 user index
-    items: np.ndarray  # int32 item index
-    values: np.ndarray  # float32 rating
-    timestamps: np.ndarray  # int64 unix seconds
-    user_ids: np.ndarray  # index -> original userId
-    item_ids: np.ndarray  # index -> original movieId
-
-    @property
-    def n_users(self) -> int:
-        return len(self.user_ids)
-
-    @property
-    def n_items(self) -> int:
-        return len(self.item_ids)
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-
-def ratings_file(path: Path) -> Path:
-    """``path`` itself, or the ratings.csv / ratings.dat inside a folder."""
-    if path.is_dir():
-        for name in ("ratings.csv", "ratings.dat"):
-            if (path / name).is_file():
-                return path / name
-        raise EvalError(
-            f"No ratings file in {path}",
-            expected="ratings.csv (userId,movieId,rating,timestamp) or ratings.dat (u::m::r::t)",
-            got=", ".join(sorted(p.name for p in path.iterdir())) or "an empty folder",
-        )
-    return path
-
-
-def load_ratings(path: str | Path) -> Ratings:
-    """Read a MovieLens ratings file: ``ratings.csv`` with a header, or ``::``-separated ``.dat``."""
-    path = ratings_file(Path(path))
-    raw_users: list[int] = []
-    raw_items: list[int] = []
-    values: list[float] = []
-    stamps: list[int] = []
-    with path.open(newline="", encoding="utf-8") as fh:
-        dat = path.suffix == ".dat"
-        rows = (line.rstrip("\n").split("::") for line in fh) if dat else csv.reader(fh)
-        for lineno, rec in enumerate(rows, start=1):
-            if not rec or not "".join(rec).strip():
-                continue
-            if lineno == 1 and not dat and rec[0].strip().lower() in ("userid", "user_id", "user"):
-                continue
-            try:
-                raw_users.append(int(rec[0]))
-                raw_items.append(int(rec[1]))
-                values.append(float(rec[2]))
-                stamps.append(int(float(rec[3])) if len(rec) > 3 and rec[3] else 0)
-            except (ValueError, IndexError):
-                raise EvalError(
-                    f"{path}:{lineno}: not a MovieLens rating",
-                    expected="userId,movieId,rating,timestamp (numbers)",
-                    got=",".join(rec)[:80],
-                    hint="Pass a MovieLens ratings.csv (e.g. ml-latest-small/ratings.csv)",
-                ) from None
-    if not values:
-        raise EvalError(f"No ratings in {path}", expected="at least one rating", got="none")
-    user_ids, users = np.unique(np.array(raw_users, dtype=np.int64), return_inverse=True)
-    item_ids, items = np.unique(np.array(raw_items, dtype=np.int64), return_inverse=True)
-    return Ratings(
-        users=users.astype(np.int32),
-        items=items.astype(np.int32),
-        values=np.array(values, dtype=np.float32),
-        timestamps=np.array(stamps, dtype=np.int64),
-        user_ids=user_ids,
-        item_ids=item_ids,
-    )
-
-
-@dataclass(frozen=True)
-class Split:
-    """Leave-last-out: rating indices for training, and one test rating per eligible user."""
-
-    ratings: Ratings
-    train: np.ndarray  # indices into ratings
-    test: np.ndarray  # indices into ratings, one per test user, in user order
-
-    @property
-    def test_users(self) -> np.ndarray:
-        return self.ratings.users[self.test]
-
-    def train_matrix(self, values: np.ndarray | None = None) -> sparse.csr_matrix:
-        """Users x items CSR of the training part (binary unless ``values`` given)."""
-        r = self.ratings
-        data = np.ones(len(self.train), dtype=np.float32) if values is None else values
-        return sparse.csr_matrix(
-            (data, (r.users[self.train], r.items[self.train])), shape=(r.n_users, r.n_items)
-        )
-
-
-def leave_last_out(ratings: Ratings, min_train: int = 1) -> Split:
-    """Hold out each user's latest rating (ties: larger movie id last); users need ``min_train`` more."""
-    order = np.lexsort((ratings.item_ids[ratings.items], ratings.timestamps, ratings.users))
-    users_sorted = ratings.users[order]
-    last = np.r_[users_sorted[1:] != users_sorted[:-1], True]
-    counts = np.bincount(ratings.users, minlength=ratings.n_users)
-    eligible = counts[users_sorted] > min_train
-    test_mask = last & eligible
-    test = order[test_mask]
-    train = np.sort(order[~test_mask])
-    return Split(ratings=ratings, train=train, test=test)
 
 
 # --- rating predictors ---------------------------------------------------------------------------
@@ -262,59 +151,6 @@ def _groups(keys: np.ndarray, n: int) -> list[tuple[int, np.ndarray]]:
 # --- top-N scorers: (split, eval users) -> score matrix (len(users) x n_items) ---------------------
 
 
-Scorer = Callable[[np.ndarray], np.ndarray]
-
-
-def popularity_scorer(split: Split) -> Scorer:
-    counts = np.bincount(split.ratings.items[split.train], minlength=split.ratings.n_items)
-    scores = counts.astype(np.float32)
-    return lambda users: np.tile(scores, (len(users), 1))
-
-
-def implicit_scorer(split: Split, kind: str, seed: int, threads: int) -> Scorer:
-    """ALS or BPR from ``implicit`` on the binary training matrix; score = user . item factors."""
-    from implicit.cpu.als import AlternatingLeastSquares
-    from implicit.cpu.bpr import BayesianPersonalizedRanking
-
-    matrix = split.train_matrix()
-    model: AlternatingLeastSquares | BayesianPersonalizedRanking
-    with threadpool_limits(1, "blas"):  # implicit runs its own threads; a BLAS pool only slows it
-        if kind == "als":
-            model = AlternatingLeastSquares(
-                factors=64,
-                regularization=0.05,
-                alpha=2.0,
-                iterations=15,
-                random_state=seed,
-                num_threads=threads,
-            )
-        else:
-            model = BayesianPersonalizedRanking(
-                factors=64,
-                learning_rate=0.01,
-                regularization=0.01,
-                iterations=100,
-                random_state=seed,
-                num_threads=threads,
-            )
-        model.fit(matrix, show_progress=False)
-    user_f = np.asarray(model.user_factors)
-    item_f = np.asarray(model.item_factors)
-    return lambda users: user_f[users] @ item_f.T
-
-
-def itemknn_scorer(split: Split, threads: int, neighbours: int = 100) -> Scorer:
-    from implicit.nearest_neighbours import CosineRecommender
-
-    matrix = split.train_matrix()
-    model = CosineRecommender(K=neighbours, num_threads=threads)
-    with warnings.catch_warnings():  # implicit converts its own transposed matrix and warns
-        warnings.simplefilter("ignore", category=Warning)
-        model.fit(matrix, show_progress=False)
-    similarity = model.similarity.tocsr()
-    return lambda users: np.asarray((matrix[users] @ similarity).todense(), dtype=np.float32)
-
-
 def profile_scorer(split: Split, vectors: dict[str, np.ndarray], settings: Settings) -> Scorer:
     """vidrec's content profile: ``build_profile`` over rating events, ``UserProfile.score``."""
     from agent.profile import ProfileWeights, build_profile
@@ -368,13 +204,7 @@ def top_k_lists(split: Split, users: np.ndarray, scores: np.ndarray, k: int) -> 
     scores = scores.astype(np.float64, copy=True)
     for row, u in enumerate(users):
         scores[row, train.indices[train.indptr[u] : train.indptr[u + 1]]] = -np.inf
-    top = np.argpartition(-scores, kth=min(k, scores.shape[1] - 1), axis=1)[:, :k]
-    out: list[list[int]] = []
-    for row in range(len(users)):
-        cand = top[row]
-        order = np.lexsort((cand, -scores[row, cand]))
-        out.append([int(i) for i in cand[order] if np.isfinite(scores[row, i])])
-    return out
+    return [[int(i) for i in top] for top in top_k(scores, k)]
 
 
 # --- the task --------------------------------------------------------------------------------------
@@ -407,45 +237,42 @@ def run_movielens(options: EvalOptions, settings: Settings, progress: Progress) 
         "leave-last-out by timestamp; full ranking over every item of the ratings file minus the "
         "user's training items; HR@10 = Recall@10 (one held-out item)"
     )
-    threads = max(1, settings.llm.threads)
     relevant = [[int(i)] for i in test_items]
 
     vectors: dict[str, np.ndarray] = {}
+    library: Library | None = None
+    ev_settings = settings
     movies_dir = ratings_file(options.data).parent
-    need_vectors = "profile" in wanted
-    if need_vectors:
-        vectors = _movie_vectors(options, settings, movies_dir, ratings, progress, report)
+    if "profile" in wanted or "vidrec" in wanted:
+        found = _movie_library(settings, movies_dir, ratings, progress, report)
+        if found is not None:
+            library, ev_settings = found
+            vectors = library.video_vectors([f"ml:{int(m)}" for m in ratings.item_ids])
+            report.dataset["items_with_metadata"] = len(vectors)
 
-    fitters: dict[str, Callable[[], Scorer]] = {
-        "popularity": lambda: popularity_scorer(split),
-        "itemknn": lambda: itemknn_scorer(split, threads),
-        "als": lambda: implicit_scorer(split, "als", options.seed, threads),
-        "bpr": lambda: implicit_scorer(split, "bpr", options.seed, threads),
-        "profile": lambda: profile_scorer(split, vectors, settings),
-    }
+    cfg = settings.agent.collab.model_copy(update={"seed": options.seed})
     descriptions = {
-        "popularity": "items by training-ratings count",
-        "itemknn": "item-item cosine kNN (implicit CosineRecommender, K=100), binary interactions",
-        "als": "implicit ALS (64 factors, reg 0.05, alpha 2, 15 iterations), binary interactions",
-        "bpr": "implicit BPR (64 factors, lr 0.01, reg 0.01, 100 iterations)",
+        **baselines.DESCRIPTIONS,
         "profile": "vidrec content profile (agent.profile.build_profile over rating events; "
         f"movie metadata embeddings {settings.embedding.backend}/{settings.embedding.model})",
+        "vidrec": "the product as shipped: vidrec import-interactions, vidrec train (tuned on the "
+        "log), Recommender.rank of 'Recommend me something.' with the shipped settings "
+        "(evaluation.shipped)",
     }
     all_lists: dict[str, list[list[int]]] = {}
     for name in wanted:
-        if name == "profile" and not vectors:
+        if name in ("profile", "vidrec") and (library is None or not vectors):
             report.notes.append(
-                "profile: skipped, no movie metadata (movies.csv) beside the ratings"
+                f"{name}: skipped, no movie metadata (movies.csv) beside the ratings"
             )
             continue
-        task_id = progress.add_task(name, total=len(users))
         start = time.perf_counter()
-        scorer = fitters[name]()
-        lists: list[list[int]] = []
-        for lo in range(0, len(users), 256):
-            chunk = users[lo : lo + 256]
-            lists.extend(top_k_lists(split, chunk, scorer(chunk), TOP_K))
-            progress.advance(task_id, len(chunk))
+        if name == "vidrec" and library is not None:
+            shipped = rank_shipped(split, users.tolist(), ev_settings, library, vectors, progress)
+            lists = shipped.lists
+            report.notes.extend(shipped.notes)
+        else:
+            lists = _baseline_lists(name, split, users, vectors, settings, cfg, progress)
         wall = time.perf_counter() - start
         str_lists = [[str(i) for i in lst] for lst in lists]
         metrics = ranking_metrics(
@@ -463,17 +290,41 @@ def run_movielens(options: EvalOptions, settings: Settings, progress: Progress) 
     return report
 
 
-def _movie_vectors(
-    options: EvalOptions,
+def _baseline_lists(
+    name: str,
+    split: Split,
+    users: np.ndarray,
+    vectors: dict[str, np.ndarray],
+    settings: Settings,
+    cfg: CollabSettings,
+    progress: Progress,
+) -> list[list[int]]:
+    """A baseline's (or the content profile's) top 10 per user, by full ranking."""
+    task_id = progress.add_task(name, total=len(users))
+    scorer = (
+        profile_scorer(split, vectors, settings)
+        if name == "profile"
+        else baselines.fit(name, split.train_matrix(), cfg)
+    )
+    lists: list[list[int]] = []
+    for lo in range(0, len(users), 256):
+        chunk = users[lo : lo + 256]
+        lists.extend(top_k_lists(split, chunk, scorer(chunk), TOP_K))
+        progress.advance(task_id, len(chunk))
+    return lists
+
+
+def _movie_library(
     settings: Settings,
     movies_dir: Path,
     ratings: Ratings,
     progress: Progress,
     report: EvalReport,
-) -> dict[str, np.ndarray]:
-    """Ingest the movies' metadata into an eval library and return their vectors by ``ml:<id>``."""
+) -> tuple[Library, Settings] | None:
+    """The movies' metadata ingested into an eval library (ids ``ml:<movieId>``), and the
+    workspace's settings; None without a movies.csv."""
     if not (movies_dir / "movies.csv").is_file():
-        return {}
+        return None
     movielens = MovieLens.load(movies_dir)
     wanted = {int(m) for m in ratings.item_ids}
     catalogue = Catalogue(
@@ -486,9 +337,7 @@ def _movie_vectors(
         library, ingest = open_library(ev_settings, lines, on_progress)
     report.dataset["index_ingested"] = len(ingest.ingested)
     report.dataset["index_unchanged"] = len(ingest.unchanged)
-    vectors = library.video_vectors(list(catalogue.items))
-    report.dataset["items_with_metadata"] = len(vectors)
-    return vectors
+    return library, ev_settings
 
 
 def _add_diversity(

@@ -1,6 +1,7 @@
 """Shared machinery of every task: options, sampling, the scoring loop, the vidrec system.
 
-``run_eval(options, settings)`` dispatches to the task module and returns an ``EvalReport``.
+The tasks themselves are found through ``evaluation.tasks`` (the registry); this module knows
+none of them, so the task modules can import it without a circle.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ from retrieval.errors import VidrecError
 from retrieval.types import IngestProgress
 
 if TYPE_CHECKING:
+    from agent.collab import CollabScorer
     from retrieval.library import Library
 
 log = logging.getLogger(__name__)
 
 Task = Literal["redial", "inspired", "movielens", "ted"]
-TASKS: tuple[Task, ...] = ("redial", "inspired", "movielens", "ted")
 T = TypeVar("T")
 
 
@@ -58,6 +59,12 @@ class EvalOptions:
             ml-latest-small); conversational tasks match titles against it.
         youtube: ml-youtube.csv for INSPIRED trailer ids (default: next to the MovieLens folder).
         max_talks: TED only: index at most this many talks (the queried ones always included).
+        train: ReDial / INSPIRED: a file of the task whose dialogues train vidrec's collaborative
+            model (default: cross-fitting on the scored file, ``folds`` folds).
+        folds: cross-fitting folds when no ``train`` file is given.
+        collab: vidrec with its collaborative model (False: content and profile only).
+        sessions: the training dialogues as conversation sessions (False: as imported history).
+        cross_fit: also report vidrec with ``agent.collab_weight`` cross-fitted on the folds.
     """
 
     task: Task
@@ -69,6 +76,11 @@ class EvalOptions:
     movielens: Path | None = None
     youtube: Path | None = None
     max_talks: int | None = None
+    train: Path | None = None
+    folds: int = 5
+    collab: bool = True
+    sessions: bool = True
+    cross_fit: bool = False
 
 
 def sample(items: Sequence[T], limit: int | None, seed: int) -> list[T]:
@@ -165,16 +177,27 @@ def llm_cache(settings: Settings) -> JsonCache:
     return JsonCache(settings.cache_dir / "eval" / "llm_cache.sqlite")
 
 
-def make_vidrec(
-    eval_settings: Settings, library: Library, base: Settings
-) -> tuple[VidrecSystem, CachingLLM]:
-    """The full Recommender over the eval library, its LLM behind a content-keyed cache."""
+def caching_llm(eval_settings: Settings, base: Settings) -> CachingLLM:
+    """The settings' LLM behind a cache keyed by its input (shared by every run of the base)."""
     from agent.llm.factory import create_llm
+
+    return CachingLLM(create_llm(eval_settings.llm, eval_settings.models_dir), llm_cache(base))
+
+
+def make_vidrec(
+    eval_settings: Settings,
+    library: Library,
+    base: Settings,
+    *,
+    collab: CollabScorer | None = None,
+    llm: CachingLLM | None = None,
+) -> tuple[VidrecSystem, CachingLLM]:
+    """The full Recommender over the eval library with this collaborative scorer (default: the
+    workspace's, i.e. none trained), its LLM behind a content-keyed cache."""
     from agent.recommender import Recommender
 
-    inner = create_llm(eval_settings.llm, eval_settings.models_dir)
-    llm = CachingLLM(inner, llm_cache(base))
-    recommender = Recommender(eval_settings, library=library, llm=llm)
+    llm = llm or caching_llm(eval_settings, base)
+    recommender = Recommender(eval_settings, library=library, llm=llm, collab=collab)
     agent = eval_settings.agent
     description = (
         f"vidrec Recommender: LLM {llm.backend}/{llm.model}, embedder "
@@ -219,40 +242,3 @@ def new_report(
 
 def default_movielens(settings: Settings) -> Path:
     return settings.data.shared_dir / "movielens" / "ml-latest-small"
-
-
-def run_eval(
-    options: EvalOptions, settings: Settings | None = None, *, progress: Progress | None = None
-) -> EvalReport:
-    """Run one task end to end and return its report (the caller prints / writes it)."""
-    settings = settings or Settings()
-    if not options.data.exists():
-        raise EvalError(
-            f"No data at {options.data}",
-            expected=f"the {options.task} data file or folder",
-            got=str(options.data),
-            hint="See ../shared/data/SOURCES.md for where each data set lives",
-        )
-    progress = progress or make_progress(enabled=False)
-    start = time.perf_counter()
-    with progress:
-        if options.task in ("redial", "inspired"):
-            from evaluation.conversational import run_conversational
-
-            report = run_conversational(options, settings, progress)
-        elif options.task == "movielens":
-            from evaluation.movielens import run_movielens
-
-            report = run_movielens(options, settings, progress)
-        elif options.task == "ted":
-            from evaluation.ted import run_ted
-
-            report = run_ted(options, settings, progress)
-        else:
-            raise EvalError(
-                f"Unknown evaluation task {options.task!r}",
-                expected=" | ".join(TASKS),
-                got=repr(options.task),
-            )
-    report.wall_s = time.perf_counter() - start
-    return report

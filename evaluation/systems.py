@@ -7,21 +7,24 @@
   embedded query).
 - ``HybridSystem``: the library's hybrid search (dense + BM25, RRF), no LLM.
 - ``VidrecSystem``: the whole ``Recommender`` (LLM turn understanding, retrieval, personalisation,
-  optional LLM rerank) answering the conversation.
+  optional LLM rerank) ranking for the conversation; ``RoutedSystem`` when each fold of the cases
+  has its own (cross-fitted collaborative model).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from agent.types import Message
+from retrieval.lexical import english_stemmer, tokenize
 from retrieval.types import SearchFilters
 
 if TYPE_CHECKING:
@@ -55,14 +58,6 @@ class System(Protocol):
     def rank(self, request: RankRequest, k: int) -> list[str]:
         """Up to ``k`` item ids, best first, none of ``request.excluded``."""
         ...
-
-
-def _stemmer() -> Any:
-    try:
-        import Stemmer
-    except ImportError:
-        return None
-    return Stemmer.Stemmer("english").stemWords
 
 
 class PopularitySystem:
@@ -145,15 +140,13 @@ class BM25System:
             "BM25 (bm25s, English stop-words, Snowball stemming) over the indexed chunks, "
             "video = best chunk"
         )
-        self._stem = _stemmer()
+        self._stem = english_stemmer()
         self._video_ids = [v for v, _ in chunks]
         self._retriever = bm25s.BM25()
         self._retriever.index(self._tokenize([t for _, t in chunks]), show_progress=False)
 
     def _tokenize(self, texts: list[str]) -> Any:
-        import bm25s
-
-        return bm25s.tokenize(texts, stopwords="en", stemmer=self._stem, show_progress=False)
+        return tokenize(texts, stemmer=self._stem)  # the library's own BM25 tokenizer
 
     def rank(self, request: RankRequest, k: int) -> list[str]:
         tokens = self._tokenize([request.query])
@@ -222,21 +215,63 @@ class HybridSystem:
 
 
 class VidrecSystem:
-    """The full ``Recommender`` answering the conversation, a fresh user per case."""
+    """The shipped ``Recommender`` ranking the conversation's turn, a fresh user per case.
+
+    ``Recommender.rank``: the turn's understanding, retrieval, personalisation (the collaborative
+    model the recommender was given) and, when set, the LLM rerank; no reply text. Seconds per
+    stage are summed in ``seconds`` (``cases`` counts the turns).
+    """
 
     name = "vidrec"
 
     def __init__(self, recommender: Recommender, description: str) -> None:
         self.recommender = recommender
         self.description = description
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.cases = 0
 
     def rank(self, request: RankRequest, k: int) -> list[str]:
         user_id = "eval-" + hashlib.sha256(request.id.encode("utf-8")).hexdigest()[:16]
-        answer = self.recommender.recommend(
-            list(request.context), user_id=user_id, k=k, filters=_filters(request)
-        )
+        clock = time.perf_counter()
+        turn = self.recommender.rank(list(request.context), user_id, k=k, filters=_filters(request))
+        self.seconds["total"] += time.perf_counter() - clock
+        for stage, seconds in turn.timings.items():
+            self.seconds[stage] += seconds
+        self.cases += 1
         ranked: list[str] = []
-        for rec in answer.recommendations:
-            if rec.video.id not in request.excluded and rec.video.id not in ranked:
-                ranked.append(rec.video.id)
+        for candidate in turn.candidates:
+            if candidate.video.id not in request.excluded and candidate.video.id not in ranked:
+                ranked.append(candidate.video.id)
         return ranked[:k]
+
+
+def timing_note(systems: Sequence[VidrecSystem]) -> str:
+    """``"vidrec: <ms> per case (understand .., retrieve .., rank .. ms)"`` over their cases."""
+    n = max(1, sum(s.cases for s in systems))
+    seconds: dict[str, float] = defaultdict(float)
+    for system in systems:
+        for stage, value in system.seconds.items():
+            seconds[stage] += value
+    stages = ", ".join(
+        f"{stage} {1000 * v / n:.0f}" for stage, v in seconds.items() if stage != "total"
+    )
+    return f"vidrec: {1000 * seconds['total'] / n:.0f} ms per case over {n} cases ({stages} ms)"
+
+
+class RoutedSystem:
+    """One system in a table whose cases are answered by several (e.g. one per fold)."""
+
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        systems: Mapping[int, System],
+        route: Callable[[RankRequest], int],
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.systems = dict(systems)
+        self.route = route
+
+    def rank(self, request: RankRequest, k: int) -> list[str]:
+        return self.systems[self.route(request)].rank(request, k)

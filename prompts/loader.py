@@ -24,7 +24,7 @@ from typing import Any
 import jinja2
 import jinja2.meta
 
-from agent.types import Message
+from prompts.messages import Message
 from retrieval.errors import InvalidInputError, NotFoundError
 
 PROMPTS_DIR = Path(__file__).resolve().parent

@@ -33,7 +33,8 @@ class LexicalMatch:
     score: float
 
 
-def _stemmer() -> Any:
+def english_stemmer() -> Any:
+    """PyStemmer's English Snowball ``stemWords``, or None (with a warning) when not installed."""
     try:
         import Stemmer
     except ImportError:  # optional: BM25 still works without stemming
@@ -42,6 +43,16 @@ def _stemmer() -> Any:
         )
         return None
     return Stemmer.Stemmer("english").stemWords
+
+
+def tokenize(texts: list[str], *, stemmer: Any, return_ids: bool = True) -> Any:
+    """The BM25 tokenizer of every lexical index: ``bm25s`` with English stop-words and
+    ``stemmer`` (:func:`english_stemmer`, or None for none)."""
+    import bm25s
+
+    return bm25s.tokenize(
+        texts, stopwords="en", stemmer=stemmer, return_ids=return_ids, show_progress=False
+    )
 
 
 class LexicalIndex:
@@ -55,15 +66,11 @@ class LexicalIndex:
         self._retriever: Any = None
         self._chunk_ids: list[str] = []
         self._video_ids: np.ndarray = np.array([], dtype=object)
-        self._stem = _stemmer()
+        self._stem = english_stemmer()
         self.rebuilds = 0  # how many times this process rebuilt the index (for tests/benchmarks)
 
     def _tokenize(self, texts: list[str], *, return_ids: bool) -> Any:
-        import bm25s
-
-        return bm25s.tokenize(
-            texts, stopwords="en", stemmer=self._stem, return_ids=return_ids, show_progress=False
-        )
+        return tokenize(texts, stemmer=self._stem, return_ids=return_ids)
 
     def ensure_fresh(self) -> None:
         """Make the in-memory index match the catalogue (load from disk or rebuild)."""

@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 
 from agent.settings import Settings
-from evaluation.runner import TASKS, EvalOptions, Task, make_progress, run_eval
+from evaluation.runner import EvalOptions, Task, make_progress
+from evaluation.tasks import TASKS, run_eval
 from ui.console import err_console
 
 DEFAULT_DATA = {
@@ -54,6 +55,28 @@ def eval_cmd(
     max_talks: int | None = typer.Option(
         None, "--max-talks", min=1, help="TED: index at most this many talks (queries included)."
     ),
+    train: Path | None = typer.Option(
+        None,
+        "--train",
+        help="ReDial/INSPIRED: a file of the task whose dialogues train vidrec's collaborative "
+        "model (e.g. the validation dialogues to score the test file).",
+    ),
+    folds: int = typer.Option(
+        5, "--folds", min=2, help="Without --train: cross-fit the model on N folds of the file."
+    ),
+    collab: bool = typer.Option(
+        True, "--collab/--no-collab", help="vidrec with its collaborative model (ablation: off)."
+    ),
+    sessions: bool = typer.Option(
+        True,
+        "--sessions/--no-sessions",
+        help="Training dialogues as conversation sessions (ablation: as imported history).",
+    ),
+    cross_fit: bool = typer.Option(
+        False,
+        "--cross-fit",
+        help="Also report vidrec with agent.collab_weight cross-fitted on the --folds folds.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Score vidrec and baselines on a public benchmark; print a table, write a JSON report."""
@@ -74,6 +97,11 @@ def eval_cmd(
         rerank=settings.agent.rerank if rerank is None else rerank,
         movielens=movielens,
         max_talks=max_talks,
+        train=train,
+        folds=folds,
+        collab=collab,
+        sessions=sessions,
+        cross_fit=cross_fit,
     )
     report = run_eval(options, settings, progress=make_progress(enabled=not quiet))
     stdout = Console()

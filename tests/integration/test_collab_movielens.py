@@ -35,7 +35,7 @@ def fitted(movielens: Path) -> tuple[Split, CollabModel]:
     ratings = load_ratings(movielens)
     outer = leave_last_out(ratings)
     split = harness_split(ratings, outer, outer.test)
-    return split, CollabModel.fit(split.train, CollabSettings(threads=2))
+    return split, CollabModel.fit_events(split.train, CollabSettings(threads=2))
 
 
 def test_als_beats_popularity_on_hr_at_10(fitted: tuple[Split, CollabModel]) -> None:
@@ -78,7 +78,7 @@ def test_als_beats_popularity_on_hr_at_10(fitted: tuple[Split, CollabModel]) -> 
 def test_the_served_score_with_recent_neighbours_beats_als_alone(
     fitted: tuple[Split, CollabModel],
 ) -> None:
-    """``CollabModel.collab_scores`` exactly as the ranker calls it (the user's events, nothing
+    """``CollabModel.scores`` exactly as the ranker calls it (the user's events, nothing
     precomputed), with the mix collab_eval tuned on validation, against the ALS part alone."""
     split, model = fitted
     users = sorted(split.targets)
@@ -98,7 +98,7 @@ def test_the_served_score_with_recent_neighbours_beats_als_alone(
         seen = [col[e.video_id] for e in history[user]]
         for name, weights in mixes.items():
             values = np.nan_to_num(
-                model.collab_scores(history[user], ids, weights=weights), nan=-np.inf
+                model.take(model.scores(history[user], weights=weights), ids), nan=-np.inf
             )
             values[seen] = -np.inf
             scores[name][row] = values

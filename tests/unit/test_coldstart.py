@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from agent.coldstart import (
@@ -191,11 +192,27 @@ class _Crowd:
 
     def collab_scores(
         self, history: object, video_ids: list[str], seeds: object = ()
-    ) -> list[float]:
-        return [10.0 if v == self.favourite else 0.0 for v in video_ids]
+    ) -> np.ndarray:
+        return np.array([10.0 if v == self.favourite else 0.0 for v in video_ids])
 
     def collab_candidates(self, history: object, seeds: object, k: int) -> list[str]:
         return self.offered[:k]
+
+    def collab_weight(self, profile_weight: float, default: float) -> float:
+        return default
+
+    def popularity(self) -> dict[str, float]:
+        return {}
+
+    def export_user(self, user_id: str) -> dict[str, list[float]]:
+        return {}
+
+    def forget_user(self, user_id: str) -> int:
+        return 0
+
+    @property
+    def model_dir(self) -> None:
+        return None
 
 
 def test_the_collaborative_favourite_joins_the_candidates_though_search_misses_it(

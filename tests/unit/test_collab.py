@@ -21,11 +21,11 @@ from agent.collab import (
     Collaborative,
     ModelMeta,
     ModelStore,
-    blend_scores,
     build_matrix,
     event_strength,
     hit_ndcg,
     leave_last_out,
+    load_model,
     model_root,
     ratio_grid,
     train,
@@ -64,7 +64,14 @@ def log_events() -> list[FeedbackEvent]:
 
 @pytest.fixture(scope="module")
 def model(log_events: list[FeedbackEvent], cfg: CollabSettings) -> CollabModel:
-    return CollabModel.fit(log_events, cfg)
+    return CollabModel.fit_events(log_events, cfg)
+
+
+def scored(
+    model: CollabModel, history: list[FeedbackEvent], ids: list[str], **kwargs: object
+) -> np.ndarray:
+    """The model's blended score of each of ``ids`` (NaN: unknown video or no signal)."""
+    return model.take(model.scores(history, **kwargs), ids)  # type: ignore[arg-type]
 
 
 def top(scores: np.ndarray, ids: list[str], n: int, exclude: set[str] = frozenset()) -> list[str]:  # type: ignore[assignment]
@@ -74,9 +81,7 @@ def top(scores: np.ndarray, ids: list[str], n: int, exclude: set[str] = frozense
 
 # --- confidence weighting ----------------------------------------------------------------------
 def test_event_strengths_follow_the_stated_weighting() -> None:
-    cfg = CollabSettings(
-        like_strength=2.0, watch_strength=1.5, rating_strength=1.0, rating_negative_below=2.5
-    )
+    cfg = CollabSettings(like_strength=2.0, watch_strength=1.5, rating_strength=1.0)
     assert event_strength(ev("u", "v", "like"), cfg) == 2.0
     assert event_strength(ev("u", "v", "dislike"), cfg) == -1.0
     assert event_strength(ev("u", "v", "watched", 0.5), cfg) == pytest.approx(0.75)
@@ -105,7 +110,7 @@ def test_matrix_sums_events_per_pair_and_keeps_dislikes_negative() -> None:
 
 def test_fit_without_positive_interactions_says_what_to_do(cfg: CollabSettings) -> None:
     with pytest.raises(CollabError, match="vidrec train"):
-        CollabModel.fit([ev("u", "v", "dislike")], cfg)
+        CollabModel.fit_events([ev("u", "v", "dislike")], cfg)
 
 
 # --- the known right answer ---------------------------------------------------------------------
@@ -113,13 +118,13 @@ def test_stored_user_of_cluster_a_gets_cluster_a(model: CollabModel) -> None:
     for user in ("a0", "a5", "a17"):
         vector = model.stored_user_vector(user)
         assert vector is not None
-        scores = model.user_scores(vector, ALL)
+        scores = model.take(model.item_factors @ vector, ALL)
         assert set(top(scores, ALL, 10)) == set(A)
 
 
 def test_new_user_who_liked_cluster_a_items_is_folded_in_to_cluster_a(model: CollabModel) -> None:
     history = [ev("newbie", "A0", "like"), ev("newbie", "A1", "watched", 0.9)]
-    scores = model.collab_scores(history, ALL)
+    scores = scored(model, history, ALL)
     picks = top(scores, ALL, 5, exclude={"A0", "A1"})
     assert all(p.startswith("A") for p in picks), picks
     # standardised: above this user's average for A, below for B
@@ -129,12 +134,12 @@ def test_new_user_who_liked_cluster_a_items_is_folded_in_to_cluster_a(model: Col
 def test_conversation_seeds_use_item_neighbours_for_a_user_without_history(
     model: CollabModel,
 ) -> None:
-    scores = model.collab_scores([], ALL, seeds=["B3"])
+    scores = scored(model, [], ALL, seeds=["B3"])
     picks = top(scores, ALL, 5, exclude={"B3"})
     assert all(p.startswith("B") for p in picks), picks
-    assert [v for v, _ in model.similar("B3", 9)] and all(
-        v.startswith("B") for v, _ in model.similar("B3", 5)
-    )
+    similar, cosines = model.similar_items("B3", 5)
+    assert len(similar) == 5 and all(v.startswith("B") for v in similar)
+    assert list(cosines) == sorted(cosines, reverse=True) and "B3" not in similar
 
 
 def test_recent_videos_put_conversation_seeds_first_then_the_newest_likes(
@@ -168,17 +173,17 @@ def test_recent_neighbours_follow_a_change_of_taste_that_the_user_vector_average
     history = [ev("u", a, minute=i) for i, a in enumerate(A[:8])]
     history += [ev("u", "B0", minute=100), ev("u", "B1", minute=101)]
     seen = {e.video_id for e in history}
-    als_only = model.collab_scores(history, ALL, weights=BlendWeights(collab=1.0, recent=0.0))
-    recent_only = model.collab_scores(history, ALL, weights=BlendWeights(collab=0.0, recent=1.0))
+    als_only = scored(model, history, ALL, weights=BlendWeights(collab=1.0, recent=0.0))
+    recent_only = scored(model, history, ALL, weights=BlendWeights(collab=0.0, recent=1.0))
     assert top(als_only, ALL, 1, exclude=seen)[0].startswith("A")
     assert all(v.startswith("B") for v in top(recent_only, ALL, 5, exclude=seen))
-    both = model.collab_scores(history, ALL, weights=BlendWeights(collab=1.0, recent=1.0))
+    both = scored(model, history, ALL, weights=BlendWeights(collab=1.0, recent=1.0))
     np.testing.assert_allclose(both, (np.asarray(als_only) + recent_only) / 2, atol=1e-6)
 
 
 def test_no_signal_and_unknown_videos_are_nan(model: CollabModel) -> None:
-    assert np.isnan(model.collab_scores([], ALL)).all()
-    scores = model.collab_scores([ev("x", "A0")], ["A1", "brand-new-video"])
+    assert np.isnan(scored(model, [], ALL)).all()
+    scores = scored(model, [ev("x", "A0")], ["A1", "brand-new-video"])
     assert not np.isnan(scores[0]) and np.isnan(scores[1])
 
 
@@ -261,7 +266,7 @@ def test_forgetting_a_user_drops_their_factors_from_every_version(
     assert collab.forget_user("a3") == 2
     assert collab.model is not None and not collab.model.has_user("a3")
     for path in collab.store.versions():
-        reloaded = CollabModel.load_from(path)
+        reloaded = load_model(path)
         assert not reloaded.has_user("a3")
         assert reloaded.user_factors.shape[0] == len(reloaded.user_ids) == 59
         assert json.loads((path / "meta.json").read_text())["n_users"] == 59
@@ -309,20 +314,6 @@ def test_a_model_tuned_before_the_recent_signal_keeps_it_off() -> None:
     }
     meta = ModelMeta.from_json(json.dumps(old))
     assert meta.blend is not None and meta.blend.recent == 0.0 and meta.blend.collab == 0.1
-
-
-def test_a_new_video_without_interactions_is_reachable_through_content() -> None:
-    # candidate 0 is new: no collaborative signal (NaN), but it is the best content match
-    content = [0.95, 0.40, 0.35, 0.30]
-    profile = [0.5, 0.5, 0.4, 0.6]
-    collab = [np.nan, 1.5, 0.2, -0.3]
-    scores = blend_scores(
-        BlendWeights(content=1.0, profile=0.3, collab=0.2),
-        content=content,
-        profile=profile,
-        collab=collab,
-    )
-    assert int(np.argmax(scores)) == 0
 
 
 def test_tuning_puts_the_weight_on_the_signal_that_predicts_the_target() -> None:
@@ -418,3 +409,58 @@ def test_the_facade_folds_in_a_like_for_the_next_turn(tmp_path: Path) -> None:
     assert second["classroom"] > first["classroom"]  # the new like counted at once
     assert rec.collab.store.versions() == versions  # no retrain
     rec.close()
+
+
+# --- the implicit-style API ----------------------------------------------------------------------
+def test_recommend_returns_ids_and_scores_best_first_with_filters(model: CollabModel) -> None:
+    history = [ev("newbie", "A0"), ev("newbie", "A1")]
+    ids, scores = model.recommend(history, n=5, filter_already_liked_items=True)
+    assert len(ids) == 5 and "A0" not in ids and "A1" not in ids
+    assert all(v.startswith("A") for v in ids), ids
+    assert list(scores) == sorted(scores, reverse=True)
+    np.testing.assert_allclose(scores, model.take(model.scores(history), ids))
+    kept, _ = model.recommend(history, n=20, filter_items=["A2", "A3"])
+    assert "A2" not in kept and "A3" not in kept and "A0" in kept
+    assert model.recommend([], n=5)[0] == []  # no signal: nothing to recommend
+
+
+def test_dropping_a_user_leaves_the_fold_in_of_everyone_else_unchanged(
+    log_events: list[FeedbackEvent], cfg: CollabSettings
+) -> None:
+    fitted = CollabModel.fit_events(log_events, cfg)
+    history = [ev("newbie", "B0"), ev("newbie", "A1", "watched", 0.5)]
+    before = fitted.fold_in(history)
+    stored = fitted.stored_user_vector("b4")
+    assert fitted.drop_user("a3") and not fitted.drop_user("a3")
+    assert not fitted.has_user("a3") and fitted.user_factors.shape[0] == 59
+    np.testing.assert_allclose(fitted.fold_in(history), before, rtol=1e-5)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(fitted.stored_user_vector("b4"), stored)  # type: ignore[arg-type]
+
+
+def test_the_service_reloads_only_when_a_new_version_appears(
+    tmp_path: Path,
+    log_events: list[FeedbackEvent],
+    cfg: CollabSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import agent.collab.service as service
+
+    loads: list[Path] = []
+
+    def counted(folder: Path) -> CollabModel:
+        loads.append(folder)
+        return load_model(folder)
+
+    monkeypatch.setattr(service, "load_model", counted)
+    collab = Collaborative(tmp_path, cfg)
+    train(log_events, cfg, collab.store, tune=False)
+    listings: list[int] = []
+    versions = collab.store.versions
+    monkeypatch.setattr(collab.store, "versions", lambda: listings.append(1) or versions())
+    first = collab.model
+    for _ in range(5):
+        assert collab.model is first
+        collab.collab_scores([ev("u", "A0")], ALL)
+    assert len(loads) == 1 and listings == []  # one read of LATEST per call, no folder listing
+    train(log_events, cfg, ModelStore(model_root(tmp_path)), tune=False)  # another process
+    assert collab.model is not first and [p.name for p in loads] == ["v0001", "v0002"]

@@ -8,14 +8,8 @@ import numpy as np
 import pytest
 
 from agent.settings import Settings
-from evaluation.collab_eval import (
-    ConvScores,
-    _ranked,
-    dialogue_events,
-    paired_bootstrap,
-    run,
-    run_conversational,
-)
+from evaluation.collab_eval import paired_bootstrap, run
+from evaluation.conv_collab import dialogue_events
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eval"
 ML = FIXTURES / "movielens"
@@ -57,23 +51,6 @@ def test_movielens_run_reports_every_system_with_accuracy_and_diversity(
     assert any(n.startswith("recent_decay") for n in report.notes)
 
 
-def test_conversational_run_compares_with_and_without_collab(small_als: Settings) -> None:
-    report = run_conversational(
-        "redial", FIXTURES / "redial_tiny.jsonl", small_als, movielens=ML, folds=2
-    )
-    assert [s.name for s in report.systems] == [
-        "popularity",
-        "hybrid",
-        "collab",
-        "hybrid+collab",
-        "hybrid+collab tuned",
-    ]
-    for result in report.systems:
-        assert 0.0 <= result.metrics["Recall@1"] <= result.metrics["Recall@50"] <= 1.0
-    assert any("other folds' dialogues as sessions" in note for note in report.notes)
-    assert any(note.startswith("hybrid+collab tuned - best single") for note in report.notes)
-
-
 def test_a_dialogue_is_one_session_liking_each_movie_once_in_order() -> None:
     from evaluation.dialogues import Dialogue, Utterance
 
@@ -86,24 +63,13 @@ def test_a_dialogue_is_one_session_liking_each_movie_once_in_order() -> None:
     )
     events = dialogue_events(dialogue)
     assert [e.video_id for e in events] == ["A", "B", "C"]
+    history = dialogue_events(dialogue, as_session=False)  # --no-sessions: imported history
+    assert {e.session_id for e in history} == {"import:dialogue:d1"}
     assert {(e.user_id, e.session_id, e.kind) for e in events} == {
         ("dialogue:d1", "dialogue:d1", "like")
     }
     assert [e.timestamp for e in events] == sorted(e.timestamp for e in events)
     assert len({e.timestamp for e in events}) == 3
-
-
-def test_the_collab_weight_reorders_by_the_blend() -> None:
-    case = ConvScores(
-        ids=["a", "b", "c"],
-        content=np.array([1.0, 0.5, 0.0]),
-        collab=np.array([-1.0, 0.0, 3.0]),
-        collab_top=["c", "b", "a"],
-        targets=("c",),
-        fold=0,
-    )
-    assert _ranked([case], 0.0, 3) == [["a", "b", "c"]]
-    assert _ranked([case], 1.0, 3) == [["c", "b", "a"]]
 
 
 def test_paired_bootstrap_interval_brackets_the_mean_and_sees_a_real_gap() -> None:

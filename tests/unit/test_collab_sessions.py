@@ -19,6 +19,7 @@ from agent.collab import (
     SessionWeights,
     build_sessions,
     leave_last_in_session,
+    load_model,
     train,
     tune_sessions,
 )
@@ -57,7 +58,7 @@ def cfg() -> CollabSettings:
 
 @pytest.fixture(scope="module")
 def model(cfg: CollabSettings) -> CollabModel:
-    return CollabModel.fit(session_log(), cfg)
+    return CollabModel.fit_events(session_log(), cfg)
 
 
 def test_sessions_are_the_liked_videos_of_each_conversation_never_an_import(
@@ -86,7 +87,7 @@ def test_session_popularity_ranks_what_conversations_ask_for(model: CollabModel)
     popular = model.popular_scores()
     assert popular is not None
     assert model.item_ids[int(np.argmax(popular))] == "HOT"
-    only_imports = CollabModel.fit(
+    only_imports = CollabModel.fit_events(
         [e for e in session_log() if e.user_id.startswith("ml")], model.cfg
     )
     assert only_imports.popular_scores() is None and only_imports.meta.n_sessions == 0
@@ -96,8 +97,8 @@ def test_session_popularity_ranks_what_conversations_ask_for(model: CollabModel)
 
 def test_session_weights_change_the_score_only_when_set(model: CollabModel) -> None:
     ids = model.item_ids
-    off = model.collab_scores([], ids, seeds=["P5"], session_weights=SessionWeights())
-    on = model.collab_scores([], ids, seeds=["P5"], session_weights=SessionWeights(4.0, 1.0))
+    off = model.scores([], ["P5"], session_weights=SessionWeights())
+    on = model.scores([], ["P5"], session_weights=SessionWeights(4.0, 1.0))
     q5 = ids.index("Q5")
     assert on[q5] > off[q5]
     assert next(ids[i] for i in np.argsort(-on) if ids[i] != "P5") == "Q5"
@@ -140,7 +141,7 @@ def test_train_records_session_weights_and_forgetting_drops_the_users_sessions(
     assert collab.collab_candidates([], ["P2"], 3)[0] == "Q2"
 
     collab.forget_user("chat7")
-    for model in (collab.model, CollabModel.load_from(collab.store.versions()[-1])):
+    for model in (collab.model, load_model(collab.store.versions()[-1])):
         assert model is not None and "chat7" not in model.sessions.users
         assert model.meta.n_sessions == 63
         assert model.session_popularity[model.item_ids.index("HOT")] == 41

@@ -18,7 +18,8 @@ from agent.settings import Settings
 from agent.types import Message
 from evaluation.cache import CachingLLM, JsonCache
 from evaluation.report import EvalReport
-from evaluation.runner import EvalOptions, run_eval
+from evaluation.runner import EvalOptions
+from evaluation.tasks import run_eval
 from evaluation.workspace import eval_settings
 from retrieval.library import Library
 from ui.cli import app
@@ -181,3 +182,29 @@ def test_cli_rejects_unknown_task_and_system(cli_env: Path) -> None:
     )
     assert bad.exit_code != 0
     assert "Unknown system for ted: magic" in str(bad.exception) + bad.output
+
+
+def test_vidrec_runs_with_a_collaborative_model_cross_fitted_or_trained_on_a_file(
+    settings: Settings,
+) -> None:
+    crossed = run_eval(_redial(systems=("vidrec",), folds=2), settings)
+    folds = [n for n in crossed.notes if n.startswith("vidrec collaborative fold")]
+    assert folds and all("1 training dialogues" in n for n in folds)  # never its own dialogue
+    assert "cross-fitted on 2 folds" in crossed.system("vidrec").description
+    assert any(n.startswith("vidrec: ") and "ms per case over 3 cases" in n for n in crossed.notes)
+
+    trained = run_eval(_redial(systems=("vidrec",), train=FIXTURES / "redial_tiny.jsonl"), settings)
+    assert any("collaborative model: 2 training dialogues" in n for n in trained.notes)
+    assert "trained on redial_tiny.jsonl" in trained.system("vidrec").description
+
+    without = run_eval(_redial(systems=("vidrec",), collab=False), settings)
+    assert not any("collaborative" in n for n in without.notes)
+    assert "collaborative model" not in without.system("vidrec").description
+
+
+def test_cross_fitting_the_collab_weight_is_a_row_of_the_same_command(settings: Settings) -> None:
+    report = run_eval(_redial(systems=("vidrec",), folds=2, cross_fit=True), settings)
+    assert [s.name for s in report.systems] == ["vidrec", "vidrec-crossfit"]
+    row = report.system("vidrec-crossfit")
+    assert row.n == 3 and 0.0 <= row.metrics["Recall@10"] <= 1.0 and "ILD@10" in row.metrics
+    assert any(n.startswith("vidrec-crossfit: collab_weight per fold") for n in report.notes)

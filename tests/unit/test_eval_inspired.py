@@ -10,7 +10,8 @@ from agent.settings import Settings
 from evaluation.dialogues import extract_all
 from evaluation.inspired import load_inspired, load_youtube_map
 from evaluation.movies import CatalogueBuilder, MovieLens
-from evaluation.runner import EvalOptions, run_eval
+from evaluation.runner import EvalOptions
+from evaluation.tasks import run_eval
 from retrieval.errors import InvalidInputError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eval"

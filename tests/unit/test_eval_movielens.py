@@ -8,15 +8,16 @@ import numpy as np
 import pytest
 
 from agent.settings import Settings
+from evaluation.baselines import popularity_scorer
 from evaluation.movielens import (
     BiasedMF,
     Ratings,
     leave_last_out,
     load_ratings,
-    popularity_scorer,
     top_k_lists,
 )
-from evaluation.runner import EvalOptions, run_eval
+from evaluation.runner import EvalOptions
+from evaluation.tasks import run_eval
 from evaluation.workspace import EvalError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eval"
@@ -62,7 +63,7 @@ def test_full_ranking_excludes_training_items_only() -> None:
     ratings = load_ratings(RATINGS)
     split = leave_last_out(ratings)
     users = ratings.users[split.test]
-    lists = top_k_lists(split, users, popularity_scorer(split)(users), k=10)
+    lists = top_k_lists(split, users, popularity_scorer(split.train_matrix())(users), k=10)
     train = split.train_matrix()
     for u, ranked in zip(users, lists, strict=True):
         seen = set(train[u].indices)
@@ -114,3 +115,33 @@ def test_collaborative_baselines_run_end_to_end(settings: Settings) -> None:
 def test_unknown_system_is_refused(settings: Settings) -> None:
     with pytest.raises(EvalError, match="Unknown system for movielens: svd"):
         run_eval(EvalOptions(task="movielens", data=RATINGS, systems=("svd",)), settings)
+
+
+def test_training_ratings_are_written_with_each_users_latest_at_now(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from agent.interactions import read_movielens_ratings
+    from evaluation.shipped import write_training_ratings
+
+    split = leave_last_out(load_ratings(RATINGS))
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    path = tmp_path / "ratings.csv"
+    assert write_training_ratings(split, path, now) == len(split.train)
+    events, skipped = read_movielens_ratings(path)
+    assert not skipped and len(events) == len(split.train)
+    user1 = sorted((e.timestamp, e.video_id) for e in events if e.user_id == "ml-user:1")
+    # user 1 rated movies 1, 2, 3 at t=100, 200, 300 (6 at 400 is held out): gaps kept
+    assert [v for _, v in user1] == ["ml:1", "ml:2", "ml:3"]
+    assert user1[-1][0] == now and (user1[-1][0] - user1[0][0]).total_seconds() == 200
+    assert all(e.video_id != "ml:6" or e.user_id != "ml-user:1" for e in events)
+
+
+def test_the_shipped_product_is_a_row_of_the_movielens_task(settings: Settings) -> None:
+    report = run_eval(
+        EvalOptions(task="movielens", data=RATINGS, systems=("popularity", "vidrec")), settings
+    )
+    vidrec = report.system("vidrec")
+    assert vidrec.n == 3 and 0.0 <= vidrec.metrics["NDCG@10"] <= vidrec.metrics["HR@10"] <= 1.0
+    assert "Recommender.rank" in vidrec.description
+    assert any(n.startswith("vidrec: imported") for n in report.notes)
+    assert any("seconds per stage" in n and "rank" in n for n in report.notes)

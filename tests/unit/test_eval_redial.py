@@ -11,8 +11,9 @@ from agent.settings import Settings
 from evaluation.dialogues import context_query, extract_all
 from evaluation.movies import CatalogueBuilder, MovieLens, split_title_year, title_keys
 from evaluation.redial import load_redial
-from evaluation.runner import EvalOptions, run_eval
+from evaluation.runner import EvalOptions
 from evaluation.systems import LeaveOneOutPopularity, RankRequest
+from evaluation.tasks import run_eval
 from retrieval.errors import InvalidInputError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eval"

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from agent.settings import Settings
-from evaluation.runner import EvalOptions, run_eval
+from evaluation.runner import EvalOptions
+from evaluation.tasks import run_eval
 from evaluation.ted import load_talks, manifest_line
 from evaluation.workspace import EvalError
 

@@ -9,7 +9,8 @@ import chromadb
 import pytest
 
 from agent.settings import Settings
-from evaluation.runner import TASKS, EvalOptions, run_eval
+from evaluation.runner import EvalOptions
+from evaluation.tasks import TASKS, run_eval
 from evaluation.workspace import COLLECTION_MAX, collection_name, workspace_name
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eval"

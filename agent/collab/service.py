@@ -1,0 +1,167 @@
+"""What the agent asks of the collaborative model (:class:`CollabScorer`), and the service that
+answers from the newest saved version (:class:`Collaborative`)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from agent.collab.blend import BlendWeights, SessionWeights, collab_weight
+from agent.collab.model import CollabModel
+from agent.collab.store import ModelStore, load_model, model_root
+from agent.settings import CollabSettings
+from agent.types import FeedbackEvent
+
+__all__ = ["CollabScorer", "Collaborative"]
+
+log = logging.getLogger(__name__)
+
+
+class CollabScorer(Protocol):
+    """Everything the ranker and the facade need from a collaborative model.
+
+    ``history`` is the user's *current* events, ``seeds`` the video ids liked in this
+    conversation (strongest first). A scorer without a model answers "no signal": NaN scores,
+    no candidates, the default weight, no popularity.
+    """
+
+    def collab_scores(
+        self,
+        history: Sequence[FeedbackEvent],
+        video_ids: Sequence[str],
+        seeds: Sequence[str] = (),
+    ) -> np.ndarray:
+        """Standardised collaborative score per video (NaN: no signal for that video)."""
+        ...
+
+    def collab_candidates(
+        self, history: Sequence[FeedbackEvent], seeds: Sequence[str], k: int
+    ) -> list[str]:
+        """The ``k`` videos with the best collaborative score for this user, best first."""
+        ...
+
+    def collab_weight(self, profile_weight: float, default: float) -> float:
+        """Weight of the collaborative score next to a profile weight of ``profile_weight``."""
+        ...
+
+    def popularity(self) -> dict[str, float]:
+        """Users with a positive interaction per video ({} when unknown)."""
+        ...
+
+    def export_user(self, user_id: str) -> dict[str, list[float]]:
+        """The user's stored factors per model version (for a data export)."""
+        ...
+
+    def forget_user(self, user_id: str) -> int:
+        """Drop the user from every stored version; returns how many changed."""
+        ...
+
+    @property
+    def model_dir(self) -> Path | None:
+        """Where the model's files live (checked for traces after forgetting), if anywhere."""
+        ...
+
+
+class Collaborative:
+    """The :class:`CollabScorer` over the newest version ``vidrec train`` saved.
+
+    Cheap to create (nothing loads until the first call). A version saved in another process is
+    picked up on the next call; the model is reloaded only when a new version appears.
+    Thread-safe.
+    """
+
+    def __init__(self, data_dir: Path, cfg: CollabSettings) -> None:
+        self.cfg = cfg
+        self.store = ModelStore(model_root(data_dir), cfg.keep_versions)
+        self._model: CollabModel | None = None
+        self._loaded_from: Path | None = None
+        self._lock = threading.Lock()
+        # the last user state scored: (model, (history, seeds), score of every model video)
+        self._last: tuple[CollabModel, tuple[Any, ...], np.ndarray] | None = None
+
+    @property
+    def model_dir(self) -> Path | None:
+        return self.store.root
+
+    @property
+    def model(self) -> CollabModel | None:
+        """The newest complete version on disk (reloaded when a newer one appears)."""
+        latest = self.store.latest()
+        with self._lock:
+            if latest is None:
+                self._model, self._loaded_from = None, None
+            elif latest != self._loaded_from:
+                self._model = load_model(latest)
+                self._loaded_from = latest
+                log.info("loaded collaborative model %s", latest)
+            return self._model
+
+    def collab_scores(
+        self,
+        history: Sequence[FeedbackEvent],
+        video_ids: Sequence[str],
+        seeds: Sequence[str] = (),
+    ) -> np.ndarray:
+        model = self.model
+        if model is None or not video_ids:
+            return np.full(len(video_ids), np.nan)
+        return model.take(self._all_scores(model, history, seeds), video_ids)
+
+    def _all_scores(
+        self, model: CollabModel, history: Sequence[FeedbackEvent], seeds: Sequence[str]
+    ) -> np.ndarray:
+        """The score of every model video for this user state. A turn asks twice (the
+        candidates, then the pool's scores), so the last state's scores are kept."""
+        key = (tuple(history), tuple(seeds))
+        with self._lock:
+            last = self._last
+            if last is not None and last[0] is model and last[1] == key:
+                return last[2]
+        if self.cfg.use_tuned_weights:
+            scores = model.scores(history, seeds)
+        else:
+            scores = model.scores(
+                history, seeds, weights=BlendWeights(), session_weights=SessionWeights()
+            )
+        with self._lock:
+            self._last = (model, key, scores)
+        return scores
+
+    def collab_candidates(
+        self, history: Sequence[FeedbackEvent], seeds: Sequence[str], k: int
+    ) -> list[str]:
+        model = self.model
+        if model is None or k <= 0:
+            return []
+        return model.top(self._all_scores(model, history, seeds), k)[0]
+
+    def collab_weight(self, profile_weight: float, default: float) -> float:
+        """:func:`agent.collab.blend.collab_weight` with the model's tuned weights (the setting
+        ``default`` without a model, without tuned weights or with ``use_tuned_weights`` off)."""
+        model = self.model
+        tuned = model.meta.blend if model is not None and self.cfg.use_tuned_weights else None
+        return collab_weight(tuned, profile_weight, default)
+
+    def popularity(self) -> dict[str, float]:
+        """Users with a positive pair per video, from the newest model ({} before any training)."""
+        model = self.model
+        if model is None:
+            return {}
+        return {v: float(p) for v, p in zip(model.item_ids, model.popularity, strict=True) if p > 0}
+
+    def export_user(self, user_id: str) -> dict[str, list[float]]:
+        return self.store.user_factors(user_id)
+
+    def forget_user(self, user_id: str) -> int:
+        """Drop the user's factors from every stored version and from memory now."""
+        with self._lock:
+            changed = self.store.forget_user(user_id)
+            self._last = None  # it may hold this user's history and scores
+            if self._model is not None:
+                self._model.drop_user(user_id)
+        return changed

@@ -1,0 +1,111 @@
+"""The collaborative baselines every task compares against, written once: popularity, item-kNN,
+ALS and BPR from ``implicit``, each fitted on a users x items matrix of positive interactions and
+scoring every item for the given rows.
+
+The latent-factor baselines use the product's ALS settings (``agent.settings.CollabSettings``:
+factors, regularization, iterations, alpha, seed, threads), so "ALS" in a table is the ALS that
+``vidrec train`` fits, on binary interactions instead of the product's confidence weighting.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from threadpoolctl import threadpool_limits
+
+from agent.collab.matrix import confidence
+from agent.collab.model import new_als
+from agent.settings import CollabSettings
+
+__all__ = [
+    "BASELINES",
+    "DESCRIPTIONS",
+    "Scorer",
+    "als_scorer",
+    "binary",
+    "bpr_scorer",
+    "fit",
+    "itemknn_scorer",
+    "popularity_scorer",
+]
+
+Scorer = Callable[[np.ndarray], np.ndarray]  # user rows -> (len(rows) x items) scores
+KNN_NEIGHBOURS = 100
+BPR_ITERATIONS = 100
+
+DESCRIPTIONS = {
+    "popularity": "items by the number of users with a positive interaction",
+    "itemknn": f"item-item cosine kNN (implicit CosineRecommender, K={KNN_NEIGHBOURS}), binary",
+    "als": "implicit ALS with the product's CollabSettings (factors, regularization, alpha), "
+    "binary interactions",
+    "bpr": f"implicit BPR (the product's factors, lr 0.01, reg 0.01, {BPR_ITERATIONS} iterations)",
+}
+BASELINES = tuple(DESCRIPTIONS)
+
+
+def binary(matrix: csr_matrix) -> csr_matrix:
+    """1 where the interaction is positive (a stored value above 0), else nothing."""
+    return csr_matrix((matrix > 0).astype(np.float32))
+
+
+def popularity_scorer(matrix: csr_matrix) -> Scorer:
+    counts = np.asarray(binary(matrix).sum(axis=0), dtype=np.float32).ravel()
+    return lambda rows: np.tile(counts, (len(rows), 1))
+
+
+def als_scorer(matrix: csr_matrix, cfg: CollabSettings) -> Scorer:
+    """ALS on the binary matrix, each positive pair at the product's confidence ``1 + alpha``."""
+    positive = binary(matrix)
+    positive.data = confidence(positive.data, cfg.alpha)
+    model = new_als(cfg)
+    with threadpool_limits(1, "blas"):  # implicit runs its own threads; a BLAS pool only slows it
+        model.fit(positive, show_progress=False)
+    user_f, item_f = np.asarray(model.user_factors), np.asarray(model.item_factors)
+    return lambda rows: user_f[rows] @ item_f.T
+
+
+def bpr_scorer(matrix: csr_matrix, cfg: CollabSettings) -> Scorer:
+    """BPR on the binary matrix (its multi-threaded SGD varies a little from run to run)."""
+    from implicit.cpu.bpr import BayesianPersonalizedRanking
+
+    with threadpool_limits(1, "blas"):
+        model = BayesianPersonalizedRanking(
+            factors=cfg.factors,
+            learning_rate=0.01,
+            regularization=0.01,
+            iterations=BPR_ITERATIONS,
+            random_state=cfg.seed,
+            num_threads=cfg.threads,
+        )
+        model.fit(binary(matrix), show_progress=False)
+    user_f, item_f = np.asarray(model.user_factors), np.asarray(model.item_factors)
+    return lambda rows: user_f[rows] @ item_f.T
+
+
+def itemknn_scorer(matrix: csr_matrix, cfg: CollabSettings) -> Scorer:
+    """Item-item cosine kNN: a user's score of an item sums its similarity to their items."""
+    from implicit.nearest_neighbours import CosineRecommender
+
+    positive = binary(matrix)
+    model = CosineRecommender(K=KNN_NEIGHBOURS, num_threads=cfg.threads)
+    with warnings.catch_warnings():  # implicit converts its own transposed matrix and warns
+        warnings.simplefilter("ignore", category=Warning)
+        model.fit(positive, show_progress=False)
+    similarity = model.similarity.tocsr()
+    return lambda rows: np.asarray((positive[rows] @ similarity).todense(), dtype=np.float32)
+
+
+def fit(name: str, matrix: csr_matrix, cfg: CollabSettings) -> Scorer:
+    """The baseline called ``name`` (one of :data:`BASELINES`) fitted on ``matrix``."""
+    if name == "popularity":
+        return popularity_scorer(matrix)
+    if name == "itemknn":
+        return itemknn_scorer(matrix, cfg)
+    if name == "als":
+        return als_scorer(matrix, cfg)
+    if name == "bpr":
+        return bpr_scorer(matrix, cfg)
+    raise ValueError(f"unknown baseline {name!r}; expected one of {', '.join(BASELINES)}")

@@ -1,0 +1,122 @@
+"""The collaborative models the shipped ``vidrec`` row of ReDial / INSPIRED runs with.
+
+The interaction log is what an operator of a movie-chat service would have: the MovieLens ratings
+(imported, as ``vidrec import-interactions`` reads them: history, no sessions) plus training
+dialogues, each recorded as one conversation session of one user who liked every movie it
+names, in the order named. ``agent.collab.train`` (what ``vidrec train`` runs) fits and tunes
+the model on that log.
+
+Which dialogues train which cases:
+
+* ``--train PATH``: every dialogue of PATH (another file of the task, e.g. ReDial's validation
+  dialogues to score the test file) trains one model for all cases;
+* otherwise ``--folds N`` cross-fitting: the scored file's dialogues are split into N folds by id
+  and each fold's cases are scored by a model trained on the *other* folds' dialogues, so a
+  case's own dialogue is never in its model.
+
+``--no-sessions`` records the dialogues as imported history instead of sessions (the model then
+has no session co-occurrence or session popularity).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from agent.collab import IMPORTED_SESSION_PREFIX, Collaborative, ModelStore, model_root, train
+from agent.interactions import read_movielens_ratings
+from agent.settings import CollabSettings
+from agent.types import FeedbackEvent
+from evaluation.dialogues import Dialogue
+
+__all__ = ["DIALOGUE_EPOCH", "FoldModels", "dialogue_events", "fold_of", "train_fold_models"]
+
+log = logging.getLogger(__name__)
+
+DIALOGUE_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+WHOLE = -1  # the fold key of the one model trained on --train
+
+
+def dialogue_events(dialogue: Dialogue, *, as_session: bool = True) -> list[FeedbackEvent]:
+    """A dialogue as the interaction log records a conversation: one session of one user that
+    liked every movie it names, in the order they are named (``as_session`` False: an import)."""
+    user = f"dialogue:{dialogue.id}"
+    session = user if as_session else f"{IMPORTED_SESSION_PREFIX}{user}"
+    out: list[FeedbackEvent] = []
+    seen: set[str] = set()
+    for turn, utterance in enumerate(dialogue.utterances):
+        for movie in utterance.movies:
+            if movie not in seen:
+                seen.add(movie)
+                at = DIALOGUE_EPOCH + timedelta(minutes=turn, seconds=len(seen))
+                out.append(FeedbackEvent(user, movie, "like", None, at, session_id=session))
+    return out
+
+
+def fold_of(dialogue_id: str, folds: int) -> int:
+    return int(hashlib.sha256(dialogue_id.encode()).hexdigest(), 16) % folds
+
+
+@dataclass
+class FoldModels:
+    """One collaborative scorer per fold (or one for all, :data:`WHOLE`), and what was done."""
+
+    folds: int
+    scorers: dict[int, Collaborative] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def key(self, dialogue_id: str) -> int:
+        """Which scorer serves a case of this dialogue."""
+        return WHOLE if WHOLE in self.scorers else fold_of(dialogue_id, self.folds)
+
+
+def train_fold_models(
+    scored: Sequence[Dialogue],
+    train_dialogues: Sequence[Dialogue] | None,
+    movielens: Path,
+    cfg: CollabSettings,
+    scratch: Path,
+    *,
+    folds: int = 5,
+    sessions: bool = True,
+    needed: set[str] | None = None,
+) -> FoldModels:
+    """Fit the models (see the module docstring) into folders under ``scratch``.
+
+    Args:
+        needed: the dialogue ids whose cases will be scored (folds without one are not fitted).
+    """
+    start = time.perf_counter()
+    ml_events = read_movielens_ratings(movielens)[0] if movielens.exists() else []
+    out = FoldModels(max(1, folds))
+    plans: list[tuple[int, list[Dialogue]]]
+    if train_dialogues is not None:
+        plans = [(WHOLE, list(train_dialogues))]
+    else:
+        wanted = {fold_of(d, out.folds) for d in (needed or {d.id for d in scored})}
+        plans = [
+            (fold, [d for d in scored if fold_of(d.id, out.folds) != fold])
+            for fold in sorted(wanted)
+        ]
+    for key, dialogues in plans:
+        events = [*ml_events]
+        for dialogue in dialogues:
+            events.extend(dialogue_events(dialogue, as_session=sessions))
+        folder = scratch / ("all" if key == WHOLE else f"fold{key}")
+        report = train(events, cfg, ModelStore(model_root(folder), cfg.keep_versions))
+        out.scorers[key] = Collaborative(folder, cfg)
+        sw = report.meta.session_blend
+        out.notes.append(
+            f"{'model' if key == WHOLE else f'fold {key}'}: {len(dialogues)} training dialogues, "
+            f"{len(ml_events)} MovieLens ratings; session weights "
+            + (f"{sw.session:g} / {sw.popularity:g}" if sw else "not tuned")
+        )
+    out.seconds = time.perf_counter() - start
+    log.info("collaborative models: %s (%.0fs)", "; ".join(out.notes), out.seconds)
+    return out

@@ -1,0 +1,130 @@
+"""MovieLens ratings as parallel arrays, and the harness's leave-last-out split of them.
+
+Each user's ratings are sorted by time (ties by movie id); the last one is the test item, the rest
+is training (``leave_last_out``).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+from evaluation.workspace import EvalError
+
+__all__ = ["Ratings", "Split", "leave_last_out", "load_ratings", "ratings_file"]
+
+
+@dataclass(frozen=True)
+class Ratings:
+    """Parallel arrays, one entry per rating, with dense 0-based user and item indices."""
+
+    users: np.ndarray  # int32 user index
+    items: np.ndarray  # int32 item index
+    values: np.ndarray  # float32 rating
+    timestamps: np.ndarray  # int64 unix seconds
+    user_ids: np.ndarray  # index -> original userId
+    item_ids: np.ndarray  # index -> original movieId
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def ratings_file(path: Path) -> Path:
+    """``path`` itself, or the ratings.csv / ratings.dat inside a folder."""
+    if path.is_dir():
+        for name in ("ratings.csv", "ratings.dat"):
+            if (path / name).is_file():
+                return path / name
+        raise EvalError(
+            f"No ratings file in {path}",
+            expected="ratings.csv (userId,movieId,rating,timestamp) or ratings.dat (u::m::r::t)",
+            got=", ".join(sorted(p.name for p in path.iterdir())) or "an empty folder",
+        )
+    return path
+
+
+def load_ratings(path: str | Path) -> Ratings:
+    """Read a MovieLens ratings file: ``ratings.csv`` with a header, or ``::``-separated ``.dat``."""
+    path = ratings_file(Path(path))
+    raw_users: list[int] = []
+    raw_items: list[int] = []
+    values: list[float] = []
+    stamps: list[int] = []
+    with path.open(newline="", encoding="utf-8") as fh:
+        dat = path.suffix == ".dat"
+        rows = (line.rstrip("\n").split("::") for line in fh) if dat else csv.reader(fh)
+        for lineno, rec in enumerate(rows, start=1):
+            if not rec or not "".join(rec).strip():
+                continue
+            if lineno == 1 and not dat and rec[0].strip().lower() in ("userid", "user_id", "user"):
+                continue
+            try:
+                raw_users.append(int(rec[0]))
+                raw_items.append(int(rec[1]))
+                values.append(float(rec[2]))
+                stamps.append(int(float(rec[3])) if len(rec) > 3 and rec[3] else 0)
+            except (ValueError, IndexError):
+                raise EvalError(
+                    f"{path}:{lineno}: not a MovieLens rating",
+                    expected="userId,movieId,rating,timestamp (numbers)",
+                    got=",".join(rec)[:80],
+                    hint="Pass a MovieLens ratings.csv (e.g. ml-latest-small/ratings.csv)",
+                ) from None
+    if not values:
+        raise EvalError(f"No ratings in {path}", expected="at least one rating", got="none")
+    user_ids, users = np.unique(np.array(raw_users, dtype=np.int64), return_inverse=True)
+    item_ids, items = np.unique(np.array(raw_items, dtype=np.int64), return_inverse=True)
+    return Ratings(
+        users=users.astype(np.int32),
+        items=items.astype(np.int32),
+        values=np.array(values, dtype=np.float32),
+        timestamps=np.array(stamps, dtype=np.int64),
+        user_ids=user_ids,
+        item_ids=item_ids,
+    )
+
+
+@dataclass(frozen=True)
+class Split:
+    """Leave-last-out: rating indices for training, and one test rating per eligible user."""
+
+    ratings: Ratings
+    train: np.ndarray  # indices into ratings
+    test: np.ndarray  # indices into ratings, one per test user, in user order
+
+    @property
+    def test_users(self) -> np.ndarray:
+        return self.ratings.users[self.test]
+
+    def train_matrix(self, values: np.ndarray | None = None) -> sparse.csr_matrix:
+        """Users x items CSR of the training part (binary unless ``values`` given)."""
+        r = self.ratings
+        data = np.ones(len(self.train), dtype=np.float32) if values is None else values
+        return sparse.csr_matrix(
+            (data, (r.users[self.train], r.items[self.train])), shape=(r.n_users, r.n_items)
+        )
+
+
+def leave_last_out(ratings: Ratings, min_train: int = 1) -> Split:
+    """Hold out each user's latest rating (ties: larger movie id last); users need ``min_train`` more."""
+    order = np.lexsort((ratings.item_ids[ratings.items], ratings.timestamps, ratings.users))
+    users_sorted = ratings.users[order]
+    last = np.r_[users_sorted[1:] != users_sorted[:-1], True]
+    counts = np.bincount(ratings.users, minlength=ratings.n_users)
+    eligible = counts[users_sorted] > min_train
+    test_mask = last & eligible
+    test = order[test_mask]
+    train = np.sort(order[~test_mask])
+    return Split(ratings=ratings, train=train, test=test)

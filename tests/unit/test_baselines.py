@@ -1,0 +1,47 @@
+"""Every collaborative baseline on a synthetic matrix whose answer is known: two taste clusters,
+users 0-29 like only items 0-9, users 30-59 only items 10-19 (a random 6 of their 10)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.sparse import csr_matrix
+
+from agent.settings import CollabSettings
+from evaluation.baselines import BASELINES, fit
+
+
+@pytest.fixture(scope="module")
+def matrix() -> csr_matrix:
+    rng = np.random.default_rng(3)
+    rows, cols = [], []
+    for user in range(60):
+        offset = 0 if user < 30 else 10
+        for item in rng.choice(10, 6, replace=False):
+            rows.append(user)
+            cols.append(offset + int(item))
+    return csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(60, 20))
+
+
+@pytest.mark.parametrize("name", [b for b in BASELINES if b != "popularity"])
+def test_a_personal_baseline_recommends_the_users_own_cluster(
+    name: str, matrix: csr_matrix
+) -> None:
+    cfg = CollabSettings(factors=2, iterations=20, regularization=0.1, threads=1, seed=1)
+    scores = fit(name, matrix, cfg)(np.array([0, 45]))
+    assert scores.shape == (2, 20)
+    for row, cluster in ((0, range(10)), (1, range(10, 20))):
+        seen = set(matrix[[0, 45][row]].indices)
+        unseen = [int(i) for i in np.argsort(-scores[row]) if int(i) not in seen][:3]
+        assert all(i in cluster for i in unseen), (name, unseen)
+
+
+def test_popularity_is_the_same_count_for_everyone(matrix: csr_matrix) -> None:
+    scores = fit("popularity", matrix, CollabSettings())(np.array([0, 45]))
+    np.testing.assert_array_equal(scores[0], scores[1])
+    np.testing.assert_array_equal(scores[0], np.asarray(matrix.sum(axis=0)).ravel())
+
+
+def test_an_unknown_baseline_lists_the_known_ones(matrix: csr_matrix) -> None:
+    with pytest.raises(ValueError, match="itemknn"):
+        fit("svd", matrix, CollabSettings())
