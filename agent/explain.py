@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from agent.conversation import quote_untrusted
 from agent.llm.base import LLM, LLMOutputError
 from agent.ranking import is_spoken
+from agent.text import content_words, sentences, stems
 from agent.types import Candidate, Recommendation
-from agent.understand import content_words
 from prompts.loader import load_prompt
 from retrieval.library import Library
 from retrieval.types import Chunk
@@ -54,7 +54,6 @@ SUSPICIOUS = re.compile(
 UNQUOTABLE = re.compile(
     r"\b(?:instructions?|ignore|disregard|system|prompt|recommend\w*)\b|[<>]", re.IGNORECASE
 )
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 def format_timestamp(seconds: float) -> str:
@@ -64,23 +63,19 @@ def format_timestamp(seconds: float) -> str:
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
-def _stems(words: Sequence[str]) -> set[str]:
-    return {w[:5] for w in words if len(w) >= 4}
-
-
 def best_quote(text: str, request: str, *, max_words: int = QUOTE_WORDS) -> str:
     """The sentence of ``text`` that best matches ``request`` (ties: the earliest), cut to size.
 
     Sentences that read like instructions to an assistant are never quoted ("" if all do).
     """
-    sentences = [s.strip() for s in _SENTENCE.split(" ".join(text.split())) if s.strip()]
-    if not sentences:
+    parts = sentences(text)
+    if not parts:
         return ""
-    wanted = _stems(content_words(request))
-    clean = [s for s in sentences if not UNQUOTABLE.search(s)]
+    wanted = stems(content_words(request))
+    clean = [s for s in parts if not UNQUOTABLE.search(s)]
     if not clean:
         return ""
-    best = max(clean, key=lambda s: (len(_stems(content_words(s)) & wanted), -clean.index(s)))
+    best = max(clean, key=lambda s: (len(stems(content_words(s)) & wanted), -clean.index(s)))
     words = best.split()
     if len(words) > max_words:
         best = " ".join(words[:max_words]) + " ..."
@@ -115,7 +110,7 @@ def check_reason(
         return "empty"
     if SUSPICIOUS.search(text):
         return "instruction-like text, markup or a link"
-    if not _stems(content_words(text)) & _stems(content_words(evidence)):
+    if not stems(content_words(text)) & stems(content_words(evidence)):
         return "shares no wording with the evidence"
     norm = " " + " ".join(re.findall(r"[a-z0-9]+", text.lower())) + " "
     for other_id, title in other_titles.items():
@@ -128,8 +123,7 @@ def check_reason(
 
 def trim_reason(reason: str) -> str:
     """At most two sentences and ``MAX_REASON_CHARS`` characters."""
-    sentences = _SENTENCE.split(" ".join(reason.split()))
-    text = " ".join(sentences[:2]).strip()
+    text = " ".join(sentences(reason)[:2]).strip()
     if len(text) > MAX_REASON_CHARS:
         text = text[: MAX_REASON_CHARS - 3].rsplit(" ", 1)[0] + "..."
     return text
@@ -167,8 +161,8 @@ class Explainer:
         spoken = [c for c in chunks if is_spoken(c)]
         if not spoken:
             return chunk or (chunks[0] if chunks else None)
-        wanted = _stems(content_words(request))
-        return max(spoken, key=lambda c: (len(_stems(content_words(c.text)) & wanted), -c.index))
+        wanted = stems(content_words(request))
+        return max(spoken, key=lambda c: (len(stems(content_words(c.text)) & wanted), -c.index))
 
     def explain(
         self,

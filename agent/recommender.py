@@ -47,6 +47,7 @@ from agent.ranking import CollabScorer, Ranker, TitleIndex
 from agent.relay import Relay
 from agent.rerank import Reranker
 from agent.settings import Settings
+from agent.text import content_words
 from agent.types import (
     Answer,
     AnswerEvent,
@@ -57,7 +58,7 @@ from agent.types import (
     Recommendation,
     TurnUnderstanding,
 )
-from agent.understand import Understander, content_words, merge_filters, search_text_of
+from agent.understand import Understander, merge_filters, search_text_of
 from agent.users import UserStore, validate_feedback
 from prompts.loader import load_prompt
 from retrieval.errors import InvalidInputError, NotFoundError, VidrecError

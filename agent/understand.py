@@ -28,6 +28,7 @@ from typing import Any
 
 from agent.conversation import last_user, render_conversation, user_texts
 from agent.llm.base import LLM, LLMOutputError
+from agent.text import content_words
 from agent.types import Message, TurnUnderstanding
 from prompts.loader import load_prompt
 from retrieval.types import SearchFilters
@@ -105,146 +106,6 @@ LANGUAGES: dict[str, str] = {
     "persian": "fa",
 }
 
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "of",
-        "to",
-        "in",
-        "on",
-        "for",
-        "with",
-        "about",
-        "from",
-        "by",
-        "at",
-        "as",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "am",
-        "i",
-        "me",
-        "my",
-        "we",
-        "our",
-        "you",
-        "your",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "some",
-        "any",
-        "something",
-        "anything",
-        "someone",
-        "talk",
-        "talks",
-        "video",
-        "videos",
-        "movie",
-        "movies",
-        "film",
-        "films",
-        "watch",
-        "watching",
-        "want",
-        "wanted",
-        "would",
-        "like",
-        "love",
-        "liked",
-        "show",
-        "recommend",
-        "recommendation",
-        "recommendations",
-        "suggest",
-        "please",
-        "maybe",
-        "really",
-        "very",
-        "more",
-        "less",
-        "just",
-        "also",
-        "can",
-        "could",
-        "get",
-        "got",
-        "give",
-        "have",
-        "has",
-        "had",
-        "do",
-        "does",
-        "did",
-        "what",
-        "which",
-        "who",
-        "how",
-        "why",
-        "when",
-        "where",
-        "there",
-        "here",
-        "one",
-        "ones",
-        "thing",
-        "things",
-        "kind",
-        "sort",
-        "good",
-        "great",
-        "nice",
-        "interesting",
-        "new",
-        "other",
-        "another",
-        "so",
-        "too",
-        "not",
-        "no",
-        "under",
-        "over",
-        "than",
-        "minutes",
-        "minute",
-        "min",
-        "mins",
-        "hour",
-        "hours",
-        "long",
-        "short",
-        "longer",
-        "shorter",
-        "hi",
-        "hello",
-        "hey",
-        "thanks",
-        "thank",
-        "thx",
-        "ok",
-        "okay",
-        "cool",
-        "bye",
-        "goodbye",
-        "yes",
-        "yeah",
-        "sure",
-    ]
-)
-
 _NUMBER_WORDS = {
     "one": 1,
     "two": 2,
@@ -318,7 +179,6 @@ _REWATCH_RE = re.compile(
     r"(?:seen|watched)|including (?:the )?ones? i(?:'ve| have)? (?:seen|watched))\b",
     re.IGNORECASE,
 )
-_WORD_RE = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 _TASTE_RE = re.compile(
     r"\b(?:what|whatever|the ones?|things?|stuff|everything) (?:i|we)(?:'ve| have)? "
     r"(?:liked|loved|enjoyed|watched|saw|seen|rated)\b|"
@@ -366,11 +226,6 @@ def taste_only(text: str) -> bool:
     """Whether ``text`` asks for more of the user's own taste and names no topic ("something in
     the same spirit as what I liked before", "surprise me based on my history")."""
     return bool(_TASTE_RE.search(text)) and set(content_words(text)) <= _TASTE_WORDS
-
-
-def content_words(text: str) -> list[str]:
-    """Lower-cased words of ``text`` that carry meaning (no stopwords, no 1-letter words)."""
-    return [w for w in _WORD_RE.findall(text.lower()) if w not in STOPWORDS and len(w) > 1]
 
 
 def _to_number(token: str) -> float | None:

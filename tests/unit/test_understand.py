@@ -6,11 +6,11 @@ from typing import Any
 import pytest
 
 from agent.llm.base import LLMOutputError
+from agent.text import content_words
 from agent.types import Message
 from agent.understand import (
     UNDERSTAND_SCHEMA,
     Understander,
-    content_words,
     merge_filters,
     normalise_understanding,
     parse_rules,
