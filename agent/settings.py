@@ -105,6 +105,30 @@ class CollabSettings(Section):
     seed: int = 42
 
 
+class LengthSettings(Section):
+    """Duration limits that vague phrases map to (agent/lengths.py), in minutes; hard limits.
+
+    A number the user writes ("under 25 minutes") wins over these. TED talks run 2-25 minutes,
+    most 8-18, so "short" leaves a few per topic and "long" keeps the longer third.
+    """
+
+    few_minutes_max_minutes: float = Field(
+        7.0, gt=0, description='"a few minutes", "bite-sized", "a coffee break": at most'
+    )
+    short_max_minutes: float = Field(10.0, gt=0, description='"short", "quick", "brief": at most')
+    not_too_long_max_minutes: float = Field(
+        15.0, gt=0, description='"not too long", "short on time": at most'
+    )
+    lunch_max_minutes: float = Field(20.0, gt=0, description='"over lunch": at most')
+    half_hour_max_minutes: float = Field(
+        30.0, gt=0, description='"half an hour", "my commute": at most'
+    )
+    hour_max_minutes: float = Field(60.0, gt=0, description='"I have an hour": at most')
+    long_min_minutes: float = Field(
+        18.0, gt=0, description='"something long", "a deep dive", "in-depth": at least'
+    )
+
+
 class AgentSettings(Section):
     rerank: bool = Field(
         False,
@@ -124,6 +148,7 @@ class AgentSettings(Section):
         0.5, description="how strongly similarity to disliked videos lowers a candidate's score"
     )
     collab: CollabSettings = CollabSettings()
+    lengths: LengthSettings = LengthSettings()
 
 
 class APISettings(Section):

@@ -163,8 +163,16 @@ def content_words(text: str) -> list[str]:
     return [w for w in words(text) if w not in STOPWORDS and len(w) > 1]
 
 
+_SUFFIXES = ("ingly", "ings", "ing", "edly", "ed", "ies", "es", "s", "ly")
+
+
 def stem(word: str) -> str:
-    """A crude stem: the first five letters ("explains", "explained" -> "expla")."""
+    """A crude stem: a common suffix off, then the first five letters ("glowing", "glow" ->
+    "glow"; "explains", "explained" -> "expla")."""
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
     return word[:5]
 
 

@@ -27,7 +27,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from agent.conversation import last_user, render_conversation, user_texts
+from agent.lengths import read_vague_length
 from agent.llm.base import LLM, LLMOutputError
+from agent.settings import LengthSettings
 from agent.text import content_words
 from agent.types import Message, TurnUnderstanding
 from prompts.loader import load_prompt
@@ -261,13 +263,17 @@ class RuleParse:
     seen: tuple[str, ...] = ()
 
 
-def parse_rules(text: str) -> RuleParse:
-    """Cheap deterministic reading of common phrases ("under 10 minutes", "after 2015")."""
+def parse_rules(text: str, lengths: LengthSettings | None = None) -> RuleParse:
+    """Cheap deterministic reading of common phrases ("under 10 minutes", "after 2015", "not too
+    long": a vague length counts only when no number sets that side, :mod:`agent.lengths`)."""
     max_d = min_d = None
     if m := _MAX_RE.search(text) or _MAX_AFTER_RE.search(text):
         max_d = _seconds(m.group(1), m.group(2))
     if m := _MIN_RE.search(text) or _MIN_AFTER_RE.search(text):
         min_d = _seconds(m.group(1), m.group(2))
+    if max_d is None and min_d is None:
+        vague = read_vague_length(text, lengths)
+        max_d, min_d = vague.max_duration, vague.min_duration
     after = before = None
     if m := _AFTER_RE.search(text):
         after = date(int(m.group(1)), 1, 1)
@@ -307,6 +313,7 @@ def parse_rules(text: str) -> RuleParse:
             for m in _AVOID_RE.finditer(text)
             if content_words(m.group(1))
             and not re.match(r"(?:more|longer|shorter|over|under|than)\b", m.group(1), re.I)
+            and not read_vague_length(m.group(0)).phrase  # "not too lengthy" is a length
         ),
     )
 

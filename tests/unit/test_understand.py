@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from agent.llm.base import LLMOutputError
+from agent.settings import LengthSettings
 from agent.text import content_words
 from agent.types import Message
 from agent.understand import (
@@ -218,11 +219,12 @@ def test_already_seen_is_not_a_like() -> None:
     ]
     result, _ = understand(
         conversation,
-        form(search_text="shorter cooking videos", max_minutes=10, liked=["Baking bread at home"]),
+        form(search_text="shorter cooking videos", max_minutes=12, liked=["Baking bread at home"]),
     )
     assert result.seen == ("Baking bread at home",)
     assert result.liked == ()
-    assert result.filters.max_duration is None  # "10" was never said
+    # "12" was never said; "shorter" is the vague "short" limit of the settings (agent.lengths)
+    assert result.filters.max_duration == LengthSettings().short_max_minutes * 60
 
 
 def test_naming_a_kind_of_video_is_a_request() -> None:
