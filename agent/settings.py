@@ -136,6 +136,11 @@ class AgentSettings(Section):
         "lowered TED hit rate@5 from 0.95 to 0.77, python -m evaluation.agent_hitrate)",
     )
     rerank_top_n: int = 8
+    understand: str = Field(
+        "auto",
+        description="auto: the parser reads plain turns and the LLM only references, likes and "
+        "topic changes; model: the LLM reads every turn; parser: never the LLM",
+    )
     candidates: int = 50
     explain: bool = True
     history_weight: float = 0.3

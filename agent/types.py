@@ -30,6 +30,7 @@ class TurnUnderstanding:
     seen: tuple[str, ...] = ()
     reply_hint: str = ""  # for chit-chat turns
     include_seen: bool = False  # the user asks for already watched / disliked items again
+    source: str = "model"  # who read the turn: "model" (checked by the parser) or "parser"
 
 
 @dataclass(frozen=True)
