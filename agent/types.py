@@ -105,9 +105,11 @@ class Answer:
 
 @dataclass(frozen=True)
 class AnswerEvent:
-    """One piece of a streamed reply: text deltas, then items, then a final 'done'."""
+    """One piece of a streamed reply: ``understanding``, each card as ``recommendation`` (with
+    its grounded reason), ``text`` deltas, a ``reason`` for each card whose reason the model
+    improved (the same rank, a new reason), then a final ``done``."""
 
-    kind: Literal["understanding", "text", "recommendation", "done", "error"]
+    kind: Literal["understanding", "text", "recommendation", "reason", "done", "error"]
     text: str = ""
     recommendation: Recommendation | None = None
     answer: Answer | None = None

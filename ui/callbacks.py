@@ -238,6 +238,10 @@ def respond(
                 elif event.kind == "recommendation" and event.recommendation is not None:
                     recs.append(event.recommendation)
                     yield view(status="Answering…")
+                elif event.kind == "reason" and event.recommendation is not None:
+                    # the model's sentence passed the reason check: it replaces the card's
+                    recs[event.recommendation.rank - 1] = event.recommendation
+                    yield view(status="Answering…")
                 elif event.kind == "understanding":
                     yield view(status="Searching…")
                 elif event.kind == "error":
