@@ -39,7 +39,7 @@ _MAX_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "hour_max_minutes",
         _any(
             r"(?:i|we)(?:'ve| have| got)? (?:got )?(?:about |around |roughly )?(?:an|one) hour",
-            r"(?:an|one) hour (?:or so|to spare|free|to kill)",
+            r"(?<!half )(?:an|one) hour (?:or so|to spare|free|to kill)",
             r"within (?:an|the) hour",
         ),
     ),

@@ -3,13 +3,17 @@
 Surfaces stay thin: a CLI command, a Gradio callback or an API route is a few lines over these
 methods. Heavy parts (models, stores) load lazily on first use.
 
-One turn runs these stages (each timed in ``Answer.timings``):
+One turn runs these stages over one :class:`agent.turn.TurnState`, each timed in
+``Answer.timings``:
 
-``understand`` (LLM, schema-constrained) -> ``retrieve`` (hybrid search + similar-to-liked +
-profile vector) -> ``rank`` (personalised score, exclusions, filters) -> ``rerank`` (optional LLM
-listwise rerank of the top N) -> ``reply`` (streamed lead-in) -> ``explain`` (a grounded reason
-per pick). ``stream`` yields the understanding, the reply's text deltas as the LLM produces them,
-each recommendation as soon as its reason is ready, then ``done`` with the whole ``Answer``.
+``understand`` (the deterministic parser; the LLM only for what it cannot read, see
+``agent.understand``) -> ``retrieve`` (hybrid search + similar-to-liked + profile vector) ->
+``rank`` (personalised score, exclusions, filters) -> ``rerank`` (optional LLM listwise rerank) ->
+``cards`` (each pick with a grounded reason built from its evidence, streamed at once;
+``first_card`` is the time the first one was ready) -> ``explain`` (one LLM call writes every
+reason; a sentence replaces a grounded one only if it passes the checks, streamed as ``reason``
+events). ``stream`` yields the understanding, each card, a short line with the limits applied
+(only when there are any), the improved reasons, then ``done`` with the whole ``Answer``.
 
 The object is safe to share between worker threads: LLM calls are serialised by one lock (the
 embedded model is not re-entrant), the SQL store serialises its own writes.
@@ -86,6 +90,7 @@ class _Pool:
     candidates: list[Candidate]
     profile: UserProfile
     liked: list[str]
+    references: dict[str, str] = field(default_factory=dict)  # what the turn named -> video id
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,7 @@ class RankedTurn:
     understanding: TurnUnderstanding
     candidates: list[Candidate]
     timings: dict[str, float] = field(default_factory=dict)
+    references: dict[str, str] = field(default_factory=dict)  # liked/disliked/seen -> video id
 
 
 _LINK = re.compile(
@@ -471,7 +477,7 @@ class Recommender:
             k=k,
             shown=self._shown(user_id, messages, history),
         )
-        return RankedTurn(understanding, pool.candidates[:k], timings)
+        return RankedTurn(understanding, pool.candidates[:k], timings, pool.references)
 
     def _ranked(
         self,
@@ -512,17 +518,21 @@ class Recommender:
         return latest
 
     def _resolve(
-        self, mentions: Sequence[str], shown: Sequence[str]
+        self, mentions: Sequence[str], shown: Sequence[str], found: dict[str, str]
     ) -> tuple[list[str], list[str]]:
         """Mentions -> video ids (by title, else by description, :mod:`agent.references`) and
-        the mentions that name no video (topics)."""
-        ids, topics = self.title_index().resolve_all(mentions)
+        the mentions that name no video (topics); ``found`` gets mention -> id."""
+        ids: list[str] = []
         rest = []
-        for topic in topics:
-            video_id = self.references().resolve(topic, shown)
+        for mention in mentions:
+            video_id = self.title_index().resolve(mention) or self.references().resolve(
+                mention, shown
+            )
             if video_id is None:
-                rest.append(topic)
-            elif video_id not in ids:
+                rest.append(mention)
+                continue
+            found[mention] = video_id
+            if video_id not in ids:
                 ids.append(video_id)
         return ids, rest
 
@@ -535,9 +545,10 @@ class Recommender:
         shown: Sequence[str] = (),
     ) -> _Pool:
         clock = time.perf_counter()
-        liked_ids, _ = self._resolve(understanding.liked, shown)
-        disliked_ids, disliked_topics = self._resolve(understanding.disliked, shown)
-        seen_ids, _ = self._resolve(understanding.seen, shown)
+        references: dict[str, str] = {}
+        liked_ids, _ = self._resolve(understanding.liked, shown, references)
+        disliked_ids, disliked_topics = self._resolve(understanding.disliked, shown, references)
+        seen_ids, _ = self._resolve(understanding.seen, shown, references)
         now = datetime.now(UTC)
         said = [
             FeedbackEvent("", v, "like", None, now) for v in liked_ids if v not in disliked_ids
@@ -580,7 +591,7 @@ class Recommender:
                 filters=merged,
             )
             timings["rank"] = time.perf_counter() - clock
-            return _Pool(picks, profile, seeds)
+            return _Pool(picks, profile, seeds, references)
         ranker = Ranker(self.library, cfg, self.collab)
         candidates = ranker.rank(
             query,
@@ -591,7 +602,7 @@ class Recommender:
             history=history,
             timings=timings,
         )
-        return _Pool(candidates, profile, seeds)
+        return _Pool(candidates, profile, seeds, references)
 
     def _chat_reply(self, messages: Sequence[Message]) -> Iterator[str]:
         prompt = load_prompt("chat")

@@ -26,6 +26,7 @@ CFG = LengthSettings()
         ("something for my coffee break about music", CFG.few_minutes_max_minutes),
         ("something to watch over lunch about space", CFG.lunch_max_minutes),
         ("I have half an hour, teach me about the brain", CFG.half_hour_max_minutes),
+        ("half an hour free, teach me about creativity", CFG.half_hour_max_minutes),
         ("I've got an hour, anything on history?", CFG.hour_max_minutes),
         ("I'm short on time, something on leadership", CFG.not_too_long_max_minutes),
     ],
