@@ -50,6 +50,12 @@ class LLMSettings(Section):
     temperature: float = 0.0
     max_tokens: int = 512
     n_ctx: int = 8192
+    slots: int = Field(
+        3,
+        ge=1,
+        description="llamacpp: prompt slots, each caching one prompt kind's fixed prefix "
+        "(understand, explain, chat); n_ctx is shared between them",
+    )
     threads: int = 2
     device: str = "cpu"
 
