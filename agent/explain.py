@@ -316,14 +316,11 @@ class Explainer:
         )
         return rec, chunk
 
-    def refine(
-        self,
-        cards: Sequence[tuple[Recommendation, Chunk]],
-        context: ReasonContext,
-        other_titles: Mapping[str, str],
-    ) -> list[Recommendation]:
-        """The cards whose reason the model improved (one call for all; [] without a model,
-        when its answer is unusable, or when no sentence passes the checks)."""
+    def write(
+        self, cards: Sequence[tuple[Recommendation, Chunk]], context: ReasonContext
+    ) -> list[str]:
+        """The model's sentence for every card, in order, unchecked (one call for all; [] without
+        a model or when its answer is unusable)."""
         if not self.use_llm or self.llm is None or not cards:
             return []
         messages = self.prompt.render(
@@ -352,9 +349,18 @@ class Explainer:
             return []
         data = completion.data if isinstance(completion.data, dict) else {}
         raw = data.get("reasons")
-        written = [r if isinstance(r, str) else "" for r in raw] if isinstance(raw, list) else []
+        return [r if isinstance(r, str) else "" for r in raw] if isinstance(raw, list) else []
+
+    def refine(
+        self,
+        cards: Sequence[tuple[Recommendation, Chunk]],
+        context: ReasonContext,
+        other_titles: Mapping[str, str],
+    ) -> list[Recommendation]:
+        """The cards whose reason the model improved: its sentences (:meth:`write`) that pass
+        every check (:meth:`problem`) replace the grounded ones."""
         better = []
-        for (rec, chunk), sentence in zip(cards, written, strict=False):
+        for (rec, chunk), sentence in zip(cards, self.write(cards, context), strict=False):
             reason = trim_reason(sentence, max_sentences=1)
             why = self.problem(reason, rec, chunk, context, other_titles)
             if why is not None:

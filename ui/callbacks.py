@@ -50,8 +50,10 @@ TIMING_ORDER = (
     "retrieve",
     "rank",
     "rerank",
-    "reply",
+    "cards",
+    "first_card",
     "explain",
+    "chat",
     "first_token",
     "total",
 )
