@@ -27,11 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from agent.recommender import Recommender
-from agent.settings import Settings
 from agent.types import Message
-from evaluation.agent_hitrate import build_manifest, eval_settings, interleave, load_requests
+from evaluation.agent_hitrate import interleave, load_requests
 from evaluation.agent_reasons import answer_row
-from evaluation.agent_turns import LENGTHS, conversation, load_labelled
+from evaluation.agent_turns import LENGTHS, conversation, load_labelled, open_ted
 from prompts.loader import load_prompt
 
 STAGES = ("understand", "retrieve", "rank", "rerank", "cards", "explain", "chat")
@@ -103,13 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    base = Settings()
-    data_dir = args.data_dir or base.data_dir / "eval" / "agent-ted"
-    settings = eval_settings(base, data_dir)
+    rec, settings = open_ted(args.data_dir, args.talks)
     ted = load_requests()
-    manifest = build_manifest(base.data.shared_dir, data_dir / "manifest", ted, args.talks)
-    rec = Recommender(settings)
-    rec.ingest([], manifest=manifest)
     # (id, turns, targets): TED requests and vague-length requests, alternating
     labelled: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
     for a, b in zip(interleave(ted), load_labelled(LENGTHS), strict=False):

@@ -36,6 +36,7 @@ from agent.types import Message
 from evaluation.agent_hitrate import (
     Request,
     build_manifest,
+    conversation,
     eval_settings,
     interleave,
     load_requests,
@@ -73,15 +74,16 @@ def load_labelled(path: Path) -> list[Labelled]:
     return out
 
 
-def conversation(turns: Sequence[str], replies: Sequence[str] = ()) -> list[Message]:
-    """User turns with an assistant reply between them (``replies[i]`` after turn ``i``)."""
-    messages: list[Message] = []
-    for i, turn in enumerate(turns):
-        if i:
-            reply = replies[i - 1] if i - 1 < len(replies) else "Here are a few talks."
-            messages.append(Message("assistant", reply))
-        messages.append(Message("user", turn))
-    return messages
+def open_ted(data_dir: Path | None, talks: int) -> tuple[Recommender, Settings]:
+    """The Recommender over the TED eval index (built or brought up to date here)."""
+    base = Settings()
+    settings = eval_settings(base, data_dir or base.data_dir / "eval" / "agent-ted")
+    manifest = build_manifest(
+        base.data.shared_dir, settings.data_dir / "manifest", load_requests(), talks
+    )
+    rec = Recommender(settings)
+    rec.ingest([], manifest=manifest)
+    return rec, settings
 
 
 @dataclass
@@ -179,13 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    base = Settings()
-    data_dir = args.data_dir or base.data_dir / "eval" / "agent-ted"
-    settings = eval_settings(base, data_dir)
+    rec, settings = open_ted(args.data_dir, args.talks)
     all_requests = load_requests()
-    manifest = build_manifest(base.data.shared_dir, data_dir / "manifest", all_requests, args.talks)
-    rec = Recommender(settings)
-    rec.ingest([], manifest=manifest)
     ted, lengths, references = (
         interleave(all_requests),
         load_labelled(LENGTHS),
@@ -223,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{row['false_limits']:>11}{row['references_honoured']:>7}/{row['references']:<3}"
             f"{row['model_turns']:>9}/{row['turns']:<3}{row['understand_s_median']:>13.2f}s"
         )
-    out = args.json or data_dir / "agent_turns.json"
+    out = args.json or settings.data_dir / "agent_turns.json"
     out.write_text(
         json.dumps({"summary": rows, "details": [asdict(r) for r in results]}, indent=1),
         encoding="utf-8",
