@@ -194,7 +194,7 @@ def search_text_of(value: Any, messages: Sequence[Message]) -> str:
 _NEEDS_MODEL_RE = re.compile(
     r"\b(?:that one|this one|the one|those(?: ones?)?|these ones?|like (?:that|this|it|those)|"
     r"you (?:showed|suggested|recommended|gave|sent)|the (?:first|second|third|fourth|fifth|"
-    r"last|previous|other) (?:one|talk|video)|instead|something else|something different|"
+    r"last|previous|other) (?:one|talk|video)|instead(?! of)|something else|something different|"
     r"not that|same (?:speaker|person|guy|woman|man|one)|i (?:really )?(?:liked|loved|enjoyed|"
     r"hated|disliked)|didn'?t like|did not like|not a fan|fan of|not (?:for me|my thing))\b",
     re.IGNORECASE,
@@ -204,7 +204,10 @@ _NEEDS_MODEL_RE = re.compile(
 def needs_model(messages: Sequence[Message]) -> str | None:
     """The phrase of the latest turn that the parser cannot decide alone, or None (a plain
     turn: a topic, a length, a year, a language, a title seen, a topic to avoid, small talk)."""
-    m = _NEEDS_MODEL_RE.search(last_user(messages))
+    latest = last_user(messages)
+    if taste_only(latest):
+        return None  # "more of what I liked": the profile ranks it, nothing to read
+    m = _NEEDS_MODEL_RE.search(latest)
     return m.group(0) if m else None
 
 

@@ -13,6 +13,7 @@ from agent.understand import (
     UNDERSTAND_SCHEMA,
     Understander,
     merge_filters,
+    needs_model,
     normalise_understanding,
     parse_rules,
     taste_only,
@@ -300,6 +301,17 @@ def test_auto_mode_asks_the_model_what_the_parser_cannot_decide(turn: str) -> No
     result = Understander(llm).understand([Message("user", turn)])
     assert len(llm.calls) == 1
     assert result.source == "model"
+
+
+@pytest.mark.parametrize(
+    "turn",
+    [
+        "how to break a bad habit by being curious instead of using willpower",
+        "I'd like something in the same spirit as what I liked before",
+    ],
+)
+def test_look_alike_cues_stay_with_the_parser(turn: str) -> None:
+    assert needs_model([Message("user", turn)]) is None
 
 
 def test_parser_mode_never_calls_the_model_and_reads_references() -> None:
