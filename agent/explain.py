@@ -40,10 +40,10 @@ log = logging.getLogger(__name__)
 
 QUOTE_WORDS = 30
 MAX_REASON_CHARS = 320
-EVIDENCE_CHARS = 600
+EVIDENCE_CHARS = 360  # per card: the quoted moment and the start of the description
 
-MODEL_REASON_CHARS = 160  # about 20 words: one short sentence
-TOKENS_PER_REASON = 48
+MODEL_REASON_CHARS = 150  # about 20 words: one short sentence
+TOKENS_PER_REASON = 40
 
 
 def reasons_schema(count: int) -> dict[str, Any]:
