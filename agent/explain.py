@@ -1,17 +1,21 @@
 """Grounded reasons: why each pick fits, citing what is said in it and when.
 
 For every recommended video the evidence chunk is fetched again from the library and must belong to
-that video (``Library.chunk``); otherwise the video's best matching chunk is used instead. The
-quote shown to the user is the chunk's sentence that best matches the request (never one that reads
-like an instruction to the assistant). The LLM writes a one- or two-sentence reason from the evidence,
-quoted inside escaped ``<evidence>`` delimiters; the reason is checked:
+that video (``Library.chunk``); otherwise the video's best matching spoken chunk is used instead.
+The quote shown is the chunk's sentence that best matches the request (never one that reads like an
+instruction to the assistant).
 
-* it is non-empty and at most two sentences (longer ones are cut);
-* it shares wording with the evidence (it quotes or paraphrases what is said);
-* it names no other video of the library by its title;
-* it carries no instruction-like text, markup or links (what a prompt injection would leave behind).
+Each card gets a **grounded reason** the moment it exists, built from evidence alone, no model
+(:func:`grounded_reason`): the request's words the video's own text matches, the quoted moment and
+its timestamp, "close to X, which you liked" when the user's history drove the pick, and "12 min,
+within your 15" when the user set a length. Then **one** LLM call writes a sentence for every card
+at once (a JSON list, a short hard token limit); a model sentence replaces the grounded one only
+when it passes every check:
 
-A reason that fails falls back to a template that quotes the chunk with its timestamp.
+* grounding (:func:`check_reason`): shares wording with the evidence, names no other video of the
+  library, carries no instruction-like text, markup or links;
+* quality (:func:`agent.reasons.check_reason_quality`): supported by the video's text, a finished
+  sentence, no boilerplate, something specific.
 """
 
 from __future__ import annotations
@@ -19,30 +23,46 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agent.conversation import quote_untrusted
 from agent.llm.base import LLM, LLMOutputError
 from agent.ranking import is_spoken
+from agent.reasons import check_reason_quality, video_texts
+from agent.text import STOPWORDS, content_words, sentences, stem, stems
 from agent.types import Candidate, Recommendation
-from agent.understand import content_words
 from prompts.loader import load_prompt
 from retrieval.library import Library
-from retrieval.types import Chunk
+from retrieval.types import Chunk, SearchFilters, Video
 
 log = logging.getLogger(__name__)
 
 QUOTE_WORDS = 30
 MAX_REASON_CHARS = 320
-EVIDENCE_CHARS = 600
+EVIDENCE_CHARS = 360  # per card: the quoted moment and the start of the description
 
-EXPLAIN_SCHEMA: dict[str, Any] = {
-    "title": "reason",
-    "type": "object",
-    "properties": {"reason": {"type": "string", "maxLength": MAX_REASON_CHARS}},
-    "required": ["reason"],
-    "additionalProperties": False,
-}
+MODEL_REASON_CHARS = 150  # about 20 words: one short sentence
+TOKENS_PER_REASON = 40
+
+
+def reasons_schema(count: int) -> dict[str, Any]:
+    """JSON schema of the model's answer: exactly ``count`` short sentences."""
+    return {
+        "title": "reasons",
+        "type": "object",
+        "properties": {
+            "reasons": {
+                "type": "array",
+                "items": {"type": "string", "maxLength": MODEL_REASON_CHARS},
+                "minItems": count,
+                "maxItems": count,
+            }
+        },
+        "required": ["reasons"],
+        "additionalProperties": False,
+    }
+
 
 SUSPICIOUS = re.compile(
     r"ignore (?:all |any |your |my |the |previous |prior |above )*(?:instructions?|rules|prompts?)"
@@ -54,7 +74,6 @@ SUSPICIOUS = re.compile(
 UNQUOTABLE = re.compile(
     r"\b(?:instructions?|ignore|disregard|system|prompt|recommend\w*)\b|[<>]", re.IGNORECASE
 )
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 
 
 def format_timestamp(seconds: float) -> str:
@@ -64,23 +83,28 @@ def format_timestamp(seconds: float) -> str:
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
-def _stems(words: Sequence[str]) -> set[str]:
-    return {w[:5] for w in words if len(w) >= 4}
-
-
 def best_quote(text: str, request: str, *, max_words: int = QUOTE_WORDS) -> str:
     """The sentence of ``text`` that best matches ``request`` (ties: the earliest), cut to size.
 
     Sentences that read like instructions to an assistant are never quoted ("" if all do).
     """
-    sentences = [s.strip() for s in _SENTENCE.split(" ".join(text.split())) if s.strip()]
-    if not sentences:
+    parts = sentences(text)
+    if not parts:
         return ""
-    wanted = _stems(content_words(request))
-    clean = [s for s in sentences if not UNQUOTABLE.search(s)]
+    wanted = stems(content_words(request))
+    clean = [s for s in parts if not UNQUOTABLE.search(s)]
     if not clean:
         return ""
-    best = max(clean, key=lambda s: (len(_stems(content_words(s)) & wanted), -clean.index(s)))
+    # the best match; among equals a finished sentence that fits, then the earliest
+    best = max(
+        clean,
+        key=lambda s: (
+            len(stems(content_words(s)) & wanted),
+            s[0].isupper() and s[-1] in ".!?",
+            len(s.split()) <= max_words,
+            -clean.index(s),
+        ),
+    )
     words = best.split()
     if len(words) > max_words:
         best = " ".join(words[:max_words]) + " ..."
@@ -88,11 +112,72 @@ def best_quote(text: str, request: str, *, max_words: int = QUOTE_WORDS) -> str:
 
 
 def template_reason(video_title: str, speaker: str | None, quote: str, start: float) -> str:
-    """The fallback: quote the evidence with its timestamp."""
-    who = speaker or "the video"
+    """The quoted moment: "At 3:12, Edith Widder says: "..."" (a finished sentence)."""
+    who = speaker or "the speaker"
     if not quote:
         return f"At {format_timestamp(start)} in {video_title!r}, {who} covers this topic."
-    return f'At {format_timestamp(start)}, {who} says: "{quote}"'
+    if quote[-1] in ".!?":
+        return f'At {format_timestamp(start)}, {who} says: "{quote}"'
+    return f'At {format_timestamp(start)}, {who} says: "{quote} ...".'  # a fragment, marked
+
+
+_CASED_WORD = re.compile(r"[A-Za-z0-9]+(?:['-][A-Za-z0-9]+)*")
+
+
+def matched_terms(request: str, texts: Sequence[str], *, limit: int = 3) -> list[str]:
+    """The request's words as the video's own texts write them ("ocean" -> "oceans"), in the
+    order of ``texts`` (tags first reads best), at most ``limit``."""
+    wanted = {stem(w) for w in content_words(request) if len(w) >= 3}
+    out: list[str] = []
+    for text in texts:
+        for word in _CASED_WORD.findall(text):
+            key = stem(word.lower())
+            if word.lower() in STOPWORDS or key not in wanted:
+                continue
+            if key not in {stem(o.lower()) for o in out}:
+                out.append(word)
+                if len(out) >= limit:
+                    return out
+    return out
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def length_note(duration: float | None, limits: SearchFilters) -> str:
+    """ "12 min, within your 15." when the user set a length, else ""."""
+    if duration is None:
+        return ""
+    minutes = max(1, round(duration / 60))
+    if limits.max_duration is not None:
+        return f"{minutes} min, within your {max(1, round(limits.max_duration / 60))}."
+    if limits.min_duration is not None:
+        return f"{minutes} min, at least the {max(1, round(limits.min_duration / 60))} you asked."
+    return ""
+
+
+def grounded_reason(
+    video: Video,
+    quote: str,
+    start: float,
+    request: str,
+    limits: SearchFilters,
+    liked_title: str | None = None,
+) -> str:
+    """The reason a card shows at once, from evidence alone (see the module docstring)."""
+    terms = [
+        t
+        for t in matched_terms(request, [" ".join(video.tags), video.title, video.description])
+        if t not in quote.lower()
+    ]
+    moment = template_reason(video.title, video.speaker, quote, start)
+    parts = [f"On {_and(terms)}: {moment[0].lower()}{moment[1:]}" if terms else moment]
+    if liked_title:
+        parts.append(f'Close to "{liked_title}", which you liked.')
+    if note := length_note(video.duration, limits):
+        parts.append(note)
+    return " ".join(parts)
 
 
 def check_reason(
@@ -115,7 +200,7 @@ def check_reason(
         return "empty"
     if SUSPICIOUS.search(text):
         return "instruction-like text, markup or a link"
-    if not _stems(content_words(text)) & _stems(content_words(evidence)):
+    if not stems(content_words(text)) & stems(content_words(evidence)):
         return "shares no wording with the evidence"
     norm = " " + " ".join(re.findall(r"[a-z0-9]+", text.lower())) + " "
     for other_id, title in other_titles.items():
@@ -126,25 +211,52 @@ def check_reason(
     return None
 
 
-def trim_reason(reason: str) -> str:
-    """At most two sentences and ``MAX_REASON_CHARS`` characters."""
-    sentences = _SENTENCE.split(" ".join(reason.split()))
-    text = " ".join(sentences[:2]).strip()
+def trim_reason(reason: str, *, max_sentences: int = 2) -> str:
+    """At most ``max_sentences`` sentences and ``MAX_REASON_CHARS`` characters."""
+    text = " ".join(sentences(reason)[:max_sentences]).strip()
     if len(text) > MAX_REASON_CHARS:
         text = text[: MAX_REASON_CHARS - 3].rsplit(" ", 1)[0] + "..."
     return text
 
 
+@dataclass(frozen=True)
+class ReasonContext:
+    """What a reason may refer to besides the video: the request, the user's length limits and
+    the titles of videos the user liked (id -> title), for "close to X, which you liked"."""
+
+    request: str
+    limits: SearchFilters = field(default_factory=SearchFilters)
+    liked: Mapping[str, str] = field(default_factory=dict)
+    closest_liked: Mapping[str, str] = field(default_factory=dict)  # pick id -> liked id
+
+    def allowed(self, video_id: str) -> list[str]:
+        """Texts a reason about ``video_id`` may name: the liked title, the user's limits."""
+        liked_id = self.closest_liked.get(video_id)
+        out = [self.liked[liked_id]] if liked_id is not None and liked_id in self.liked else []
+        for limit in (self.limits.max_duration, self.limits.min_duration):
+            if limit is not None:
+                out.append(str(max(1, round(limit / 60))))
+        return out
+
+
 class Explainer:
-    """Builds each :class:`Recommendation` with a grounded reason (LLM or template)."""
+    """Builds each :class:`Recommendation` with a grounded reason, then (one LLM call for all
+    cards) replaces reasons with the model's sentences that pass the checks."""
 
     def __init__(
-        self, library: Library, llm: LLM | None, *, use_llm: bool = True, max_tokens: int = 96
+        self,
+        library: Library,
+        llm: LLM | None,
+        *,
+        use_llm: bool = True,
+        tokens_per_reason: int = TOKENS_PER_REASON,
+        min_supported: float = 0.9,
     ) -> None:
         self.library = library
         self.llm = llm
         self.use_llm = use_llm and llm is not None
-        self.max_tokens = max_tokens
+        self.tokens_per_reason = tokens_per_reason
+        self.min_supported = min_supported
         self.prompt = load_prompt("explain")
 
     def evidence_chunk(self, candidate: Candidate, request: str) -> Chunk | None:
@@ -167,29 +279,32 @@ class Explainer:
         spoken = [c for c in chunks if is_spoken(c)]
         if not spoken:
             return chunk or (chunks[0] if chunks else None)
-        wanted = _stems(content_words(request))
-        return max(spoken, key=lambda c: (len(_stems(content_words(c.text)) & wanted), -c.index))
+        wanted = stems(content_words(request))
+        return max(spoken, key=lambda c: (len(stems(content_words(c.text)) & wanted), -c.index))
 
     def explain(
-        self,
-        candidate: Candidate,
-        request: str,
-        rank: int,
-        other_titles: Mapping[str, str],
-    ) -> Recommendation | None:
-        """The recommendation for ``candidate`` (None when the video has no evidence at all)."""
-        chunk = self.evidence_chunk(candidate, request)
+        self, candidate: Candidate, context: ReasonContext | str, rank: int
+    ) -> tuple[Recommendation, Chunk] | None:
+        """The card for ``candidate`` with its grounded reason, and the evidence chunk it quotes
+        (None when the video has no evidence at all). No model call."""
+        if isinstance(context, str):
+            context = ReasonContext(context)
+        chunk = self.evidence_chunk(candidate, context.request)
         if chunk is None:
             log.warning("no evidence chunk for %s; dropped", candidate.video.id)
             return None
         video = candidate.video
-        quote = best_quote(chunk.text, request)
-        reason = None
-        if self.use_llm and self.llm is not None:
-            reason = self._llm_reason(candidate, chunk, request, other_titles)
-        if reason is None:
-            reason = template_reason(video.title, video.speaker, quote, chunk.start)
-        return Recommendation(
+        quote = best_quote(chunk.text, context.request)
+        liked_id = context.closest_liked.get(video.id)
+        reason = grounded_reason(
+            video,
+            quote,
+            chunk.start,
+            context.request,
+            context.limits,
+            context.liked.get(liked_id) if liked_id else None,
+        )
+        rec = Recommendation(
             video=video,
             score=candidate.score,
             reason=reason,
@@ -199,38 +314,85 @@ class Explainer:
             evidence_chunk_id=chunk.id,
             rank=rank,
         )
+        return rec, chunk
 
-    def _llm_reason(
-        self, candidate: Candidate, chunk: Chunk, request: str, other_titles: Mapping[str, str]
-    ) -> str | None:
-        assert self.llm is not None
-        video = candidate.video
+    def write(
+        self, cards: Sequence[tuple[Recommendation, Chunk]], context: ReasonContext
+    ) -> list[str]:
+        """The model's sentence for every card, in order, unchecked (one call for all; [] without
+        a model or when its answer is unusable)."""
+        if not self.use_llm or self.llm is None or not cards:
+            return []
         messages = self.prompt.render(
-            request=quote_untrusted(request, max_chars=400),
-            title=quote_untrusted(video.title, max_chars=160),
-            speaker=quote_untrusted(video.speaker or "", max_chars=80),
-            chunk_id=quote_untrusted(chunk.id, max_chars=80),
-            timestamp=format_timestamp(chunk.start),
-            evidence=quote_untrusted(chunk.text, max_chars=EVIDENCE_CHARS),
+            request=quote_untrusted(context.request, max_chars=400),
+            videos=[
+                {
+                    "title": quote_untrusted(rec.video.title, max_chars=160),
+                    "speaker": quote_untrusted(rec.video.speaker or "", max_chars=80),
+                    "evidence": quote_untrusted(
+                        f"{rec.evidence_quote} {rec.video.description}", max_chars=EVIDENCE_CHARS
+                    ),
+                }
+                for rec, _ in cards
+            ],
         )
         try:
             completion = self.llm.complete(
                 messages,
-                schema=EXPLAIN_SCHEMA,
-                max_tokens=self.max_tokens,
+                schema=reasons_schema(len(cards)),
+                max_tokens=self.tokens_per_reason * len(cards) + 16,
                 temperature=0.0,
                 tag=self.prompt.tag,
             )
         except LLMOutputError as exc:
-            log.warning("reason for %s from template: %s", video.id, exc)
-            return None
+            log.warning("model reasons unusable, grounded reasons kept: %s", exc)
+            return []
         data = completion.data if isinstance(completion.data, dict) else {}
-        raw = data.get("reason")
-        reason = trim_reason(raw) if isinstance(raw, str) else ""
+        raw = data.get("reasons")
+        return [r if isinstance(r, str) else "" for r in raw] if isinstance(raw, list) else []
+
+    def refine(
+        self,
+        cards: Sequence[tuple[Recommendation, Chunk]],
+        context: ReasonContext,
+        other_titles: Mapping[str, str],
+    ) -> list[Recommendation]:
+        """The cards whose reason the model improved: its sentences (:meth:`write`) that pass
+        every check (:meth:`problem`) replace the grounded ones."""
+        better = []
+        for (rec, chunk), sentence in zip(cards, self.write(cards, context), strict=False):
+            reason = trim_reason(sentence, max_sentences=1)
+            why = self.problem(reason, rec, chunk, context, other_titles)
+            if why is not None:
+                log.info("model reason for %s kept out (%s)", rec.video.id, why)
+                continue
+            better.append(replace(rec, reason=reason))
+        return better
+
+    def problem(
+        self,
+        reason: str,
+        rec: Recommendation,
+        chunk: Chunk,
+        context: ReasonContext,
+        other_titles: Mapping[str, str],
+    ) -> str | None:
+        """Why a model sentence may not replace the grounded reason, or None."""
         why = check_reason(
-            reason, evidence=chunk.text, video_id=video.id, other_titles=other_titles
+            reason,
+            evidence=" ".join(video_texts(rec.video, chunk.text)),
+            video_id=rec.video.id,
+            other_titles=other_titles,
         )
         if why is not None:
-            log.info("reason for %s failed grounding (%s); template used", video.id, why)
-            return None
-        return reason
+            return why
+        quality = check_reason_quality(
+            reason,
+            request=context.request,
+            video=rec.video,
+            evidence=chunk.text,
+            allowed=context.allowed(rec.video.id),
+        )
+        if not quality.passes(self.min_supported):
+            return f"reason check: {quality}"
+        return None

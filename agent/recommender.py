@@ -3,13 +3,17 @@
 Surfaces stay thin: a CLI command, a Gradio callback or an API route is a few lines over these
 methods. Heavy parts (models, stores) load lazily on first use.
 
-One turn runs these stages (each timed in ``Answer.timings``):
+One turn runs these stages over one :class:`agent.turn.TurnState`, each timed in
+``Answer.timings``:
 
-``understand`` (LLM, schema-constrained) -> ``retrieve`` (hybrid search + similar-to-liked +
-profile vector) -> ``rank`` (personalised score, exclusions, filters) -> ``rerank`` (optional LLM
-listwise rerank of the top N) -> ``reply`` (streamed lead-in) -> ``explain`` (a grounded reason
-per pick). ``stream`` yields the understanding, the reply's text deltas as the LLM produces them,
-each recommendation as soon as its reason is ready, then ``done`` with the whole ``Answer``.
+``understand`` (the deterministic parser; the LLM only for what it cannot read, see
+``agent.understand``) -> ``retrieve`` (hybrid search + similar-to-liked + profile vector) ->
+``rank`` (personalised score, exclusions, filters) -> ``rerank`` (optional LLM listwise rerank) ->
+``cards`` (each pick with a grounded reason built from its evidence, streamed at once;
+``first_card`` is the time the first one was ready) -> ``explain`` (one LLM call writes every
+reason; a sentence replaces a grounded one only if it passes the checks, streamed as ``reason``
+events). ``stream`` yields the understanding, each card, a short line with the limits applied
+(only when there are any), the improved reasons, then ``done`` with the whole ``Answer``.
 
 The object is safe to share between worker threads: LLM calls are serialised by one lock (the
 embedded model is not re-entrant), the SQL store serialises its own writes.
@@ -36,17 +40,19 @@ from agent.conversation import (
     Conversation,
     last_user,
     normalise_conversation,
-    quote_untrusted,
     render_conversation,
     user_texts,
 )
-from agent.explain import Explainer
+from agent.explain import Explainer, ReasonContext
 from agent.llm.base import LLM, Completion
 from agent.profile import ProfileWeights, UserProfile, build_profile
 from agent.ranking import Ranker, TitleIndex
+from agent.references import DescribedVideos
 from agent.relay import Relay
 from agent.rerank import Reranker
 from agent.settings import Settings
+from agent.text import content_words
+from agent.turn import NOTHING_FOUND, TELL_ME_MORE, TurnState, lead_line
 from agent.types import (
     Answer,
     AnswerEvent,
@@ -54,10 +60,9 @@ from agent.types import (
     FeedbackEvent,
     FeedbackKind,
     Message,
-    Recommendation,
     TurnUnderstanding,
 )
-from agent.understand import Understander, content_words, merge_filters, search_text_of
+from agent.understand import Understander, merge_filters, search_text_of
 from agent.users import UserStore, validate_feedback
 from prompts.loader import load_prompt
 from retrieval.errors import InvalidInputError, NotFoundError, VidrecError
@@ -71,11 +76,21 @@ __all__ = ["Conversation", "RankedTurn", "Recommender"]
 MAX_K = 50
 PROFILE_EVENTS = 500  # the most recent events that shape the profile
 TITLE_CACHE_S = 30.0
-REPLY_MAX_TOKENS = 60
+LIKED_SIMILARITY = 0.5  # a pick is "close to X, which you liked" from this cosine on
 CHAT_MAX_TOKENS = 80
 CLARIFYING_QUESTION = (
     "What are you in the mood for? Tell me a topic, a speaker you like, or how much time you have."
 )
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """The ranked candidates of a turn, the profile that scored them and the liked seeds."""
+
+    candidates: list[Candidate]
+    profile: UserProfile
+    liked: list[str]
+    references: dict[str, str] = field(default_factory=dict)  # what the turn named -> video id
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,7 @@ class RankedTurn:
     understanding: TurnUnderstanding
     candidates: list[Candidate]
     timings: dict[str, float] = field(default_factory=dict)
+    references: dict[str, str] = field(default_factory=dict)  # liked/disliked/seen -> video id
 
 
 _LINK = re.compile(
@@ -166,6 +182,7 @@ class Recommender:
         )
         self._build_lock = threading.Lock()
         self._titles: TitleIndex | None = None
+        self._described: DescribedVideos | None = None
         self._titles_at = 0.0
         self.forget_hooks: list[Callable[[str], None]] = []  # other stores holding user data
         # collab (agent/privacy.py): forgetting also drops the user from the collaborative model
@@ -211,9 +228,17 @@ class Recommender:
         """Titles of the library for resolving what users name (cached briefly)."""
         now = time.monotonic()
         if refresh or self._titles is None or now - self._titles_at > TITLE_CACHE_S:
-            self._titles = TitleIndex(self.library.videos())
+            videos = self.library.videos()
+            self._titles = TitleIndex(videos)
+            self._described = DescribedVideos(videos)
             self._titles_at = now
         return self._titles
+
+    def references(self) -> DescribedVideos:
+        """The library's videos for resolving described mentions (cached with the titles)."""
+        self.title_index()
+        assert self._described is not None
+        return self._described
 
     def close(self) -> None:
         if self._users is not None:
@@ -305,96 +330,113 @@ class Recommender:
         filters: SearchFilters | None,
     ) -> Iterator[AnswerEvent]:
         messages, user_id, k = self._check(conversation, user_id, k)
-        timings: dict[str, float] = {}
-        clock = time.perf_counter()
-
-        understanding = Understander(self.llm).understand(messages)
-        timings["understand"] = time.perf_counter() - clock
-        yield AnswerEvent(kind="understanding", understanding=understanding)
-
-        history = self.users_store.history(user_id)
-        new_user = not any(e.kind != "impression" for e in history)
-        vague = not content_words(understanding.search_text) and not understanding.liked
-
-        if not understanding.wants_recommendations:
-            text_parts: list[str] = []
-            clock = time.perf_counter()
-            for piece in self._chat_reply(messages):
-                text_parts.append(piece)
-                yield AnswerEvent(kind="text", text=piece)
-            timings["reply"] = time.perf_counter() - clock
-            answer = Answer(
-                text="".join(text_parts).strip(),
-                recommendations=[],
-                understanding=understanding,
-                clarifying_question=CLARIFYING_QUESTION if new_user else None,
-                timings=timings,
-            )
-            self._store_turn(user_id, messages, answer)
-            yield AnswerEvent(kind="done", answer=answer)
-            return
-
-        candidates = self._ranked(
-            messages,
-            understanding,
-            filters,
-            history,
-            timings,
-            rerank=self.settings.agent.rerank,
-            k=k,
-        )
-        if not candidates:
-            question = CLARIFYING_QUESTION if new_user and vague else None
-            text = (
-                "Tell me a little more about what you would like to watch."
-                if question
-                else "I found nothing in the library that fits this request"
-                + (" and its filters." if understanding.filters != SearchFilters() else ".")
-            )
-            yield AnswerEvent(kind="text", text=text)
-            answer = Answer(
-                text=text,
-                recommendations=[],
-                understanding=understanding,
-                clarifying_question=question,
-                timings=timings,
-            )
-            self._store_turn(user_id, messages, answer)
-            yield AnswerEvent(kind="done", answer=answer)
-            return
-
-        clock = time.perf_counter()
-        text_parts = []
-        shown = candidates[:k]
-        for piece in self._reply(messages, understanding, len(shown)):
-            text_parts.append(piece)
-            yield AnswerEvent(kind="text", text=piece)
-        timings["reply"] = time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        explainer = Explainer(self.library, self.llm, use_llm=self.settings.agent.explain)
-        request = self._request_text(messages, understanding)
-        titles = self.title_index().titles()
-        recommendations: list[Recommendation] = []
-        for candidate in candidates:
-            if len(recommendations) >= k:
-                break
-            rec = explainer.explain(candidate, request, len(recommendations) + 1, titles)
-            if rec is None:
-                continue
-            recommendations.append(rec)
-            yield AnswerEvent(kind="recommendation", recommendation=rec)
-        timings["explain"] = time.perf_counter() - clock
-
-        answer = Answer(
-            text="".join(text_parts).strip(),
-            recommendations=recommendations,
-            understanding=understanding,
-            clarifying_question=CLARIFYING_QUESTION if new_user and vague else None,
-            timings=timings,
-        )
+        state = TurnState(messages, user_id, k, filters)
+        with state.stage("understand"):
+            state.understanding = self._understander().understand(messages)
+        yield AnswerEvent(kind="understanding", understanding=state.understanding)
+        state.history = self.users_store.history(user_id)
+        state.shown = self._shown(user_id, messages, state.history)
+        if state.understanding.wants_recommendations:
+            yield from self._recommend(state)
+        else:
+            yield from self._chat(state)
+        answer = state.answer()
         self._store_turn(user_id, messages, answer)
         yield AnswerEvent(kind="done", answer=answer)
+
+    def _recommend(self, state: TurnState) -> Iterator[AnswerEvent]:
+        """The stages after ``understand`` of a recommending turn (see :mod:`agent.turn`)."""
+        u = state.understanding
+        vague = not content_words(u.search_text) and not u.liked
+        pool = self._ranked(
+            state.messages,
+            u,
+            state.filters,
+            state.history,
+            state.timings,
+            rerank=self.settings.agent.rerank,
+            k=state.k,
+            shown=state.shown,
+        )
+        if state.new_user and vague:
+            state.clarifying_question = CLARIFYING_QUESTION
+        if not pool.candidates:
+            state.text = (
+                TELL_ME_MORE
+                if state.clarifying_question
+                else NOTHING_FOUND + (" and its filters." if u.filters != SearchFilters() else ".")
+            )
+            yield AnswerEvent(kind="text", text=state.text)
+            return
+        explainer = Explainer(self.library, self.llm, use_llm=self.settings.agent.explain)
+        with state.stage("cards"):
+            state.context = self._reason_context(state, pool)
+            for candidate in pool.candidates:
+                if len(state.cards) >= state.k:
+                    break
+                card = explainer.explain(candidate, state.context, len(state.cards) + 1)
+                if card is None:
+                    continue
+                state.cards.append(card)
+                state.mark("first_card")
+                yield AnswerEvent(kind="recommendation", recommendation=card[0])
+        state.text = lead_line(u, len(state.cards), state.k)
+        if state.text:
+            yield AnswerEvent(kind="text", text=state.text)
+        with state.stage("explain"):
+            better = explainer.refine(state.cards, state.context, self.title_index().titles())
+        for rec in better:
+            i = rec.rank - 1
+            state.cards[i] = (rec, state.cards[i][1])
+            yield AnswerEvent(kind="reason", recommendation=rec)
+
+    def _chat(self, state: TurnState) -> Iterator[AnswerEvent]:
+        """Small talk: a short streamed reply (and a question for a new user)."""
+        parts: list[str] = []
+        with state.stage("chat"):
+            for piece in self._chat_reply(state.messages):
+                parts.append(piece)
+                yield AnswerEvent(kind="text", text=piece)
+        state.text = "".join(parts)
+        state.clarifying_question = CLARIFYING_QUESTION if state.new_user else None
+
+    def _understander(self) -> Understander:
+        cfg = self.settings.agent
+        # the parser alone needs no model: do not load one for it
+        llm = None if cfg.understand == "parser" else self.llm
+        return Understander(llm, mode=cfg.understand, lengths=cfg.lengths)
+
+    def _shown(
+        self, user_id: str, messages: Sequence[Message], history: Sequence[FeedbackEvent]
+    ) -> list[str]:
+        """The videos this conversation showed before (its session's impressions), newest first."""
+        if len(user_texts(messages)) < 2:
+            return []
+        session = self.users_store.latest_session(user_id)
+        if session is None:
+            return []
+        shown = [e.video_id for e in history if e.kind == "impression" and e.session_id == session]
+        return list(dict.fromkeys(reversed(shown)))
+
+    def _reason_context(self, state: TurnState, pool: _Pool) -> ReasonContext:
+        """The request, the limits and, for picks the user's taste drove, the closest liked video."""
+        liked = {v: video.title for v in pool.liked[:10] if (video := self.library.get_video(v))}
+        closest: dict[str, str] = {}
+        driven = [c.video.id for c in pool.candidates[: state.k] if c.profile_score > 0]
+        if liked and driven:
+            vectors = self.library.video_vectors([*liked, *driven])
+            for video_id in driven:
+                if video_id not in vectors:
+                    continue
+                scored = [(float(vectors[video_id] @ vectors[v]), v) for v in liked if v in vectors]
+                if scored and max(scored)[0] >= LIKED_SIMILARITY:
+                    closest[video_id] = max(scored)[1]
+        return ReasonContext(
+            request=self._request_text(state.messages, state.understanding),
+            limits=merge_filters(state.understanding.filters, state.filters),
+            liked=liked,
+            closest_liked=closest,
+        )
 
     def rank(
         self,
@@ -415,7 +457,7 @@ class Recommender:
         timings: dict[str, float] = {}
         if understanding is None:
             clock = time.perf_counter()
-            understanding = Understander(self.llm).understand(messages)
+            understanding = self._understander().understand(messages)
             timings["understand"] = time.perf_counter() - clock
         if not understanding.search_text:
             # a ranking was asked for: a turn the model read as small talk is searched as said
@@ -425,7 +467,7 @@ class Recommender:
                 wants_recommendations=True,
             )
         history = self.users_store.history(user_id)
-        candidates = self._ranked(
+        pool = self._ranked(
             messages,
             understanding,
             filters,
@@ -433,8 +475,9 @@ class Recommender:
             timings,
             rerank=self.settings.agent.rerank if rerank is None else rerank,
             k=k,
+            shown=self._shown(user_id, messages, history),
         )
-        return RankedTurn(understanding, candidates[:k], timings)
+        return RankedTurn(understanding, pool.candidates[:k], timings, pool.references)
 
     def _ranked(
         self,
@@ -446,20 +489,26 @@ class Recommender:
         *,
         rerank: bool,
         k: int = 5,
-    ) -> list[Candidate]:
+        shown: Sequence[str] = (),
+    ) -> _Pool:
         """Retrieve, score, and (optionally) LLM-rerank; fills ``timings``."""
-        candidates, profile = self._candidates(understanding, filters, history, timings)
+        pool = self._candidates(understanding, filters, history, timings, shown)
         clock = time.perf_counter()
-        if rerank and len(candidates) > 1:
+        if rerank and len(pool.candidates) > 1:
             taste = [
-                c.title for v in profile.liked[:3] if (c := self.library.get_video(v)) is not None
+                c.title
+                for v in pool.profile.liked[:3]
+                if (c := self.library.get_video(v)) is not None
             ]
             reranker = Reranker(self.llm, top_n=self.settings.agent.rerank_top_n)
-            candidates = reranker.rerank(
-                self._request_text(messages, understanding), candidates, taste, picks=k
+            pool = replace(
+                pool,
+                candidates=reranker.rerank(
+                    self._request_text(messages, understanding), pool.candidates, taste, picks=k
+                ),
             )
         timings["rerank"] = time.perf_counter() - clock
-        return candidates
+        return pool
 
     @staticmethod
     def _request_text(messages: Sequence[Message], understanding: TurnUnderstanding) -> str:
@@ -468,18 +517,38 @@ class Recommender:
             return f"{latest} ({understanding.search_text})"
         return latest
 
+    def _resolve(
+        self, mentions: Sequence[str], shown: Sequence[str], found: dict[str, str]
+    ) -> tuple[list[str], list[str]]:
+        """Mentions -> video ids (by title, else by description, :mod:`agent.references`) and
+        the mentions that name no video (topics); ``found`` gets mention -> id."""
+        ids: list[str] = []
+        rest = []
+        for mention in mentions:
+            video_id = self.title_index().resolve(mention) or self.references().resolve(
+                mention, shown
+            )
+            if video_id is None:
+                rest.append(mention)
+                continue
+            found[mention] = video_id
+            if video_id not in ids:
+                ids.append(video_id)
+        return ids, rest
+
     def _candidates(
         self,
         understanding: TurnUnderstanding,
         filters: SearchFilters | None,
         history: list[FeedbackEvent],
         timings: dict[str, float],
-    ) -> tuple[list[Candidate], UserProfile]:
+        shown: Sequence[str] = (),
+    ) -> _Pool:
         clock = time.perf_counter()
-        titles = self.title_index()
-        liked_ids, _ = titles.resolve_all(understanding.liked)
-        disliked_ids, disliked_topics = titles.resolve_all(understanding.disliked)
-        seen_ids, _ = titles.resolve_all(understanding.seen)
+        references: dict[str, str] = {}
+        liked_ids, _ = self._resolve(understanding.liked, shown, references)
+        disliked_ids, disliked_topics = self._resolve(understanding.disliked, shown, references)
+        seen_ids, _ = self._resolve(understanding.seen, shown, references)
         now = datetime.now(UTC)
         said = [
             FeedbackEvent("", v, "like", None, now) for v in liked_ids if v not in disliked_ids
@@ -522,7 +591,7 @@ class Recommender:
                 filters=merged,
             )
             timings["rank"] = time.perf_counter() - clock
-            return picks, profile
+            return _Pool(picks, profile, seeds, references)
         ranker = Ranker(self.library, cfg, self.collab)
         candidates = ranker.rank(
             query,
@@ -533,20 +602,7 @@ class Recommender:
             history=history,
             timings=timings,
         )
-        return candidates, profile
-
-    def _reply(
-        self, messages: Sequence[Message], understanding: TurnUnderstanding, count: int
-    ) -> Iterator[str]:
-        prompt = load_prompt("reply")
-        rendered = prompt.render(
-            conversation=render_conversation(messages),
-            count=count,
-            topic=quote_untrusted(understanding.search_text, max_chars=200),
-        )
-        yield from without_links(
-            self.llm.stream(rendered, max_tokens=REPLY_MAX_TOKENS, temperature=0.0, tag=prompt.tag)
-        )
+        return _Pool(candidates, profile, seeds, references)
 
     def _chat_reply(self, messages: Sequence[Message]) -> Iterator[str]:
         prompt = load_prompt("chat")

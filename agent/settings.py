@@ -50,6 +50,12 @@ class LLMSettings(Section):
     temperature: float = 0.0
     max_tokens: int = 512
     n_ctx: int = 8192
+    slots: int = Field(
+        3,
+        ge=1,
+        description="llamacpp: prompt slots, each caching one prompt kind's fixed prefix "
+        "(understand, explain, chat); n_ctx is shared between them",
+    )
     threads: int = 2
     device: str = "cpu"
 
@@ -104,6 +110,30 @@ class CollabSettings(Section):
     seed: int = 42
 
 
+class LengthSettings(Section):
+    """Duration limits that vague phrases map to (agent/lengths.py), in minutes; hard limits.
+
+    A number the user writes ("under 25 minutes") wins over these. TED talks run 2-25 minutes,
+    most 8-18, so "short" leaves a few per topic and "long" keeps the longer third.
+    """
+
+    few_minutes_max_minutes: float = Field(
+        7.0, gt=0, description='"a few minutes", "bite-sized", "a coffee break": at most'
+    )
+    short_max_minutes: float = Field(10.0, gt=0, description='"short", "quick", "brief": at most')
+    not_too_long_max_minutes: float = Field(
+        15.0, gt=0, description='"not too long", "short on time": at most'
+    )
+    lunch_max_minutes: float = Field(20.0, gt=0, description='"over lunch": at most')
+    half_hour_max_minutes: float = Field(
+        30.0, gt=0, description='"half an hour", "my commute": at most'
+    )
+    hour_max_minutes: float = Field(60.0, gt=0, description='"I have an hour": at most')
+    long_min_minutes: float = Field(
+        18.0, gt=0, description='"something long", "a deep dive", "in-depth": at least'
+    )
+
+
 class AgentSettings(Section):
     rerank: bool = Field(
         False,
@@ -111,6 +141,11 @@ class AgentSettings(Section):
         "lowered TED hit rate@5 from 0.95 to 0.77, python -m evaluation.agent_hitrate)",
     )
     rerank_top_n: int = 8
+    understand: str = Field(
+        "auto",
+        description="auto: the parser reads plain turns and the LLM only references, likes and "
+        "topic changes; model: the LLM reads every turn; parser: never the LLM",
+    )
     candidates: int = 50
     explain: bool = True
     history_weight: float = 0.3
@@ -123,6 +158,7 @@ class AgentSettings(Section):
         0.5, description="how strongly similarity to disliked videos lowers a candidate's score"
     )
     collab: CollabSettings = CollabSettings()
+    lengths: LengthSettings = LengthSettings()
 
 
 class APISettings(Section):

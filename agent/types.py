@@ -36,6 +36,7 @@ class TurnUnderstanding:
     seen: tuple[str, ...] = ()
     reply_hint: str = ""  # for chit-chat turns
     include_seen: bool = False  # the user asks for already watched / disliked items again
+    source: str = "model"  # who read the turn: "model" (checked by the parser) or "parser"
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,11 @@ class Answer:
 
 @dataclass(frozen=True)
 class AnswerEvent:
-    """One piece of a streamed reply: text deltas, then items, then a final 'done'."""
+    """One piece of a streamed reply: ``understanding``, each card as ``recommendation`` (with
+    its grounded reason), ``text`` deltas, a ``reason`` for each card whose reason the model
+    improved (the same rank, a new reason), then a final ``done``."""
 
-    kind: Literal["understanding", "text", "recommendation", "done", "error"]
+    kind: Literal["understanding", "text", "recommendation", "reason", "done", "error"]
     text: str = ""
     recommendation: Recommendation | None = None
     answer: Answer | None = None

@@ -22,14 +22,19 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from agent.conversation import last_user, render_conversation, user_texts
+from agent.lengths import strip_vague_length
 from agent.llm.base import LLM, LLMOutputError
+from agent.rules import LANGUAGES, RuleParse, parse_rules, taste_only
+from agent.settings import LengthSettings
+from agent.text import content_words
 from agent.types import Message, TurnUnderstanding
 from prompts.loader import load_prompt
+from retrieval.errors import ConfigError
 from retrieval.types import SearchFilters
 
 log = logging.getLogger(__name__)
@@ -81,379 +86,6 @@ UNDERSTAND_SCHEMA: dict[str, Any] = {
     ],
     "additionalProperties": False,
 }
-
-LANGUAGES: dict[str, str] = {
-    "english": "en",
-    "spanish": "es",
-    "french": "fr",
-    "german": "de",
-    "italian": "it",
-    "portuguese": "pt",
-    "dutch": "nl",
-    "russian": "ru",
-    "chinese": "zh",
-    "mandarin": "zh",
-    "japanese": "ja",
-    "korean": "ko",
-    "arabic": "ar",
-    "hindi": "hi",
-    "turkish": "tr",
-    "polish": "pl",
-    "swedish": "sv",
-    "greek": "el",
-    "hebrew": "he",
-    "persian": "fa",
-}
-
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "of",
-        "to",
-        "in",
-        "on",
-        "for",
-        "with",
-        "about",
-        "from",
-        "by",
-        "at",
-        "as",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "am",
-        "i",
-        "me",
-        "my",
-        "we",
-        "our",
-        "you",
-        "your",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "some",
-        "any",
-        "something",
-        "anything",
-        "someone",
-        "talk",
-        "talks",
-        "video",
-        "videos",
-        "movie",
-        "movies",
-        "film",
-        "films",
-        "watch",
-        "watching",
-        "want",
-        "wanted",
-        "would",
-        "like",
-        "love",
-        "liked",
-        "show",
-        "recommend",
-        "recommendation",
-        "recommendations",
-        "suggest",
-        "please",
-        "maybe",
-        "really",
-        "very",
-        "more",
-        "less",
-        "just",
-        "also",
-        "can",
-        "could",
-        "get",
-        "got",
-        "give",
-        "have",
-        "has",
-        "had",
-        "do",
-        "does",
-        "did",
-        "what",
-        "which",
-        "who",
-        "how",
-        "why",
-        "when",
-        "where",
-        "there",
-        "here",
-        "one",
-        "ones",
-        "thing",
-        "things",
-        "kind",
-        "sort",
-        "good",
-        "great",
-        "nice",
-        "interesting",
-        "new",
-        "other",
-        "another",
-        "so",
-        "too",
-        "not",
-        "no",
-        "under",
-        "over",
-        "than",
-        "minutes",
-        "minute",
-        "min",
-        "mins",
-        "hour",
-        "hours",
-        "long",
-        "short",
-        "longer",
-        "shorter",
-        "hi",
-        "hello",
-        "hey",
-        "thanks",
-        "thank",
-        "thx",
-        "ok",
-        "okay",
-        "cool",
-        "bye",
-        "goodbye",
-        "yes",
-        "yeah",
-        "sure",
-    ]
-)
-
-_NUMBER_WORDS = {
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "fifteen": 15,
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "forty-five": 45,
-    "fifty": 50,
-    "sixty": 60,
-    "ninety": 90,
-    "a": 1,
-    "an": 1,
-    "half an": 0.5,
-}
-_NUM = r"(\d+(?:\.\d+)?|half an|forty-five|[a-z]+)"
-_UNIT = r"(hours?|hrs?|h|minutes?|mins?|m)\b"
-_MAX_CUES = r"(?:under|less than|shorter than|at most|no more than|no longer than|max(?:imum)?|below|up to|within|not over|nothing over|not more than)"
-_MIN_CUES = (
-    r"(?:over|more than|longer than|at least|min(?:imum)?|above|no less than|no shorter than)"
-)
-_MAX_RE = re.compile(rf"\b{_MAX_CUES}\s+{_NUM}[\s-]*{_UNIT}", re.IGNORECASE)
-_MIN_RE = re.compile(rf"\b{_MIN_CUES}\s+{_NUM}[\s-]*{_UNIT}", re.IGNORECASE)
-_MAX_AFTER_RE = re.compile(
-    rf"\b{_NUM}[\s-]*{_UNIT}\s*(?:max(?:imum)?|or less|or shorter|tops|at most)\b", re.IGNORECASE
-)
-_MIN_AFTER_RE = re.compile(
-    rf"\b{_NUM}[\s-]*{_UNIT}\s*(?:min(?:imum)?|or more|or longer|at least)\b", re.IGNORECASE
-)
-_AFTER_RE = re.compile(r"\b(?:after|since|from|newer than|later than)\s+((?:19|20)\d\d)\b", re.I)
-_BEFORE_RE = re.compile(
-    r"\b(?:before|until|prior to|older than|earlier than)\s+((?:19|20)\d\d)\b", re.I
-)
-_LANG_RE = re.compile(r"\b(?:in|spoken in)\s+(" + "|".join(LANGUAGES) + r")\b", re.IGNORECASE)
-_REQUEST_RE = re.compile(
-    r"\b(recommend|suggest|show me|find me|looking for|look for|want to (?:watch|see|learn)|"
-    r"something (?:about|on|like)|anything (?:about|on|like)|any (?:talks?|videos?)|"
-    r"got anything|more like|similar|another one|any other|more of|more about|what should i watch|"
-    r"i'd like|i want|talks?|videos?|films?|movies?|documentar(?:y|ies)|lectures?|clips?|"
-    r"how (?:to|do (?:i|you|we)|can (?:i|you|we)|does)|teach me|tell me about|learn about|"
-    r"explain|introduction to|intro to)\b",
-    re.IGNORECASE,
-)
-_CHITCHAT_RE = re.compile(
-    r"^\s*(hi|hello|hey|thanks|thank you|thx|ok|okay|cool|great|nice|bye|goodbye|good (?:morning|"
-    r"evening|night)|how are you|who are you|what can you do)\b[\s\w,!.?']{0,30}$",
-    re.IGNORECASE,
-)
-_AVOID_RE = re.compile(
-    r"\b(?:nothing|not|no|without|avoid|except|skip)\s+(?:anything\s+)?(?:about|on|related to|"
-    r"to do with|involving)?\s*([a-z][a-z' -]{2,40}?)\s*(?=[,.;!?]|$|\band\b|\bor\b|\bplease\b)",
-    re.IGNORECASE,
-)
-_SEEN_RE = re.compile(
-    r"\b(?:already|have|I've|i have)\s+(?:seen|watched|saw)\s+(?:the one about\s+)?"
-    r"([^,.;!?]{3,80}?)\s*(?=[,.;!?]|$|\band\b|\bbut\b)",
-    re.IGNORECASE,
-)
-_REWATCH_RE = re.compile(
-    r"\b(again|rewatch|re-watch|once more|one more time|even (?:the )?ones? i(?:'ve| have)? "
-    r"(?:seen|watched)|including (?:the )?ones? i(?:'ve| have)? (?:seen|watched))\b",
-    re.IGNORECASE,
-)
-_WORD_RE = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
-_TASTE_RE = re.compile(
-    r"\b(?:what|whatever|the ones?|things?|stuff|everything) (?:i|we)(?:'ve| have)? "
-    r"(?:liked|loved|enjoyed|watched|saw|seen|rated)\b|"
-    r"\b(?:ones?|videos?|talks?|films?|movies?) i(?:'ve| have)? (?:liked|loved|enjoyed)\b|"
-    r"\bmy (?:taste|history|favou?rites|profile)\b|\bsame (?:spirit|vibe|kind|sort|style)\b|"
-    r"\bsurprise me\b|\bbased on (?:what i|my)\b",
-    re.IGNORECASE,
-)
-# words a taste-only request is made of (after stopwords): none of them names a topic
-_TASTE_WORDS = frozenset(
-    [
-        "i'd",
-        "same",
-        "spirit",
-        "vibe",
-        "kind",
-        "sort",
-        "style",
-        "before",
-        "previously",
-        "earlier",
-        "lately",
-        "recently",
-        "enjoyed",
-        "liked",
-        "loved",
-        "watched",
-        "seen",
-        "saw",
-        "rated",
-        "surprise",
-        "based",
-        "taste",
-        "history",
-        "favourites",
-        "favorites",
-        "profile",
-        "usual",
-        "usually",
-    ]
-)
-
-
-def taste_only(text: str) -> bool:
-    """Whether ``text`` asks for more of the user's own taste and names no topic ("something in
-    the same spirit as what I liked before", "surprise me based on my history")."""
-    return bool(_TASTE_RE.search(text)) and set(content_words(text)) <= _TASTE_WORDS
-
-
-def content_words(text: str) -> list[str]:
-    """Lower-cased words of ``text`` that carry meaning (no stopwords, no 1-letter words)."""
-    return [w for w in _WORD_RE.findall(text.lower()) if w not in STOPWORDS and len(w) > 1]
-
-
-def _to_number(token: str) -> float | None:
-    token = token.lower()
-    if token in _NUMBER_WORDS:
-        return float(_NUMBER_WORDS[token])
-    try:
-        return float(token)
-    except ValueError:
-        return None
-
-
-def _seconds(amount: str, unit: str) -> float | None:
-    value = _to_number(amount)
-    if value is None:
-        return None
-    return value * (3600.0 if unit.lower().startswith("h") else 60.0)
-
-
-@dataclass(frozen=True)
-class RuleParse:
-    """What the deterministic parser found in the user's latest message."""
-
-    max_duration: float | None = None
-    min_duration: float | None = None
-    published_after: date | None = None
-    published_before: date | None = None
-    language: str | None = None
-    wants_recommendations: bool | None = None  # None: no cue either way
-    include_seen: bool = False
-    numbers: frozenset[float] = field(default_factory=frozenset)
-    avoid: tuple[str, ...] = ()
-    seen: tuple[str, ...] = ()
-
-
-def parse_rules(text: str) -> RuleParse:
-    """Cheap deterministic reading of common phrases ("under 10 minutes", "after 2015")."""
-    max_d = min_d = None
-    if m := _MAX_RE.search(text) or _MAX_AFTER_RE.search(text):
-        max_d = _seconds(m.group(1), m.group(2))
-    if m := _MIN_RE.search(text) or _MIN_AFTER_RE.search(text):
-        min_d = _seconds(m.group(1), m.group(2))
-    after = before = None
-    if m := _AFTER_RE.search(text):
-        after = date(int(m.group(1)), 1, 1)
-    if m := _BEFORE_RE.search(text):
-        before = date(int(m.group(1)) - 1, 12, 31)
-    language = None
-    if m := _LANG_RE.search(text):
-        language = LANGUAGES[m.group(1).lower()]
-    wants: bool | None = None
-    if _REQUEST_RE.search(text) or max_d or min_d:
-        wants = True  # asks for something, names a kind of video, or sets a length
-    elif _CHITCHAT_RE.match(text):
-        wants = False
-    numbers = set()
-    for token in re.findall(r"\d+(?:\.\d+)?|[a-z]+(?:-[a-z]+)?", text.lower()):
-        value = _to_number(token)
-        if value is not None and token not in ("a", "an"):
-            numbers.add(value)
-    if re.search(r"\bhalf an hour\b", text, re.IGNORECASE):
-        numbers.add(30.0)
-    if re.search(r"\b(?:an|one) hour\b", text, re.IGNORECASE):
-        numbers.update({1.0, 60.0})
-    return RuleParse(
-        max_duration=max_d,
-        min_duration=min_d,
-        published_after=after,
-        published_before=before,
-        language=language,
-        wants_recommendations=wants,
-        include_seen=bool(_REWATCH_RE.search(text)),
-        numbers=frozenset(numbers),
-        seen=tuple(
-            m.group(1).strip() for m in _SEEN_RE.finditer(text) if content_words(m.group(1))
-        ),
-        avoid=tuple(
-            m.group(1).strip().lower()
-            for m in _AVOID_RE.finditer(text)
-            if content_words(m.group(1))
-            and not re.match(r"(?:more|longer|shorter|over|under|than)\b", m.group(1), re.I)
-        ),
-    )
 
 
 def _duration(minutes: Any, stated: frozenset[float]) -> float | None:
@@ -542,24 +174,59 @@ def _filters(data: dict[str, Any], rules: RuleParse, all_user_text: str) -> Sear
 
 
 def search_text_of(value: Any, messages: Sequence[Message]) -> str:
-    """The model's query, or the user's own words when it is empty or says nothing."""
+    """The model's query, or the user's own words when it is empty or says nothing.
+
+    The user's words lose their length phrases ("something quick on bees" -> "something on
+    bees": the length is a filter); in a conversation the previous request is added, since a
+    later turn usually refines it ("actually it needs to be short").
+    """
     text = " ".join(value.split())[:MAX_SEARCH_CHARS] if isinstance(value, str) else ""
-    users = user_texts(messages)
+    if content_words(text):
+        return text
+    users = [strip_vague_length(u) for u in user_texts(messages)]
     latest = users[-1] if users else ""
-    query = text if content_words(text) else latest
-    if not content_words(latest) and len(users) > 1 and not content_words(text):
-        # a bare refinement ("shorter ones?"): carry the previous request's topic over
-        query = f"{users[-2]} {latest}"
+    query = f"{latest} {users[-2]}" if len(users) > 1 else latest
     return " ".join(query.split())[:MAX_SEARCH_CHARS]
 
 
-def normalise_understanding(data: Any, messages: Sequence[Message]) -> TurnUnderstanding:
-    """Validate the model's JSON (schema-valid or not) into a :class:`TurnUnderstanding`."""
+# what the parser cannot read alone: references to earlier turns or picks, topic changes,
+# and what the user liked or disliked
+_NEEDS_MODEL_RE = re.compile(
+    r"\b(?:that one|this one|the one|those(?: ones?)?|these ones?|like (?:that|this|it|those)|"
+    r"you (?:showed|suggested|recommended|gave|sent)|the (?:first|second|third|fourth|fifth|"
+    r"last|previous|other) (?:one|talk|video)|instead(?! of)|something else|something different|"
+    r"not that|same (?:speaker|person|guy|woman|man|one)|i (?:really )?(?:liked|loved|enjoyed|"
+    r"hated|disliked)|didn'?t like|did not like|not a fan|fan of|not (?:for me|my thing))\b",
+    re.IGNORECASE,
+)
+
+
+def needs_model(messages: Sequence[Message]) -> str | None:
+    """The phrase of the latest turn that the parser cannot decide alone, or None (a plain
+    turn: a topic, a length, a year, a language, a title seen, a topic to avoid, small talk)."""
+    latest = last_user(messages)
+    if taste_only(latest):
+        return None  # "more of what I liked": the profile ranks it, nothing to read
+    m = _NEEDS_MODEL_RE.search(latest)
+    return m.group(0) if m else None
+
+
+def normalise_understanding(
+    data: Any,
+    messages: Sequence[Message],
+    lengths: LengthSettings | None = None,
+    *,
+    source: str = "model",
+) -> TurnUnderstanding:
+    """Validate the model's JSON (schema-valid or not) into a :class:`TurnUnderstanding`.
+
+    With ``data={}`` this is the parser's reading alone (``source="parser"``).
+    """
     if not isinstance(data, dict):
         data = {}
     latest = last_user(messages)
     all_user_text = "\n".join(user_texts(messages))
-    rules = parse_rules(latest)
+    rules = parse_rules(latest, lengths)
     filters = _filters(data, rules, all_user_text)
     search_text = search_text_of(data.get("search_text"), messages)
     user_words = set(content_words(all_user_text))
@@ -583,27 +250,68 @@ def normalise_understanding(data: Any, messages: Sequence[Message]) -> TurnUnder
     )
     seen = tuple(dict.fromkeys((*_items(data.get("seen"), user_words), *rules.seen)))
     said_seen = {x.lower() for x in seen}
+    liked = (*_items(data.get("liked"), user_words), *rules.liked)
     return TurnUnderstanding(
         search_text=search_text if wants else "",
         wants_recommendations=wants,
         filters=filters,
         # "I already saw X" is not a like, whatever the model says
-        liked=tuple(x for x in _items(data.get("liked"), user_words) if x.lower() not in said_seen),
+        liked=tuple(x for x in dict.fromkeys(liked) if x.lower() not in said_seen)[:MAX_ITEMS],
         disliked=_items(data.get("disliked"), user_words, forbid=query_words),
         seen=seen,
         include_seen=include_seen,
+        source=source,
     )
 
 
-class Understander:
-    """Turns the conversation into a :class:`TurnUnderstanding` with one LLM call."""
+UNDERSTAND_MODES = ("auto", "model", "parser")
 
-    def __init__(self, llm: LLM, *, max_tokens: int = 256) -> None:
+
+class Understander:
+    """Turns the conversation into a :class:`TurnUnderstanding`.
+
+    Args:
+        llm: the language model (called only when the mode asks for it).
+        mode: ``auto`` (default): the parser decides plain turns and the model is asked only
+            about what the parser cannot read (:func:`needs_model`); ``model``: the model reads
+            every turn (the parser still checks and completes it); ``parser``: never the model.
+        lengths: the limits vague length phrases map to.
+    """
+
+    def __init__(
+        self,
+        llm: LLM | None,
+        *,
+        mode: str = "auto",
+        lengths: LengthSettings | None = None,
+        max_tokens: int = 256,
+    ) -> None:
+        if mode not in UNDERSTAND_MODES:
+            raise ConfigError(
+                "Unknown understanding mode",
+                expected="one of " + ", ".join(UNDERSTAND_MODES),
+                got=repr(mode),
+                hint="Set agent.understand (VIDREC_AGENT__UNDERSTAND)",
+            )
         self.llm = llm
+        self.mode = mode
+        self.lengths = lengths
         self.prompt = load_prompt("understand")
         self.max_tokens = max_tokens
 
     def understand(self, messages: Sequence[Message]) -> TurnUnderstanding:
+        use_model = self.llm is not None and (
+            self.mode == "model" or (self.mode == "auto" and needs_model(messages) is not None)
+        )
+        if not use_model:
+            result = normalise_understanding({}, messages, self.lengths, source="parser")
+        else:
+            result = normalise_understanding(self._ask(messages), messages, self.lengths)
+        log.debug("understood %r -> %s", last_user(messages)[:80], result)
+        return result
+
+    def _ask(self, messages: Sequence[Message]) -> Any:
+        assert self.llm is not None
         rendered = self.prompt.render(conversation=render_conversation(messages))
         try:
             completion = self.llm.complete(
@@ -613,13 +321,10 @@ class Understander:
                 temperature=0.0,
                 tag=self.prompt.tag,
             )
-            data = completion.data
         except LLMOutputError as exc:
             log.warning("understanding fell back to rules: %s", exc)
-            data = {}
-        result = normalise_understanding(data, messages)
-        log.debug("understood %r -> %s", last_user(messages)[:80], result)
-        return result
+            return {}
+        return completion.data
 
 
 def merge_filters(understood: SearchFilters, given: SearchFilters | None) -> SearchFilters:

@@ -256,8 +256,12 @@ def _translate(writer: ChunkWriter, events: Iterator[AnswerEvent], user_id: str)
                 full = render_reply(event.answer)
                 if full.startswith(so_far.strip()) and len(full) > len(so_far.strip()):
                     tail = full[len(so_far.strip()) :]
-                    if tail.strip():
-                        yield writer.chunk({"content": tail})
+                    pending = ""
+                    for line in tail.splitlines(keepends=True):  # one pick per chunk
+                        pending += line
+                        if line.strip():
+                            yield writer.chunk({"content": pending})
+                            pending = ""
                 yield writer.chunk(
                     {}, finish_reason="stop", vidrec=vidrec_extension(event.answer, user_id)
                 )

@@ -1,106 +1,167 @@
-"""Per-stage latency of one recommending turn, against a plain hybrid search as the baseline.
+"""Latency of whole recommending turns on labelled requests, against plain search in the same run.
 
-Runs the same request several times through ``Recommender.stream`` (the CPU default LLM unless
-settings say otherwise) over a TED index (the one ``python -m evaluation.agent_hitrate`` builds,
-or a small one built here), and prints, per stage (understand, retrieve, rank, rerank, reply,
-explain), the median seconds, its share of the turn, and its ratio to ``Library.search`` for the
-same text measured in the same run. Also the time to the first reply token and to the last item,
-with and without the LLM rerank.
+Streams full answers through ``Recommender.stream`` (the CPU default LLM unless settings say
+otherwise, warmed by one turn first) for labelled requests: ``evaluation/ted_requests.jsonl`` and
+the vague-length requests of ``evaluation/data/length_requests.jsonl``, interleaved, ``--limit``
+of them. Per request it records the time to the first card (the first ``recommendation`` event:
+a pick with its grounded reason) and to the whole answer (``done``: every reason final), and
+prints p50 and p90 of both, their ratio to ``Library.search`` on the same texts measured in the
+same run (the baseline), the median of every stage, how many turns the model read, and hit
+rate@5 over the TED requests that ran. ``--answers PATH`` saves the answers for the reason check
+(``python -m evaluation.agent_reasons``).
 
-    python -m benchmarks.agent_latency [--repeats 3] [--query "..."] [--talks 30]
+``--cache N`` also measures llama.cpp's prompt cache on N of the reasons prompts.
+
+    python -m benchmarks.agent_latency [--limit 12] [--answers PATH] [--cache N] [--data-dir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from agent.recommender import Recommender
-from agent.settings import Settings
-from evaluation.agent_hitrate import build_manifest, eval_settings, load_requests
+from agent.types import Message
+from evaluation.agent_hitrate import interleave, load_requests
+from evaluation.agent_reasons import answer_row
+from evaluation.agent_turns import LENGTHS, conversation, load_labelled, open_ted
+from prompts.loader import load_prompt
 
-STAGES = ("understand", "retrieve", "rank", "rerank", "reply", "explain")
+STAGES = ("understand", "retrieve", "rank", "rerank", "cards", "explain", "chat")
 
 
-def _turn(rec: Recommender, query: str, user: str, k: int) -> tuple[dict[str, float], float, float]:
+def p90(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+
+
+def _turn(rec: Recommender, messages: list[Message], user: str, k: int) -> tuple[Any, float, float]:
     start = time.perf_counter()
     first = float("nan")
-    timings: dict[str, float] = {}
-    for event in rec.stream(query, user, k=k):
-        if event.kind == "text" and first != first and event.text.strip():
+    answer = None
+    for event in rec.stream(messages, user, k=k):
+        if event.kind == "recommendation" and first != first:
             first = time.perf_counter() - start
-        if event.kind == "done" and event.answer is not None:
-            timings = dict(event.answer.timings)
-        if event.kind == "error":
+        elif event.kind == "done":
+            answer = event.answer
+        elif event.kind == "error":
             raise SystemExit(f"turn failed: {event.text}")
+    total = time.perf_counter() - start
     rec.users_store.forget(user)
-    return timings, first, time.perf_counter() - start
+    return answer, first, total
+
+
+def prefix_cache(rec: Recommender, rows: Sequence[dict[str, Any]]) -> None:
+    """Prefill of the reasons prompt with and without llama.cpp's prompt cache (llamacpp only):
+    the same requests' prompts, each sent twice in a row under another request's so that only
+    the fixed system prefix can be reused."""
+    inner = getattr(rec.llm, "inner", None)
+    if getattr(inner, "backend", "") != "llamacpp":
+        return
+    server = inner.load()  # type: ignore[union-attr]
+    prompt = load_prompt("explain")
+    for cache in (False, True):
+        used, read, ms = 0, 0, 0.0
+        for row in rows:
+            videos = [
+                {"title": p["video_id"], "speaker": "", "evidence": p["reason"]}
+                for p in row["picks"]
+            ]
+            messages = prompt.render(request=" ".join(row["turns"]), videos=videos)
+            request = {
+                "messages": [{"role": m.role, "content": m.content} for m in messages],
+                "max_tokens": 1,
+                "temperature": 0.0,
+                "cache_prompt": cache,
+            }
+            timings = server.handle_chat_completions(request).get("timings", {})
+            used += timings.get("cache_n", 0)
+            read += timings.get("prompt_n", 0)
+            ms += timings.get("prompt_ms", 0.0)
+        print(
+            f"reasons prompt, cache_prompt={cache}: {read} tokens read, {used} reused from "
+            f"the cache, prefill {ms / max(1, len(rows)):.0f} ms per prompt"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.agent_latency")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--limit", type=int, default=12, help="labelled requests to stream")
     parser.add_argument("--k", type=int, default=5)
-    parser.add_argument(
-        "--query", default="a short talk on meditation and mindfulness, 10 minutes max"
-    )
     parser.add_argument("--talks", type=int, default=100, help="talks in the index if built here")
     parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--answers", type=Path, default=None, help="save the answers (JSON)")
+    parser.add_argument(
+        "--cache", type=int, default=0, help="measure the prompt cache on N answers' prompts"
+    )
     args = parser.parse_args(argv)
 
-    base = Settings()
-    data_dir = args.data_dir or base.data_dir / "eval" / "agent-ted"
-    settings = eval_settings(base, data_dir)
-    manifest = build_manifest(
-        base.data.shared_dir, data_dir / "manifest", load_requests(), args.talks
-    )
-    rec = Recommender(settings)
-    rec.ingest([], manifest=manifest)
+    rec, settings = open_ted(args.data_dir, args.talks)
+    ted = load_requests()
+    # (id, turns, targets): TED requests and vague-length requests, alternating
+    labelled: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
+    for a, b in zip(interleave(ted), load_labelled(LENGTHS), strict=False):
+        labelled += [(a.id, a.turns, a.targets), (b.id, b.turns, ())]
+    labelled = labelled[: args.limit]
+    cfg = settings.agent
     print(
         f"index {len(rec.library.videos())} talks; LLM {settings.llm.backend}/{settings.llm.model} "
-        f"{settings.llm.threads} threads; query {args.query!r}; k={args.k}; {args.repeats} repeats"
+        f"{settings.llm.threads} threads; understand={cfg.understand} explain={cfg.explain} "
+        f"rerank={cfg.rerank}; {len(labelled)} requests; k={args.k}",
+        flush=True,
     )
-    rec.library.search(args.query, k=10)  # warm: embedder and BM25 loaded
-    _turn(rec, args.query, "bench-warm", args.k)  # warm: the LLM loaded
+    rec.library.search("warm up", k=10)  # embedder and BM25 loaded
+    _turn(rec, conversation(["a talk about the ocean"]), "bench-warm", args.k)  # LLM loaded
 
     search_s = []
-    for _ in range(max(5, args.repeats)):
+    for _, turns, _ in labelled:
         clock = time.perf_counter()
-        rec.library.search(args.query, k=args.k)
+        rec.library.search(turns[-1], k=args.k)
         search_s.append(time.perf_counter() - clock)
     baseline = statistics.median(search_s)
 
-    results = {}
-    for rerank in (False, True):
-        variant = Recommender(
-            settings.model_copy(
-                update={"agent": settings.agent.model_copy(update={"rerank": rerank})}
-            ),
-            library=rec.library,
-            llm=rec.llm,
-            users=rec.users_store,
-        )
-        runs = [
-            _turn(variant, args.query, f"bench-{rerank}-{i}", args.k) for i in range(args.repeats)
-        ]
-        results[rerank] = runs
-
-    print(f"\nbaseline Library.search: median {baseline * 1000:.1f} ms")
-    for rerank, runs in results.items():
-        total = statistics.median(t for _, _, t in runs)
-        first = statistics.median(f for _, f, _ in runs)
-        print(
-            f"\nrerank={rerank}: first token {first:.2f}s ({first / baseline:.0f}x search), "
-            f"full {args.k}-item answer {total:.2f}s ({total / baseline:.0f}x search)"
-        )
-        print(f"{'stage':<12}{'median s':>10}{'share':>8}{'x search':>10}")
+    firsts, totals, rows, hits = [], [], [], []
+    stages: dict[str, list[float]] = {s: [] for s in STAGES}
+    for request_id, turns, targets in labelled:
+        answer, first, total = _turn(rec, conversation(turns), f"bench-{request_id}", args.k)
+        firsts.append(first)
+        totals.append(total)
+        rows.append(answer_row(request_id, turns, answer, first, total))
         for stage in STAGES:
-            values = [t.get(stage, 0.0) for t, _, _ in runs]
-            med = statistics.median(values)
-            print(f"{stage:<12}{med:>10.3f}{med / total:>8.0%}{med / baseline:>10.1f}")
+            stages[stage].append(answer.timings.get(stage, 0.0))
+        if targets:
+            hits.append(bool({r.video.id for r in answer.recommendations} & set(targets)))
+        print(
+            f"{request_id}: first card {first:.2f}s, whole answer {total:.2f}s, "
+            f"understood by {answer.understanding.source}",
+            flush=True,
+        )
+
+    print(
+        f"\nbaseline Library.search: median {baseline * 1000:.1f} ms, p90 {p90(search_s) * 1000:.1f} ms"
+    )
+    print(f"{'':<28}{'p50 s':>8}{'p90 s':>8}{'p50 x search':>14}")
+    for label, values in (("first card (with a reason)", firsts), ("whole answer", totals)):
+        med = statistics.median(values)
+        print(f"{label:<28}{med:>8.2f}{p90(values):>8.2f}{med / baseline:>14.0f}")
+    print(f"\n{'stage':<12}{'median s':>10}{'p90 s':>8}")
+    for stage, values in stages.items():
+        print(f"{stage:<12}{statistics.median(values):>10.3f}{p90(values):>8.3f}")
+    model = sum(r["source"] == "model" for r in rows)
+    print(f"\nturns read by the model: {model}/{len(rows)}")
+    if hits:
+        print(f"hit rate@5 on the {len(hits)} TED requests run: {statistics.fmean(hits):.3f}")
+    if args.cache:
+        prefix_cache(rec, rows[: args.cache])
+    if args.answers:
+        args.answers.write_text(json.dumps(rows, indent=1), encoding="utf-8")
+        print(f"answers: {args.answers}")
     rec.close()
     return 0
 

@@ -47,7 +47,8 @@ STAGES = (
     "rank",
     "rerank",
     "first_token",
-    "reply",
+    "cards",
+    "first_card",
     "explain",
     "total",
 )

@@ -56,12 +56,19 @@ class Request:
     liked: tuple[str, ...] = ()
 
     def conversation(self) -> list[Message]:
-        messages: list[Message] = []
-        for i, turn in enumerate(self.turns):
-            if i:
-                messages.append(Message("assistant", ASSISTANT_PLACEHOLDER))
-            messages.append(Message("user", turn))
-        return messages
+        return conversation(self.turns)
+
+
+def conversation(turns: Sequence[str], replies: Sequence[str] = ()) -> list[Message]:
+    """User turns with an assistant reply between them (``replies[i]`` after turn ``i``, else a
+    placeholder)."""
+    messages: list[Message] = []
+    for i, turn in enumerate(turns):
+        if i:
+            reply = replies[i - 1] if i - 1 < len(replies) else ASSISTANT_PLACEHOLDER
+            messages.append(Message("assistant", reply))
+        messages.append(Message("user", turn))
+    return messages
 
 
 @dataclass

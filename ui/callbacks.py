@@ -50,8 +50,10 @@ TIMING_ORDER = (
     "retrieve",
     "rank",
     "rerank",
-    "reply",
+    "cards",
+    "first_card",
     "explain",
+    "chat",
     "first_token",
     "total",
 )
@@ -237,6 +239,10 @@ def respond(
                     yield view(status="Answering…")
                 elif event.kind == "recommendation" and event.recommendation is not None:
                     recs.append(event.recommendation)
+                    yield view(status="Answering…")
+                elif event.kind == "reason" and event.recommendation is not None:
+                    # the model's sentence passed the reason check: it replaces the card's
+                    recs[event.recommendation.rank - 1] = event.recommendation
                     yield view(status="Answering…")
                 elif event.kind == "understanding":
                     yield view(status="Searching…")

@@ -65,6 +65,9 @@ def _print_turn(recommender: Recommender, conversation: list[Message], user: str
                 typer.echo("\n")
             listed = True
             typer.echo(format_recommendation(event.recommendation))
+        elif event.kind == "reason" and event.recommendation is not None:
+            rec = event.recommendation
+            typer.echo(f"  #{rec.rank} in the model's words: {rec.reason}")
         elif event.kind == "error":
             raise _TurnFailed(event.text)
         elif event.kind == "done":

@@ -96,6 +96,10 @@ class LlamaCppLLM(BaseLLM):
         threads: CPU threads for generation and prompt processing.
         n_gpu_layers: layers offloaded to a GPU build of llama.cpp (0 = CPU only).
         port: port of llama.cpp's built-in HTTP server on 127.0.0.1 (0 = a free one).
+        slots: prompt slots (llama.cpp's ``n_parallel``), each with its own KV cache of
+            ``n_ctx / slots`` tokens; a request goes to the slot whose cached prompt shares the
+            longest prefix with it, so each prompt kind (understand, explain, chat) keeps its
+            fixed system text cached and only its new tail is read (``cache_prompt``).
     """
 
     backend = "llamacpp"
@@ -111,8 +115,10 @@ class LlamaCppLLM(BaseLLM):
         port: int = 0,
         max_tokens: int = 512,
         temperature: float = 0.0,
+        slots: int = 1,
     ) -> None:
         super().__init__(model or model_path.stem, max_tokens=max_tokens, temperature=temperature)
+        self.slots = slots
         self.model_path = model_path
         self.n_ctx = n_ctx
         self.threads = threads
@@ -138,7 +144,7 @@ class LlamaCppLLM(BaseLLM):
         params = xllamacpp.CommonParams()
         params.model.path = str(self.model_path)
         params.n_ctx = self.n_ctx
-        params.n_parallel = 1
+        params.n_parallel = self.slots
         params.n_predict = self.max_tokens
         params.cpuparams.n_threads = self.threads
         params.cpuparams_batch.n_threads = self.threads
@@ -195,6 +201,7 @@ class LlamaCppLLM(BaseLLM):
             "messages": messages,
             "max_tokens": max_tokens,
             "temperature": temperature,
+            "cache_prompt": True,  # reuse the slot's KV cache for the shared prompt prefix
         }
         if schema is not None:
             request["response_format"] = response_format(schema)
@@ -297,6 +304,7 @@ def create(settings: LLMSettings, models_dir: Path) -> LlamaCppLLM:
         path,
         model=settings.model if settings.model in PACKAGED_GGUF else path.stem,
         n_ctx=settings.n_ctx,
+        slots=settings.slots,
         threads=settings.threads,
         max_tokens=settings.max_tokens,
         temperature=settings.temperature,

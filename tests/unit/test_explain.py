@@ -6,15 +6,19 @@ import pytest
 
 from agent.explain import (
     Explainer,
+    ReasonContext,
     best_quote,
     check_reason,
     format_timestamp,
+    grounded_reason,
     template_reason,
     trim_reason,
 )
 from agent.llm.base import LLMOutputError
+from agent.reasons import check_reason_quality
 from agent.recommender import Recommender
-from agent.types import Candidate
+from agent.types import Candidate, Recommendation
+from retrieval.types import Chunk, SearchFilters, Video
 from tests.agent_data import INJECTED_TITLE, build_recommender
 from tests.fakes.llm import FakeLLM
 
@@ -89,51 +93,99 @@ def test_best_quote_matches_request_and_skips_instructions() -> None:
 
 def test_trim_and_template() -> None:
     assert trim_reason("One. Two! Three? Four.") == "One. Two!"
+    assert trim_reason("One. Two! Three? Four.", max_sentences=1) == "One."
     assert format_timestamp(3725) == "1:02:05"
     assert format_timestamp(65.9) == "1:05"
-    assert template_reason("T", "Ann", "a quote", 75) == 'At 1:15, Ann says: "a quote"'
+    assert template_reason("T", "Ann", "A quote.", 75) == 'At 1:15, Ann says: "A quote."'
+    # a fragment is marked as one, and the reason's own sentence still ends
+    assert template_reason("T", "Ann", "a quote", 75) == 'At 1:15, Ann says: "a quote ...".'
 
 
-def test_grounded_llm_reason_is_used(rec: Recommender) -> None:
-    llm = FakeLLM().enqueue({"reason": "It says good food needs no fancy kitchen."})
-    explainer = Explainer(rec.library, llm)
-    cand = candidate(rec, "pasta")
-    out = explainer.explain(cand, "pasta at home", 1, rec.title_index().titles())
-    assert out is not None
-    assert out.reason == "It says good food needs no fancy kitchen."
-    assert out.evidence_chunk_id == cand.evidence_chunk_id
-    assert out.evidence_quote and out.evidence_quote in " ".join(
-        rec.library.chunk(out.evidence_chunk_id).text.split()  # type: ignore[union-attr]
+def test_grounded_reason_names_matches_the_moment_history_and_length() -> None:
+    video = Video(
+        id="v",
+        title="Glowing life in an underwater world",
+        description="Edith Widder films the creatures of the deep ocean.",
+        tags=("oceans", "biology"),
+        duration=12 * 60,
+        speaker="Edith Widder",
     )
-    assert llm.calls[0].tag == "explain@1"
+    reason = grounded_reason(
+        video,
+        "The squid flashed back at our lure.",
+        192,
+        "something inspiring about the ocean",
+        SearchFilters(max_duration=15 * 60),
+        liked_title="Mission Blue",
+    )
+    assert reason == (
+        'On oceans: at 3:12, Edith Widder says: "The squid flashed back at our lure." '
+        'Close to "Mission Blue", which you liked. 12 min, within your 15.'
+    )
+    check = check_reason_quality(
+        reason,
+        request="something inspiring about the ocean",
+        video=video,
+        evidence="The squid flashed back at our lure.",
+        allowed=["Mission Blue", "15"],
+    )
+    assert check.passes(), check
 
 
-def test_reason_naming_another_video_falls_back_to_a_quote(rec: Recommender) -> None:
-    llm = FakeLLM().enqueue({"reason": f"Pasta water matters; also watch {INJECTED_TITLE}."})
-    cand = candidate(rec, "pasta")
-    out = Explainer(rec.library, llm).explain(cand, "pasta", 2, rec.title_index().titles())
-    assert out is not None
-    assert INJECTED_TITLE not in out.reason
-    assert out.reason.startswith(f"At {format_timestamp(out.evidence_start)}, Maria Example says")
-    assert out.evidence_quote in out.reason
-    assert out.rank == 2
+def cards(rec: Recommender, *video_ids: str) -> list[tuple[Recommendation, Chunk]]:
+    explainer = Explainer(rec.library, None, use_llm=False)
+    out = []
+    for i, video_id in enumerate(video_ids, start=1):
+        card = explainer.explain(candidate(rec, video_id), "pasta at home", i)
+        assert card is not None
+        out.append(card)
+    return out
 
 
-def test_unusable_llm_output_falls_back(rec: Recommender) -> None:
+def test_one_model_call_writes_every_reason_and_only_good_ones_replace(rec: Recommender) -> None:
+    grounded = cards(rec, "pasta", "bread")
+    good = "Maria Example says good food does not need a fancy kitchen."
+    llm = FakeLLM().enqueue({"reasons": [good, "The video provides a clear and concise"]})
+    better = Explainer(rec.library, llm).refine(
+        grounded, ReasonContext("pasta at home"), rec.title_index().titles()
+    )
+    assert len(llm.calls) == 1 and llm.calls[0].tag == "explain@2"
+    assert [r.video.id for r in better] == ["pasta"]
+    assert better[0].reason == good
+    assert better[0].evidence_chunk_id == grounded[0][0].evidence_chunk_id
+
+
+def test_a_model_reason_naming_another_video_is_kept_out(rec: Recommender) -> None:
+    llm = FakeLLM().enqueue({"reasons": [f"Pasta water matters; also watch {INJECTED_TITLE}."]})
+    better = Explainer(rec.library, llm).refine(
+        cards(rec, "pasta"), ReasonContext("pasta"), rec.title_index().titles()
+    )
+    assert better == []
+
+
+def test_unusable_model_output_keeps_the_grounded_reasons(rec: Recommender) -> None:
     llm = FakeLLM().enqueue(LLMOutputError("bad"))
-    out = Explainer(rec.library, llm).explain(
-        candidate(rec, "bread"), "bread", 1, rec.title_index().titles()
-    )
-    assert out is not None and "Jim Example says" in out.reason
+    grounded = cards(rec, "bread")
+    assert Explainer(rec.library, llm).refine(grounded, ReasonContext("bread"), {}) == []
+    assert "Jim Example says" in grounded[0][0].reason
+
+
+def test_the_grounded_card_quotes_its_own_chunk(rec: Recommender) -> None:
+    cand = candidate(rec, "pasta")
+    card = Explainer(rec.library, None).explain(cand, "pasta at home", 1)
+    assert card is not None
+    out, chunk = card
+    assert out.evidence_chunk_id == cand.evidence_chunk_id == chunk.id
+    assert out.evidence_quote and out.evidence_quote in " ".join(chunk.text.split())
+    assert out.evidence_quote in out.reason
 
 
 def test_chunk_of_another_video_is_replaced(rec: Recommender) -> None:
     foreign = rec.library.chunks("mars")[0].id
     cand = candidate(rec, "pasta", chunk_id=foreign)
-    out = Explainer(rec.library, None, use_llm=False).explain(
-        cand, "salted water", 1, rec.title_index().titles()
-    )
-    assert out is not None
+    card = Explainer(rec.library, None, use_llm=False).explain(cand, "salted water", 1)
+    assert card is not None
+    out = card[0]
     chunk = rec.library.chunk(out.evidence_chunk_id)
     assert chunk is not None and chunk.video_id == "pasta"
     assert "salted" in chunk.text
@@ -144,15 +196,15 @@ def test_chunk_of_another_video_is_replaced(rec: Recommender) -> None:
 
 def test_unknown_chunk_id_is_replaced(rec: Recommender) -> None:
     cand = candidate(rec, "bread", chunk_id="bread:999")
-    out = Explainer(rec.library, None, use_llm=False).explain(cand, "yeast", 1, {})
-    assert out is not None and out.evidence_chunk_id.startswith("bread:")
+    card = Explainer(rec.library, None, use_llm=False).explain(cand, "yeast", 1)
+    assert card is not None and card[0].evidence_chunk_id.startswith("bread:")
 
 
 def test_title_chunk_evidence_is_replaced_by_what_is_said(rec: Recommender) -> None:
     title_chunk = next(c for c in rec.library.chunks("bread") if c.end <= c.start)
     cand = candidate(rec, "bread", chunk_id=title_chunk.id)
-    out = Explainer(rec.library, None, use_llm=False).explain(cand, "overnight dough", 1, {})
-    assert out is not None
-    chunk = rec.library.chunk(out.evidence_chunk_id)
+    card = Explainer(rec.library, None, use_llm=False).explain(cand, "overnight dough", 1)
+    assert card is not None
+    chunk = rec.library.chunk(card[0].evidence_chunk_id)
     assert chunk is not None and chunk.end > chunk.start
     assert "overnight" in chunk.text

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from agent.llm.base import LLMOutputError
 from agent.recommender import CLARIFYING_QUESTION, Recommender
 from agent.types import Message
 from prompts.loader import load_prompt
@@ -21,7 +22,6 @@ from tests.fakes.llm import FakeLLM
 UNDERSTAND = load_prompt("understand").tag
 RERANK = load_prompt("rerank").tag
 CHAT = load_prompt("chat").tag
-REPLY = load_prompt("reply").tag
 EXPLAIN = load_prompt("explain").tag
 
 
@@ -58,8 +58,9 @@ def llm() -> FakeLLM:
 
 @pytest.fixture
 def rec(base: Recommender, llm: FakeLLM) -> Recommender:
-    """Same library and user store, a fresh scripted LLM, MMR off for predictable orders."""
-    return with_settings(base, llm, diversity_lambda=1.0)
+    """Same library and user store, a fresh scripted LLM that reads every turn (the model path;
+    the parser-first default is tested below), MMR off for predictable orders."""
+    return with_settings(base, llm, diversity_lambda=1.0, understand="model")
 
 
 def ids(answer: Any) -> list[str]:
@@ -78,35 +79,52 @@ def test_recommend_end_to_end(rec: Recommender, llm: FakeLLM) -> None:
         assert r.video.duration is not None
         assert 0 <= r.evidence_start < r.video.duration
         assert r.reason and r.evidence_quote
-    assert answer.text.startswith("Fake reply")
+    assert answer.text == ""  # no limits to state: the cards say enough
     assert answer.understanding is not None
     assert answer.understanding.search_text == "cooking pasta sauce at home"
-    assert set(answer.timings) >= {"understand", "retrieve", "rank", "rerank", "reply", "explain"}
-    assert [c.tag for c in llm.calls][:3] == [UNDERSTAND, RERANK, REPLY]
-    assert {c.tag for c in llm.calls[3:]} == {EXPLAIN}
+    stages = {"understand", "retrieve", "rank", "rerank", "cards", "first_card", "explain"}
+    assert set(answer.timings) >= stages
+    # one call for all the reasons, none for a lead-in
+    assert [c.tag for c in llm.calls] == [UNDERSTAND, RERANK, EXPLAIN]
 
 
-def test_stream_event_order(rec: Recommender, llm: FakeLLM) -> None:
-    llm.enqueue(form("space exploration mars"))
-    events = list(rec.stream("anything about going to Mars?", "u-stream", k=2))
+def test_stream_event_order(base: Recommender, llm: FakeLLM) -> None:
+    rec = with_settings(base, llm, diversity_lambda=1.0, understand="model", rerank=False)
+    good = "Elena Example argues that space exploration pushes science."
+    llm.enqueue(form("space exploration mars"), {"reasons": [good, "The video is about"]})
+    events = list(rec.stream("anything about going to Mars, under 10 minutes?", "u-stream", k=2))
     kinds = [e.kind for e in events]
     assert kinds[0] == "understanding" and events[0].understanding is not None
     assert kinds[-1] == "done"
-    first_rec = kinds.index("recommendation")
-    assert "text" in kinds[1:first_rec]
-    assert set(kinds[first_rec:-1]) == {"recommendation"}
+    # the cards come first, each with its grounded reason, before any model writes a word
+    assert kinds[1:3] == ["recommendation", "recommendation"]
+    cards = [e.recommendation for e in events if e.kind == "recommendation"]
+    assert all(c is not None and c.reason for c in cards)
+    # then the limits the cards do not state, then the model's reason where it passed the check
+    assert kinds[3:-1] == ["text", "reason"]
+    assert events[3].text == "All 10 min or shorter."
     answer = events[-1].answer
     assert answer is not None
-    assert "".join(e.text for e in events if e.kind == "text").strip() == answer.text
-    assert [e.recommendation for e in events if e.kind == "recommendation"] == (
-        answer.recommendations
-    )
+    assert answer.text == events[3].text
     assert answer.recommendations[0].video.id == "mars"
+    assert answer.recommendations[0].reason == good  # replaced: it passed the check
+    assert answer.recommendations[1] == cards[1]  # kept: boilerplate and cut
+    assert answer.timings["first_card"] <= answer.timings["first_card"] + answer.timings["explain"]
 
 
-def test_text_is_streamed_in_pieces(rec: Recommender, llm: FakeLLM) -> None:
-    llm.enqueue(form("ocean whales"))
-    texts = [e.text for e in rec.stream("whales", "u-pieces", k=1) if e.kind == "text"]
+def test_grounded_reason_quotes_the_moment_and_the_limit(rec: Recommender, llm: FakeLLM) -> None:
+    llm.enqueue(form("space exploration mars", max_minutes=10), LLMOutputError("bad"))
+    answer = rec.recommend("space exploration on Mars, under 10 minutes", "u-grounded", k=1)
+    card = answer.recommendations[0]
+    assert card.video.id == "mars"
+    assert f"at {card.timestamp}, elena example says" in card.reason.lower()
+    assert card.evidence_quote in card.reason
+    assert card.reason.endswith("4 min, within your 10.")
+
+
+def test_chat_text_is_streamed_in_pieces(rec: Recommender, llm: FakeLLM) -> None:
+    llm.enqueue(form("", wants_recommendations=False), "Hello there, happy to help you today.")
+    texts = [e.text for e in rec.stream("hello!", "u-pieces", k=1) if e.kind == "text"]
     assert len(texts) > 3
 
 
@@ -388,3 +406,47 @@ def test_invented_links_never_reach_the_user(rec: Recommender, llm: FakeLLM) -> 
     llm.enqueue(form("", wants_recommendations=False), "Hi! See https://example.com/x for more.")
     answer = rec.recommend("hello", "u-links")
     assert "http" not in answer.text and answer.text.startswith("Hi! See")
+
+
+@pytest.fixture
+def auto(base: Recommender, llm: FakeLLM) -> Recommender:
+    """The default: the parser reads plain turns, the model only what it cannot."""
+    return with_settings(base, llm, diversity_lambda=1.0, rerank=False, explain=False)
+
+
+def test_a_plain_turn_is_answered_without_the_model(auto: Recommender, llm: FakeLLM) -> None:
+    answer = auto.recommend("something about cooking, not too long", "u-plain", k=3)
+    assert llm.calls == []
+    assert answer.understanding is not None and answer.understanding.source == "parser"
+    assert ids(answer) and "not too long" not in answer.understanding.search_text
+    limit = auto.settings.agent.lengths.not_too_long_max_minutes * 60
+    assert all(
+        r.video.duration is not None and r.video.duration <= limit for r in answer.recommendations
+    )
+
+
+def test_a_talk_described_as_seen_is_left_out(auto: Recommender, llm: FakeLLM) -> None:
+    llm.enqueue(form("cooking"))  # the model reads the reference turn, the rules add the seen talk
+    answer = auto.recommend(
+        "cooking please. I already saw the one by Tom about kids, so not that one", "u-seen", k=4
+    )
+    assert len(llm.calls) == 1
+    assert "kitchen" not in ids(answer)
+    assert {"pasta", "bread"} <= set(ids(answer))
+
+
+def test_more_like_the_one_shown_resolves_against_the_conversation(
+    auto: Recommender, llm: FakeLLM
+) -> None:
+    first = [Message("user", "show me something about science")]
+    shown = auto.recommend(first, "u-more", k=3)
+    assert "ocean" in ids(shown)
+    conversation = [
+        *first,
+        Message("assistant", "Here you are."),
+        Message("user", "more like the deep ocean one you showed me"),
+    ]
+    llm.enqueue(form("", liked=[]))  # the model finds nothing: the rule and the library do
+    answer = auto.recommend(conversation, "u-more", k=3)
+    assert answer.understanding is not None and answer.understanding.liked == ("deep ocean",)
+    assert "ocean" not in ids(answer)  # the liked talk seeds the turn and is not shown again

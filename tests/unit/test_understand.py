@@ -6,17 +6,20 @@ from typing import Any
 import pytest
 
 from agent.llm.base import LLMOutputError
+from agent.settings import LengthSettings
+from agent.text import content_words
 from agent.types import Message
 from agent.understand import (
     UNDERSTAND_SCHEMA,
     Understander,
-    content_words,
     merge_filters,
+    needs_model,
     normalise_understanding,
     parse_rules,
     taste_only,
 )
 from prompts.loader import load_prompt
+from retrieval.errors import ConfigError
 from retrieval.types import SearchFilters
 from tests.fakes.llm import FakeLLM
 
@@ -45,7 +48,7 @@ def form(**overrides: Any) -> dict[str, Any]:
 def understand(text: str | list[Message], data: Any) -> Any:
     llm = FakeLLM().enqueue(data)
     messages = [Message("user", text)] if isinstance(text, str) else text
-    result = Understander(llm).understand(messages)
+    result = Understander(llm, mode="model").understand(messages)
     return result, llm
 
 
@@ -164,7 +167,9 @@ def test_include_seen_needs_the_user_to_ask() -> None:
 
 def test_unusable_model_output_falls_back_to_rules() -> None:
     llm = FakeLLM().enqueue(LLMOutputError("bad json"))
-    result = Understander(llm).understand([Message("user", "jazz history under 20 minutes")])
+    result = Understander(llm, mode="model").understand(
+        [Message("user", "jazz history under 20 minutes")]
+    )
     assert result.wants_recommendations
     assert "jazz history" in result.search_text
     assert result.filters.max_duration == 1200.0
@@ -218,11 +223,12 @@ def test_already_seen_is_not_a_like() -> None:
     ]
     result, _ = understand(
         conversation,
-        form(search_text="shorter cooking videos", max_minutes=10, liked=["Baking bread at home"]),
+        form(search_text="shorter cooking videos", max_minutes=12, liked=["Baking bread at home"]),
     )
     assert result.seen == ("Baking bread at home",)
     assert result.liked == ()
-    assert result.filters.max_duration is None  # "10" was never said
+    # "12" was never said; "shorter" is the vague "short" limit of the settings (agent.lengths)
+    assert result.filters.max_duration == LengthSettings().short_max_minutes * 60
 
 
 def test_naming_a_kind_of_video_is_a_request() -> None:
@@ -268,3 +274,74 @@ def test_taste_only_requests_are_told_from_requests_with_a_topic(turn: str, expe
     result, _ = understand(turn, form(search_text=turn))
     assert result.wants_recommendations
     assert (result.search_text == "") is expected
+
+
+def test_auto_mode_reads_a_plain_turn_without_the_model() -> None:
+    llm = FakeLLM()
+    turn = "I'd like something inspiring about the ocean, not too long"
+    result = Understander(llm).understand([Message("user", turn)])
+    assert llm.calls == []
+    assert result.source == "parser"
+    assert result.wants_recommendations
+    assert result.filters.max_duration == LengthSettings().not_too_long_max_minutes * 60
+    assert "not too long" not in result.search_text and "ocean" in result.search_text
+
+
+@pytest.mark.parametrize(
+    "turn",
+    [
+        "more like the stress one you showed me",
+        "I already saw the one by the astronaut about fear and danger, so not that one",
+        "I loved the talk about octopuses",
+        "something about music instead",
+    ],
+)
+def test_auto_mode_asks_the_model_what_the_parser_cannot_decide(turn: str) -> None:
+    llm = FakeLLM().enqueue(form(wants_recommendations=True, search_text="music"))
+    result = Understander(llm).understand([Message("user", turn)])
+    assert len(llm.calls) == 1
+    assert result.source == "model"
+
+
+@pytest.mark.parametrize(
+    "turn",
+    [
+        "how to break a bad habit by being curious instead of using willpower",
+        "I'd like something in the same spirit as what I liked before",
+    ],
+)
+def test_look_alike_cues_stay_with_the_parser(turn: str) -> None:
+    assert needs_model([Message("user", turn)]) is None
+
+
+def test_parser_mode_never_calls_the_model_and_reads_references() -> None:
+    llm = FakeLLM()
+    parser = Understander(llm, mode="parser")
+    more = parser.understand([Message("user", "more like the stress one you showed me")])
+    assert more.liked == ("stress",)
+    seen = parser.understand(
+        [
+            Message(
+                "user",
+                "I already saw the one by the astronaut about fear and danger, so not that one",
+            )
+        ]
+    )
+    assert seen.seen == ("the one by the astronaut about fear and danger",)
+    assert llm.calls == []
+
+
+def test_a_later_turn_refines_the_previous_request() -> None:
+    conversation = [
+        Message("user", "I'd like something about the ocean"),
+        Message("assistant", "Here are a few talks."),
+        Message("user", "actually it needs to be short, under 10 minutes"),
+    ]
+    result = Understander(None, mode="parser").understand(conversation)
+    assert "ocean" in result.search_text
+    assert result.filters.max_duration == 600.0
+
+
+def test_an_unknown_mode_is_refused() -> None:
+    with pytest.raises(ConfigError, match="Unknown understanding mode"):
+        Understander(None, mode="guess")

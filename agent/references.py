@@ -1,0 +1,101 @@
+"""References by description: "the one by the astronaut about fear and danger", "the stress one".
+
+Users rarely give exact titles. :class:`DescribedVideos` resolves such a mention against what the
+library holds about each video (title, speaker, description, tags) and prefers the videos this
+conversation already showed: a mention is matched to the video whose text contains the largest
+share of the mention's words (crude stems, so "danger" finds "dangerous"), among the shown videos
+first; it resolves only when that share is high enough and no other video ties it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from agent.text import content_words, stem, words
+from retrieval.types import Video
+
+# words of a mention that describe how it is said, not which video it is
+_GENERIC = frozenset(
+    [
+        "one",
+        "ones",
+        "talk",
+        "talks",
+        "video",
+        "videos",
+        "showed",
+        "show",
+        "shown",
+        "gave",
+        "sent",
+        "suggested",
+        "recommended",
+        "earlier",
+        "before",
+        "already",
+        "saw",
+        "seen",
+        "watched",
+        "guy",
+        "woman",
+        "man",
+        "person",
+        "lady",
+        "speaker",
+        "people",
+        "about",
+    ]
+)
+MIN_SHARE = 0.5  # at least half of the mention's words must describe the video
+SHOWN_SHARE = 0.34  # a video shown in this conversation needs only a third
+
+
+def _bag(text: str) -> set[str]:
+    found = words(text)
+    return set(found) | {stem(w) for w in found}
+
+
+def mention_words(mention: str) -> list[str]:
+    """The words of a mention that can identify a video."""
+    return [w for w in dict.fromkeys(content_words(mention)) if w not in _GENERIC]
+
+
+class DescribedVideos:
+    """The library's videos as bags of stems, for resolving described mentions.
+
+    Args:
+        videos: the library's videos.
+    """
+
+    def __init__(self, videos: Iterable[Video]) -> None:
+        self._stems: dict[str, set[str]] = {}
+        self._title_stems: dict[str, set[str]] = {}
+        for v in videos:
+            text = " ".join((v.title, v.speaker or "", v.description, " ".join(v.tags)))
+            self._stems[v.id] = _bag(text)
+            self._title_stems[v.id] = _bag(v.title)
+
+    def share(self, mention: str, video_id: str, *, title_only: bool = False) -> float:
+        """How much of ``mention`` describes the video (0..1), or its title alone."""
+        wanted = mention_words(mention)
+        have = (self._title_stems if title_only else self._stems).get(video_id)
+        if not wanted or have is None:
+            return 0.0
+        return sum(w in have or stem(w) in have for w in wanted) / len(wanted)
+
+    def _score(self, mention: str, video_id: str) -> tuple[float, float]:
+        # the whole text decides; among equals, the video whose title says it
+        return self.share(mention, video_id), self.share(mention, video_id, title_only=True)
+
+    def resolve(self, mention: str, shown: Sequence[str] = ()) -> str | None:
+        """The id of the video ``mention`` describes, or None when none (or several) fit."""
+        if not mention_words(mention):
+            return None
+        for pool, least in ((list(dict.fromkeys(shown)), SHOWN_SHARE), (self._stems, MIN_SHARE)):
+            scored = sorted(((self._score(mention, v), v) for v in pool), reverse=True)
+            if not scored or scored[0][0][0] < least:
+                continue
+            if len(scored) > 1 and scored[1][0] == scored[0][0]:
+                continue  # ambiguous: say nothing rather than exclude the wrong video
+            return scored[0][1]
+        return None
