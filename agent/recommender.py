@@ -61,6 +61,7 @@ from agent.understand import Understander, content_words, merge_filters, search_
 from agent.users import UserStore, validate_feedback
 from prompts.loader import load_prompt
 from retrieval.errors import InvalidInputError, NotFoundError, VidrecError
+from retrieval.ingest import IngestGuard
 from retrieval.library import Library
 from retrieval.types import IngestProgress, IngestReport, SearchFilters, Transcript, VideoHit
 
@@ -626,8 +627,9 @@ class Recommender:
         paths: Sequence[str | Path],
         manifest: str | Path | None = None,
         progress: Callable[[IngestProgress], None] | None = None,
+        guard: IngestGuard | None = None,
     ) -> IngestReport:
-        report = self.library.ingest(paths, manifest=manifest, progress=progress)
+        report = self.library.ingest(paths, manifest=manifest, progress=progress, guard=guard)
         self._titles = None
         return report
 

@@ -142,6 +142,9 @@ class APISettings(Section):
     ingest_roots: list[str] = Field(
         [], description="folders POST /v1/videos may ingest server-side paths from (none: off)"
     )
+    ingest_job_timeout_s: float = Field(
+        6 * 3600.0, description="an ingest job running longer is stopped (0: no limit)"
+    )
     mcp_http: bool = Field(True, description="mount the MCP streamable HTTP endpoint at /mcp")
 
 

@@ -19,7 +19,6 @@ from api.errors import invalid_from_pydantic
 from api.jobs import Job
 from api.schemas import IngestPathsRequest, IngestReportOut, JobOut, ProgressOut
 from api.uploads import (
-    MANIFEST_SUFFIXES,
     TRANSCRIPT_SUFFIXES,
     check_library_file,
     is_json,
@@ -29,6 +28,7 @@ from api.uploads import (
     unsupported_body,
 )
 from retrieval.errors import InvalidInputError, PermissionDeniedError
+from retrieval.manifest import MANIFEST_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +111,18 @@ async def _from_upload(ctx: ApiContext, who: Principal, request: Request) -> JSO
     manifest_path = str(saved[-1]) if manifest_file is not None else None
     # With a manifest, its rows name the media (ingesting them as bare paths too would duplicate).
     paths = [] if manifest_path else [str(p) for p in saved]
-    job = ctx.jobs.submit(paths, manifest_path, upload_dir=dest, key_id=who.key_id, job_id=job_id)
+    job = ctx.jobs.submit(
+        paths, manifest_path, upload_dir=dest, key_id=who.key_id, job_id=job_id, roots=[dest]
+    )
     return _accepted(job)
 
 
+def _ingest_roots(ctx: ApiContext) -> list[FsPath]:
+    return [FsPath(r).expanduser().resolve() for r in ctx.settings.api.ingest_roots]
+
+
 def _check_server_paths(ctx: ApiContext, body: IngestPathsRequest) -> list[str]:
-    roots = [FsPath(r).expanduser().resolve() for r in ctx.settings.api.ingest_roots]
+    roots = _ingest_roots(ctx)
     if not roots:
         raise PermissionDeniedError(
             "Ingesting server-side paths is turned off",
@@ -185,7 +191,7 @@ async def add_videos(request: Request, who: Who) -> JSONResponse:
     checked = _check_server_paths(ctx, body)
     paths = checked[: len(body.paths)]
     manifest = checked[-1] if body.manifest else None
-    job = ctx.jobs.submit(paths, manifest, key_id=who.key_id)
+    job = ctx.jobs.submit(paths, manifest, key_id=who.key_id, roots=_ingest_roots(ctx))
     return _accepted(job)
 
 
@@ -195,6 +201,18 @@ async def get_job(
 ) -> JobOut:
     who.check_admin("read ingest jobs")
     return job_out(get_ctx(request).jobs.get(job_id))
+
+
+@router.delete("/jobs/{job_id}", response_model=JobOut, summary="Cancel an ingest job (admin)")
+async def cancel_job(
+    job_id: Annotated[str, Path(max_length=64)], request: Request, who: Who
+) -> JobOut:
+    """A queued job never starts; a running one stops between videos (those already written
+    stay). A finished job is returned unchanged."""
+    who.check_admin("cancel ingest jobs")
+    jobs = get_ctx(request).jobs
+    jobs.cancel(job_id)
+    return job_out(jobs.get(job_id))
 
 
 @router.delete("/videos/{video_id}", status_code=204, summary="Remove a video (admin)")

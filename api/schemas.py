@@ -308,7 +308,7 @@ class ProgressOut(BaseModel):
     chunks: int = 0
 
 
-JobStatus = Literal["queued", "running", "succeeded", "failed"]
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 
 class JobOut(BaseModel):

@@ -22,7 +22,6 @@ from retrieval.errors import InvalidInputError
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 COPY_CHUNK = 1024 * 1024
-MANIFEST_SUFFIXES = (".csv", ".jsonl", ".json")
 TRANSCRIPT_SUFFIXES = (".txt", ".md")
 
 

@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from retrieval.asr.base import Transcriber
 from retrieval.catalogue import Catalogue
 from retrieval.embed.base import Embedder
 from retrieval.errors import BackendUnavailableError, InvalidInputError, VidrecError
+from retrieval.paths import checked_file, resolve_roots
 from retrieval.settings import ASRSettings, ChunkingSettings, IngestSettings
 from retrieval.store.base import ChunkRecord, VectorStore, date_key
 from retrieval.types import (
@@ -97,6 +99,54 @@ def one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+class IngestCancelled(VidrecError):
+    """An ingest run stopped by its guard (cancelled, or past its time limit)."""
+
+    http_status = 409
+    code = "ingest_cancelled"
+
+
+class IngestGuard:
+    """What bounds one ingest run from outside: the folders its inputs may come from, a time
+    limit and a cancel switch. Thread-safe; the run checks it between videos and while hashing.
+
+    Args:
+        roots: folders every input must resolve under (``None``: the operator's own paths, any).
+        timeout_s: the run's time limit, counted from its first :meth:`check` (``None``: none).
+    """
+
+    def __init__(
+        self, roots: Sequence[str | Path] | None = None, timeout_s: float | None = None
+    ) -> None:
+        self.roots = resolve_roots(roots)
+        self.timeout_s = timeout_s
+        self._deadline: float | None = None
+        self._reason: str | None = None
+
+    def cancel(self, reason: str = "Cancelled") -> None:
+        self._reason = reason
+
+    @property
+    def cancelled(self) -> bool:
+        return self._reason is not None
+
+    def check(self) -> None:
+        """Raise :class:`IngestCancelled` if the run was cancelled or ran out of time."""
+        if self._reason is not None:
+            raise IngestCancelled(
+                f"The ingest stopped: {self._reason}",
+                hint="Videos finished before it stopped are kept; submit again for the rest",
+            )
+        if self.timeout_s is None:
+            return
+        now = time.monotonic()
+        if self._deadline is None:
+            self._deadline = now + self.timeout_s
+        elif now > self._deadline:
+            self._reason = f"timed out after {self.timeout_s:.0f} s"
+            self.check()
+
+
 def slugify(text: str) -> str:
     slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")
     return slug or "video"
@@ -107,27 +157,41 @@ def _title_from_stem(stem: str) -> str:
 
 
 # --- discovery ----------------------------------------------------------------------------------
-def _sidecar(media: Path, settings: IngestSettings) -> Path | None:
+def _sidecar(
+    media: Path, settings: IngestSettings, roots: Sequence[Path] | None = None
+) -> Path | None:
     """Captions beside ``media`` with the same stem (``talk.mp4`` -> ``talk.srt``/``talk.vtt``)."""
     for ext in settings.caption_extensions:
         candidate = media.with_suffix(ext)
         if candidate.is_file():
-            return candidate
+            try:
+                return checked_file(candidate, "captions", roots=roots)
+            except InvalidInputError as exc:
+                log.warning("sidecar captions skipped: %s", exc)
     return None
 
 
 def discover(
-    paths: Sequence[str | Path], manifest: str | Path | None, settings: IngestSettings
+    paths: Sequence[str | Path],
+    manifest: str | Path | None,
+    settings: IngestSettings,
+    *,
+    roots: Sequence[str | Path] | None = None,
 ) -> Discovery:
-    """Turn CLI paths and a manifest into ``IngestItem``s (and failures for what cannot be read)."""
+    """Turn CLI paths and a manifest into ``IngestItem``s (and failures for what cannot be read).
+
+    With ``roots`` (inputs from outside), every file must resolve under one of them (see
+    ``retrieval.paths``); a file that does not is a failure of its own.
+    """
     out = Discovery()
     seen_media: set[Path] = set()
     taken: set[str] = set()
+    allowed = resolve_roots(roots)
     if manifest is not None:
         from retrieval.manifest import read_manifest
 
         try:
-            result = read_manifest(manifest)
+            result = read_manifest(manifest, roots=allowed)
         except VidrecError as exc:
             out.failures.append(IngestFailure(str(manifest), one_line(exc)))
             result = None
@@ -150,7 +214,7 @@ def discover(
                 if media is not None:
                     seen_media.add(media.resolve())
                     if captions is None and transcript is None:
-                        captions = _sidecar(media, settings)
+                        captions = _sidecar(media, settings, allowed)
                 out.items.append(
                     IngestItem(
                         video_id=row.id,
@@ -167,15 +231,15 @@ def discover(
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            files.extend(
+            candidates = [
                 p
                 for p in sorted(path.rglob("*"))
                 if p.is_file()
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
                 and p.suffix.lower() in media_ext | caption_ext
-            )
-        elif path.is_file():
-            files.append(path)
+            ]
+        elif path.exists() or path.is_symlink():
+            candidates = [path]
         else:
             out.failures.append(
                 IngestFailure(
@@ -183,6 +247,14 @@ def discover(
                     "No such file or folder; check the path (ingest takes media files or folders).",
                 )
             )
+            continue
+        for candidate in candidates:
+            try:
+                checked_file(candidate, "input", roots=allowed)
+            except InvalidInputError as exc:
+                out.failures.append(IngestFailure(str(candidate), one_line(exc)))
+                continue
+            files.append(candidate)
     # Group by (folder, stem): a media file and its sidecar captions are one video.
     groups: dict[tuple[Path, str], dict[str, Path]] = {}
     for f in files:
@@ -200,7 +272,7 @@ def discover(
         media = group.get("media")
         captions = group.get("captions")
         if media is not None and captions is None:
-            captions = _sidecar(media, settings)
+            captions = _sidecar(media, settings, allowed)
         anchor = media or captions
         assert anchor is not None
         video_id = slugify(anchor.stem)
@@ -224,22 +296,41 @@ def discover(
 
 
 # --- hashing ------------------------------------------------------------------------------------
-def file_digest(path: Path, what: str) -> str:
-    """SHA-256 of a file's bytes; a missing/unreadable file is an ``InvalidInputError``."""
+def file_digest(
+    path: Path, what: str, *, max_bytes: int | None = None, guard: IngestGuard | None = None
+) -> str:
+    """SHA-256 of a regular file's bytes, refusing one over ``max_bytes`` before reading it.
+
+    Raises:
+        InvalidInputError: missing, not a regular file (a device such as ``/dev/zero``, a folder),
+            unreadable, or larger than ``max_bytes``.
+        IngestCancelled: ``guard`` was cancelled or timed out while hashing.
+    """
+    checked_file(path, what)
+    size = path.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        raise InvalidInputError(
+            f"The {what} file {path} is larger than the ingest limit",
+            expected=f"at most {max_bytes / 1e6:.0f} MB",
+            got=f"{size / 1e6:.0f} MB",
+            hint="Raise ingest.max_file_mb (VIDREC_INGEST__MAX_FILE_MB) or split the file",
+        )
     digest = hashlib.sha256()
+    read = 0
     try:
         with path.open("rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
+                read += len(block)
+                if max_bytes is not None and read > max_bytes:
+                    raise InvalidInputError(
+                        f"The {what} file {path} grew past the ingest limit while being read",
+                        expected=f"at most {max_bytes / 1e6:.0f} MB",
+                        got="a file still growing",
+                        hint="Ingest it once it is complete",
+                    )
+                if guard is not None:
+                    guard.check()
                 digest.update(block)
-    except FileNotFoundError:
-        raise InvalidInputError(
-            f"The {what} file {path} does not exist",
-            hint="Fix the path (manifest paths are relative to the manifest's folder) or add the file",
-        ) from None
-    except IsADirectoryError:
-        raise InvalidInputError(
-            f"The {what} path {path} is a folder", expected="a file", got="a folder"
-        ) from None
     except OSError as exc:
         raise InvalidInputError(
             f"Cannot read the {what} file {path} ({exc.strerror or exc})",
@@ -255,8 +346,10 @@ def content_hash(
     ingest: IngestSettings,
     embedder_id: str,
     asr: ASRSettings,
+    guard: IngestGuard | None = None,
 ) -> str:
     """Everything that determines what gets indexed for ``item``, hashed (see module doc)."""
+    cap = int(ingest.max_file_mb * 1e6)
     parts: dict[str, object] = {
         "video": dataclasses.asdict(item.video),
         "chunking": chunking.model_dump(mode="json"),
@@ -264,11 +357,13 @@ def content_hash(
         "embedder": embedder_id,
     }
     if item.captions_path is not None:
-        parts["captions"] = file_digest(item.captions_path, "captions")
+        parts["captions"] = file_digest(item.captions_path, "captions", max_bytes=cap, guard=guard)
     elif item.transcript_path is not None:
-        parts["transcript"] = file_digest(item.transcript_path, "transcript")
+        parts["transcript"] = file_digest(
+            item.transcript_path, "transcript", max_bytes=cap, guard=guard
+        )
     if item.media_path is not None:
-        parts["media"] = file_digest(item.media_path, "media")
+        parts["media"] = file_digest(item.media_path, "media", max_bytes=cap, guard=guard)
         if item.captions_path is None and item.transcript_path is None:
             parts["asr"] = {"backend": asr.backend, "model": asr.model, "language": asr.language}
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
@@ -334,8 +429,13 @@ class Ingestor:
         paths: Sequence[str | Path] = (),
         manifest: str | Path | None = None,
         progress: ProgressFn | None = None,
+        guard: IngestGuard | None = None,
     ) -> IngestReport:
-        found = discover(paths, manifest, self.settings)
+        """Ingest ``paths`` and ``manifest`` rows; ``guard`` confines inputs from outside and can
+        stop the run (``IngestCancelled``; videos written before it stopped stay)."""
+        guard = guard or IngestGuard()
+        guard.check()
+        found = discover(paths, manifest, self.settings, roots=guard.roots)
         report = IngestReport(failed=list(found.failures))
         total = len(found.items) + len(found.failures)
         state = _RunState(report, total, progress, done=len(found.failures))
@@ -344,6 +444,7 @@ class Ingestor:
             sources = self.catalogue.sources()
             buffer: list[PreparedVideo] = []
             for item in found.items:
+                guard.check()
                 try:
                     digest = content_hash(
                         item,
@@ -351,6 +452,7 @@ class Ingestor:
                         ingest=self.settings,
                         embedder_id=self.embedder_id,
                         asr=self.asr,
+                        guard=guard,
                     )
                     known = sources.get(item.video_id)
                     if (
@@ -362,6 +464,8 @@ class Ingestor:
                         state.tick(item.origin)
                         continue
                     prepared = self.prepare(item, digest)
+                except IngestCancelled:
+                    raise
                 except Exception as exc:  # one bad input never stops the batch
                     log.warning("ingest failed for %s: %s", item.origin, exc)
                     report.failed.append(IngestFailure(item.origin, one_line(exc)))

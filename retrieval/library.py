@@ -18,7 +18,7 @@ import numpy as np
 from retrieval.catalogue import Catalogue
 from retrieval.embed.base import Embedder, normalise_rows
 from retrieval.errors import InvalidInputError, NotFoundError
-from retrieval.ingest import Ingestor
+from retrieval.ingest import IngestGuard, Ingestor
 from retrieval.lexical import LexicalIndex
 from retrieval.search import HybridSearch
 from retrieval.settings import (
@@ -157,8 +157,10 @@ class Library:
         paths: Sequence[str | Path] = (),
         manifest: str | Path | None = None,
         progress: Callable[[IngestProgress], None] | None = None,
+        guard: IngestGuard | None = None,
     ) -> IngestReport:
-        """Index files/folders and manifest rows; see ``retrieval.ingest`` for the guarantees."""
+        """Index files/folders and manifest rows; see ``retrieval.ingest`` for the guarantees
+        (``guard``: the roots inputs from outside must stay under, a time limit, cancelling)."""
         if isinstance(paths, str | Path):
             paths = [paths]
         ingestor = Ingestor(
@@ -172,7 +174,7 @@ class Library:
             embedder_id=embedder_id(self.config.embedding),
             lock_path=self.config.data_dir / "ingest.lock",
         )
-        report = ingestor.run(paths, manifest, progress)
+        report = ingestor.run(paths, manifest, progress, guard)
         if report.ingested:
             self.lexical.ensure_fresh()  # rebuild BM25 now rather than on the first query
         return report

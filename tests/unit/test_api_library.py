@@ -178,7 +178,7 @@ def test_jobs_interrupted_by_a_restart_are_reported_failed(tmp_path: Path) -> No
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     gate: list[int] = []
 
-    def never_finishes(paths: Any, manifest: Any, progress: Any) -> IngestReport:
+    def never_finishes(paths: Any, manifest: Any, progress: Any, guard: Any) -> IngestReport:
         while not gate:
             time.sleep(0.01)
         return IngestReport()
