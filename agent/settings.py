@@ -142,6 +142,11 @@ class APISettings(Section):
     ingest_roots: list[str] = Field(
         [], description="folders POST /v1/videos may ingest server-side paths from (none: off)"
     )
+    media_roots: list[str] = Field(
+        [],
+        description="folders besides the data dir and ingest_roots whose media files the API and "
+        "the app may serve (e.g. where `vidrec ingest` read local videos)",
+    )
     ingest_job_timeout_s: float = Field(
         6 * 3600.0, description="an ingest job running longer is stopped (0: no limit)"
     )

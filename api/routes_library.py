@@ -9,7 +9,7 @@ from pathlib import Path as FsPath
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
@@ -17,6 +17,7 @@ from api.auth import Principal
 from api.context import ApiContext, get_ctx, principal_dep
 from api.errors import invalid_from_pydantic
 from api.jobs import Job
+from api.media import MediaKind, library_file, media_roots
 from api.schemas import IngestPathsRequest, IngestReportOut, JobOut, ProgressOut
 from api.uploads import (
     TRANSCRIPT_SUFFIXES,
@@ -213,6 +214,24 @@ async def cancel_job(
     jobs = get_ctx(request).jobs
     jobs.cancel(job_id)
     return job_out(jobs.get(job_id))
+
+
+@router.get(
+    "/videos/{video_id}/{kind}",
+    response_class=FileResponse,
+    summary="A library video's local media file or thumbnail (any key)",
+)
+async def video_file(
+    video_id: Annotated[str, Path(min_length=1, max_length=200)],
+    kind: MediaKind,
+    request: Request,
+    who: Who,
+) -> FileResponse:
+    """Where answers' ``play_url`` / ``thumbnail`` point for local files; only files inside the
+    library's folders are served (404 otherwise)."""
+    ctx = get_ctx(request)
+    path = library_file(ctx.recommender.library, video_id, kind, media_roots(ctx.settings))
+    return FileResponse(path)
 
 
 @router.delete("/videos/{video_id}", status_code=204, summary="Remove a video (admin)")

@@ -49,7 +49,11 @@ def test_an_uploaded_manifest_cannot_read_server_files(env: ApiEnv, tmp_path: Pa
     secret = _secret(tmp_path)
     rows = [
         {"id": "abs-escape", "title": "a", "transcript_path": str(secret)},
-        {"id": "dots-escape", "title": "b", "transcript_path": "../" * 12 + str(secret).lstrip("/")},
+        {
+            "id": "dots-escape",
+            "title": "b",
+            "transcript_path": "../" * 12 + str(secret).lstrip("/"),
+        },
         {"id": "thumb-escape", "title": "c", "thumbnail": str(secret)},
         {"id": "kept", "title": "Tidal pools at dawn", "transcript_path": "pools.md"},
     ]
