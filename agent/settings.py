@@ -142,6 +142,9 @@ class APISettings(Section):
     ingest_roots: list[str] = Field(
         [], description="folders POST /v1/videos may ingest server-side paths from (none: off)"
     )
+    max_audio_seconds: float = Field(
+        300.0, description="a spoken query or /v1/transcribe upload longer than this is refused"
+    )
     media_roots: list[str] = Field(
         [],
         description="folders besides the data dir and ingest_roots whose media files the API and "

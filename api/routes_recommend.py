@@ -36,6 +36,7 @@ from api.uploads import (
     unsupported_body,
 )
 from retrieval.errors import InvalidInputError, MediaError
+from retrieval.media import SAMPLE_RATE, load_audio
 from retrieval.types import Transcript
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def _as_upload(exc: MediaError, path: Path, shown: str) -> MediaError:
     def fix(text: str | None) -> str | None:
         return text.replace(str(path), shown).replace(path.name, shown) if text else text
 
-    return MediaError(
+    return type(exc)(
         fix(exc.message) or "The recording cannot be decoded",
         expected=fix(exc.expected),
         got=fix(exc.got),
@@ -84,7 +85,10 @@ async def _transcribe(ctx: ApiContext, audio: StarletteUpload) -> Transcript:
         )
     path = await save_temp(audio, ctx.settings.cache_dir / "api-audio", suffix)
     try:
-        return await ctx.call(ctx.recommender.transcribe, path)
+        # probed and decoded here, within api.max_audio_seconds, before the model sees it
+        limit = ctx.settings.api.max_audio_seconds
+        samples = await ctx.call(load_audio, path, SAMPLE_RATE, limit)
+        return await ctx.call(ctx.recommender.transcribe, samples)
     except MediaError as exc:
         raise _as_upload(exc, path, shown) from None
     finally:

@@ -510,6 +510,7 @@ class Ingestor:
         source: TranscriptSource = "metadata"
         audio_seconds = 0.0
         duration = item.video.duration
+        info = None
         if item.media_path is not None:
             from retrieval.media import probe
 
@@ -528,8 +529,17 @@ class Ingestor:
             )
             source = "transcript"
         elif item.media_path is not None:
-            # the transcriber decodes with retrieval.media.load_audio (same MediaErrors)
-            transcript = self._transcriber().transcribe(item.media_path, language=self.asr.language)
+            from retrieval.media import check_length, load_audio
+
+            limit = self.settings.max_audio_seconds
+            declared = info.duration if info is not None else 0.0
+            check_length(item.media_path, declared, limit)
+            # the transcriber decodes with retrieval.media.load_audio (same MediaErrors); a file
+            # that declares no length is decoded here, stopping at the limit
+            audio: Path | np.ndarray = item.media_path
+            if declared <= 0:
+                audio = load_audio(item.media_path, max_seconds=limit)
+            transcript = self._transcriber().transcribe(audio, language=self.asr.language)
             source = "asr"
             audio_seconds = float(transcript.duration or duration or 0.0)
         chunks: list[Chunk] = []
