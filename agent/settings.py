@@ -132,6 +132,12 @@ class APISettings(Section):
     max_upload_mb: float = 50.0
     max_body_kb: float = 256.0
     rate_limit_per_minute: int = 600
+    expensive_rate_limit_per_minute: int = Field(
+        60, description="per key, for what runs a model: recommend turns, chat, transcriptions"
+    )
+    bad_key_limit_per_minute: int = Field(
+        30, description="failed key checks per client address before it gets 429s (0: no limit)"
+    )
     cors_origins: list[str] = Field(default_factory=list)
     require_keys: bool = True
     max_concurrency: int | None = Field(

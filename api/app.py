@@ -29,7 +29,13 @@ from api.auth import KeyStore
 from api.context import ApiContext
 from api.errors import install_error_handlers
 from api.jobs import JobManager
-from api.limits import BodyLimits, ContentLengthGuard, RateLimiter
+from api.limits import (
+    BodyLimits,
+    ContentLengthGuard,
+    RateLimiter,
+    bad_key_limiter,
+    expensive_limiter,
+)
 from api.mcp_server import build_mcp_server, http_app
 from api.routes_health import VERSION
 from retrieval.ingest import IngestGuard
@@ -94,6 +100,8 @@ def create_app(
             in_use=in_use,
         ),
         rate_limiter=RateLimiter(api.rate_limit_per_minute),
+        expensive_limiter=expensive_limiter(api),
+        bad_key_limiter=bad_key_limiter(api),
         limits=limits,
         owns_recommender=owns,
     )

@@ -217,8 +217,20 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     return _render(request, 422, error_body(validation_error(errors)), {})
 
 
+def too_deeply_nested() -> InvalidInputError:
+    return InvalidInputError(
+        "The request body is nested too deeply",
+        expected="JSON nested a few levels deep",
+        got="JSON nested deeper than the parser's limit",
+        hint="Send the fields the API reference (/docs) shows; no deep lists of lists",
+    )
+
+
 async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+        # FastAPI's body parser turns any parse failure into a bare 400
+        return await _vidrec_handler(request, too_deeply_nested())
     status = exc.status_code
     code = _HTTP_CODES.get(status, "http_error")
     if status == 404:

@@ -37,7 +37,7 @@ from agent.settings import Settings
 from api.auth import LOCAL_ADMIN, KeyStore, Principal, extract_key
 from api.context import CURRENT_PRINCIPAL, Readiness
 from api.errors import error_body
-from api.limits import RateLimiter
+from api.limits import RateLimiter, admit, bad_key_limiter
 from api.tools import TOOLS, ToolSpec, run_tool
 from retrieval.errors import VidrecError
 
@@ -113,7 +113,7 @@ def build_mcp_server(
 class KeyAuthASGI:
     """Checks the API key (401/429 as JSON) and exposes the principal to the MCP tools."""
 
-    def __init__(self, app: ASGIApp, authenticate: Callable[[str | None], Principal]) -> None:
+    def __init__(self, app: ASGIApp, authenticate: Callable[[str | None, str], Principal]) -> None:
         self.app = app
         self.authenticate = authenticate
 
@@ -123,7 +123,8 @@ class KeyAuthASGI:
             return
         key = extract_key(Headers(scope=scope))
         try:
-            principal = await anyio.to_thread.run_sync(self.authenticate, key)
+            client = scope.get("client") or ("", 0)
+            principal = await anyio.to_thread.run_sync(self.authenticate, key, str(client[0]))
         except VidrecError as exc:
             headers = (
                 {"WWW-Authenticate": 'Bearer realm="vidrec"'} if exc.http_status == 401 else {}
@@ -154,7 +155,7 @@ def transport_security(host: str) -> TransportSecuritySettings:
 
 def http_app(
     server: MCPServer,
-    authenticate: Callable[[str | None], Principal],
+    authenticate: Callable[[str | None, str], Principal],
     *,
     host: str,
     path: str = "/mcp",
@@ -200,12 +201,12 @@ def run_http(settings: Settings, *, host: str, port: int) -> None:
     recommender = Recommender(settings)
     keys = KeyStore(settings.sql_url)
     limiter = RateLimiter(settings.api.rate_limit_per_minute)
+    bad_keys = bad_key_limiter(settings.api)
     readiness = Readiness()
 
-    def authenticate(key: str | None) -> Principal:
-        principal = keys.verify(key) if settings.api.require_keys else LOCAL_ADMIN
-        limiter.check(principal.key_id)
-        return principal
+    def authenticate(key: str | None, client: str) -> Principal:
+        verify = keys.verify if settings.api.require_keys else None
+        return admit(verify, key, client, per_key=limiter, bad_keys=bad_keys)
 
     server = build_mcp_server(recommender, readiness=readiness)
     app, _ = http_app(server, authenticate, host=host)

@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from agent.types import Message
 from api.auth import Principal
-from api.context import ApiContext, get_ctx, principal_dep
+from api.context import ApiContext, expensive_dep, get_ctx, principal_dep
 from api.errors import invalid_from_pydantic
 from api.schemas import (
     FeedbackRequest,
@@ -45,6 +45,7 @@ router = APIRouter(prefix="/v1", tags=["recommend"])
 upload_router = APIRouter(prefix="/v1", tags=["recommend"])
 
 Who = Annotated[Principal, Depends(principal_dep)]
+Costly = Annotated[Principal, Depends(expensive_dep)]  # runs a model: the lower budget
 
 _VOICE_FORM = {
     "type": "object",
@@ -148,7 +149,7 @@ async def _voice(ctx: ApiContext, who: Principal, request: Request) -> Recommend
         }
     },
 )
-async def recommend(request: Request, who: Who) -> RecommendResponse:
+async def recommend(request: Request, who: Costly) -> RecommendResponse:
     """JSON: ``messages`` (latest user turn last) or ``query``, with ``user_id``, ``k``, ``filters``.
     Multipart: an ``audio`` file plus the same fields (``filters``/``messages`` as JSON text); the
     reply then carries the ``transcript`` that was heard."""
@@ -206,7 +207,7 @@ async def feedback(body: FeedbackRequest, request: Request, who: Who) -> Feedbac
         }
     },
 )
-async def transcribe(request: Request, who: Who) -> TranscriptOut:
+async def transcribe(request: Request, who: Costly) -> TranscriptOut:
     """Multipart field ``audio``: any format FFmpeg reads. The key is checked before the upload is
     read, so an unauthenticated upload costs nothing."""
     ctx = get_ctx(request)

@@ -17,7 +17,7 @@ from typing import Any
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from api.errors import UnsupportedMediaTypeError, payload_too_large
+from api.errors import UnsupportedMediaTypeError, payload_too_large, too_deeply_nested
 from retrieval.errors import InvalidInputError
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -48,6 +48,8 @@ async def read_json(request: Request, limit: int) -> Any:
         chunks.append(chunk)
     try:
         return json.loads(b"".join(chunks) or b"null")
+    except RecursionError:
+        raise too_deeply_nested() from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInputError(
             "The request body is not valid JSON",

@@ -48,14 +48,19 @@ def fake_cli_env(data_dir: Path, models_cache: Path) -> dict[str, str]:
 
 
 def api_settings(tmp_path: Path, models_cache: Path, **api: Any) -> Settings:
-    """Fake LLM/embedder/ASR, a temp data dir, keys required, no rate limit unless asked."""
+    """Fake LLM/embedder/ASR, a temp data dir, keys required, no rate limits unless asked."""
     return Settings(
         data_dir=tmp_path / "data",
         models_cache=models_cache,
         asr={"backend": "fake"},
         embedding={"backend": "fake"},
         llm={"backend": "fake"},
-        api={"rate_limit_per_minute": 0, **api},
+        api={
+            "rate_limit_per_minute": 0,
+            "expensive_rate_limit_per_minute": 0,
+            "bad_key_limit_per_minute": 0,
+            **api,
+        },
     )
 
 
