@@ -226,11 +226,22 @@ def too_deeply_nested() -> InvalidInputError:
     )
 
 
+def invalid_json(detail: str) -> InvalidInputError:
+    return InvalidInputError(
+        "The request body is not valid JSON",
+        expected="a JSON object",
+        got=f"malformed JSON ({detail})",
+        hint="Send Content-Type: application/json with a well-formed JSON body",
+    )
+
+
 async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
-        # FastAPI's body parser turns any parse failure into a bare 400
-        return await _vidrec_handler(request, too_deeply_nested())
+    if exc.status_code == 400 and exc.__cause__ is not None:
+        # FastAPI's body parser turns any failure (not UTF-8, too deep) into a bare 400
+        cause = exc.__cause__
+        err = too_deeply_nested() if isinstance(cause, RecursionError) else invalid_json(str(cause))
+        return await _vidrec_handler(request, err)
     status = exc.status_code
     code = _HTTP_CODES.get(status, "http_error")
     if status == 404:

@@ -17,7 +17,12 @@ from typing import Any
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from api.errors import UnsupportedMediaTypeError, payload_too_large, too_deeply_nested
+from api.errors import (
+    UnsupportedMediaTypeError,
+    invalid_json,
+    payload_too_large,
+    too_deeply_nested,
+)
 from retrieval.errors import InvalidInputError
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -51,12 +56,7 @@ async def read_json(request: Request, limit: int) -> Any:
     except RecursionError:
         raise too_deeply_nested() from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(
-            "The request body is not valid JSON",
-            expected="a JSON object",
-            got=f"malformed JSON ({exc})",
-            hint="Send Content-Type: application/json with a well-formed JSON body",
-        ) from None
+        raise invalid_json(str(exc)) from None
 
 
 def unsupported_body(request: Request, expected: str) -> UnsupportedMediaTypeError:

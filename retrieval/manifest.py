@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.errors import InvalidInputError
+from retrieval.ids import ID_EXAMPLES, id_problem
 from retrieval.paths import checked_file, is_web_url, resolve_roots
 from retrieval.types import IngestFailure, TranscriptSource, Video
 
@@ -400,6 +401,14 @@ def _row(data: dict[str, Any], base: Path, roots: Sequence[Path] | None) -> Mani
         c.isspace() for c in video_id
     ):
         raise _RowError("id", "a string without spaces", raw_id, "fix the id or leave it empty")
+    problem = id_problem(video_id)
+    if problem is not None:
+        raise _RowError(
+            "id",
+            "an id without '/', '\\', '..' or control characters",
+            problem,
+            f"fix the id ({ID_EXAMPLES}) or leave it empty",
+        )
     if not video_id:
         video_id = derive_id(title, paths["media_path"] or paths["transcript_path"])
     extra: dict[str, str] = {}
