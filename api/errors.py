@@ -240,8 +240,10 @@ async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 400 and exc.__cause__ is not None:
         # FastAPI's body parser turns any failure (not UTF-8, too deep) into a bare 400
         cause = exc.__cause__
-        err = too_deeply_nested() if isinstance(cause, RecursionError) else invalid_json(str(cause))
-        return await _vidrec_handler(request, err)
+        parse = (
+            too_deeply_nested() if isinstance(cause, RecursionError) else invalid_json(str(cause))
+        )
+        return await _vidrec_handler(request, parse)
     status = exc.status_code
     code = _HTTP_CODES.get(status, "http_error")
     if status == 404:
