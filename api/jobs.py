@@ -73,6 +73,7 @@ class Job:
     progress: IngestProgress | None
     report: IngestReport | None
     error: dict[str, Any] | None
+    upload_dir: str | None = None  # where an upload's files were saved (never shown to clients)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -258,6 +259,7 @@ class JobManager:
             progress=progress,
             report=_report_from(row.report),
             error=json.loads(row.error) if row.error else None,
+            upload_dir=row.upload_dir,
         )
 
     def _update(self, job_id: str, **values: Any) -> None:

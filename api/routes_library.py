@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from pathlib import Path as FsPath
 from typing import Annotated
 
@@ -56,8 +57,24 @@ _UPLOAD_FORM = {
 }
 
 
+def _hide_upload_dir(job: Job) -> Callable[[str], str]:
+    """Answers name uploaded files by their names, never by the server folder they were saved in."""
+    folder = job.upload_dir
+    if not folder:
+        return lambda text: text
+    return lambda text: text.replace(folder + "/", "").replace(folder, "the job's upload folder")
+
+
 def job_out(job: Job) -> JobOut:
     p = job.progress
+    hide = _hide_upload_dir(job)
+    report = IngestReportOut.of(job.report) if job.report else None
+    if report is not None:
+        for failure in report.failed:
+            failure.path, failure.error = hide(failure.path), hide(failure.error)
+    error = job.error
+    if error is not None:
+        error = {k: hide(v) if isinstance(v, str) else v for k, v in error.items()}
     return JobOut(
         id=job.id,
         status=job.status,
@@ -74,8 +91,8 @@ def job_out(job: Job) -> JobOut:
         )
         if p
         else ProgressOut(),
-        report=IngestReportOut.of(job.report) if job.report else None,
-        error=job.error,
+        report=report,
+        error=error,
         status_url=f"/v1/jobs/{job.id}",
     )
 

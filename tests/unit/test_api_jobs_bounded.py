@@ -70,6 +70,7 @@ def test_an_uploaded_manifest_cannot_read_server_files(env: ApiEnv, tmp_path: Pa
     done = _wait(env, r.json())
     assert done["status"] == "succeeded", done
     assert done["report"]["ingested"] == ["kept"]
+    assert str(env.settings.data_dir) not in json.dumps(done)  # files named, folders never
     failed = done["report"]["failed"]
     assert len(failed) == 3 and all("expected a file under" in f["error"] for f in failed)
     hits = env.client.post("/v1/search", json={"query": SECRET_WORDS}, headers=env.h()).json()
