@@ -105,7 +105,12 @@ def create_app(
         limits=limits,
         owns_recommender=owns,
     )
-    mcp = build_mcp_server(rec, readiness=ctx.readiness, capacity=lambda: ctx.capacity)
+    mcp = build_mcp_server(
+        rec,
+        readiness=ctx.readiness,
+        capacity=lambda: ctx.capacity,
+        charge=ctx.charge_expensive,
+    )
     mcp_routes = http_app(mcp, ctx.authenticate, host=api.host)[1] if api.mcp_http else []
 
     @contextlib.asynccontextmanager

@@ -58,12 +58,15 @@ def _tool_function(
     readiness: Readiness | None,
     default_principal: Principal,
     capacity: Callable[[], anyio.CapacityLimiter | None],
+    charge: Callable[[Principal], None],
 ) -> Callable[..., Awaitable[dict[str, Any]]]:
     async def tool(**kwargs: Any) -> dict[str, Any]:
         principal = CURRENT_PRINCIPAL.get() or default_principal
         try:
             if readiness is not None:
                 readiness.require()
+            if spec.expensive:
+                charge(principal)
             return await anyio.to_thread.run_sync(
                 run_tool, recommender, principal, spec.name, kwargs, limiter=capacity()
             )
@@ -91,6 +94,7 @@ def build_mcp_server(
     readiness: Readiness | None = None,
     default_principal: Principal = LOCAL_ADMIN,
     capacity: Callable[[], anyio.CapacityLimiter | None] = lambda: None,
+    charge: Callable[[Principal], None] = lambda _: None,
 ) -> MCPServer:
     """An MCP server exposing ``recommend_videos``, ``search_videos`` and ``record_feedback``.
 
@@ -99,11 +103,12 @@ def build_mcp_server(
         readiness: when given, tools refuse (as tool errors) until warm-up is done.
         default_principal: who a call acts as when no API key was checked (stdio).
         capacity: the limiter shared with the REST routes, so MCP and REST queue together.
+        charge: counts a model-running tool call on the caller's lower rate limit.
     """
     server: MCPServer = MCPServer(name="vidrec", instructions=INSTRUCTIONS, log_level="WARNING")
     for spec in TOOLS.values():
         server.add_tool(
-            _tool_function(spec, recommender, readiness, default_principal, capacity),
+            _tool_function(spec, recommender, readiness, default_principal, capacity, charge),
             name=spec.name,
             description=spec.description,
         )

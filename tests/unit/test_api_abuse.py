@@ -109,6 +109,10 @@ def test_expensive_routes_have_their_own_lower_limit(tmp_path: Path, models_cach
             headers=e.h(),
         )
         assert chat.status_code == 429
+        tool = e.client.post(
+            "/v1/tools/recommend_videos", json={"user_id": "alice", "query": "x"}, headers=e.h()
+        )
+        assert tool.status_code == 429
         # cheap routes and other keys keep their own budget
         assert e.client.post("/v1/search", json={"query": "x"}, headers=e.h()).status_code == 200
         other = e.client.post("/v1/recommend", json={**body, "user_id": "bob"}, headers=e.h("bob"))
