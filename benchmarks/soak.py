@@ -27,7 +27,6 @@ import asyncio
 import json
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ from typing import Any
 import httpx
 
 from benchmarks.api_load import QUERIES, Phase, _env, prepare, run_phase, start_server, wait_ready
-from tests.api_support import free_port
+from tests.api_support import free_port, stop_server
 
 VIDEOS = ("ocean", "creativity", "mars", "pasta", "bread", "climate")
 KINDS = ("feedback", "recommend", "search", "delete")
@@ -167,11 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             rss_end = rss_kb(proc.pid)
             _verify(base, key, soak)
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc, timeout=30)
 
     server_errors = {
         f"{kind} {status}": n

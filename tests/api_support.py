@@ -153,6 +153,19 @@ def wait_ready(client: Any, timeout: float = 30.0) -> None:
         time.sleep(0.02)
 
 
+def wait_job(env: ApiEnv, job: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
+    """Poll an ingest job (admin key) until it is no longer queued or running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = env.client.get(job["status_url"], headers=env.h("admin"))
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        if body["status"] not in ("queued", "running"):
+            return body
+        assert time.monotonic() < deadline, body
+        time.sleep(0.05)
+
+
 @dataclass
 class ApiEnv:
     settings: Settings

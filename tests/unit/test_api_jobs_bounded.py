@@ -14,7 +14,7 @@ import pytest
 from api.jobs import JobManager
 from retrieval.ingest import IngestGuard
 from retrieval.types import IngestReport
-from tests.api_support import ApiEnv, api_env
+from tests.api_support import ApiEnv, api_env, wait_job
 
 SECRET_WORDS = "zanzibar quokka secret passphrase"
 
@@ -26,16 +26,6 @@ def env(tmp_path_factory: pytest.TempPathFactory, models_cache: Path) -> Iterato
     (tmp / "incoming").mkdir()
     with api_env(tmp, models_cache, ingest_roots=roots) as e:
         yield e
-
-
-def _wait(env: ApiEnv, job: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        body: dict[str, Any] = env.client.get(job["status_url"], headers=env.h("admin")).json()
-        if body["status"] not in ("queued", "running"):
-            return body
-        assert time.monotonic() < deadline, body
-        time.sleep(0.05)
 
 
 def _secret(tmp_path: Path) -> Path:
@@ -67,7 +57,7 @@ def test_an_uploaded_manifest_cannot_read_server_files(env: ApiEnv, tmp_path: Pa
         headers=env.h("admin"),
     )
     assert r.status_code == 202, r.text
-    done = _wait(env, r.json())
+    done = wait_job(env, r.json())
     assert done["status"] == "succeeded", done
     assert done["report"]["ingested"] == ["kept"]
     assert str(env.settings.data_dir) not in json.dumps(done)  # files named, folders never
@@ -91,7 +81,7 @@ def test_a_manifest_under_an_ingest_root_stays_there(env: ApiEnv, tmp_path: Path
         + "\n"
     )
     r = env.client.post("/v1/videos", json={"manifest": str(manifest)}, headers=env.h("admin"))
-    done = _wait(env, r.json())
+    done = wait_job(env, r.json())
     assert done["report"]["ingested"] == ["root-ok"]
     assert "expected a file under" in done["report"]["failed"][0]["error"]
 

@@ -4,7 +4,6 @@ nothing already indexed is lost."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tests.api_support import ApiEnv, api_env
+from tests.api_support import ApiEnv, api_env, wait_job
 from tests.bad_inputs import INJECTION, BadFile, hostile_requests, write_corpus
 from tests.fakes.asr import FakeTranscriber
 from tests.fakes.index import write_talks
@@ -81,16 +80,6 @@ def _library(env: ApiEnv) -> tuple[set[str], set[str]]:
     return {v.id for v in lib.videos()}, {cid for cid, _, _ in rows}
 
 
-def _wait(env: ApiEnv, job: dict[str, Any]) -> dict[str, Any]:
-    deadline = time.monotonic() + 60
-    while True:
-        body: dict[str, Any] = env.client.get(job["status_url"], headers=env.h("admin")).json()
-        if body["status"] not in ("queued", "running"):
-            return body
-        assert time.monotonic() < deadline, body
-        time.sleep(0.05)
-
-
 def test_api_uploads_fail_clearly_and_lose_nothing(env: ApiEnv, corpus: list[BadFile]) -> None:
     before = _library(env)
     for bad in _bad(corpus, "media", "captions", "manifest"):
@@ -101,7 +90,7 @@ def test_api_uploads_fail_clearly_and_lose_nothing(env: ApiEnv, corpus: list[Bad
             headers=env.h("admin"),
         )
         assert r.status_code == 202, (bad.path.name, r.text)
-        done = _wait(env, r.json())
+        done = wait_job(env, r.json())
         assert done["status"] == "failed", (bad.path.name, done)
         errors = [f["error"] for f in done["report"]["failed"]] if done["report"] else []
         text = " ".join([*errors, str(done["error"]["message"])]).lower()
@@ -164,7 +153,7 @@ def test_an_injected_transcript_is_data_not_instructions(
         ],
         headers=env.h("admin"),
     )
-    done = _wait(env, r.json())
+    done = wait_job(env, r.json())
     assert done["report"]["ingested"] == ["injection"], done
     answer = env.client.post(
         "/v1/recommend", json={"user_id": "alice", "query": "bananas"}, headers=env.h()
