@@ -576,8 +576,9 @@ class Recommender:
         return self.library.search(query, filters, k=k)
 
     def transcribe(self, audio: str | Path) -> Transcript:
-        """Speech to text with the same Whisper the ingest uses (loaded once)."""
-        return self.library.transcribe(audio)
+        """Speech to text with the same Whisper the ingest uses (loaded once); a recording longer
+        than ``api.max_audio_seconds`` is refused (``AudioTooLongError``) before it is decoded."""
+        return self.library.transcribe(audio, max_seconds=self.settings.api.max_audio_seconds)
 
     # --- feedback and users ----------------------------------------------------------------------
     def feedback(

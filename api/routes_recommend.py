@@ -36,7 +36,6 @@ from api.uploads import (
     unsupported_body,
 )
 from retrieval.errors import InvalidInputError, MediaError
-from retrieval.media import SAMPLE_RATE, load_audio
 from retrieval.types import Transcript
 
 log = logging.getLogger(__name__)
@@ -86,10 +85,8 @@ async def _transcribe(ctx: ApiContext, audio: StarletteUpload) -> Transcript:
         )
     path = await save_temp(audio, ctx.settings.cache_dir / "api-audio", suffix)
     try:
-        # probed and decoded here, within api.max_audio_seconds, before the model sees it
-        limit = ctx.settings.api.max_audio_seconds
-        samples = await ctx.call(load_audio, path, SAMPLE_RATE, limit)
-        return await ctx.call(ctx.recommender.transcribe, samples)
+        # the facade probes it and decodes at most api.max_audio_seconds before the model runs
+        return await ctx.call(ctx.recommender.transcribe, path)
     except MediaError as exc:
         raise _as_upload(exc, path, shown) from None
     finally:

@@ -238,8 +238,18 @@ class Library:
         return self.catalogue.chunk(chunk_id)
 
     # --- speech -------------------------------------------------------------------------------
-    def transcribe(self, audio: str | Path | np.ndarray) -> Transcript:
-        """Speech to text with the same transcriber ingest uses (loaded once)."""
+    def transcribe(
+        self, audio: str | Path | np.ndarray, max_seconds: float | None = None
+    ) -> Transcript:
+        """Speech to text with the same transcriber ingest uses (loaded once).
+
+        With ``max_seconds``, a file is probed and decoded here first, and refused
+        (``AudioTooLongError``) when longer: decoding stops at the limit.
+        """
+        if max_seconds is not None and not isinstance(audio, np.ndarray):
+            from retrieval.media import load_audio
+
+            audio = load_audio(audio, max_seconds=max_seconds)
         return self.transcriber.transcribe(audio, language=self.config.asr.language)
 
     def close(self) -> None:

@@ -98,3 +98,20 @@ def test_ingest_refuses_media_over_its_own_limit(settings: Settings, tmp_path: P
 
 def test_media_error_is_still_the_base(tmp_path: Path) -> None:
     assert issubclass(media.AudioTooLongError, MediaError)
+
+
+def test_the_facade_caps_queries_from_every_surface(settings: Settings, tmp_path: Path) -> None:
+    """The chat app's microphone and the CLI go through ``Recommender.transcribe`` too."""
+    settings = settings.model_copy(
+        update={"api": settings.api.model_copy(update={"max_audio_seconds": 1.0})}
+    )
+    rec = Recommender(settings)
+    try:
+        with pytest.raises(media.AudioTooLongError):
+            rec.transcribe(write_tone(tmp_path / "ramble.wav", seconds=3.0))
+        FakeTranscriber.enqueue("short and sweet")
+        assert (
+            rec.transcribe(write_tone(tmp_path / "ok.wav", seconds=0.5)).text == "short and sweet"
+        )
+    finally:
+        rec.close()
