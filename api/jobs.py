@@ -41,6 +41,7 @@ IngestFn = Callable[
     [Sequence[str], str | None, Callable[[IngestProgress], None], IngestGuard], IngestReport
 ]
 _PERSIST_EVERY_S = 1.0
+_ORPHAN_AGE_S = 3600.0  # an upload folder with no job this old was left by a dead process
 
 
 class JobRow(ApiBase):
@@ -161,10 +162,13 @@ class JobManager:
         if rows:
             log.warning("marked %d interrupted ingest job(s) as failed", len(rows))
         if uploads_dir is not None and uploads_dir.is_dir():
+            old = time.time() - _ORPHAN_AGE_S  # younger ones may be another process's upload
             stale += [
                 p
                 for p in uploads_dir.iterdir()
-                if p.is_dir() and (p.name.endswith(".partial") or p.name not in known)
+                if p.is_dir()
+                and (p.name.endswith(".partial") or p.name not in known)
+                and p.stat().st_mtime < old
             ]
         for folder in stale:
             self._remove_upload(folder)

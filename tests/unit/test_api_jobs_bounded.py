@@ -4,6 +4,7 @@ time, cancellable, and one bad job never blocks the queue; interrupted jobs leav
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -170,13 +171,17 @@ def test_upload_folders_of_interrupted_jobs_are_removed(tmp_path: Path) -> None:
     (folder / "kept.wav").write_bytes(b"RIFF")
     (uploads / "job2.partial").mkdir()  # an upload cut off while saving
     (uploads / "orphan").mkdir()  # saved, but the process died before the job was recorded
+    (uploads / "in-flight.partial").mkdir()  # another live process saving right now: kept
+    an_hour_ago = time.time() - 3700
+    for name in ("job2.partial", "orphan"):
+        os.utime(uploads / name, (an_hour_ago, an_hour_ago))
     first.submit([str(folder / "a.wav")], upload_dir=folder, job_id="job1")
     while first.get("job1").status != "running":
         time.sleep(0.01)
     # a new process: the job is reported failed and its files go, except one the library uses
     second = JobManager(url, stuck, uploads_dir=uploads, in_use=lambda: {str(folder / "kept.wav")})
     assert second.get("job1").status == "failed"
-    assert sorted(p.name for p in uploads.rglob("*")) == ["job1", "kept.wav"]
+    assert sorted(p.name for p in uploads.rglob("*")) == ["in-flight.partial", "job1", "kept.wav"]
     gate.append(1)
     first.close()
     second.close()
