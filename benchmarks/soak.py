@@ -11,8 +11,8 @@ feedback writes each surviving user got an answer 200 for.
 In the same run it measures a ``GET /healthz`` baseline, and at the end it checks that
 
 * no answer was a 5xx (or a transport error),
-* every acknowledged feedback write of every surviving user is in the user's export, and no
-  deleted user can be exported,
+* every acknowledged feedback write of every surviving user is in the user's export, no
+  deleted user can be exported, and after shutdown no deleted user's id is in the database bytes,
 * the server's memory stayed flat: resident set size (RSS) at the start and at the end, and
   their ratio.
 
@@ -167,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
             _verify(base, key, soak)
         finally:
             stop_server(proc, timeout=30)
+        # after a clean shutdown: no deleted user's id left in the database bytes
+        db = Path(tmp) / "data" / "vidrec.db"
+        raw = b"".join(p.read_bytes() for p in (db, db.with_name("vidrec.db-wal")) if p.exists())
+        lingering = [u for u in sorted(soak.deleted) if u.encode() in raw]
+        soak.failures += [f"deleted user {u} still in the database bytes" for u in lingering]
 
     server_errors = {
         f"{kind} {status}": n
