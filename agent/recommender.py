@@ -61,7 +61,7 @@ from agent.understand import Understander, content_words, merge_filters, search_
 from agent.users import UserStore, validate_feedback
 from prompts.loader import load_prompt
 from retrieval.errors import InvalidInputError, NotFoundError, VidrecError
-from retrieval.ingest import IngestGuard
+from retrieval.guard import IngestGuard
 from retrieval.library import Library
 from retrieval.types import IngestProgress, IngestReport, SearchFilters, Transcript, VideoHit
 

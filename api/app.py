@@ -38,7 +38,7 @@ from api.limits import (
 )
 from api.mcp_server import build_mcp_server, http_app
 from api.routes_health import VERSION
-from retrieval.ingest import IngestGuard
+from retrieval.guard import IngestGuard
 from retrieval.types import IngestProgress, IngestReport
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from api.db import ApiBase, ensure_tables, make_engine
 from retrieval.errors import NotFoundError, VidrecError
-from retrieval.ingest import IngestCancelled, IngestGuard
+from retrieval.guard import IngestCancelled, IngestGuard
 from retrieval.types import IngestFailure, IngestProgress, IngestReport
 
 log = logging.getLogger(__name__)

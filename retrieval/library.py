@@ -18,7 +18,8 @@ import numpy as np
 from retrieval.catalogue import Catalogue
 from retrieval.embed.base import Embedder, normalise_rows
 from retrieval.errors import InvalidInputError, NotFoundError
-from retrieval.ingest import IngestGuard, Ingestor
+from retrieval.guard import IngestGuard
+from retrieval.ingest import Ingestor
 from retrieval.lexical import LexicalIndex
 from retrieval.search import HybridSearch
 from retrieval.settings import (

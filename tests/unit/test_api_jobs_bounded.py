@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from api.jobs import JobManager
-from retrieval.ingest import IngestGuard
+from retrieval.guard import IngestGuard
 from retrieval.types import IngestReport
 from tests.api_support import ApiEnv, api_env, wait_job
 

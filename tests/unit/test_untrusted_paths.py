@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from retrieval.errors import InvalidInputError
-from retrieval.ingest import IngestCancelled, IngestGuard, discover, file_digest
+from retrieval.guard import IngestCancelled, IngestGuard, file_digest
+from retrieval.ingest import discover
 from retrieval.manifest import read_manifest
 from retrieval.settings import IngestSettings
 
