@@ -10,8 +10,8 @@ What vidrec holds about a user, and where:
 ``export_user`` gathers all of it as JSON-ready data. ``forget_user`` deletes it: the SQL rows
 (their interactions are therefore excluded from the next ``vidrec train``), the user's factors
 and id from every model version (immediately, no retrain needed), cache files that mention the
-user; then, for SQLite, checkpoints the write-ahead log and ``VACUUM``s the file so that deleted
-rows do not linger in free pages. ``find_traces`` searches every SQL table's text columns, the
+user; then, for SQLite, truncates the write-ahead log (the user store deletes with
+``secure_delete``, so deleted rows do not linger in free pages; no full ``VACUUM`` per deletion). ``find_traces`` searches every SQL table's text columns, the
 model files and the caches for the user id and returns where it still appears; ``forget_user``
 runs it and reports the result, and the tests assert it is empty.
 """
@@ -113,13 +113,16 @@ def _contains(path: Path, needles: list[bytes]) -> bool:
 
 
 def _compact_sqlite(engine: Engine) -> None:
-    """Rewrite an SQLite file so deleted rows are gone from free pages and the WAL."""
+    """Clear deleted rows out of an SQLite write-ahead log.
+
+    The user store's connections run with ``secure_delete``, so a deleted row is overwritten with
+    zeros in the pages that held it; the old page images left in the WAL are cleared by a
+    truncating checkpoint. No full ``VACUUM`` (a rewrite of the whole file) per deletion.
+    """
     if engine.dialect.name != "sqlite":
         return
     with engine.connect() as conn:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-        conn.execute(text("VACUUM"))
         conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
 
 

@@ -66,6 +66,7 @@ from agent.understand import Understander, merge_filters, search_text_of
 from agent.users import UserStore, validate_feedback
 from prompts.loader import load_prompt
 from retrieval.errors import InvalidInputError, NotFoundError, VidrecError
+from retrieval.guard import IngestGuard
 from retrieval.library import Library
 from retrieval.types import IngestProgress, IngestReport, SearchFilters, Transcript, VideoHit
 
@@ -631,8 +632,9 @@ class Recommender:
         return self.library.search(query, filters, k=k)
 
     def transcribe(self, audio: str | Path) -> Transcript:
-        """Speech to text with the same Whisper the ingest uses (loaded once)."""
-        return self.library.transcribe(audio)
+        """Speech to text with the same Whisper the ingest uses (loaded once); a recording longer
+        than ``api.max_audio_seconds`` is refused (``AudioTooLongError``) before it is decoded."""
+        return self.library.transcribe(audio, max_seconds=self.settings.api.max_audio_seconds)
 
     # --- feedback and users ----------------------------------------------------------------------
     def feedback(
@@ -682,8 +684,9 @@ class Recommender:
         paths: Sequence[str | Path],
         manifest: str | Path | None = None,
         progress: Callable[[IngestProgress], None] | None = None,
+        guard: IngestGuard | None = None,
     ) -> IngestReport:
-        report = self.library.ingest(paths, manifest=manifest, progress=progress)
+        report = self.library.ingest(paths, manifest=manifest, progress=progress, guard=guard)
         self._titles = None
         return report
 

@@ -167,6 +167,12 @@ class APISettings(Section):
     max_upload_mb: float = 50.0
     max_body_kb: float = 256.0
     rate_limit_per_minute: int = 600
+    expensive_rate_limit_per_minute: int = Field(
+        60, description="per key, for what runs a model: recommend turns, chat, transcriptions"
+    )
+    bad_key_limit_per_minute: int = Field(
+        30, description="failed key checks per client address before it gets 429s (0: no limit)"
+    )
     cors_origins: list[str] = Field(default_factory=list)
     require_keys: bool = True
     max_concurrency: int | None = Field(
@@ -176,6 +182,17 @@ class APISettings(Section):
     )
     ingest_roots: list[str] = Field(
         [], description="folders POST /v1/videos may ingest server-side paths from (none: off)"
+    )
+    max_audio_seconds: float = Field(
+        300.0, description="a spoken query or /v1/transcribe upload longer than this is refused"
+    )
+    media_roots: list[str] = Field(
+        [],
+        description="folders besides the data dir and ingest_roots whose media files the API and "
+        "the app may serve (e.g. where `vidrec ingest` read local videos)",
+    )
+    ingest_job_timeout_s: float = Field(
+        6 * 3600.0, description="an ingest job running longer is stopped (0: no limit)"
     )
     mcp_http: bool = Field(True, description="mount the MCP streamable HTTP endpoint at /mcp")
 

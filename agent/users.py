@@ -35,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from agent.types import FeedbackEvent, FeedbackKind, Message
 from retrieval.errors import InvalidInputError, NotFoundError
+from retrieval.ids import ID_EXAMPLES, id_problem
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,8 @@ def _utc(value: datetime | None) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _check_id(what: str, value: str) -> str:
+def _check_id(what: str, value: str, *, characters: bool = True) -> str:
+    """``value`` stripped; refused when empty, too long or (``characters``) unsafe as an id."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(
             f"A {what} is required",
@@ -135,6 +137,14 @@ def _check_id(what: str, value: str) -> str:
             expected=f"at most {MAX_ID_LENGTH} characters",
             got=f"{len(value)} characters",
             hint=f"Use a shorter {what}",
+        )
+    problem = id_problem(value) if characters else None
+    if problem is not None:
+        raise InvalidInputError(
+            f"The {what} {value!r} cannot be used",
+            expected=f"a {what} without '/', '\\', '..' or control characters",
+            got=problem,
+            hint=f"Choose another {what}, {ID_EXAMPLES}",
         )
     return value
 
@@ -207,6 +217,8 @@ class UserStore:
                 cursor = dbapi_conn.cursor()
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.execute("PRAGMA journal_mode=WAL")
+                # deleted rows are overwritten with zeros at once: forgetting a user needs no VACUUM
+                cursor.execute("PRAGMA secure_delete=ON")
                 cursor.close()
 
             return engine
@@ -262,7 +274,7 @@ class UserStore:
             rows.append(
                 EventRow(
                     user_id=user_id,
-                    video_id=_check_id("video id", video_id),
+                    video_id=_check_id("video id", video_id, characters=False),
                     kind=kind,
                     value=validate_feedback(kind, value),
                     timestamp=when,

@@ -29,9 +29,16 @@ from api.auth import KeyStore
 from api.context import ApiContext
 from api.errors import install_error_handlers
 from api.jobs import JobManager
-from api.limits import BodyLimits, ContentLengthGuard, RateLimiter
+from api.limits import (
+    BodyLimits,
+    ContentLengthGuard,
+    RateLimiter,
+    bad_key_limiter,
+    expensive_limiter,
+)
 from api.mcp_server import build_mcp_server, http_app
 from api.routes_health import VERSION
+from retrieval.guard import IngestGuard
 from retrieval.types import IngestProgress, IngestReport
 
 log = logging.getLogger(__name__)
@@ -69,20 +76,41 @@ def create_app(
     limits = BodyLimits.from_settings(api)
 
     def ingest(
-        paths: Sequence[str], manifest: str | None, progress: Callable[[IngestProgress], None]
+        paths: Sequence[str],
+        manifest: str | None,
+        progress: Callable[[IngestProgress], None],
+        guard: IngestGuard,
     ) -> IngestReport:
-        return rec.ingest([Path(p) for p in paths], manifest=manifest, progress=progress)
+        return rec.ingest(
+            [Path(p) for p in paths], manifest=manifest, progress=progress, guard=guard
+        )
+
+    def in_use() -> set[str]:
+        return {p for v in rec.library.videos() for p in (v.media_path, v.thumbnail) if p}
 
     ctx = ApiContext(
         settings=settings,
         recommender=rec,
         keys=keys or KeyStore(settings.sql_url),
-        jobs=JobManager(settings.sql_url, ingest),
+        jobs=JobManager(
+            settings.sql_url,
+            ingest,
+            timeout_s=api.ingest_job_timeout_s or None,
+            uploads_dir=settings.data_dir / "uploads",
+            in_use=in_use,
+        ),
         rate_limiter=RateLimiter(api.rate_limit_per_minute),
+        expensive_limiter=expensive_limiter(api),
+        bad_key_limiter=bad_key_limiter(api),
         limits=limits,
         owns_recommender=owns,
     )
-    mcp = build_mcp_server(rec, readiness=ctx.readiness, capacity=lambda: ctx.capacity)
+    mcp = build_mcp_server(
+        rec,
+        readiness=ctx.readiness,
+        capacity=lambda: ctx.capacity,
+        charge=ctx.charge_expensive,
+    )
     mcp_routes = http_app(mcp, ctx.authenticate, host=api.host)[1] if api.mcp_http else []
 
     @contextlib.asynccontextmanager

@@ -21,9 +21,9 @@ from fastapi import Request
 
 from agent.recommender import Recommender
 from agent.settings import Settings
-from api.auth import LOCAL_ADMIN, KeyStore, Principal, extract_key
+from api.auth import KeyStore, Principal, extract_key
 from api.jobs import JobManager
-from api.limits import BodyLimits, RateLimiter
+from api.limits import BodyLimits, RateLimiter, admit
 from retrieval.errors import BackendUnavailableError, NotReadyError, VidrecError
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,8 @@ class ApiContext:
     jobs: JobManager
     rate_limiter: RateLimiter
     limits: BodyLimits
+    expensive_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0))
+    bad_key_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0))
     readiness: Readiness = field(default_factory=Readiness)
     owns_recommender: bool = False
     _capacity: anyio.CapacityLimiter | None = None
@@ -156,11 +158,19 @@ class ApiContext:
             self._capacity = anyio.CapacityLimiter(self.concurrency)
         return self._capacity
 
-    def authenticate(self, key: str | None) -> Principal:
-        """Key -> principal (401 on a bad key), then one hit on that key's rate limit (429)."""
-        principal = self.keys.verify(key) if self.settings.api.require_keys else LOCAL_ADMIN
-        self.rate_limiter.check(principal.key_id)
-        return principal
+    def authenticate(self, key: str | None, client: str = "") -> Principal:
+        """Key -> principal, rate limited per key and, for failed checks, per client (``admit``)."""
+        return admit(
+            self.keys.verify if self.settings.api.require_keys else None,
+            key,
+            client,
+            per_key=self.rate_limiter,
+            bad_keys=self.bad_key_limiter,
+        )
+
+    def charge_expensive(self, principal: Principal) -> None:
+        """One hit on the key's budget for routes that run a model (429 when spent)."""
+        self.expensive_limiter.check(principal.key_id)
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a blocking facade call on a worker thread, after warm-up, within capacity."""
@@ -176,6 +186,16 @@ def get_ctx(request: Request) -> ApiContext:
 async def principal_dep(request: Request) -> Principal:
     """FastAPI dependency: the caller's key, checked (401) and rate limited (429)."""
     ctx = get_ctx(request)
-    principal = await anyio.to_thread.run_sync(ctx.authenticate, extract_key(request.headers))
+    client = request.client.host if request.client else ""
+    principal = await anyio.to_thread.run_sync(
+        ctx.authenticate, extract_key(request.headers), client
+    )
     request.state.principal = principal
+    return principal
+
+
+async def expensive_dep(request: Request) -> Principal:
+    """``principal_dep`` plus one hit on the key's lower budget for model-running routes."""
+    principal = await principal_dep(request)
+    get_ctx(request).charge_expensive(principal)
     return principal

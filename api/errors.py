@@ -217,8 +217,33 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     return _render(request, 422, error_body(validation_error(errors)), {})
 
 
+def too_deeply_nested() -> InvalidInputError:
+    return InvalidInputError(
+        "The request body is nested too deeply",
+        expected="JSON nested a few levels deep",
+        got="JSON nested deeper than the parser's limit",
+        hint="Send the fields the API reference (/docs) shows; no deep lists of lists",
+    )
+
+
+def invalid_json(detail: str) -> InvalidInputError:
+    return InvalidInputError(
+        "The request body is not valid JSON",
+        expected="a JSON object",
+        got=f"malformed JSON ({detail})",
+        hint="Send Content-Type: application/json with a well-formed JSON body",
+    )
+
+
 async def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.__cause__ is not None:
+        # FastAPI's body parser turns any failure (not UTF-8, too deep) into a bare 400
+        cause = exc.__cause__
+        parse = (
+            too_deeply_nested() if isinstance(cause, RecursionError) else invalid_json(str(cause))
+        )
+        return await _vidrec_handler(request, parse)
     status = exc.status_code
     code = _HTTP_CODES.get(status, "http_error")
     if status == 404:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from limits import RateLimitItemPerMinute
@@ -26,6 +27,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agent.settings import APISettings
+from api.auth import LOCAL_ADMIN, Principal
 from api.errors import (
     OPENAI_PATHS,
     RateLimitExceededError,
@@ -33,6 +35,7 @@ from api.errors import (
     openai_envelope,
     payload_too_large,
 )
+from retrieval.errors import AuthenticationError
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +61,22 @@ class BodyLimits:
 
 
 class RateLimiter:
-    """``per_minute`` requests per identity in any 60 s window; 0 or less disables it."""
+    """``per_minute`` requests per identity in any 60 s window; 0 or less disables it.
 
-    def __init__(self, per_minute: int) -> None:
+    ``what`` and ``setting`` name the budget in the 429 answer (several limiters exist: per key,
+    per key for the expensive routes, per client address for failed key checks).
+    """
+
+    def __init__(
+        self,
+        per_minute: int,
+        *,
+        what: str = "requests for this API key",
+        setting: str = "VIDREC_API__RATE_LIMIT_PER_MINUTE",
+    ) -> None:
         self.per_minute = per_minute
+        self.what = what
+        self.setting = setting
         self._item = RateLimitItemPerMinute(max(1, per_minute))
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
@@ -79,12 +94,56 @@ class RateLimiter:
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         log.info("rate limit hit for %s (retry in %d s)", identity, retry_after)
         raise RateLimitExceededError(
-            "Too many requests for this API key",
-            expected=f"at most {self.per_minute} requests per minute",
+            f"Too many {self.what}",
+            expected=f"at most {self.per_minute} per minute",
             got="more",
-            hint=f"Retry after {retry_after} s, or raise VIDREC_API__RATE_LIMIT_PER_MINUTE",
+            hint=f"Retry after {retry_after} s, or raise {self.setting}",
             retry_after=retry_after,
         )
+
+
+def expensive_limiter(api: APISettings) -> RateLimiter:
+    """Per key, for the routes that run a model (a recommendation turn, chat, a transcription)."""
+    return RateLimiter(
+        api.expensive_rate_limit_per_minute,
+        what="model-running requests (recommend, chat, transcribe) for this API key",
+        setting="VIDREC_API__EXPENSIVE_RATE_LIMIT_PER_MINUTE",
+    )
+
+
+def bad_key_limiter(api: APISettings) -> RateLimiter:
+    """Per client address, for failed key checks."""
+    return RateLimiter(
+        api.bad_key_limit_per_minute,
+        what="failed API key checks from this address",
+        setting="VIDREC_API__BAD_KEY_LIMIT_PER_MINUTE",
+    )
+
+
+def admit(
+    verify: Callable[[str | None], Principal] | None,
+    key: str | None,
+    client: str,
+    *,
+    per_key: RateLimiter,
+    bad_keys: RateLimiter,
+) -> Principal:
+    """Key -> principal (``verify=None``: keys are off, everyone is the local admin), then one hit
+    on that key's rate limit (429).
+
+    A failed check is a 401 and counts toward the client address's budget of failed checks; past
+    it the answer is a 429, so keys cannot be guessed at the speed of the server.
+    """
+    if verify is None:
+        principal = LOCAL_ADMIN
+    else:
+        try:
+            principal = verify(key)
+        except AuthenticationError:
+            bad_keys.check(f"client:{client}")
+            raise
+    per_key.check(principal.key_id)
+    return principal
 
 
 class ContentLengthGuard:

@@ -37,7 +37,7 @@ from agent.settings import Settings
 from api.auth import LOCAL_ADMIN, KeyStore, Principal, extract_key
 from api.context import CURRENT_PRINCIPAL, Readiness
 from api.errors import error_body
-from api.limits import RateLimiter
+from api.limits import RateLimiter, admit, bad_key_limiter
 from api.tools import TOOLS, ToolSpec, run_tool
 from retrieval.errors import VidrecError
 
@@ -58,12 +58,15 @@ def _tool_function(
     readiness: Readiness | None,
     default_principal: Principal,
     capacity: Callable[[], anyio.CapacityLimiter | None],
+    charge: Callable[[Principal], None],
 ) -> Callable[..., Awaitable[dict[str, Any]]]:
     async def tool(**kwargs: Any) -> dict[str, Any]:
         principal = CURRENT_PRINCIPAL.get() or default_principal
         try:
             if readiness is not None:
                 readiness.require()
+            if spec.expensive:
+                charge(principal)
             return await anyio.to_thread.run_sync(
                 run_tool, recommender, principal, spec.name, kwargs, limiter=capacity()
             )
@@ -91,6 +94,7 @@ def build_mcp_server(
     readiness: Readiness | None = None,
     default_principal: Principal = LOCAL_ADMIN,
     capacity: Callable[[], anyio.CapacityLimiter | None] = lambda: None,
+    charge: Callable[[Principal], None] = lambda _: None,
 ) -> MCPServer:
     """An MCP server exposing ``recommend_videos``, ``search_videos`` and ``record_feedback``.
 
@@ -99,11 +103,12 @@ def build_mcp_server(
         readiness: when given, tools refuse (as tool errors) until warm-up is done.
         default_principal: who a call acts as when no API key was checked (stdio).
         capacity: the limiter shared with the REST routes, so MCP and REST queue together.
+        charge: counts a model-running tool call on the caller's lower rate limit.
     """
     server: MCPServer = MCPServer(name="vidrec", instructions=INSTRUCTIONS, log_level="WARNING")
     for spec in TOOLS.values():
         server.add_tool(
-            _tool_function(spec, recommender, readiness, default_principal, capacity),
+            _tool_function(spec, recommender, readiness, default_principal, capacity, charge),
             name=spec.name,
             description=spec.description,
         )
@@ -113,7 +118,7 @@ def build_mcp_server(
 class KeyAuthASGI:
     """Checks the API key (401/429 as JSON) and exposes the principal to the MCP tools."""
 
-    def __init__(self, app: ASGIApp, authenticate: Callable[[str | None], Principal]) -> None:
+    def __init__(self, app: ASGIApp, authenticate: Callable[[str | None, str], Principal]) -> None:
         self.app = app
         self.authenticate = authenticate
 
@@ -123,7 +128,8 @@ class KeyAuthASGI:
             return
         key = extract_key(Headers(scope=scope))
         try:
-            principal = await anyio.to_thread.run_sync(self.authenticate, key)
+            client = scope.get("client") or ("", 0)
+            principal = await anyio.to_thread.run_sync(self.authenticate, key, str(client[0]))
         except VidrecError as exc:
             headers = (
                 {"WWW-Authenticate": 'Bearer realm="vidrec"'} if exc.http_status == 401 else {}
@@ -154,7 +160,7 @@ def transport_security(host: str) -> TransportSecuritySettings:
 
 def http_app(
     server: MCPServer,
-    authenticate: Callable[[str | None], Principal],
+    authenticate: Callable[[str | None, str], Principal],
     *,
     host: str,
     path: str = "/mcp",
@@ -200,12 +206,12 @@ def run_http(settings: Settings, *, host: str, port: int) -> None:
     recommender = Recommender(settings)
     keys = KeyStore(settings.sql_url)
     limiter = RateLimiter(settings.api.rate_limit_per_minute)
+    bad_keys = bad_key_limiter(settings.api)
     readiness = Readiness()
 
-    def authenticate(key: str | None) -> Principal:
-        principal = keys.verify(key) if settings.api.require_keys else LOCAL_ADMIN
-        limiter.check(principal.key_id)
-        return principal
+    def authenticate(key: str | None, client: str) -> Principal:
+        verify = keys.verify if settings.api.require_keys else None
+        return admit(verify, key, client, per_key=limiter, bad_keys=bad_keys)
 
     server = build_mcp_server(recommender, readiness=readiness)
     app, _ = http_app(server, authenticate, host=host)

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.types import Answer, AnswerEvent, Message
+from api.media import public_links
 from api.schemas import MAX_K, FiltersIn, RecommendationOut
 from retrieval.errors import InvalidInputError, NotFoundError, VidrecError
 
@@ -126,8 +127,9 @@ def render_reply(answer: Answer) -> str:
     lines = []
     for r in answer.recommendations:
         line = f"{r.rank}. {r.video.title} (at {r.timestamp}): {r.reason}"
-        if r.play_url:
-            line += f" {r.play_url}"
+        play = public_links(r.video, r.evidence_start).play_url
+        if play:
+            line += f" {play}"
         lines.append(line)
     return (text + "\n\n" if text else "") + "\n".join(lines)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from pathlib import Path as FsPath
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
@@ -17,9 +18,9 @@ from api.auth import Principal
 from api.context import ApiContext, get_ctx, principal_dep
 from api.errors import invalid_from_pydantic
 from api.jobs import Job
+from api.media import MediaKind, library_file, media_roots
 from api.schemas import IngestPathsRequest, IngestReportOut, JobOut, ProgressOut
 from api.uploads import (
-    MANIFEST_SUFFIXES,
     TRANSCRIPT_SUFFIXES,
     check_library_file,
     is_json,
@@ -29,6 +30,7 @@ from api.uploads import (
     unsupported_body,
 )
 from retrieval.errors import InvalidInputError, PermissionDeniedError
+from retrieval.manifest import MANIFEST_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +57,24 @@ _UPLOAD_FORM = {
 }
 
 
+def _hide_upload_dir(job: Job) -> Callable[[str], str]:
+    """Answers name uploaded files by their names, never by the server folder they were saved in."""
+    folder = job.upload_dir
+    if not folder:
+        return lambda text: text
+    return lambda text: text.replace(folder + "/", "").replace(folder, "the job's upload folder")
+
+
 def job_out(job: Job) -> JobOut:
     p = job.progress
+    hide = _hide_upload_dir(job)
+    report = IngestReportOut.of(job.report) if job.report else None
+    if report is not None:
+        for failure in report.failed:
+            failure.path, failure.error = hide(failure.path), hide(failure.error)
+    error = job.error
+    if error is not None:
+        error = {k: hide(v) if isinstance(v, str) else v for k, v in error.items()}
     return JobOut(
         id=job.id,
         status=job.status,
@@ -73,8 +91,8 @@ def job_out(job: Job) -> JobOut:
         )
         if p
         else ProgressOut(),
-        report=IngestReportOut.of(job.report) if job.report else None,
-        error=job.error,
+        report=report,
+        error=error,
         status_url=f"/v1/jobs/{job.id}",
     )
 
@@ -111,12 +129,18 @@ async def _from_upload(ctx: ApiContext, who: Principal, request: Request) -> JSO
     manifest_path = str(saved[-1]) if manifest_file is not None else None
     # With a manifest, its rows name the media (ingesting them as bare paths too would duplicate).
     paths = [] if manifest_path else [str(p) for p in saved]
-    job = ctx.jobs.submit(paths, manifest_path, upload_dir=dest, key_id=who.key_id, job_id=job_id)
+    job = ctx.jobs.submit(
+        paths, manifest_path, upload_dir=dest, key_id=who.key_id, job_id=job_id, roots=[dest]
+    )
     return _accepted(job)
 
 
+def _ingest_roots(ctx: ApiContext) -> list[FsPath]:
+    return [FsPath(r).expanduser().resolve() for r in ctx.settings.api.ingest_roots]
+
+
 def _check_server_paths(ctx: ApiContext, body: IngestPathsRequest) -> list[str]:
-    roots = [FsPath(r).expanduser().resolve() for r in ctx.settings.api.ingest_roots]
+    roots = _ingest_roots(ctx)
     if not roots:
         raise PermissionDeniedError(
             "Ingesting server-side paths is turned off",
@@ -185,7 +209,7 @@ async def add_videos(request: Request, who: Who) -> JSONResponse:
     checked = _check_server_paths(ctx, body)
     paths = checked[: len(body.paths)]
     manifest = checked[-1] if body.manifest else None
-    job = ctx.jobs.submit(paths, manifest, key_id=who.key_id)
+    job = ctx.jobs.submit(paths, manifest, key_id=who.key_id, roots=_ingest_roots(ctx))
     return _accepted(job)
 
 
@@ -195,6 +219,36 @@ async def get_job(
 ) -> JobOut:
     who.check_admin("read ingest jobs")
     return job_out(get_ctx(request).jobs.get(job_id))
+
+
+@router.delete("/jobs/{job_id}", response_model=JobOut, summary="Cancel an ingest job (admin)")
+async def cancel_job(
+    job_id: Annotated[str, Path(max_length=64)], request: Request, who: Who
+) -> JobOut:
+    """A queued job never starts; a running one stops between videos (those already written
+    stay). A finished job is returned unchanged."""
+    who.check_admin("cancel ingest jobs")
+    jobs = get_ctx(request).jobs
+    jobs.cancel(job_id)
+    return job_out(jobs.get(job_id))
+
+
+@router.get(
+    "/videos/{video_id}/{kind}",
+    response_class=FileResponse,
+    summary="A library video's local media file or thumbnail (any key)",
+)
+async def video_file(
+    video_id: Annotated[str, Path(min_length=1, max_length=200)],
+    kind: MediaKind,
+    request: Request,
+    who: Who,
+) -> FileResponse:
+    """Where answers' ``play_url`` / ``thumbnail`` point for local files; only files inside the
+    library's folders are served (404 otherwise)."""
+    ctx = get_ctx(request)
+    path = library_file(ctx.recommender.library, video_id, kind, media_roots(ctx.settings))
+    return FileResponse(path)
 
 
 @router.delete("/videos/{video_id}", status_code=204, summary="Remove a video (admin)")

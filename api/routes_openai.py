@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from agent.relay import END
 from api.auth import Principal
-from api.context import get_ctx, principal_dep
+from api.context import expensive_dep, get_ctx
 from api.openai_compat import (
     MODEL_ID,
     ChatCompletionRequest,
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
-Who = Annotated[Principal, Depends(principal_dep)]
+Costly = Annotated[Principal, Depends(expensive_dep)]  # runs a model: the lower budget
 
 
 @router.get("/models", summary="Models (OpenAI-compatible): just 'vidrec'")
@@ -50,7 +50,7 @@ async def get_model(model_id: str) -> dict[str, Any]:
     response_model=None,
 )
 async def chat_completions(
-    body: ChatCompletionRequest, request: Request, who: Who
+    body: ChatCompletionRequest, request: Request, who: Costly
 ) -> JSONResponse | StreamingResponse:
     body.check_model()
     user_id = who.default_user(body.user)

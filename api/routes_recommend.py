@@ -12,7 +12,7 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from agent.types import Message
 from api.auth import Principal
-from api.context import ApiContext, get_ctx, principal_dep
+from api.context import ApiContext, expensive_dep, get_ctx, principal_dep
 from api.errors import invalid_from_pydantic
 from api.schemas import (
     FeedbackRequest,
@@ -44,6 +44,7 @@ router = APIRouter(prefix="/v1", tags=["recommend"])
 upload_router = APIRouter(prefix="/v1", tags=["recommend"])
 
 Who = Annotated[Principal, Depends(principal_dep)]
+Costly = Annotated[Principal, Depends(expensive_dep)]  # runs a model: the lower budget
 
 _VOICE_FORM = {
     "type": "object",
@@ -64,7 +65,7 @@ def _as_upload(exc: MediaError, path: Path, shown: str) -> MediaError:
     def fix(text: str | None) -> str | None:
         return text.replace(str(path), shown).replace(path.name, shown) if text else text
 
-    return MediaError(
+    return type(exc)(
         fix(exc.message) or "The recording cannot be decoded",
         expected=fix(exc.expected),
         got=fix(exc.got),
@@ -84,6 +85,7 @@ async def _transcribe(ctx: ApiContext, audio: StarletteUpload) -> Transcript:
         )
     path = await save_temp(audio, ctx.settings.cache_dir / "api-audio", suffix)
     try:
+        # the facade probes it and decodes at most api.max_audio_seconds before the model runs
         return await ctx.call(ctx.recommender.transcribe, path)
     except MediaError as exc:
         raise _as_upload(exc, path, shown) from None
@@ -144,7 +146,7 @@ async def _voice(ctx: ApiContext, who: Principal, request: Request) -> Recommend
         }
     },
 )
-async def recommend(request: Request, who: Who) -> RecommendResponse:
+async def recommend(request: Request, who: Costly) -> RecommendResponse:
     """JSON: ``messages`` (latest user turn last) or ``query``, with ``user_id``, ``k``, ``filters``.
     Multipart: an ``audio`` file plus the same fields (``filters``/``messages`` as JSON text); the
     reply then carries the ``transcript`` that was heard."""
@@ -202,7 +204,7 @@ async def feedback(body: FeedbackRequest, request: Request, who: Who) -> Feedbac
         }
     },
 )
-async def transcribe(request: Request, who: Who) -> TranscriptOut:
+async def transcribe(request: Request, who: Costly) -> TranscriptOut:
     """Multipart field ``audio``: any format FFmpeg reads. The key is checked before the upload is
     read, so an unauthenticated upload costs nothing."""
     ctx = get_ctx(request)

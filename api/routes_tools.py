@@ -35,6 +35,8 @@ async def call_tool(
     spec = get_tool(name)
     validate_args(spec, arguments)  # a 422 before queueing for a worker
     ctx = get_ctx(request)
+    if spec.expensive:
+        ctx.charge_expensive(who)
     result = await ctx.call(run_tool, ctx.recommender, who, name, arguments)
     return {"tool": name, "result": result}
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agent.types import Answer, Message, Recommendation
+from api.media import public_links
 from retrieval.types import IngestReport, SearchFilters, Transcript, VideoHit
 
 MAX_K = 50
@@ -130,6 +131,7 @@ class RecommendationOut(BaseModel):
 
     @classmethod
     def of(cls, rec: Recommendation) -> RecommendationOut:
+        links = public_links(rec.video, rec.evidence_start)
         return cls(
             rank=rec.rank,
             video_id=rec.video.id,
@@ -140,9 +142,9 @@ class RecommendationOut(BaseModel):
             evidence_start=rec.evidence_start,
             evidence_end=rec.evidence_end,
             timestamp=rec.timestamp,
-            play_url=rec.play_url,
-            url=rec.video.url,
-            thumbnail=rec.video.thumbnail,
+            play_url=links.play_url,
+            url=links.url,
+            thumbnail=links.thumbnail,
             duration=rec.video.duration,
             tags=list(rec.video.tags),
             evidence_chunk_id=rec.evidence_chunk_id,
@@ -216,13 +218,7 @@ class SearchHitOut(BaseModel):
         h, rem = divmod(s, 3600)
         m, sec = divmod(rem, 60)
         stamp = f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
-        target = hit.video.url or hit.video.media_path
-        play = None
-        if target:
-            if hit.video.url:
-                play = f"{target}{'&' if '?' in target else '?'}t={s}"
-            else:
-                play = f"{target}#t={s}"
+        links = public_links(hit.video, start)
         return cls(
             video_id=hit.video.id,
             title=hit.video.title,
@@ -231,8 +227,8 @@ class SearchHitOut(BaseModel):
             start=start,
             end=best.end if best else 0.0,
             timestamp=stamp,
-            play_url=play,
-            url=hit.video.url,
+            play_url=links.play_url,
+            url=links.url,
             duration=hit.video.duration,
             tags=list(hit.video.tags),
         )
@@ -308,7 +304,7 @@ class ProgressOut(BaseModel):
     chunks: int = 0
 
 
-JobStatus = Literal["queued", "running", "succeeded", "failed"]
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 
 class JobOut(BaseModel):

@@ -91,6 +91,7 @@ class ToolSpec:
     description: str
     args: type[_Args]
     run: Callable[[Recommender, Principal, Any], dict[str, Any]]
+    expensive: bool = False  # runs a model: counts toward api.expensive_rate_limit_per_minute
 
 
 def _recommend(rec: Recommender, who: Principal, a: RecommendArgs) -> dict[str, Any]:
@@ -129,6 +130,7 @@ TOOLS: dict[str, ToolSpec] = {
             "the user asks what to watch.",
             RecommendArgs,
             _recommend,
+            expensive=True,
         ),
         ToolSpec(
             "search_videos",

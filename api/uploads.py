@@ -17,12 +17,16 @@ from typing import Any
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from api.errors import UnsupportedMediaTypeError, payload_too_large
+from api.errors import (
+    UnsupportedMediaTypeError,
+    invalid_json,
+    payload_too_large,
+    too_deeply_nested,
+)
 from retrieval.errors import InvalidInputError
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 COPY_CHUNK = 1024 * 1024
-MANIFEST_SUFFIXES = (".csv", ".jsonl", ".json")
 TRANSCRIPT_SUFFIXES = (".txt", ".md")
 
 
@@ -49,13 +53,10 @@ async def read_json(request: Request, limit: int) -> Any:
         chunks.append(chunk)
     try:
         return json.loads(b"".join(chunks) or b"null")
+    except RecursionError:
+        raise too_deeply_nested() from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(
-            "The request body is not valid JSON",
-            expected="a JSON object",
-            got=f"malformed JSON ({exc})",
-            hint="Send Content-Type: application/json with a well-formed JSON body",
-        ) from None
+        raise invalid_json(str(exc)) from None
 
 
 def unsupported_body(request: Request, expected: str) -> UnsupportedMediaTypeError:

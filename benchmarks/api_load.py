@@ -106,6 +106,7 @@ def _env(
         "VIDREC_DATA_DIR": str(data_dir),
         "VIDREC_MODELS_CACHE": str(models_cache),
         "VIDREC_API__RATE_LIMIT_PER_MINUTE": "100000000",  # limiter runs, never refuses
+        "VIDREC_API__EXPENSIVE_RATE_LIMIT_PER_MINUTE": "100000000",
     }
     if max_concurrency is not None:
         env["VIDREC_API__MAX_CONCURRENCY"] = str(max_concurrency)

@@ -41,6 +41,8 @@ from retrieval.asr.base import Transcriber
 from retrieval.catalogue import Catalogue
 from retrieval.embed.base import Embedder
 from retrieval.errors import BackendUnavailableError, InvalidInputError, VidrecError
+from retrieval.guard import IngestCancelled, IngestGuard, file_digest
+from retrieval.paths import checked_file, resolve_roots
 from retrieval.settings import ASRSettings, ChunkingSettings, IngestSettings
 from retrieval.store.base import ChunkRecord, VectorStore, date_key
 from retrieval.types import (
@@ -107,27 +109,41 @@ def _title_from_stem(stem: str) -> str:
 
 
 # --- discovery ----------------------------------------------------------------------------------
-def _sidecar(media: Path, settings: IngestSettings) -> Path | None:
+def _sidecar(
+    media: Path, settings: IngestSettings, roots: Sequence[Path] | None = None
+) -> Path | None:
     """Captions beside ``media`` with the same stem (``talk.mp4`` -> ``talk.srt``/``talk.vtt``)."""
     for ext in settings.caption_extensions:
         candidate = media.with_suffix(ext)
         if candidate.is_file():
-            return candidate
+            try:
+                return checked_file(candidate, "captions", roots=roots)
+            except InvalidInputError as exc:
+                log.warning("sidecar captions skipped: %s", exc)
     return None
 
 
 def discover(
-    paths: Sequence[str | Path], manifest: str | Path | None, settings: IngestSettings
+    paths: Sequence[str | Path],
+    manifest: str | Path | None,
+    settings: IngestSettings,
+    *,
+    roots: Sequence[str | Path] | None = None,
 ) -> Discovery:
-    """Turn CLI paths and a manifest into ``IngestItem``s (and failures for what cannot be read)."""
+    """Turn CLI paths and a manifest into ``IngestItem``s (and failures for what cannot be read).
+
+    With ``roots`` (inputs from outside), every file must resolve under one of them (see
+    ``retrieval.paths``); a file that does not is a failure of its own.
+    """
     out = Discovery()
     seen_media: set[Path] = set()
     taken: set[str] = set()
+    allowed = resolve_roots(roots)
     if manifest is not None:
         from retrieval.manifest import read_manifest
 
         try:
-            result = read_manifest(manifest)
+            result = read_manifest(manifest, roots=allowed)
         except VidrecError as exc:
             out.failures.append(IngestFailure(str(manifest), one_line(exc)))
             result = None
@@ -150,7 +166,7 @@ def discover(
                 if media is not None:
                     seen_media.add(media.resolve())
                     if captions is None and transcript is None:
-                        captions = _sidecar(media, settings)
+                        captions = _sidecar(media, settings, allowed)
                 out.items.append(
                     IngestItem(
                         video_id=row.id,
@@ -167,15 +183,15 @@ def discover(
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_dir():
-            files.extend(
+            candidates = [
                 p
                 for p in sorted(path.rglob("*"))
                 if p.is_file()
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
                 and p.suffix.lower() in media_ext | caption_ext
-            )
-        elif path.is_file():
-            files.append(path)
+            ]
+        elif path.exists() or path.is_symlink():
+            candidates = [path]
         else:
             out.failures.append(
                 IngestFailure(
@@ -183,6 +199,14 @@ def discover(
                     "No such file or folder; check the path (ingest takes media files or folders).",
                 )
             )
+            continue
+        for candidate in candidates:
+            try:
+                checked_file(candidate, "input", roots=allowed)
+            except InvalidInputError as exc:
+                out.failures.append(IngestFailure(str(candidate), one_line(exc)))
+                continue
+            files.append(candidate)
     # Group by (folder, stem): a media file and its sidecar captions are one video.
     groups: dict[tuple[Path, str], dict[str, Path]] = {}
     for f in files:
@@ -200,7 +224,7 @@ def discover(
         media = group.get("media")
         captions = group.get("captions")
         if media is not None and captions is None:
-            captions = _sidecar(media, settings)
+            captions = _sidecar(media, settings, allowed)
         anchor = media or captions
         assert anchor is not None
         video_id = slugify(anchor.stem)
@@ -224,30 +248,6 @@ def discover(
 
 
 # --- hashing ------------------------------------------------------------------------------------
-def file_digest(path: Path, what: str) -> str:
-    """SHA-256 of a file's bytes; a missing/unreadable file is an ``InvalidInputError``."""
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    except FileNotFoundError:
-        raise InvalidInputError(
-            f"The {what} file {path} does not exist",
-            hint="Fix the path (manifest paths are relative to the manifest's folder) or add the file",
-        ) from None
-    except IsADirectoryError:
-        raise InvalidInputError(
-            f"The {what} path {path} is a folder", expected="a file", got="a folder"
-        ) from None
-    except OSError as exc:
-        raise InvalidInputError(
-            f"Cannot read the {what} file {path} ({exc.strerror or exc})",
-            hint="Check its permissions",
-        ) from exc
-    return digest.hexdigest()
-
-
 def content_hash(
     item: IngestItem,
     *,
@@ -255,8 +255,10 @@ def content_hash(
     ingest: IngestSettings,
     embedder_id: str,
     asr: ASRSettings,
+    guard: IngestGuard | None = None,
 ) -> str:
     """Everything that determines what gets indexed for ``item``, hashed (see module doc)."""
+    cap = int(ingest.max_file_mb * 1e6)
     parts: dict[str, object] = {
         "video": dataclasses.asdict(item.video),
         "chunking": chunking.model_dump(mode="json"),
@@ -264,11 +266,13 @@ def content_hash(
         "embedder": embedder_id,
     }
     if item.captions_path is not None:
-        parts["captions"] = file_digest(item.captions_path, "captions")
+        parts["captions"] = file_digest(item.captions_path, "captions", max_bytes=cap, guard=guard)
     elif item.transcript_path is not None:
-        parts["transcript"] = file_digest(item.transcript_path, "transcript")
+        parts["transcript"] = file_digest(
+            item.transcript_path, "transcript", max_bytes=cap, guard=guard
+        )
     if item.media_path is not None:
-        parts["media"] = file_digest(item.media_path, "media")
+        parts["media"] = file_digest(item.media_path, "media", max_bytes=cap, guard=guard)
         if item.captions_path is None and item.transcript_path is None:
             parts["asr"] = {"backend": asr.backend, "model": asr.model, "language": asr.language}
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
@@ -334,8 +338,13 @@ class Ingestor:
         paths: Sequence[str | Path] = (),
         manifest: str | Path | None = None,
         progress: ProgressFn | None = None,
+        guard: IngestGuard | None = None,
     ) -> IngestReport:
-        found = discover(paths, manifest, self.settings)
+        """Ingest ``paths`` and ``manifest`` rows; ``guard`` confines inputs from outside and can
+        stop the run (``IngestCancelled``; videos written before it stopped stay)."""
+        guard = guard or IngestGuard()
+        guard.check()
+        found = discover(paths, manifest, self.settings, roots=guard.roots)
         report = IngestReport(failed=list(found.failures))
         total = len(found.items) + len(found.failures)
         state = _RunState(report, total, progress, done=len(found.failures))
@@ -344,6 +353,7 @@ class Ingestor:
             sources = self.catalogue.sources()
             buffer: list[PreparedVideo] = []
             for item in found.items:
+                guard.check()
                 try:
                     digest = content_hash(
                         item,
@@ -351,6 +361,7 @@ class Ingestor:
                         ingest=self.settings,
                         embedder_id=self.embedder_id,
                         asr=self.asr,
+                        guard=guard,
                     )
                     known = sources.get(item.video_id)
                     if (
@@ -362,6 +373,8 @@ class Ingestor:
                         state.tick(item.origin)
                         continue
                     prepared = self.prepare(item, digest)
+                except IngestCancelled:
+                    raise
                 except Exception as exc:  # one bad input never stops the batch
                     log.warning("ingest failed for %s: %s", item.origin, exc)
                     report.failed.append(IngestFailure(item.origin, one_line(exc)))
@@ -406,6 +419,7 @@ class Ingestor:
         source: TranscriptSource = "metadata"
         audio_seconds = 0.0
         duration = item.video.duration
+        info = None
         if item.media_path is not None:
             from retrieval.media import probe
 
@@ -424,8 +438,17 @@ class Ingestor:
             )
             source = "transcript"
         elif item.media_path is not None:
-            # the transcriber decodes with retrieval.media.load_audio (same MediaErrors)
-            transcript = self._transcriber().transcribe(item.media_path, language=self.asr.language)
+            from retrieval.media import check_length, load_audio
+
+            limit = self.settings.max_audio_seconds
+            declared = info.duration if info is not None else 0.0
+            check_length(item.media_path, declared, limit)
+            # the transcriber decodes with retrieval.media.load_audio (same MediaErrors); a file
+            # that declares no length is decoded here, stopping at the limit
+            audio: Path | np.ndarray = item.media_path
+            if declared <= 0:
+                audio = load_audio(item.media_path, max_seconds=limit)
+            transcript = self._transcriber().transcribe(audio, language=self.asr.language)
             source = "asr"
             audio_seconds = float(transcript.duration or duration or 0.0)
         chunks: list[Chunk] = []

@@ -18,6 +18,7 @@ import numpy as np
 from retrieval.catalogue import Catalogue
 from retrieval.embed.base import Embedder, normalise_rows
 from retrieval.errors import InvalidInputError, NotFoundError
+from retrieval.guard import IngestGuard
 from retrieval.ingest import Ingestor
 from retrieval.lexical import LexicalIndex
 from retrieval.search import HybridSearch
@@ -157,8 +158,10 @@ class Library:
         paths: Sequence[str | Path] = (),
         manifest: str | Path | None = None,
         progress: Callable[[IngestProgress], None] | None = None,
+        guard: IngestGuard | None = None,
     ) -> IngestReport:
-        """Index files/folders and manifest rows; see ``retrieval.ingest`` for the guarantees."""
+        """Index files/folders and manifest rows; see ``retrieval.ingest`` for the guarantees
+        (``guard``: the roots inputs from outside must stay under, a time limit, cancelling)."""
         if isinstance(paths, str | Path):
             paths = [paths]
         ingestor = Ingestor(
@@ -172,7 +175,7 @@ class Library:
             embedder_id=embedder_id(self.config.embedding),
             lock_path=self.config.data_dir / "ingest.lock",
         )
-        report = ingestor.run(paths, manifest, progress)
+        report = ingestor.run(paths, manifest, progress, guard)
         if report.ingested:
             self.lexical.ensure_fresh()  # rebuild BM25 now rather than on the first query
         return report
@@ -236,8 +239,18 @@ class Library:
         return self.catalogue.chunk(chunk_id)
 
     # --- speech -------------------------------------------------------------------------------
-    def transcribe(self, audio: str | Path | np.ndarray) -> Transcript:
-        """Speech to text with the same transcriber ingest uses (loaded once)."""
+    def transcribe(
+        self, audio: str | Path | np.ndarray, max_seconds: float | None = None
+    ) -> Transcript:
+        """Speech to text with the same transcriber ingest uses (loaded once).
+
+        With ``max_seconds``, a file is probed and decoded here first, and refused
+        (``AudioTooLongError``) when longer: decoding stops at the limit.
+        """
+        if max_seconds is not None and not isinstance(audio, np.ndarray):
+            from retrieval.media import load_audio
+
+            audio = load_audio(audio, max_seconds=max_seconds)
         return self.transcriber.transcribe(audio, language=self.config.asr.language)
 
     def close(self) -> None:

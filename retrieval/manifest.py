@@ -9,7 +9,9 @@ Accepted spellings: ``tags`` as a JSON list, a Python-list string as in TED's CS
 (``"['a', 'b']"``), or ``"a;b"`` / ``"a,b"``; ``duration`` in seconds or ``mm:ss`` / ``hh:mm:ss``;
 ``published`` as an ISO date (or date-time) or unix seconds. A few aliases are understood
 (``published_date``, ``media``, ``transcript``, ``captions``, ...). Any other column is kept, as
-text, in ``extra``. Relative paths are resolved against the manifest's folder and must exist. A
+text, in ``extra``. Relative paths are resolved against the manifest's folder and must name existing
+regular files (under the allowed roots when the manifest came from outside); ``url`` must be an
+http(s) link, ``thumbnail`` one or an image file. A
 missing ``id`` is derived from the title and path (stable across runs).
 
 A bad row becomes an :class:`IngestFailure` (``"file:line"`` and one line saying what was expected,
@@ -27,13 +29,15 @@ import logging
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from retrieval.errors import InvalidInputError
+from retrieval.ids import ID_EXAMPLES, id_problem
+from retrieval.paths import checked_file, is_web_url, resolve_roots
 from retrieval.types import IngestFailure, TranscriptSource, Video
 
 log = logging.getLogger(__name__)
@@ -324,25 +328,53 @@ def _normalise_keys(raw: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _resolve_path(column: str, value: Any, base: Path) -> str | None:
+_WHAT = {
+    "media_path": "media",
+    "transcript_path": "transcript",
+    "captions_path": "caption",
+    "thumbnail": "thumbnail",
+}
+
+
+def _resolve_path(column: str, value: Any, base: Path, roots: Sequence[Path] | None) -> str | None:
     text = _text(value)
     if not text:
         return None
-    path = Path(text).expanduser()
-    if not path.is_absolute():
-        path = base / path
-    if not path.exists():
-        what = {"media_path": "media", "transcript_path": "transcript", "captions_path": "caption"}
+    try:
+        return str(checked_file(text, _WHAT[column], base=base, roots=roots))
+    except InvalidInputError as exc:
+        raise _RowError(column, exc.expected or "a file", exc.got or text, exc.hint or "") from None
+
+
+def _url(value: Any) -> str | None:
+    text = _text(value)
+    if not text:
+        return None
+    if not is_web_url(text):
         raise _RowError(
-            column,
-            f"an existing {what[column]} file",
-            text,
-            f"no such file at {path}; fix the path (relative to {base}) or leave it empty",
+            "url", "an http(s) link", text, "give the video's web address or leave it empty"
         )
-    return str(path)
+    return text
 
 
-def _row(data: dict[str, Any], base: Path) -> ManifestRow:
+def _thumbnail(value: Any, base: Path, roots: Sequence[Path] | None) -> str | None:
+    """A web image (kept as is) or a local image file (resolved and checked like media)."""
+    text = _text(value)
+    if not text:
+        return None
+    if is_web_url(text):
+        return text
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", text):
+        raise _RowError(
+            "thumbnail",
+            "an http(s) link or an image file",
+            text,
+            "give a web address or a file path, or leave it empty",
+        )
+    return _resolve_path("thumbnail", text, base, roots)
+
+
+def _row(data: dict[str, Any], base: Path, roots: Sequence[Path] | None) -> ManifestRow:
     overflow = data.get(_OVERFLOW)
     if overflow is not None:
         raise _RowError(
@@ -351,7 +383,7 @@ def _row(data: dict[str, Any], base: Path) -> ManifestRow:
             f"{len(overflow)} extra cell(s)",
             "quote cells that contain commas",
         )
-    paths = {c: _resolve_path(c, data.get(c), base) for c in _PATH_FIELDS}
+    paths = {c: _resolve_path(c, data.get(c), base, roots) for c in _PATH_FIELDS}
     title = _text(data.get("title"))
     if not title:
         first_path = next((p for p in paths.values() if p), None)
@@ -369,6 +401,14 @@ def _row(data: dict[str, Any], base: Path) -> ManifestRow:
         c.isspace() for c in video_id
     ):
         raise _RowError("id", "a string without spaces", raw_id, "fix the id or leave it empty")
+    problem = id_problem(video_id)
+    if problem is not None:
+        raise _RowError(
+            "id",
+            "an id without '/', '\\', '..' or control characters",
+            problem,
+            f"fix the id ({ID_EXAMPLES}) or leave it empty",
+        )
     if not video_id:
         video_id = derive_id(title, paths["media_path"] or paths["transcript_path"])
     extra: dict[str, str] = {}
@@ -383,13 +423,13 @@ def _row(data: dict[str, Any], base: Path) -> ManifestRow:
         tags=parse_tags(data.get("tags")),
         duration=parse_duration(data.get("duration")),
         published=parse_published(data.get("published")),
-        url=_text(data.get("url")) or None,
+        url=_url(data.get("url")),
         language=_text(data.get("language")) or None,
         speaker=_text(data.get("speaker")) or None,
         media_path=paths["media_path"],
         transcript_path=paths["transcript_path"],
         captions_path=paths["captions_path"],
-        thumbnail=_text(data.get("thumbnail")) or None,
+        thumbnail=_thumbnail(data.get("thumbnail"), base, roots),
         synthetic_audio=parse_bool(data.get("synthetic_audio")),
         extra=extra,
     )
@@ -450,8 +490,12 @@ def _jsonl_records(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
         yield number, record
 
 
-def read_manifest(path: str | Path) -> ManifestResult:
+def read_manifest(path: str | Path, *, roots: Sequence[str | Path] | None = None) -> ManifestResult:
     """Read a CSV or JSONL manifest: good rows in order, one failure per bad row.
+
+    Every file a row names (media, captions, transcript, a local thumbnail) must be a regular file;
+    with ``roots`` (inputs from outside: an upload, an API request) it must also resolve, symlinks
+    followed, under one of those folders. ``url`` must be an http(s) link.
 
     Raises:
         InvalidInputError: the manifest itself cannot be read (missing, not UTF-8, wrong extension,
@@ -476,6 +520,7 @@ def read_manifest(path: str | Path) -> ManifestResult:
             hint=f"Convert it, e.g. `iconv -f latin1 -t utf-8 {path.name}`",
         ) from exc
     base = path.resolve().parent
+    allowed = resolve_roots(roots)
     records = _csv_records(path, text) if suffix == ".csv" else _jsonl_records(text)
     result = ManifestResult()
     seen: dict[str, int] = {}
@@ -485,7 +530,7 @@ def read_manifest(path: str | Path) -> ManifestResult:
             result.failures.append(IngestFailure(where, record))
             continue
         try:
-            row = _row(_normalise_keys(record), base)
+            row = _row(_normalise_keys(record), base, allowed)
         except _RowError as exc:
             result.failures.append(IngestFailure(where, exc.line()))
             continue

@@ -109,11 +109,45 @@ def probe(path: str | Path) -> MediaInfo:
         )
 
 
-def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+class AudioTooLongError(MediaError):
+    """Audio longer than the caller's limit (refused from the header, or when decoding reaches it)."""
+
+    http_status = 413
+    code = "audio_too_long"
+
+
+def check_length(path: Path, seconds: float, max_seconds: float | None, *, got: str = "") -> None:
+    """Raise :class:`AudioTooLongError` when ``seconds`` of audio exceed ``max_seconds``."""
+    if max_seconds is None or seconds <= max_seconds:
+        return
+    raise AudioTooLongError(
+        f"{path.name} is longer than this server accepts",
+        expected=f"at most {max_seconds:.0f} s of audio",
+        got=got or f"{seconds:.1f} s",
+        hint="Send a shorter recording, or raise the limit (VIDREC_API__MAX_AUDIO_SECONDS for "
+        "queries, VIDREC_INGEST__MAX_AUDIO_SECONDS for ingest)",
+    )
+
+
+def declared_seconds(container: av.container.InputContainer, stream: av.stream.Stream) -> float:
+    """The audio stream's length as its header declares it (0.0 when it does not say)."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    return _duration(container) if not container.streams.video else 0.0
+
+
+def load_audio(
+    path: str | Path, sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None
+) -> np.ndarray:
     """Decode the best audio stream of ``path`` to mono float32 samples in [-1, 1] at ``sample_rate``.
+
+    With ``max_seconds``, a file whose header declares more is refused before any decoding, and
+    decoding stops as soon as it passes the limit (a header may not say, or may lie), so memory
+    stays bounded by the limit.
 
     Raises:
         MediaError: missing, empty, non-media, truncated or corrupt file, or no audio stream.
+        AudioTooLongError: longer than ``max_seconds``.
     """
     path = Path(path)
     _check_file(path)
@@ -128,43 +162,11 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
                 "transcript_path in the manifest",
             )
         stream = container.streams.best("audio") or container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-        pieces: list[np.ndarray] = []
-        damaged: list[float] = []
-        last_damaged = False
-        try:
-            for packet in container.demux(stream):
-                if packet.size == 0:  # the flush packet at the end of the stream
-                    continue
-                last_damaged = bool(packet.is_corrupt)
-                try:
-                    frames = packet.decode()
-                except av.error.FFmpegError:
-                    last_damaged = True
-                    frames = []
-                if last_damaged:
-                    damaged.append(float(packet.pts * packet.time_base) if packet.pts else 0.0)
-                for frame in frames:
-                    if not isinstance(frame, av.AudioFrame):
-                        continue
-                    for out in resampler.resample(frame):
-                        pieces.append(out.to_ndarray().reshape(-1))
-            for out in resampler.resample(None):
-                pieces.append(out.to_ndarray().reshape(-1))
-        except (
-            av.error.FFmpegError
-        ) as exc:  # a demuxer error: the container itself is cut or broken
-            raise MediaError(
-                f"{path.name} is truncated or corrupt ({exc.strerror or exc})",
-                hint=_CHECK_HINT,
-            ) from exc
-        audio = np.concatenate(pieces).astype(np.float32, copy=False) if pieces else _EMPTY
-        decoded = len(audio) / sample_rate
-        declared = (
-            float(stream.duration * stream.time_base)
-            if stream.duration is not None and stream.time_base is not None
-            else (_duration(container) if not container.streams.video else 0.0)
-        )
+        declared = declared_seconds(container, stream)
+        check_length(path, declared, max_seconds, got=f"{declared:.1f} s (declared)")
+        pieces, damaged, last_damaged = _decode(container, stream, sample_rate, path, max_seconds)
+    audio = np.concatenate(pieces).astype(np.float32, copy=False) if pieces else _EMPTY
+    decoded = len(audio) / sample_rate
     if last_damaged or (declared > 0 and declared - decoded > max(0.5, 0.05 * declared)):
         got = f"{decoded:.1f} s of audio decoded"
         if declared > decoded + 0.05:
@@ -188,6 +190,61 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
             hint=_CHECK_HINT,
         )
     return audio
+
+
+def _decode(
+    container: av.container.InputContainer,
+    stream: av.stream.Stream,
+    sample_rate: int,
+    path: Path,
+    max_seconds: float | None,
+) -> tuple[list[np.ndarray], list[float], bool]:
+    """Resampled pieces, the times of damaged packets, and whether the last packet was damaged."""
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+    pieces: list[np.ndarray] = []
+    damaged: list[float] = []
+    last_damaged = False
+    limit = None if max_seconds is None else int(max_seconds * sample_rate)
+    total = 0
+
+    def keep(out: av.AudioFrame) -> None:
+        nonlocal total
+        piece = out.to_ndarray().reshape(-1)
+        total += len(piece)
+        if limit is not None and total > limit:
+            pieces.clear()
+            check_length(
+                path,
+                total / sample_rate,
+                max_seconds,
+                got=f"more (decoding stopped after {total / sample_rate:.1f} s)",
+            )
+        pieces.append(piece)
+
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:  # the flush packet at the end of the stream
+                continue
+            last_damaged = bool(packet.is_corrupt)
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError:
+                last_damaged = True
+                frames = []
+            if last_damaged:
+                damaged.append(float(packet.pts * packet.time_base) if packet.pts else 0.0)
+            for frame in frames:
+                if isinstance(frame, av.AudioFrame):
+                    for out in resampler.resample(frame):
+                        keep(out)
+        for out in resampler.resample(None):
+            keep(out)
+    except av.error.FFmpegError as exc:  # a demuxer error: the container itself is cut or broken
+        raise MediaError(
+            f"{path.name} is truncated or corrupt ({exc.strerror or exc})",
+            hint=_CHECK_HINT,
+        ) from exc
+    return pieces, damaged, last_damaged
 
 
 _EMPTY = np.zeros(0, dtype=np.float32)

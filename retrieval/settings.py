@@ -89,6 +89,12 @@ class IngestSettings(Section):
     embed_flush_chunks: int = Field(
         512, description="chunks gathered across videos before one embedding call"
     )
+    max_file_mb: float = Field(
+        20_000.0, description="an input file larger than this is refused before it is hashed"
+    )
+    max_audio_seconds: float = Field(
+        6 * 3600.0, description="media longer than this is refused before it is transcribed"
+    )
 
 
 class DataSettings(Section):

@@ -48,14 +48,19 @@ def fake_cli_env(data_dir: Path, models_cache: Path) -> dict[str, str]:
 
 
 def api_settings(tmp_path: Path, models_cache: Path, **api: Any) -> Settings:
-    """Fake LLM/embedder/ASR, a temp data dir, keys required, no rate limit unless asked."""
+    """Fake LLM/embedder/ASR, a temp data dir, keys required, no rate limits unless asked."""
     return Settings(
         data_dir=tmp_path / "data",
         models_cache=models_cache,
         asr={"backend": "fake"},
         embedding={"backend": "fake"},
         llm={"backend": "fake"},
-        api={"rate_limit_per_minute": 0, **api},
+        api={
+            "rate_limit_per_minute": 0,
+            "expensive_rate_limit_per_minute": 0,
+            "bad_key_limit_per_minute": 0,
+            **api,
+        },
     )
 
 
@@ -146,6 +151,19 @@ def wait_ready(client: Any, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(client.get("/readyz").json())
         time.sleep(0.02)
+
+
+def wait_job(env: ApiEnv, job: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
+    """Poll an ingest job (admin key) until it is no longer queued or running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = env.client.get(job["status_url"], headers=env.h("admin"))
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        if body["status"] not in ("queued", "running"):
+            return body
+        assert time.monotonic() < deadline, body
+        time.sleep(0.05)
 
 
 @dataclass

@@ -2,8 +2,8 @@
 
 ``build_app`` lays out the Blocks and wires each event to a function of ``ui.callbacks`` (a few
 lines over the ``Recommender`` facade); ``create_server`` mounts it beside the routes that serve a
-library video's local media file and thumbnail (by video id only, never an arbitrary path);
-``serve`` runs it with uvicorn (``vidrec ui`` and ``vidrec demo``).
+library video's local media file and thumbnail (by video id only, and only files inside the
+library's folders, see ``api.media``); ``serve`` runs it with uvicorn (``vidrec ui``, ``vidrec demo``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from fastapi.responses import FileResponse
 from agent.recommender import Recommender
 from agent.settings import Settings
 from agent.types import Message, Recommendation
+from api.media import MediaKind, library_file, media_roots
+from retrieval.errors import NotFoundError
 from ui import callbacks as cb
 from ui.cards import CARD_CSS, MEDIA_ROUTE, THUMB_ROUTE
 
@@ -312,13 +314,15 @@ def build_app(
 
 
 # --- server --------------------------------------------------------------------------------------
-def _library_file(recommender: Recommender, video_id: str, attr: str) -> Path:
-    """The local file (``media_path`` / ``thumbnail``) of a library video, or a 404."""
-    video = recommender.library.get_video(video_id)
-    value = getattr(video, attr, None) if video is not None else None
-    if not value or "://" in str(value) or not Path(value).is_file():
-        raise HTTPException(status_code=404, detail=f"no local {attr} for video {video_id!r}")
-    return Path(value)
+def _library_file(
+    recommender: Recommender, settings: Settings, video_id: str, kind: MediaKind
+) -> Path:
+    """The local media file or thumbnail of a library video inside the library's folders (see
+    ``api.media``), or a 404 that names no server path."""
+    try:
+        return library_file(recommender.library, video_id, kind, media_roots(settings))
+    except NotFoundError as exc:
+        raise HTTPException(status_code=404, detail=exc.message) from None
 
 
 def create_server(
@@ -333,11 +337,11 @@ def create_server(
 
     @app.get(MEDIA_ROUTE + "/{video_id}")
     def media(video_id: str) -> FileResponse:
-        return FileResponse(_library_file(recommender, video_id, "media_path"))
+        return FileResponse(_library_file(recommender, settings, video_id, "media"))
 
     @app.get(THUMB_ROUTE + "/{video_id}")
     def thumbnail(video_id: str) -> FileResponse:
-        return FileResponse(_library_file(recommender, video_id, "thumbnail"))
+        return FileResponse(_library_file(recommender, settings, video_id, "thumbnail"))
 
     blocks = build_app(recommender, settings, guide=guide, examples=examples)
     blocks.queue(default_concurrency_limit=1)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.api_support import ApiEnv, api_env
+from tests.api_support import ApiEnv, api_env, wait_job
 from tests.fakes.asr import write_tone
 
 
@@ -31,18 +31,6 @@ def _uploads(env: ApiEnv) -> list[Path]:
     return sorted(root.rglob("*")) if root.exists() else []
 
 
-def _wait(env: ApiEnv, job: dict[str, Any], timeout: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        r = env.client.get(job["status_url"], headers=env.h("admin"))
-        assert r.status_code == 200, r.text
-        body: dict[str, Any] = r.json()
-        if body["status"] in ("succeeded", "failed"):
-            return body
-        assert time.monotonic() < deadline, body
-        time.sleep(0.05)
-
-
 def test_upload_runs_a_background_ingest_job(env: ApiEnv, tmp_path: Path) -> None:
     wav = write_tone(tmp_path / "src" / "volcano_eruptions_explained.wav", seconds=3.0)
     before = _ids(env)
@@ -56,7 +44,7 @@ def test_upload_runs_a_background_ingest_job(env: ApiEnv, tmp_path: Path) -> Non
     job = r.json()
     assert r.headers["location"] == job["status_url"] == f"/v1/jobs/{job['id']}"
     assert job["status"] in ("queued", "running", "succeeded")
-    done = _wait(env, job)
+    done = wait_job(env, job)
     assert done["status"] == "succeeded", done
     assert done["report"]["ok"] and len(done["report"]["ingested"]) == 1
     assert done["progress"]["files_done"] == done["progress"]["files_total"] == 1
@@ -107,7 +95,7 @@ def test_a_failed_ingest_job_cleans_up_and_changes_nothing(env: ApiEnv) -> None:
         headers=env.h("admin"),
     )
     assert r.status_code == 202, r.text
-    done = _wait(env, r.json())
+    done = wait_job(env, r.json())
     assert done["status"] == "failed"
     assert done["error"]["message"] and done["report"]["failed"][0]["error"]
     assert "broken.mp4" in done["report"]["failed"][0]["path"]
@@ -130,7 +118,7 @@ def test_upload_with_a_manifest(env: ApiEnv, tmp_path: Path) -> None:
         headers=env.h("admin"),
     )
     assert r.status_code == 202, r.text
-    done = _wait(env, r.json())
+    done = wait_job(env, r.json())
     assert done["status"] == "succeeded", done
     assert done["report"]["ingested"] == ["glaciers"]
     video = env.recommender.library.get_video("glaciers")
@@ -155,7 +143,7 @@ def test_server_side_paths_only_under_ingest_roots(env: ApiEnv, tmp_path: Path) 
     assert env.client.post("/v1/videos", json={}, headers=env.h("admin")).status_code == 422
     r = env.client.post("/v1/videos", json={"paths": [str(inside)]}, headers=env.h("admin"))
     assert r.status_code == 202, r.text
-    done = _wait(env, r.json())
+    done = wait_job(env, r.json())
     assert done["status"] == "succeeded" and len(done["report"]["ingested"]) == 1
 
 
@@ -178,7 +166,7 @@ def test_jobs_interrupted_by_a_restart_are_reported_failed(tmp_path: Path) -> No
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     gate: list[int] = []
 
-    def never_finishes(paths: Any, manifest: Any, progress: Any) -> IngestReport:
+    def never_finishes(paths: Any, manifest: Any, progress: Any, guard: Any) -> IngestReport:
         while not gate:
             time.sleep(0.01)
         return IngestReport()
