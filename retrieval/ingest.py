@@ -42,7 +42,7 @@ from retrieval.catalogue import Catalogue
 from retrieval.embed.base import Embedder
 from retrieval.errors import BackendUnavailableError, InvalidInputError, VidrecError
 from retrieval.settings import ASRSettings, ChunkingSettings, IngestSettings
-from retrieval.store.base import ChunkRecord, VectorStore, date_key
+from retrieval.store.base import ChunkRecord, VectorStore, date_key, video_record
 from retrieval.types import (
     Chunk,
     IngestFailure,
@@ -517,6 +517,7 @@ class Ingestor:
                 for c, vec in zip(prepared.chunks, vectors, strict=True)
             ]
         )
+        store.upsert_videos([video_record(video, vectors)])
         self.catalogue.commit_video(video, prepared.chunks, prepared.content_hash)
 
 
