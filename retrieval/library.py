@@ -158,18 +158,19 @@ class Library:
 
     @property
     def searcher(self) -> HybridSearch:
-        result: HybridSearch = self._lazy(
-            "_search",
-            lambda: HybridSearch(
-                self.catalogue,
-                self.store,
-                self.lexical,
-                lambda: self.embedder,
-                self.config.search,
-                video_lexical=self.video_lexical,
-            ),
-        )
+        result: HybridSearch = self._lazy("_search", lambda: self.searcher_with(self.config.search))
         return result
+
+    def searcher_with(self, settings: SearchSettings) -> HybridSearch:
+        """A search over this library's parts with other search settings (e.g. fusion weights)."""
+        return HybridSearch(
+            self.catalogue,
+            self.store,
+            self.lexical,
+            lambda: self.embedder,
+            settings,
+            video_lexical=self.video_lexical,
+        )
 
     # --- ingest -------------------------------------------------------------------------------
     def ingest(
