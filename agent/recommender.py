@@ -43,6 +43,7 @@ from agent.conversation import (
 from agent.explain import Explainer
 from agent.llm.base import LLM, Completion
 from agent.profile import ProfileWeights, UserProfile, build_profile
+from agent.query import turn_query
 from agent.ranking import CollabScorer, Ranker, TitleIndex
 from agent.relay import Relay
 from agent.rerank import Reranker
@@ -448,7 +449,9 @@ class Recommender:
         k: int = 5,
     ) -> list[Candidate]:
         """Retrieve, score, and (optionally) LLM-rerank; fills ``timings``."""
-        candidates, profile = self._candidates(understanding, filters, history, timings)
+        candidates, profile = self._candidates(
+            understanding, filters, history, timings, user_texts(messages)
+        )
         clock = time.perf_counter()
         if rerank and len(candidates) > 1:
             taste = [
@@ -474,6 +477,7 @@ class Recommender:
         filters: SearchFilters | None,
         history: list[FeedbackEvent],
         timings: dict[str, float],
+        user_words: Sequence[str] = (),
     ) -> tuple[list[Candidate], UserProfile]:
         clock = time.perf_counter()
         titles = self.title_index()
@@ -525,7 +529,7 @@ class Recommender:
             return picks, profile
         ranker = Ranker(self.library, cfg, self.collab)
         candidates = ranker.rank(
-            query,
+            turn_query(user_words, query) if query else "",  # the user's words count too
             merged,
             profile,
             exclude=frozenset(exclude),

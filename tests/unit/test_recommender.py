@@ -380,6 +380,14 @@ def test_rank_searches_the_request_when_the_model_reads_small_talk(
     assert "pasta" in [c.video.id for c in ranked.candidates]
 
 
+def test_the_users_own_words_count_beside_the_rewrite(rec: Recommender, llm: FakeLLM) -> None:
+    llm.enqueue(form("space exploration"))  # a rewrite that lost what the user described
+    said = "the one where every child is born an artist and mistakes are fine"
+    ranked = rec.rank(said, "u-words", k=3, rerank=False)
+    # searched on the rewrite alone, "mars" came first; the user's words in full outweigh it
+    assert ranked.candidates[0].video.id == "creativity"
+
+
 def test_invented_links_never_reach_the_user(rec: Recommender, llm: FakeLLM) -> None:
     from agent.recommender import without_links
 
