@@ -243,13 +243,22 @@ class HybridSearch:
             n = min(n * 4, _MAX_CANDIDATES)
         return self._resolve(grouped, k)
 
-    def _evidence(self, video_id: str, vector: np.ndarray) -> tuple[FusedChunk, ...]:
-        """The chunk of ``video_id`` nearest ``vector``: evidence for a video that only
-        whole-video rankings found."""
-        only = StoreFilter(video_ids=frozenset({video_id}))
-        return tuple(
-            FusedChunk(m.chunk_id, m.video_id, 0.0) for m in self.store.query(vector, 1, only)
-        )
+    def _evidence(
+        self, video_ids: Sequence[str], vector: np.ndarray
+    ) -> dict[str, tuple[FusedChunk, ...]]:
+        """The chunk of each video nearest ``vector``: evidence for videos that only whole-video
+        rankings found. One store query over all of them, then one per video it left out."""
+        out: dict[str, tuple[FusedChunk, ...]] = {}
+        if not video_ids:
+            return out
+        wanted = frozenset(video_ids)
+        for m in self.store.query(vector, 3 * len(wanted), StoreFilter(video_ids=wanted)):
+            out.setdefault(m.video_id, (FusedChunk(m.chunk_id, m.video_id, 0.0),))
+        for video_id in wanted - out.keys():
+            only = StoreFilter(video_ids=frozenset({video_id}))
+            for m in self.store.query(vector, 1, only):
+                out[video_id] = (FusedChunk(m.chunk_id, m.video_id, 0.0),)
+        return out
 
     def _resolve(
         self, grouped: Sequence[VideoScore], k: int, vector: np.ndarray | None = None
@@ -259,12 +268,18 @@ class HybridSearch:
         # Resolve a few more than k: a hit mid-write (vectors stored, SQL not yet) is skipped.
         window = list(grouped[: k * 2 + 5])
         videos = self.catalogue.videos_by_ids(v.video_id for v in window)
-        chunk_rows = self.catalogue.chunks_by_ids(c.chunk_id for v in window for c in v.chunks)
+        evidence: dict[str, tuple[FusedChunk, ...]] = {}
+        if vector is not None:  # videos only whole-video rankings found: look up their evidence
+            bare = [v.video_id for v in window[:k] if not v.chunks and v.video_id in videos]
+            evidence = self._evidence(bare, vector)
+        chunk_rows = self.catalogue.chunks_by_ids(
+            c.chunk_id for v in window for c in v.chunks or evidence.get(v.video_id, ())
+        )
         for scored in window:
             video = videos.get(scored.video_id)
-            chunks = scored.chunks
-            if not chunks and vector is not None and video is not None:
-                chunks = self._evidence(scored.video_id, vector)
+            chunks = scored.chunks or evidence.get(scored.video_id, ())
+            if not chunks and vector is not None and video is not None:  # past the first k
+                chunks = self._evidence([scored.video_id], vector).get(scored.video_id, ())
                 chunk_rows = {
                     **chunk_rows,
                     **self.catalogue.chunks_by_ids(c.chunk_id for c in chunks),
