@@ -38,7 +38,7 @@ from agent.profile import UserProfile
 from agent.settings import AgentSettings
 from agent.types import Candidate, FeedbackEvent
 from retrieval.library import Library
-from retrieval.types import Chunk, ChunkHit, SearchFilters, Video, VideoHit
+from retrieval.types import Chunk, ChunkHit, QueryText, SearchFilters, Video, VideoHit
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class Ranker:
 
     def rank(
         self,
-        query: str,
+        query: str | Sequence[QueryText],
         filters: SearchFilters,
         profile: UserProfile,
         *,
@@ -163,7 +163,8 @@ class Ranker:
         """Scored candidates, best first.
 
         Args:
-            query: the understood search text ("" when the turn is about taste only).
+            query: the search text, or weighted texts (``agent.query.turn_query``: the user's
+                words and the model's rewrite); "" or none when the turn is about taste only.
             filters: hard filters (duration, date, language, tags).
             profile: the user's taste (may be empty).
             exclude: video ids never to return (seen, disliked, already known).
@@ -177,7 +178,10 @@ class Ranker:
         filters = replace(filters, exclude_ids=filters.exclude_ids | exclude)
         pool: dict[str, _Pool] = {}
 
-        if query.strip():
+        searching = any(
+            t.text.strip() for t in ([QueryText(query)] if isinstance(query, str) else query)
+        )
+        if searching:
             for rank, hit in enumerate(self.library.search(query, filters, k=n)):
                 if hit.video.id not in pool and passes(hit.video, filters) and hit.chunks:
                     pool[hit.video.id] = _Pool(hit.video, hit, content_rank=rank)
@@ -207,7 +211,7 @@ class Ranker:
         video_vectors = self.library.video_vectors(ids) if not profile.empty else {}
         collab = self._collab(history, ids, liked)
         h = self.settings.history_weight if not profile.empty else 0.0
-        if not query.strip():
+        if not searching:
             h = 1.0 if not profile.empty else 0.0
         # collab (agent/collab): the weight tuned with the model (kept in proportion to h),
         # else the setting

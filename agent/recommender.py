@@ -46,6 +46,7 @@ from agent.conversation import (
 from agent.explain import Explainer, ReasonContext
 from agent.llm.base import LLM, Completion
 from agent.profile import ProfileWeights, UserProfile, build_profile
+from agent.query import turn_query
 from agent.ranking import Ranker, TitleIndex
 from agent.references import DescribedVideos
 from agent.relay import Relay
@@ -493,7 +494,9 @@ class Recommender:
         shown: Sequence[str] = (),
     ) -> _Pool:
         """Retrieve, score, and (optionally) LLM-rerank; fills ``timings``."""
-        pool = self._candidates(understanding, filters, history, timings, shown)
+        pool = self._candidates(
+            understanding, filters, history, timings, shown, user_texts(messages)
+        )
         clock = time.perf_counter()
         if rerank and len(pool.candidates) > 1:
             taste = [
@@ -544,6 +547,7 @@ class Recommender:
         history: list[FeedbackEvent],
         timings: dict[str, float],
         shown: Sequence[str] = (),
+        user_words: Sequence[str] = (),
     ) -> _Pool:
         clock = time.perf_counter()
         references: dict[str, str] = {}
@@ -595,7 +599,7 @@ class Recommender:
             return _Pool(picks, profile, seeds, references)
         ranker = Ranker(self.library, cfg, self.collab)
         candidates = ranker.rank(
-            query,
+            turn_query(user_words, query) if query else "",  # the user's words count too
             merged,
             profile,
             exclude=frozenset(exclude),

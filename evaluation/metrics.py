@@ -151,3 +151,22 @@ def ranking_metrics(
     if with_mrr:
         out["MRR"] = mean(reciprocal_rank(r, rel) for r, rel in pairs)
     return out
+
+
+def bootstrap_ci(
+    values: Sequence[float], *, resamples: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of per-case ``values`` (cases drawn with
+    replacement ``resamples`` times); ``(0.0, 0.0)`` for no values."""
+    if not 0 < level < 1:
+        raise InvalidInputError(
+            "A confidence level is a fraction", expected="0 < level < 1", got=str(level)
+        )
+    vals = np.asarray(values, dtype=np.float64)
+    if not len(vals):
+        return 0.0, 0.0
+    rng = np.random.default_rng(seed)
+    means = vals[rng.integers(0, len(vals), size=(resamples, len(vals)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.percentile(means, [tail, 100 - tail])
+    return float(lo), float(hi)

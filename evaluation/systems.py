@@ -5,7 +5,8 @@
   library indexed, a video scored by its best chunk.
 - ``DenseSystem``: the library's dense retrieval only (``Library.search_by_vector`` with the
   embedded query).
-- ``HybridSystem``: the library's hybrid search (dense + BM25, RRF), no LLM.
+- ``HybridSystem``: the library's hybrid search (dense + BM25, chunks and whole videos, RRF), no
+  LLM; with other ``SearchSettings`` (e.g. whole-video weights at 0: best-chunk scoring).
 - ``VidrecSystem``: the whole ``Recommender`` (LLM turn understanding, retrieval, personalisation,
   optional LLM rerank) ranking for the conversation; ``RoutedSystem`` when each fold of the cases
   has its own (cross-fitted collaborative model).
@@ -25,6 +26,7 @@ import numpy as np
 
 from agent.types import Message
 from retrieval.lexical import english_stemmer, tokenize
+from retrieval.settings import SearchSettings
 from retrieval.types import SearchFilters
 
 if TYPE_CHECKING:
@@ -203,14 +205,23 @@ class DenseSystem:
 class HybridSystem:
     """The library's hybrid search (dense + BM25 fused by RRF), no LLM."""
 
-    name = "hybrid"
-
-    def __init__(self, library: Library, description: str = "") -> None:
+    def __init__(
+        self,
+        library: Library,
+        description: str = "",
+        *,
+        name: str = "hybrid",
+        search: SearchSettings | None = None,
+    ) -> None:
         self.library = library
-        self.description = description or "library hybrid search: dense + BM25 fused by RRF"
+        self.name = name
+        self.description = description or (
+            "library hybrid search: dense + BM25 over chunks and whole videos, fused by RRF"
+        )
+        self._searcher = library.searcher_with(search) if search is not None else library.searcher
 
     def rank(self, request: RankRequest, k: int) -> list[str]:
-        hits = self.library.search(request.query, filters=_filters(request), k=k)
+        hits = self._searcher.search(request.query, filters=_filters(request), k=k)
         return [h.video.id for h in hits]
 
 

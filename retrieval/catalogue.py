@@ -357,6 +357,19 @@ class Catalogue:
             ).all()
             return version, [(cid, vid, text) for cid, vid, text in rows]
 
+    def video_texts(self) -> tuple[int, list[tuple[Video, list[str]]]]:
+        """``(version, [(video, its chunk texts in order), ...])`` read in one transaction."""
+        with self._session() as session:
+            row = session.get(StateRow, "version")
+            version = row.value if row is not None else 0
+            texts: dict[str, list[str]] = {}
+            for vid, text in session.execute(
+                select(ChunkRow.video_id, ChunkRow.text).order_by(ChunkRow.video_id, ChunkRow.idx)
+            ):
+                texts.setdefault(vid, []).append(text)
+            videos = session.scalars(select(VideoRow).order_by(VideoRow.id))
+            return version, [(_to_video(v), texts.get(v.id, [])) for v in videos]
+
     def matching_video_ids(self, filters: SearchFilters) -> set[str]:
         """Ids of videos passing every filter (the same rules the vector store applies)."""
         stmt = select(VideoRow.id, VideoRow.tags)

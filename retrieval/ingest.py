@@ -44,7 +44,7 @@ from retrieval.errors import BackendUnavailableError, InvalidInputError, VidrecE
 from retrieval.guard import IngestCancelled, IngestGuard, file_digest
 from retrieval.paths import checked_file, resolve_roots
 from retrieval.settings import ASRSettings, ChunkingSettings, IngestSettings
-from retrieval.store.base import ChunkRecord, VectorStore, date_key
+from retrieval.store.base import ChunkRecord, VectorStore, date_key, video_record
 from retrieval.types import (
     Chunk,
     IngestFailure,
@@ -540,6 +540,7 @@ class Ingestor:
                 for c, vec in zip(prepared.chunks, vectors, strict=True)
             ]
         )
+        store.upsert_videos([video_record(video, vectors)])
         self.catalogue.commit_video(video, prepared.chunks, prepared.content_hash)
 
 

@@ -1,4 +1,8 @@
-"""BM25 over every chunk text (``bm25s``, English stop-words, Snowball stemming via PyStemmer).
+"""BM25 (``bm25s``, English stop-words, Snowball stemming via PyStemmer) over catalogue texts.
+
+Two kinds of document: every chunk text (``chunk_documents``, the default), and one document per
+video (``video_documents``: its title, speaker, description, tags and whole transcript), which
+scores a video by everything it says rather than by one passage.
 
 The index is derived data: it is rebuilt from the SQL catalogue whenever the catalogue's version
 counter moved, persisted under ``<data_dir>/bm25`` with the version it reflects, and loaded from
@@ -12,6 +16,7 @@ import logging
 import os
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.catalogue import Catalogue
+from retrieval.types import Video
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
@@ -26,11 +32,33 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index buil
 _META = "vidrec_bm25.json"
 
 
+Documents = Callable[[], tuple[int, list[tuple[str, str, str]]]]
+"""Reads ``(catalogue version, [(document id, video id, text), ...])`` in one transaction."""
+
+
 @dataclass(frozen=True)
 class LexicalMatch:
-    chunk_id: str
+    chunk_id: str  # the document id: a chunk id, or the video id for whole-video documents
     video_id: str
     score: float
+
+
+def video_text(video: Video, chunk_texts: list[str]) -> str:
+    """One video as one document: its metadata fields, then its chunks in order."""
+    parts = [video.title, video.speaker or "", video.description, " ".join(video.tags)]
+    return "\n".join(p.strip() for p in [*parts, *chunk_texts] if p and p.strip())
+
+
+def chunk_documents(catalogue: Catalogue) -> Documents:
+    return catalogue.all_chunks
+
+
+def video_documents(catalogue: Catalogue) -> Documents:
+    def read() -> tuple[int, list[tuple[str, str, str]]]:
+        version, rows = catalogue.video_texts()
+        return version, [(v.id, v.id, video_text(v, texts)) for v, texts in rows]
+
+    return read
 
 
 def english_stemmer() -> Any:
@@ -56,11 +84,14 @@ def tokenize(texts: list[str], *, stemmer: Any, return_ids: bool = True) -> Any:
 
 
 class LexicalIndex:
-    """BM25 over the catalogue's chunks, rebuilt lazily when the catalogue changes."""
+    """BM25 over the catalogue's chunks (or ``documents``), rebuilt lazily when it changes."""
 
-    def __init__(self, catalogue: Catalogue, directory: Path) -> None:
+    def __init__(
+        self, catalogue: Catalogue, directory: Path, documents: Documents | None = None
+    ) -> None:
         self.catalogue = catalogue
         self.directory = directory
+        self._documents = documents or chunk_documents(catalogue)
         self._lock = threading.Lock()
         self._version: int | None = None
         self._retriever: Any = None
@@ -108,8 +139,8 @@ class LexicalIndex:
     def _rebuild(self) -> None:
         import bm25s
 
-        version, rows = self.catalogue.all_chunks()
-        log.info("building BM25 over %d chunks (catalogue version %d)", len(rows), version)
+        version, rows = self._documents()
+        log.info("building BM25 over %d documents (catalogue version %d)", len(rows), version)
         chunk_ids = [cid for cid, _, _ in rows]
         video_ids = [vid for _, vid, _ in rows]
         retriever = None

@@ -20,7 +20,7 @@ from retrieval.embed.base import Embedder, normalise_rows
 from retrieval.errors import InvalidInputError, NotFoundError
 from retrieval.guard import IngestGuard
 from retrieval.ingest import Ingestor
-from retrieval.lexical import LexicalIndex
+from retrieval.lexical import LexicalIndex, video_documents
 from retrieval.search import HybridSearch
 from retrieval.settings import (
     ASRSettings,
@@ -30,11 +30,12 @@ from retrieval.settings import (
     SearchSettings,
     StoreSettings,
 )
-from retrieval.store.base import VectorStore
+from retrieval.store.base import VectorStore, video_record
 from retrieval.types import (
     Chunk,
     IngestProgress,
     IngestReport,
+    QueryText,
     SearchFilters,
     Transcript,
     Video,
@@ -86,6 +87,7 @@ class Library:
         self._store: VectorStore | None = None
         self._catalogue: Catalogue | None = None
         self._lexical: LexicalIndex | None = None
+        self._video_lexical: LexicalIndex | None = None
         self._search: HybridSearch | None = None
 
     # --- lazily built parts -------------------------------------------------------------------
@@ -143,14 +145,33 @@ class Library:
         return result
 
     @property
-    def searcher(self) -> HybridSearch:
-        result: HybridSearch = self._lazy(
-            "_search",
-            lambda: HybridSearch(
-                self.catalogue, self.store, self.lexical, lambda: self.embedder, self.config.search
+    def video_lexical(self) -> LexicalIndex:
+        """BM25 over whole videos (metadata fields and the whole transcript as one document)."""
+        result: LexicalIndex = self._lazy(
+            "_video_lexical",
+            lambda: LexicalIndex(
+                self.catalogue,
+                self.config.data_dir / "bm25-videos",
+                video_documents(self.catalogue),
             ),
         )
         return result
+
+    @property
+    def searcher(self) -> HybridSearch:
+        result: HybridSearch = self._lazy("_search", lambda: self.searcher_with(self.config.search))
+        return result
+
+    def searcher_with(self, settings: SearchSettings) -> HybridSearch:
+        """A search over this library's parts with other search settings (e.g. fusion weights)."""
+        return HybridSearch(
+            self.catalogue,
+            self.store,
+            self.lexical,
+            lambda: self.embedder,
+            settings,
+            video_lexical=self.video_lexical,
+        )
 
     # --- ingest -------------------------------------------------------------------------------
     def ingest(
@@ -176,9 +197,26 @@ class Library:
             lock_path=self.config.data_dir / "ingest.lock",
         )
         report = ingestor.run(paths, manifest, progress, guard)
+        self.backfill_video_vectors()
         if report.ingested:
             self.lexical.ensure_fresh()  # rebuild BM25 now rather than on the first query
+            self.video_lexical.ensure_fresh()
         return report
+
+    def backfill_video_vectors(self) -> int:
+        """Give every catalogued video its whole-video vector (ingest writes them; a store
+        written before they existed gets them here, from its chunk vectors). Returns how many."""
+        have = self.store.video_vector_ids()
+        missing = [v for v in self.catalogue.videos() if v.id not in have]
+        for start in range(0, len(missing), 500):
+            batch = missing[start : start + 500]
+            stacked = self.store.video_embeddings([v.id for v in batch])
+            self.store.upsert_videos(
+                [video_record(v, stacked[v.id]) for v in batch if len(stacked.get(v.id, ()))]
+            )
+        if missing:
+            log.info("added whole-video vectors for %d videos", len(missing))
+        return len(missing)
 
     def remove(self, video_id: str) -> None:
         """Delete a video from SQL, the vector store and BM25. ``NotFoundError`` if absent."""
@@ -192,14 +230,19 @@ class Library:
         self.catalogue.mark_pending(video_id, source.content_hash if source else "", "removed")
         self.store.delete_videos([video_id])
         self.catalogue.delete_video(video_id)
-        if self._lexical is not None:
-            self._lexical.ensure_fresh()
+        for index in (self._lexical, self._video_lexical):
+            if index is not None:
+                index.ensure_fresh()
 
     # --- search -------------------------------------------------------------------------------
     def search(
-        self, query: str, filters: SearchFilters | None = None, k: int = 10
+        self,
+        query: str | Sequence[QueryText],
+        filters: SearchFilters | None = None,
+        k: int = 10,
     ) -> list[VideoHit]:
-        """Hybrid (dense + BM25, RRF) search; ``VideoHit.score`` is the best chunk's fused score."""
+        """Hybrid search (dense + BM25, chunks and whole videos, RRF); ``query`` is one text or
+        several weighted ones. ``VideoHit.score`` is the video's fused score."""
         return self.searcher.search(query, filters, k)
 
     def search_by_vector(

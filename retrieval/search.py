@@ -1,100 +1,53 @@
-"""Hybrid search: dense (vector store) + lexical (BM25), fused with reciprocal rank fusion.
+"""Hybrid search: dense (vector store) + lexical (BM25), at chunk and at whole-video level.
 
-Chunk rankings from both sides are fused with RRF (Cormack et al., 2009):
-``score(c) = sum over rankings of 1 / (rrf_k + rank(c))`` with 1-based ranks. RRF needs no score
-calibration between cosine similarities and BM25 scores, which live on unrelated scales.
-
-Chunk hits are then grouped per video, and a video scores as its **best chunk** (max). A sum over
-chunks would favour long videos that mention a word many times over a short one that is squarely
-about the query; max-passage scoring is the usual choice for passage-level evidence of a longer
-document. Ties break on the sum of the video's other chunk scores, then on id, so the order is
-deterministic. Filters are applied on both sides *before* ranking: natively in the vector store's
-``where`` and as a document mask in BM25, from the same catalogue fields.
+A query is one text or several weighted ones (``QueryText``: e.g. the user's latest message in
+full, earlier turns that still apply, a rewritten query). For each text the search retrieves the
+nearest chunks (dense and BM25) and the nearest whole videos (the centroid of a video's chunk
+vectors, and BM25 over its whole transcript and metadata), and ``retrieval.fusion.fuse_videos``
+fuses them all by weighted reciprocal rank fusion; ``SearchSettings`` weighs each ranking. The
+best chunk of a video is its evidence; a video found by whole-video evidence alone gets the chunk
+nearest the query as its evidence. Filters are applied on every side *before* ranking: natively in
+the vector store's ``where`` and as a document mask in BM25, from the same catalogue fields.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from retrieval.catalogue import Catalogue
-from retrieval.embed.base import Embedder
+from retrieval.embed.base import Embedder, normalise_rows
 from retrieval.errors import InvalidInputError
+from retrieval.fusion import (
+    FusedChunk,
+    FusionWeights,
+    QueryRankings,
+    VideoScore,
+    fuse_videos,
+    group_by_video,
+    rrf_fuse,
+)
 from retrieval.lexical import LexicalIndex
 from retrieval.settings import SearchSettings
 from retrieval.store.base import StoreFilter, VectorStore, date_key
-from retrieval.types import Chunk, ChunkHit, SearchFilters, VideoHit
+from retrieval.types import Chunk, ChunkHit, QueryText, SearchFilters, VideoHit
+
+__all__ = [
+    "FusedChunk",
+    "HybridSearch",
+    "VideoScore",
+    "group_by_video",
+    "query_texts",
+    "rrf_fuse",
+    "store_filter",
+    "validate_filters",
+]
 
 log = logging.getLogger(__name__)
 
 _MAX_CANDIDATES = 5000
-
-
-@dataclass(frozen=True)
-class FusedChunk:
-    """A chunk's fused score and its 1-based rank on each side (``None``: not retrieved there)."""
-
-    chunk_id: str
-    video_id: str
-    score: float
-    dense_rank: int | None = None
-    lexical_rank: int | None = None
-
-
-@dataclass(frozen=True)
-class VideoScore:
-    video_id: str
-    score: float
-    chunks: tuple[FusedChunk, ...]  # best first
-
-
-def rrf_fuse(
-    dense: Sequence[tuple[str, str]], lexical: Sequence[tuple[str, str]], k: int
-) -> list[FusedChunk]:
-    """Reciprocal rank fusion of two rankings of ``(chunk_id, video_id)``, best first.
-
-    Args:
-        dense: chunks ranked by vector similarity, best first.
-        lexical: chunks ranked by BM25, best first.
-        k: the RRF constant; larger flattens the advantage of top ranks.
-
-    Returns:
-        Every chunk in either ranking with ``sum 1/(k + rank)``, sorted by score then chunk id.
-    """
-    if k < 0:
-        raise InvalidInputError("rrf_k must not be negative", expected="k >= 0", got=str(k))
-    video_of: dict[str, str] = {}
-    dense_rank: dict[str, int] = {}
-    lexical_rank: dict[str, int] = {}
-    for rank, (cid, vid) in enumerate(dense, start=1):
-        dense_rank.setdefault(cid, rank)
-        video_of.setdefault(cid, vid)
-    for rank, (cid, vid) in enumerate(lexical, start=1):
-        lexical_rank.setdefault(cid, rank)
-        video_of.setdefault(cid, vid)
-    fused = []
-    for cid, vid in video_of.items():
-        d, lx = dense_rank.get(cid), lexical_rank.get(cid)
-        score = (1.0 / (k + d) if d else 0.0) + (1.0 / (k + lx) if lx else 0.0)
-        fused.append(FusedChunk(cid, vid, score, d, lx))
-    fused.sort(key=lambda c: (-c.score, c.chunk_id))
-    return fused
-
-
-def group_by_video(chunks: Sequence[FusedChunk]) -> list[VideoScore]:
-    """Group chunk hits per video; a video scores as its best chunk (ties: rest of sum, id)."""
-    per_video: dict[str, list[FusedChunk]] = {}
-    for chunk in chunks:
-        per_video.setdefault(chunk.video_id, []).append(chunk)
-    scored = []
-    for vid, hits in per_video.items():
-        hits.sort(key=lambda c: (-c.score, c.chunk_id))
-        scored.append((hits[0].score, sum(h.score for h in hits[1:]), vid, tuple(hits)))
-    scored.sort(key=lambda s: (-s[0], -s[1], s[2]))
-    return [VideoScore(vid, best, hits) for best, _, vid, hits in scored]
 
 
 def validate_filters(filters: SearchFilters) -> None:
@@ -123,6 +76,23 @@ def validate_filters(filters: SearchFilters) -> None:
         )
 
 
+def query_texts(query: str | Sequence[QueryText]) -> list[QueryText]:
+    """The non-empty texts of ``query`` (one text weighs 1), refusing an empty query or a bad
+    weight with what was expected."""
+    texts = [QueryText(query)] if isinstance(query, str) else list(query)
+    kept = [t for t in texts if t.text and t.text.strip()]
+    if not kept:
+        raise InvalidInputError("The search query is empty", expected="some words", got=repr(query))
+    for t in kept:
+        if not np.isfinite(t.weight) or t.weight <= 0:
+            raise InvalidInputError(
+                "A query text's weight must be a positive number",
+                expected="weight > 0",
+                got=f"{t.weight!r} for {t.text[:40]!r}",
+            )
+    return kept
+
+
 def is_unconstrained(filters: SearchFilters) -> bool:
     return filters == SearchFilters()
 
@@ -144,7 +114,7 @@ def store_filter(filters: SearchFilters) -> StoreFilter | None:
 
 
 class HybridSearch:
-    """Dense + BM25 chunk retrieval, fused and grouped into ``VideoHit``s."""
+    """Dense + BM25 retrieval of chunks and whole videos, fused into ``VideoHit``s."""
 
     def __init__(
         self,
@@ -153,21 +123,28 @@ class HybridSearch:
         lexical: LexicalIndex,
         embedder: Callable[[], Embedder],
         settings: SearchSettings,
+        video_lexical: LexicalIndex | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.store = store
         self.lexical = lexical
+        self.video_lexical = video_lexical  # BM25 over whole videos (None: that side is off)
         self._embedder = embedder  # a provider: the model loads on the first query only
         self.settings = settings
 
+    @property
+    def weights(self) -> FusionWeights:
+        s = self.settings
+        return FusionWeights(s.chunk_weight, s.video_dense_weight, s.video_lexical_weight, s.rrf_k)
+
     def search(
-        self, query: str, filters: SearchFilters | None = None, k: int = 10
+        self,
+        query: str | Sequence[QueryText],
+        filters: SearchFilters | None = None,
+        k: int = 10,
     ) -> list[VideoHit]:
-        """The ``k`` best videos for ``query`` that pass ``filters``."""
-        if not query or not query.strip():
-            raise InvalidInputError(
-                "The search query is empty", expected="some words", got=repr(query)
-            )
+        """The ``k`` best videos for ``query`` (a text, or weighted texts) that pass ``filters``."""
+        texts = query_texts(query)
         if k <= 0:
             return []
         filters = filters or SearchFilters()
@@ -176,21 +153,59 @@ class HybridSearch:
         if allowed is not None and not allowed:
             return []
         where = store_filter(filters)
-        vector = self._embedder().encode_queries([query])[0]
+        vectors = self._embedder().encode_queries([t.text for t in texts])
+        whole = [
+            self._video_rankings(v, t.text, k, where, allowed)
+            for t, v in zip(texts, vectors, strict=True)
+        ]
         n = max(self.settings.chunk_candidates, k)
         while True:
-            dense = [
-                (m.chunk_id, m.video_id)
-                for m in self.store.query(vector, n, where)
-                if allowed is None or m.video_id in allowed
-            ]
-            lexical = [(m.chunk_id, m.video_id) for m in self.lexical.search(query, n, allowed)]
-            grouped = group_by_video(rrf_fuse(dense, lexical, self.settings.rrf_k))
-            saturated = len(dense) >= n or len(lexical) >= n
+            rankings = []
+            saturated = False
+            for text, vector, (video_dense, video_lexical) in zip(
+                texts, vectors, whole, strict=True
+            ):
+                dense = [
+                    (m.chunk_id, m.video_id)
+                    for m in self.store.query(vector, n, where)
+                    if allowed is None or m.video_id in allowed
+                ]
+                lexical = [
+                    (m.chunk_id, m.video_id) for m in self.lexical.search(text.text, n, allowed)
+                ]
+                saturated = saturated or len(dense) >= n or len(lexical) >= n
+                rankings.append(
+                    QueryRankings(text.weight, dense, lexical, video_dense, video_lexical)
+                )
+            grouped = fuse_videos(rankings, self.weights)
             if len(grouped) >= k or not saturated or n >= _MAX_CANDIDATES:
                 break
             n = min(n * 4, _MAX_CANDIDATES)  # a few videos hold all hits: look deeper
-        return self._resolve(grouped, k)
+        weights = np.array([t.weight for t in texts], dtype=np.float32)
+        centre = normalise_rows((weights[:, None] * vectors).sum(axis=0))[0]
+        return self._resolve(grouped, k, centre)
+
+    def _video_rankings(
+        self,
+        vector: np.ndarray,
+        text: str,
+        k: int,
+        where: StoreFilter | None,
+        allowed: set[str] | None,
+    ) -> tuple[list[str], list[str]]:
+        """Video ids nearest by centroid and by whole-video BM25 (a side weighted 0 is skipped)."""
+        n = max(self.settings.video_candidates, k)
+        dense: list[str] = []
+        lexical: list[str] = []
+        if self.settings.video_dense_weight > 0:
+            dense = [
+                m.video_id
+                for m in self.store.query_videos(vector, n, where)
+                if allowed is None or m.video_id in allowed
+            ]
+        if self.settings.video_lexical_weight > 0 and self.video_lexical is not None:
+            lexical = [m.video_id for m in self.video_lexical.search(text, n, allowed)]
+        return dense, lexical
 
     def search_by_vector(
         self, vector: np.ndarray, filters: SearchFilters | None = None, k: int = 10
@@ -228,16 +243,48 @@ class HybridSearch:
             n = min(n * 4, _MAX_CANDIDATES)
         return self._resolve(grouped, k)
 
-    def _resolve(self, grouped: Sequence[VideoScore], k: int) -> list[VideoHit]:
+    def _evidence(
+        self, video_ids: Sequence[str], vector: np.ndarray
+    ) -> dict[str, tuple[FusedChunk, ...]]:
+        """The chunk of each video nearest ``vector``: evidence for videos that only whole-video
+        rankings found. One store query over all of them, then one per video it left out."""
+        out: dict[str, tuple[FusedChunk, ...]] = {}
+        if not video_ids:
+            return out
+        wanted = frozenset(video_ids)
+        for m in self.store.query(vector, 3 * len(wanted), StoreFilter(video_ids=wanted)):
+            out.setdefault(m.video_id, (FusedChunk(m.chunk_id, m.video_id, 0.0),))
+        for video_id in wanted - out.keys():
+            only = StoreFilter(video_ids=frozenset({video_id}))
+            for m in self.store.query(vector, 1, only):
+                out[video_id] = (FusedChunk(m.chunk_id, m.video_id, 0.0),)
+        return out
+
+    def _resolve(
+        self, grouped: Sequence[VideoScore], k: int, vector: np.ndarray | None = None
+    ) -> list[VideoHit]:
         """Attach catalogue rows; drops hits whose video/chunk is not (or no longer) in SQL."""
         out: list[VideoHit] = []
         # Resolve a few more than k: a hit mid-write (vectors stored, SQL not yet) is skipped.
         window = list(grouped[: k * 2 + 5])
         videos = self.catalogue.videos_by_ids(v.video_id for v in window)
-        chunk_rows = self.catalogue.chunks_by_ids(c.chunk_id for v in window for c in v.chunks)
+        evidence: dict[str, tuple[FusedChunk, ...]] = {}
+        if vector is not None:  # videos only whole-video rankings found: look up their evidence
+            bare = [v.video_id for v in window[:k] if not v.chunks and v.video_id in videos]
+            evidence = self._evidence(bare, vector)
+        chunk_rows = self.catalogue.chunks_by_ids(
+            c.chunk_id for v in window for c in v.chunks or evidence.get(v.video_id, ())
+        )
         for scored in window:
             video = videos.get(scored.video_id)
-            hits = _chunk_hits(scored.chunks, chunk_rows)
+            chunks = scored.chunks or evidence.get(scored.video_id, ())
+            if not chunks and vector is not None and video is not None:  # past the first k
+                chunks = self._evidence([scored.video_id], vector).get(scored.video_id, ())
+                chunk_rows = {
+                    **chunk_rows,
+                    **self.catalogue.chunks_by_ids(c.chunk_id for c in chunks),
+                }
+            hits = _chunk_hits(chunks, chunk_rows)
             if video is None or not hits:
                 continue
             out.append(VideoHit(video=video, score=scored.score, chunks=hits))

@@ -63,8 +63,18 @@ class ChunkingSettings(Section):
 
 class SearchSettings(Section):
     chunk_candidates: int = 100
+    video_candidates: int = Field(100, description="videos taken from each whole-video ranking")
     rrf_k: int = 60
     fusion: Literal["rrf"] = "rrf"
+    chunk_weight: float = Field(
+        1.0, ge=0, description="RRF weight of videos ranked by their best chunk (dense + BM25)"
+    )
+    video_dense_weight: float = Field(
+        1.0, ge=0, description="RRF weight of videos ranked by their chunk-vector centroid"
+    )
+    video_lexical_weight: float = Field(
+        1.0, ge=0, description="RRF weight of videos ranked by BM25 over their whole text"
+    )
 
 
 class IngestSettings(Section):

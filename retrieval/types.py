@@ -86,6 +86,15 @@ class VideoHit:
 
 
 @dataclass(frozen=True)
+class QueryText:
+    """One text of a search query and how much it counts against the others (e.g. the user's
+    latest message 1.0, an earlier turn that still applies 0.5, a rewritten query 0.5)."""
+
+    text: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
 class SearchFilters:
     """Hard filters applied before ranking. Durations in seconds, dates inclusive."""
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from retrieval.errors import BackendUnavailableError, ConfigError
 from retrieval.settings import StoreSettings
-from retrieval.store.base import ChunkRecord, StoreFilter, VectorMatch
+from retrieval.store.base import ChunkRecord, StoreFilter, VectorMatch, VideoMatch, VideoRecord
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +61,10 @@ def where_clause(where: StoreFilter | None) -> dict[str, Any] | None:
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-def _metadata(record: ChunkRecord) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "video_id": record.video_id,
-        "index": int(record.index),
-        "start": float(record.start),
-        "end": float(record.end),
-    }
+def _metadata(record: ChunkRecord | VideoRecord) -> dict[str, Any]:
+    meta: dict[str, Any] = {"video_id": record.video_id}
+    if isinstance(record, ChunkRecord):
+        meta.update(index=int(record.index), start=float(record.start), end=float(record.end))
     if record.duration is not None:
         meta["duration"] = float(record.duration)
     if record.published is not None:
@@ -111,48 +108,70 @@ def make_client(settings: StoreSettings, path: Path) -> Any:
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
+def videos_collection_name(collection: str) -> str:
+    """The collection of whole-video vectors beside chunk collection ``collection`` (Chroma
+    names are at most 63 characters)."""
+    return f"{collection[:55]}-videos"
+
+
 class ChromaStore:
-    """A ``VectorStore`` over one Chroma collection (cosine space, our own embeddings)."""
+    """A ``VectorStore`` over two Chroma collections (cosine space, our own embeddings): the
+    chunk vectors, and one whole-video vector per video (``<collection>-videos``)."""
 
     def __init__(self, settings: StoreSettings, path: Path, *, embedder_name: str) -> None:
         self.client = make_client(settings, path)
         self.embedder_name = embedder_name
-        self.collection = self.client.get_or_create_collection(
-            settings.collection,
+        self.collection = self._open(settings.collection)
+        self.videos = self._open(videos_collection_name(settings.collection))
+        self._max_batch = int(getattr(self.client, "get_max_batch_size", lambda: 5000)())
+
+    def _open(self, name: str) -> Any:
+        collection = self.client.get_or_create_collection(
+            name,
             embedding_function=None,
             configuration={"hnsw": {"space": "cosine"}},
-            metadata={"embedder": embedder_name},
+            metadata={"embedder": self.embedder_name},
         )
-        meta = self.collection.metadata or {}
-        if meta.get("embedder") != embedder_name:
+        meta = collection.metadata or {}
+        if meta.get("embedder") != self.embedder_name:
             raise ConfigError(
-                f"The Chroma collection {settings.collection!r} holds vectors of another model",
-                expected=f"vectors of {embedder_name!r}",
+                f"The Chroma collection {name!r} holds vectors of another model",
+                expected=f"vectors of {self.embedder_name!r}",
                 got=f"vectors of {meta.get('embedder')!r}",
                 hint="Set store.collection to a new name (or delete the Chroma folder) and ingest again",
             )
-        self._max_batch = int(getattr(self.client, "get_max_batch_size", lambda: 5000)())
+        return collection
 
-    def upsert(self, records: Sequence[ChunkRecord]) -> None:
-        for batch in _batches(records, self._max_batch):
-            embeddings = np.stack([np.asarray(r.embedding, dtype=np.float32) for r in batch])
-            self.collection.upsert(
-                ids=[r.id for r in batch],
-                embeddings=embeddings,
+    def _upsert(
+        self, collection: Any, ids: list[str], records: Sequence[ChunkRecord | VideoRecord]
+    ) -> None:
+        for start in range(0, len(records), self._max_batch):
+            batch = records[start : start + self._max_batch]
+            collection.upsert(
+                ids=ids[start : start + self._max_batch],
+                embeddings=np.stack([np.asarray(r.embedding, dtype=np.float32) for r in batch]),
                 metadatas=[_metadata(r) for r in batch],
             )
+
+    def upsert(self, records: Sequence[ChunkRecord]) -> None:
+        self._upsert(self.collection, [r.id for r in records], records)
+
+    def upsert_videos(self, records: Sequence[VideoRecord]) -> None:
+        self._upsert(self.videos, [r.video_id for r in records], records)
 
     def delete_videos(self, video_ids: Sequence[str]) -> None:
         for batch in _batches(sorted(set(video_ids)), _ID_BATCH):
             where = {"video_id": batch[0]} if len(batch) == 1 else {"video_id": {"$in": batch}}
             self.collection.delete(where=where)
+            self.videos.delete(ids=list(batch))
 
-    def query(
-        self, vector: np.ndarray, n: int, where: StoreFilter | None = None
-    ) -> list[VectorMatch]:
+    def _query(
+        self, collection: Any, vector: np.ndarray, n: int, where: StoreFilter | None
+    ) -> list[tuple[str, str, float]]:
+        """``(id, video_id, cosine similarity)`` of the ``n`` nearest records, best first."""
         if n <= 0 or (where is not None and where.video_ids is not None and not where.video_ids):
             return []
-        result = self.collection.query(
+        result = collection.query(
             query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
             n_results=n,
             where=where_clause(where),
@@ -162,9 +181,25 @@ class ChromaStore:
         metas = (result.get("metadatas") or [[]])[0]
         dists = (result.get("distances") or [[]])[0]
         return [
-            VectorMatch(chunk_id=cid, video_id=str(meta["video_id"]), similarity=1.0 - float(d))
-            for cid, meta, d in zip(ids, metas, dists, strict=True)
+            (rid, str(meta["video_id"]), 1.0 - float(d))
+            for rid, meta, d in zip(ids, metas, dists, strict=True)
         ]
+
+    def query(
+        self, vector: np.ndarray, n: int, where: StoreFilter | None = None
+    ) -> list[VectorMatch]:
+        return [
+            VectorMatch(cid, vid, sim)
+            for cid, vid, sim in self._query(self.collection, vector, n, where)
+        ]
+
+    def query_videos(
+        self, vector: np.ndarray, n: int, where: StoreFilter | None = None
+    ) -> list[VideoMatch]:
+        return [VideoMatch(vid, sim) for _, vid, sim in self._query(self.videos, vector, n, where)]
+
+    def video_vector_ids(self) -> set[str]:
+        return set(_all_ids(self.videos))
 
     def video_embeddings(self, video_ids: Sequence[str]) -> dict[str, np.ndarray]:
         rows: dict[str, list[tuple[int, np.ndarray]]] = {}
@@ -189,14 +224,18 @@ class ChromaStore:
         if video_id is not None:
             got = self.collection.get(where={"video_id": video_id}, include=[])
             return sorted(got["ids"])
-        ids: list[str] = []
-        offset = 0
-        while True:
-            got = self.collection.get(limit=_GET_PAGE, offset=offset, include=[])
-            ids.extend(got["ids"])
-            if len(got["ids"]) < _GET_PAGE:
-                return sorted(ids)
-            offset += _GET_PAGE
+        return sorted(_all_ids(self.collection))
 
     def count(self) -> int:
         return int(self.collection.count())
+
+
+def _all_ids(collection: Any) -> list[str]:
+    ids: list[str] = []
+    offset = 0
+    while True:
+        got = collection.get(limit=_GET_PAGE, offset=offset, include=[])
+        ids.extend(got["ids"])
+        if len(got["ids"]) < _GET_PAGE:
+            return ids
+        offset += _GET_PAGE

@@ -18,8 +18,9 @@ import pytest
 
 from retrieval.errors import BackendUnavailableError, ConfigError
 from retrieval.settings import StoreSettings
-from retrieval.store.base import ChunkRecord, StoreFilter
+from retrieval.store.base import ChunkRecord, StoreFilter, video_record
 from retrieval.store.chroma import ChromaStore
+from retrieval.types import Video
 
 pytestmark = pytest.mark.integration
 
@@ -151,6 +152,32 @@ def test_upsert_query_filter_delete(store: ChromaStore) -> None:
     store.delete_videos(["a"])
     assert store.chunk_ids("a") == [] and store.count() == 6
     assert store.chunk_ids() == sorted(r.id for r in records if r.video_id != "a")
+
+
+def test_whole_video_vectors_query_filter_and_go_with_their_video(store: ChromaStore) -> None:
+    records = _records()
+    store.upsert(records)
+    videos = {
+        vid: video_record(
+            Video(
+                id=vid, title=vid, duration=r[0].duration, language=r[0].language, tags=r[0].tags
+            ),
+            np.stack([c.embedding for c in r]),
+        )
+        for vid in ("a", "b", "c")
+        for r in ([c for c in records if c.video_id == vid],)
+    }
+    store.upsert_videos(list(videos.values()))
+    store.upsert_videos(list(videos.values()))  # idempotent by video id
+    assert store.video_vector_ids() == {"a", "b", "c"} and store.count() == 9
+    best = store.query_videos(videos["b"].embedding, 3)
+    assert best[0].video_id == "b" and best[0].similarity == pytest.approx(1.0, abs=1e-5)
+    fr = store.query_videos(videos["b"].embedding, 3, StoreFilter(languages=("fr",)))
+    assert [m.video_id for m in fr] == ["c"]
+    assert store.query_videos(_unit(0), 3, StoreFilter(video_ids=frozenset())) == []
+    store.delete_videos(["b"])
+    assert store.video_vector_ids() == {"a", "c"}
+    assert "b" not in {m.video_id for m in store.query_videos(_unit(4), 3)}
 
 
 def test_reopen_keeps_data_and_refuses_another_embedder(

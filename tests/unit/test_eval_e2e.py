@@ -97,11 +97,15 @@ def test_a_new_catalogue_starts_from_the_closest_index(settings: Settings) -> No
 
 def test_retrieval_baselines_find_the_known_talk(settings: Settings) -> None:
     report = run_eval(
-        EvalOptions(task="ted", data=FIXTURES / "ted", systems=("bm25", "dense", "hybrid")),
+        EvalOptions(
+            task="ted",
+            data=FIXTURES / "ted",
+            systems=("bm25", "dense", "hybrid-chunk", "hybrid"),
+        ),
         settings,
     )
     # each description shares words only with its own transcript
-    for name in ("bm25", "dense", "hybrid"):
+    for name in ("bm25", "dense", "hybrid-chunk", "hybrid", "hybrid/no-speaker"):
         assert report.system(name).metrics["Recall@1"] == 1.0, name
 
 

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from agent.settings import Settings
+from evaluation.metrics import bootstrap_ci
 from evaluation.runner import EvalOptions
 from evaluation.tasks import run_eval
-from evaluation.ted import load_talks, manifest_line
+from evaluation.ted import load_talks, manifest_line, without_speaker
 from evaluation.workspace import EvalError
+from retrieval.errors import InvalidInputError
 
 TED = Path(__file__).resolve().parents[1] / "fixtures" / "eval" / "ted"
 
@@ -56,6 +58,39 @@ def test_max_talks_keeps_the_queries(settings: Settings) -> None:
             EvalOptions(task="ted", data=TED, systems=("popularity",), limit=2, max_talks=1),
             settings,
         )
+
+
+def test_speaker_names_come_out_of_the_query() -> None:
+    assert load_talks(TED)[0].speaker == "Ann Bee"
+    text = "Ann Bee shows why bees dance; as Bee says, annbee is not a name."
+    assert (
+        without_speaker(text, "Ann Bee") == "shows why bees dance; as says, annbee is not a name."
+    )
+    assert without_speaker(text, "") == text
+
+
+def test_bootstrap_interval_brackets_the_mean_and_narrows_with_more_cases() -> None:
+    few = [1.0, 0.0] * 10
+    many = [1.0, 0.0] * 500
+    lo, hi = bootstrap_ci(few)
+    assert lo < 0.5 < hi
+    lo2, hi2 = bootstrap_ci(many)
+    assert lo < lo2 < 0.5 < hi2 < hi
+    assert bootstrap_ci([1.0] * 5) == (1.0, 1.0) and bootstrap_ci([]) == (0.0, 0.0)
+    with pytest.raises(InvalidInputError):
+        bootstrap_ci(few, level=95)
+
+
+def test_every_system_also_runs_without_the_speaker_and_reports_intervals(
+    settings: Settings,
+) -> None:
+    report = run_eval(EvalOptions(task="ted", data=TED, systems=("popularity",)), settings)
+    names = [s.name for s in report.systems]
+    assert names == ["popularity", "popularity/no-speaker"]
+    metrics = report.system("popularity").metrics
+    assert metrics["Recall@1 lo"] <= metrics["Recall@1"] <= metrics["Recall@1 hi"]
+    assert metrics["MRR lo"] <= metrics["MRR"] <= metrics["MRR hi"]
+    assert report.dataset["queries_naming_their_speaker"] == 0  # fixtures never name them
 
 
 def test_not_a_ted_folder(tmp_path: Path, settings: Settings) -> None:

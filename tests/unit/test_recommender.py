@@ -90,7 +90,8 @@ def test_recommend_end_to_end(rec: Recommender, llm: FakeLLM) -> None:
 
 def test_stream_event_order(base: Recommender, llm: FakeLLM) -> None:
     rec = with_settings(base, llm, diversity_lambda=1.0, understand="model", rerank=False)
-    good = "Elena Example argues that space exploration pushes science."
+    # grounded in the talk's title, speaker and tags (whichever chunk the search quotes)
+    good = "Elena Example argues that we should go to Mars for space exploration and science."
     llm.enqueue(form("space exploration mars"), {"reasons": [good, "The video is about"]})
     events = list(rec.stream("anything about going to Mars, under 10 minutes?", "u-stream", k=2))
     kinds = [e.kind for e in events]
@@ -396,6 +397,14 @@ def test_rank_searches_the_request_when_the_model_reads_small_talk(
     assert ranked.understanding.search_text == "pasta sauce"
     assert ranked.understanding.wants_recommendations
     assert "pasta" in [c.video.id for c in ranked.candidates]
+
+
+def test_the_users_own_words_count_beside_the_rewrite(rec: Recommender, llm: FakeLLM) -> None:
+    llm.enqueue(form("space exploration"))  # a rewrite that lost what the user described
+    said = "the one where every child is born an artist and mistakes are fine"
+    ranked = rec.rank(said, "u-words", k=3, rerank=False)
+    # searched on the rewrite alone, "mars" came first; the user's words in full outweigh it
+    assert ranked.candidates[0].video.id == "creativity"
 
 
 def test_invented_links_never_reach_the_user(rec: Recommender, llm: FakeLLM) -> None:

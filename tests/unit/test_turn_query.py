@@ -1,0 +1,41 @@
+"""The texts a turn searches: the user's words first, earlier turns and the rewrite lighter."""
+
+from __future__ import annotations
+
+from agent.query import EARLIER_DECAY, LATEST, REWRITE, turn_query
+from retrieval.types import QueryText
+
+
+def test_latest_turn_in_full_then_earlier_turns_then_the_rewrite() -> None:
+    texts = turn_query(
+        ["a talk about octopus intelligence", "the one  where it   escapes a jar"],
+        "octopus escapes jar",
+    )
+    assert texts == [
+        QueryText("the one where it escapes a jar", LATEST),
+        QueryText("a talk about octopus intelligence", LATEST * EARLIER_DECAY),
+    ]  # the rewrite adds no word the user did not write: left out
+
+
+def test_a_rewrite_with_new_words_joins_at_a_lower_weight_never_alone() -> None:
+    texts = turn_query(["something like that jar thing"], "octopus problem solving")
+    assert texts[0] == QueryText("something like that jar thing", LATEST)
+    assert texts[1] == QueryText("octopus problem solving", REWRITE)
+    assert max(t.weight for t in texts[1:]) < texts[0].weight
+
+
+def test_a_bare_refinement_leans_on_the_earlier_turn_and_the_rewrite() -> None:
+    texts = turn_query(["talks on climate policy", "shorter ones?"], "climate policy carbon tax")
+    assert [t.text for t in texts] == ["talks on climate policy", "climate policy carbon tax"]
+    assert texts[0].weight == LATEST * EARLIER_DECAY
+    only_rewrite = turn_query(["?"], "climate")
+    assert only_rewrite == [QueryText("climate", LATEST)]
+    assert turn_query([], "") == []
+
+
+def test_no_earlier_turn_weighs_as_much_as_the_latest_and_older_ones_weigh_less() -> None:
+    turns = ["first about bees", "then about ants", "now wasps", "latest about hornets"]
+    texts = turn_query(turns, "")
+    weights = [t.weight for t in texts]
+    assert texts[0].text == "latest about hornets" and weights[0] == LATEST
+    assert weights == sorted(weights, reverse=True) and len(set(weights)) == len(weights)
