@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from agent.collab import CollabError, collab_of, train_from_log
+from agent.collab import CollabError, train_from_log
 from agent.privacy import find_traces
 from agent.recommender import Recommender
 from agent.settings import Settings
@@ -147,8 +147,7 @@ class StoresAgree(RuleBasedStateMachine):
     @invariant()
     def deleted_users_are_gone(self) -> None:
         assert set(self.rec.users()) == self.users
-        collab = collab_of(self.rec.collab)
-        model_dir = collab.store.root if collab is not None else None
+        model_dir = self.rec.collab.model_dir
         for user in self.forgotten:
             assert find_traces(user, self.rec.users_store, model_dir) == [], user
 
