@@ -132,6 +132,11 @@ class APISettings(Section):
     max_upload_mb: float = 50.0
     max_body_kb: float = 256.0
     rate_limit_per_minute: int = 600
+    rate_limit_storage: str = Field(
+        "memory://",
+        description="where rate limit counts live (a `limits` storage URI): memory:// counts in "
+        "this process only; redis://host:6379/0 shares them across every API worker",
+    )
     cors_origins: list[str] = Field(default_factory=list)
     require_keys: bool = True
     max_concurrency: int | None = Field(

@@ -78,7 +78,7 @@ def create_app(
         recommender=rec,
         keys=keys or KeyStore(settings.sql_url),
         jobs=JobManager(settings.sql_url, ingest),
-        rate_limiter=RateLimiter(api.rate_limit_per_minute),
+        rate_limiter=RateLimiter(api.rate_limit_per_minute, api.rate_limit_storage),
         limits=limits,
         owns_recommender=owns,
     )

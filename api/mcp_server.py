@@ -199,7 +199,7 @@ def run_http(settings: Settings, *, host: str, port: int) -> None:
 
     recommender = Recommender(settings)
     keys = KeyStore(settings.sql_url)
-    limiter = RateLimiter(settings.api.rate_limit_per_minute)
+    limiter = RateLimiter(settings.api.rate_limit_per_minute, settings.api.rate_limit_storage)
     readiness = Readiness()
 
     def authenticate(key: str | None) -> Principal:
