@@ -1,13 +1,16 @@
 """Background ingest jobs for ``POST /v1/videos``, with their status kept in SQL (``api_jobs``).
 
-Jobs run one at a time on one worker thread (ingest already uses every core for Whisper and the
-embedder; two at once would only thrash). Status and progress survive a restart: a job that was
-queued or running when the process stopped is marked failed with a hint to submit it again (ingest
-is idempotent and resumable, so re-submitting redoes only what is missing).
+A submitted job is a row in the durable queue (:mod:`api.job_queue`): every API process runs one
+worker thread that claims jobs from it, whichever process took the request, and runs them one at a
+time (ingest already uses every core for Whisper and the embedder; two at once would only thrash).
+The worker holds a renewed lease on its job; when the process is killed, the lease runs out and
+another worker (or this one, restarted) resumes the job: ingest is idempotent and resumable, so the
+new attempt redoes only what is missing. Status and progress are in SQL, readable from any process.
 
 Uploaded files live in ``<data_dir>/uploads/<job id>/`` because the library keeps pointing at them
-(play URLs, re-ingest). When a job fails, its upload folder is removed; when single files fail,
-those files are removed, so nothing half-ingested lingers.
+(play URLs, re-ingest); workers on several machines must therefore share the data dir. When a job
+fails, its upload folder is removed; when single files fail, those files are removed, so nothing
+half-ingested lingers.
 """
 
 from __future__ import annotations
@@ -19,17 +22,16 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, String, Text, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
-from api.db import ApiBase, ensure_tables, make_engine
+from api.db import ensure_tables, make_engine
+from api.job_queue import Claim, JobQueue, JobRow
 from retrieval.errors import NotFoundError, VidrecError
 from retrieval.types import IngestFailure, IngestProgress, IngestReport
 
@@ -37,24 +39,6 @@ log = logging.getLogger(__name__)
 
 IngestFn = Callable[[Sequence[str], str | None, Callable[[IngestProgress], None]], IngestReport]
 _PERSIST_EVERY_S = 1.0
-
-
-class JobRow(ApiBase):
-    __tablename__ = "api_jobs"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), default="ingest")
-    status: Mapped[str] = mapped_column(String(16))
-    key_id: Mapped[str] = mapped_column(String(32), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    files: Mapped[str] = mapped_column(Text, default="[]")
-    manifest: Mapped[str | None] = mapped_column(Text, nullable=True)
-    upload_dir: Mapped[str | None] = mapped_column(Text, nullable=True)
-    progress: Mapped[str] = mapped_column(Text, default="{}")
-    report: Mapped[str | None] = mapped_column(Text, nullable=True)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 @dataclass(frozen=True)
@@ -103,39 +87,74 @@ def _report_from(text: str | None) -> IngestReport | None:
 
 
 class JobManager:
-    """Queue ingest runs on one worker thread and report their status."""
+    """Queue ingest runs in SQL, run the ones this process claims, and report any job's status.
 
-    def __init__(self, url: str, ingest: IngestFn, *, engine: Engine | None = None) -> None:
+    ``worker=False`` only queues and reports (a process that must not ingest). ``lease_s`` is how
+    long a claim lasts without renewal (renewed every third of it), ``poll_s`` how often the idle
+    worker looks for jobs queued by other processes, ``max_attempts`` how many claims a job gets.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        ingest: IngestFn,
+        *,
+        engine: Engine | None = None,
+        worker: bool = True,
+        lease_s: float = 60.0,
+        poll_s: float = 2.0,
+        max_attempts: int = 3,
+    ) -> None:
         self._engine = engine or make_engine(url)
         ensure_tables(self._engine)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._ingest = ingest
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vidrec-ingest")
+        self.queue = JobQueue(self._sessions, lease_s=lease_s, max_attempts=max_attempts)
+        self._poll_s = poll_s
         self._live: dict[str, IngestProgress] = {}
         self._lock = threading.Lock()
-        self._recover()
-
-    def _recover(self) -> None:
-        """Jobs left queued/running by a previous process will never finish: say so."""
-        with self._sessions.begin() as db:
-            rows = db.scalars(select(JobRow).where(JobRow.status.in_(("queued", "running")))).all()
-            for row in rows:
-                row.status = "failed"
-                row.finished_at = datetime.now(UTC)
-                row.error = json.dumps(
-                    {
-                        "error": "interrupted",
-                        "message": "The server stopped before this job finished.",
-                        "expected": None,
-                        "got": None,
-                        "hint": "Submit the same files again; ingest skips what is already indexed",
-                    }
-                )
-        if rows:
-            log.warning("marked %d interrupted ingest job(s) as failed", len(rows))
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if worker:
+            self._thread = threading.Thread(target=self._work, name="vidrec-ingest", daemon=True)
+            self._thread.start()
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop taking jobs. A job running now keeps its thread until the process exits; if the
+        process exits first, its lease runs out and another worker resumes it."""
+        self._stop.set()
+        self._wake.set()
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                claim = self.queue.claim()
+            except Exception:
+                log.exception("could not read the job queue; retrying")
+                claim = None
+            if claim is None:
+                self._wake.wait(self._poll_s)
+                self._wake.clear()
+                continue
+            self._run_claimed(claim)
+
+    def _run_claimed(self, claim: Claim) -> None:
+        done = threading.Event()
+
+        def heartbeat() -> None:
+            interval = self.queue.lease.total_seconds() / 3
+            while not done.wait(interval):
+                if not self.queue.renew(claim.job_id):
+                    return
+
+        beat = threading.Thread(target=heartbeat, name="vidrec-ingest-lease", daemon=True)
+        beat.start()
+        try:
+            upload = Path(claim.upload_dir) if claim.upload_dir else None
+            self._run(claim.job_id, claim.files, claim.manifest, upload)
+        finally:
+            done.set()
 
     def submit(
         self,
@@ -160,7 +179,7 @@ class JobManager:
         )
         with self._sessions.begin() as db:
             db.add(row)
-        self._executor.submit(self._run, job_id, list(files), manifest, upload_dir)
+        self._wake.set()
         log.info("queued ingest job %s (%d file(s), manifest=%s)", job_id, len(files), manifest)
         return self.get(job_id)
 
@@ -193,17 +212,12 @@ class JobManager:
             error=json.loads(row.error) if row.error else None,
         )
 
-    def _update(self, job_id: str, **values: Any) -> None:
-        with self._sessions.begin() as db:
-            row = db.get(JobRow, job_id)
-            if row is not None:
-                for key, value in values.items():
-                    setattr(row, key, value)
+    def _update(self, job_id: str, **values: Any) -> bool:
+        return self.queue.fenced(job_id, **values)
 
     def _run(
         self, job_id: str, files: list[str], manifest: str | None, upload_dir: Path | None
     ) -> None:
-        self._update(job_id, status="running", started_at=datetime.now(UTC))
         last_persist = 0.0
 
         def progress(p: IngestProgress) -> None:
@@ -237,8 +251,6 @@ class JobManager:
                 self._update(job_id, progress=json.dumps(asdict(live)))
 
         nothing_ok = report.failed and not report.ingested and not report.unchanged
-        if upload_dir is not None:
-            self._drop_failed_uploads(report, upload_dir, everything=bool(nothing_ok))
         error = None
         if nothing_ok:
             error = json.dumps(
@@ -250,13 +262,16 @@ class JobManager:
                     "hint": "See report.failed for each file; fix and submit again",
                 }
             )
-        self._update(
+        finished = self._update(
             job_id,
             status="failed" if nothing_ok else "succeeded",
             finished_at=datetime.now(UTC),
+            lease_until=None,
             report=_report_json(report),
             error=error,
         )
+        if finished and upload_dir is not None:  # a worker that lost the job leaves its files be
+            self._drop_failed_uploads(report, upload_dir, everything=bool(nothing_ok))
         log.info(
             "ingest job %s done: %d ingested, %d unchanged, %d failed",
             job_id,
@@ -266,9 +281,15 @@ class JobManager:
         )
 
     def _fail(self, job_id: str, body: dict[str, Any], upload_dir: Path | None) -> None:
-        if upload_dir is not None:
+        failed = self._update(
+            job_id,
+            status="failed",
+            finished_at=datetime.now(UTC),
+            lease_until=None,
+            error=json.dumps(body),
+        )
+        if failed and upload_dir is not None:
             shutil.rmtree(upload_dir, ignore_errors=True)
-        self._update(job_id, status="failed", finished_at=datetime.now(UTC), error=json.dumps(body))
 
     @staticmethod
     def _drop_failed_uploads(report: IngestReport, upload_dir: Path, *, everything: bool) -> None:

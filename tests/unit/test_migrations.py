@@ -19,10 +19,11 @@ from typer.testing import CliRunner
 from agent.users import UserStore
 from api.auth import KeyStore
 from api.db import project_schemas
+from api.jobs import JobManager
 from retrieval.catalogue import Catalogue
 from retrieval.errors import ConfigError
 from retrieval.sqldb import head_revision, make_engine, schema_differences, upgrade
-from retrieval.types import Chunk, Video
+from retrieval.types import Chunk, IngestReport, Video
 from ui.cli import app
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,19 +60,43 @@ def test_each_store_migrates_only_its_own_tables(sql_url: str) -> None:
     assert {"users", "user_events", "user_sessions", "session_turns"} <= _tables(sql_url)
 
 
-def _legacy_database(url: str) -> None:
-    """What a vidrec before migrations left: ``create_all`` tables with rows, no version table;
-    here also an older ``user_events`` without ``session_id`` and without its index."""
+BASELINES = {"catalogue": "catalogue_0001", "users": "users_0001", "api": "api_0001"}
+
+
+def _create_all_as_before_migrations(url: str) -> None:
+    """The tables ``create_all`` made before migrations existed, without any version table.
+
+    The baseline migrations were generated from those models (and the test above held them equal
+    to them when they were written), so running just the baselines and dropping the version
+    tables rebuilds such a database."""
     engine = make_engine(url)
     try:
         for schema in project_schemas():
-            schema.metadata.create_all(engine)
+            upgrade(engine, schema, BASELINES[schema.name])
+        with engine.begin() as conn:
+            for schema in project_schemas():
+                conn.execute(text(f"DROP TABLE {schema.version_table}"))
+    finally:
+        engine.dispose()
+
+
+def _legacy_database(url: str) -> None:
+    """What a vidrec before migrations left: tables with rows, no version table; here also an
+    older ``user_events`` without ``session_id`` and without its index."""
+    _create_all_as_before_migrations(url)
+    engine = make_engine(url)
+    try:
         now = datetime(2025, 1, 1, tzinfo=UTC)
         with engine.begin() as conn:
             conn.execute(text("DROP INDEX ix_user_events_user_time"))
             conn.execute(text("ALTER TABLE user_events DROP COLUMN session_id"))
+            conn.execute(text("UPDATE catalogue_state SET value = 7 WHERE key = 'version'"))
             conn.execute(
-                text("INSERT INTO catalogue_state (key, value) VALUES ('version', 7)"),
+                text(
+                    "INSERT INTO api_jobs (id, kind, status, key_id, created_at, files, progress)"
+                    " VALUES ('j1', 'ingest', 'running', '', :t, '[]', '{}')"
+                ),
+                {"t": now},
             )
             conn.execute(
                 text(
@@ -94,6 +119,10 @@ def _legacy_database(url: str) -> None:
         engine.dispose()
 
 
+def _never_called(*_: object) -> IngestReport:
+    raise AssertionError("no job should run")
+
+
 def test_database_made_by_create_all_is_adopted_with_its_rows(sql_url: str) -> None:
     _legacy_database(sql_url)
     catalogue, users, keys = Catalogue(sql_url), UserStore(sql_url), KeyStore(sql_url)
@@ -103,6 +132,11 @@ def test_database_made_by_create_all_is_adopted_with_its_rows(sql_url: str) -> N
         assert [e.video_id for e in users.history("alice")] == ["old"]
         users.record("alice", "new", "like", session_id="s1")  # the column added on adoption
         assert users.history("alice")[-1].session_id == "s1"
+        # a job the old server left running would never finish: failed, as its restart did
+        jobs = JobManager(sql_url, _never_called, worker=False)
+        left = jobs.get("j1")
+        jobs.close()
+        assert left.status == "failed" and left.error and left.error["error"] == "interrupted"
         engine = make_engine(sql_url)
         try:
             for schema in project_schemas():
@@ -115,10 +149,9 @@ def test_database_made_by_create_all_is_adopted_with_its_rows(sql_url: str) -> N
 
 
 def test_adoption_refuses_to_invent_a_required_value(sql_url: str) -> None:
+    _create_all_as_before_migrations(sql_url)
     engine = make_engine(sql_url)
     try:
-        for schema in project_schemas():
-            schema.metadata.create_all(engine)
         with engine.begin() as conn:
             conn.execute(text("ALTER TABLE api_keys DROP COLUMN key_hash"))
     finally:
