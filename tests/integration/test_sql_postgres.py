@@ -10,6 +10,7 @@ import pytest
 
 from tests.unit.test_catalogue import *  # noqa: F403
 from tests.unit.test_job_queue import *  # noqa: F403
+from tests.unit.test_lexical_reload import *  # noqa: F403
 from tests.unit.test_migrations import *  # noqa: F403
 from tests.unit.test_users import *  # noqa: F403
 
