@@ -148,6 +148,15 @@ class APISettings(Section):
         [], description="folders POST /v1/videos may ingest server-side paths from (none: off)"
     )
     mcp_http: bool = Field(True, description="mount the MCP streamable HTTP endpoint at /mcp")
+    ingest_lease_s: float = Field(
+        60.0,
+        gt=0,
+        description="an ingest job's claim lasts this long unless its worker renews it; after a "
+        "worker is killed, another resumes its job within about this time",
+    )
+    ingest_poll_s: float = Field(
+        2.0, gt=0, description="how often an idle worker looks for jobs queued by other workers"
+    )
 
 
 class UISettings(Section):

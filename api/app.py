@@ -77,7 +77,9 @@ def create_app(
         settings=settings,
         recommender=rec,
         keys=keys or KeyStore(settings.sql_url),
-        jobs=JobManager(settings.sql_url, ingest),
+        jobs=JobManager(
+            settings.sql_url, ingest, lease_s=api.ingest_lease_s, poll_s=api.ingest_poll_s
+        ),
         rate_limiter=RateLimiter(api.rate_limit_per_minute, api.rate_limit_storage),
         limits=limits,
         owns_recommender=owns,

@@ -189,6 +189,13 @@ class JobQueue:
             log.warning("job %s is no longer held by %s; not writing", job_id, self.worker)
         return written
 
+    def release(self, job_id: str) -> bool:
+        """Give a job this worker holds back to the queue, its attempt not counted (it could not
+        start: another ingest holds the library)."""
+        return self.fenced(
+            job_id, status="queued", worker=None, lease_until=None, attempts=JobRow.attempts - 1
+        )
+
     def renew(self, job_id: str) -> bool:
         """Extend this worker's lease on ``job_id``; False when it was lost."""
         return self.fenced(job_id, lease_until=_now() + self.lease)

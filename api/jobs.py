@@ -32,7 +32,7 @@ from sqlalchemy.orm import sessionmaker
 
 from api.db import ensure_tables, make_engine
 from api.job_queue import Claim, JobQueue, JobRow
-from retrieval.errors import NotFoundError, VidrecError
+from retrieval.errors import IngestBusyError, NotFoundError, VidrecError
 from retrieval.types import IngestFailure, IngestProgress, IngestReport
 
 log = logging.getLogger(__name__)
@@ -133,13 +133,12 @@ class JobManager:
             except Exception:
                 log.exception("could not read the job queue; retrying")
                 claim = None
-            if claim is None:
+            if claim is None or not self._run_claimed(claim):
                 self._wake.wait(self._poll_s)
                 self._wake.clear()
-                continue
-            self._run_claimed(claim)
 
-    def _run_claimed(self, claim: Claim) -> None:
+    def _run_claimed(self, claim: Claim) -> bool:
+        """Run a claimed job; False when it went back to the queue (the library was busy)."""
         done = threading.Event()
 
         def heartbeat() -> None:
@@ -152,7 +151,7 @@ class JobManager:
         beat.start()
         try:
             upload = Path(claim.upload_dir) if claim.upload_dir else None
-            self._run(claim.job_id, claim.files, claim.manifest, upload)
+            return self._run(claim.job_id, claim.files, claim.manifest, upload)
         finally:
             done.set()
 
@@ -217,7 +216,7 @@ class JobManager:
 
     def _run(
         self, job_id: str, files: list[str], manifest: str | None, upload_dir: Path | None
-    ) -> None:
+    ) -> bool:
         last_persist = 0.0
 
         def progress(p: IngestProgress) -> None:
@@ -231,10 +230,14 @@ class JobManager:
 
         try:
             report = self._ingest(files, manifest, progress)
+        except IngestBusyError:
+            log.info("ingest job %s waits: another ingest holds the library", job_id)
+            self.queue.release(job_id)
+            return False
         except VidrecError as exc:
             self._fail(job_id, exc.to_dict(), upload_dir)
             log.warning("ingest job %s failed: %s", job_id, exc)
-            return
+            return True
         except Exception as exc:
             log.exception("ingest job %s crashed", job_id)
             body = VidrecError(
@@ -243,7 +246,7 @@ class JobManager:
                 hint="See the server log",
             ).to_dict()
             self._fail(job_id, dict(body), upload_dir)
-            return
+            return True
         finally:
             with self._lock:
                 live = self._live.pop(job_id, None)
@@ -279,6 +282,7 @@ class JobManager:
             len(report.unchanged),
             len(report.failed),
         )
+        return True
 
     def _fail(self, job_id: str, body: dict[str, Any], upload_dir: Path | None) -> None:
         failed = self._update(

@@ -16,6 +16,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -157,3 +158,30 @@ def redis_server() -> Iterator[str]:
         proc.wait(timeout=10)
         log.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def chroma_server(path: Path) -> Iterator[str]:
+    """Start ``chroma run`` (the CLI of the chromadb package) on ``path``; yields its URL."""
+    # the CLI sits beside this interpreter in a venv that is not activated (as in CI)
+    exe = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
+    if exe is None:
+        unavailable("the `chroma` CLI (from the chromadb package) is not beside the interpreter")
+    port = free_port()
+    path.mkdir(parents=True, exist_ok=True)
+    log = (path.parent / f"{path.name}.log").open("wb")
+    proc = subprocess.Popen(
+        [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, proc, "chroma run", timeout=60)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

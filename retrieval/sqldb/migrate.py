@@ -8,9 +8,8 @@ database. ``vidrec db upgrade`` runs all of them; ``vidrec db check`` compares e
 with its models.
 
 Several processes may open a fresh database at once (``vidrec serve --workers N``): the upgrade runs
-under a lock (PostgreSQL: a transaction-scoped advisory lock, with the DDL in the same transaction;
-SQLite: an exclusive ``flock`` on a file beside the database), and a process that finds the schema
-already at head takes no lock at all.
+under a lock (:func:`retrieval.sqldb.locks.database_lock`: PostgreSQL advisory, SQLite ``flock`` on
+a file beside the database), and a process that finds the schema already at head takes no lock.
 
 A database made by ``create_all`` before migrations existed has the tables but no version table;
 its baseline migration adopts them (:func:`retrieval.sqldb.ops.create_table` adds only what is
@@ -19,12 +18,7 @@ missing), so its rows are kept and it is stamped at the baseline.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
 import logging
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -35,15 +29,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection, Engine
 
 from retrieval.sqldb.engine import sqlite_path
+from retrieval.sqldb.locks import database_lock
 
 log = logging.getLogger(__name__)
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent / "alembic"
-_process_lock = threading.Lock()  # threads of one process: flock is per open file, not per thread
 
 
 @dataclass(frozen=True)
@@ -103,22 +97,6 @@ def current_revision(connection: Connection, schema: Schema) -> str | None:
     return context.get_current_revision()
 
 
-@contextlib.contextmanager
-def _sqlite_file_lock(db_file: Path) -> Iterator[None]:
-    lock_path = db_file.with_name(db_file.name + ".migrate-lock")
-    with _process_lock, lock_path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _advisory_key(schema: Schema) -> int:
-    digest = hashlib.sha256(f"vidrec-migrate-{schema.name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
 def upgrade(engine: Engine, schema: Schema, revision: str = "head") -> str | None:
     """Bring ``schema``'s tables to ``revision`` (newest by default); returns the revision now.
 
@@ -129,10 +107,8 @@ def upgrade(engine: Engine, schema: Schema, revision: str = "head") -> str | Non
         if current_revision(conn, schema) == target:
             return target
     db_file = sqlite_path(str(engine.url))
-    lock = _sqlite_file_lock(db_file) if db_file is not None else _process_lock
-    with lock, engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _advisory_key(schema)})
+    lock_file = db_file.with_name(db_file.name + ".migrate-lock") if db_file is not None else None
+    with database_lock(engine, f"migrate-{schema.name}", lock_file), engine.begin() as conn:
         before = current_revision(conn, schema)
         if before != target:
             log.info("migrating %s tables: %s -> %s", schema.name, before, target)

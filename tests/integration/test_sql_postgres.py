@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.test_catalogue import *  # noqa: F403
+from tests.unit.test_db_locks import *  # noqa: F403
 from tests.unit.test_job_queue import *  # noqa: F403
 from tests.unit.test_lexical_reload import *  # noqa: F403
 from tests.unit.test_migrations import *  # noqa: F403

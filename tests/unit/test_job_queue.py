@@ -164,3 +164,28 @@ def test_a_long_job_keeps_its_lease_while_it_runs(sql_url: str, lease_s: float) 
     finally:
         for manager in (front, *workers):
             manager.close()
+
+
+def test_a_job_finding_the_library_busy_waits_in_the_queue_uncounted(sql_url: str) -> None:
+    from retrieval.errors import IngestBusyError
+
+    tries: list[int] = []
+
+    def busy_once(paths: Sequence[str], *_: Any) -> IngestReport:
+        tries.append(1)
+        if len(tries) == 1:
+            raise IngestBusyError("Another ingest is running on this library")
+        return IngestReport(ingested=list(paths))
+
+    manager = JobManager(sql_url, busy_once, poll_s=0.05)
+    try:
+        job = manager.submit(["f.wav"])
+        _wait_for(lambda: manager.get(job.id).status == "succeeded")
+        assert len(tries) == 2 and manager.get(job.id).error is None
+        with sessionmaker(make_engine(sql_url))() as db:
+            from api.job_queue import JobRow
+
+            row = db.get(JobRow, job.id)
+            assert row is not None and row.attempts == 1  # the busy try did not count
+    finally:
+        manager.close()
