@@ -132,6 +132,24 @@ def postgres() -> Iterator[Postgres]:
 
 
 @contextlib.contextmanager
+def server_process(command: list[str], port: int, log_path: Path, what: str) -> Iterator[None]:
+    """Run ``command`` (a server that will listen on ``port``) for the block, output to
+    ``log_path``; ready once the port accepts connections."""
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(port, proc, what, timeout=60)
+            yield
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@contextlib.contextmanager
 def redis_server() -> Iterator[str]:
     """Start ``redis-server`` (no persistence) for the block; yields its ``redis://`` URL."""
     exe = shutil.which("redis-server")
@@ -143,20 +161,11 @@ def redis_server() -> Iterator[str]:
         unavailable("the redis client package is not installed (pip install redis)")
     root = Path(tempfile.mkdtemp(prefix="vidrec-redis-"))
     port = free_port()
-    log = (root / "log").open("wb")
     args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    proc = subprocess.Popen(
-        [exe, *args, "--dir", str(root)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     try:
-        wait_for_port(port, proc, "redis-server", timeout=20)
-        yield f"redis://127.0.0.1:{port}/0"
+        with server_process([exe, *args, "--dir", str(root)], port, root / "log", "redis-server"):
+            yield f"redis://127.0.0.1:{port}/0"
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -169,19 +178,6 @@ def chroma_server(path: Path) -> Iterator[str]:
         unavailable("the `chroma` CLI (from the chromadb package) is not beside the interpreter")
     port = free_port()
     path.mkdir(parents=True, exist_ok=True)
-    log = (path.parent / f"{path.name}.log").open("wb")
-    proc = subprocess.Popen(
-        [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for_port(port, proc, "chroma run", timeout=60)
+    command = [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
+    with server_process(command, port, path.parent / f"{path.name}.log", "chroma run"):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
