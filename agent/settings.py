@@ -173,6 +173,11 @@ class APISettings(Section):
     bad_key_limit_per_minute: int = Field(
         30, description="failed key checks per client address before it gets 429s (0: no limit)"
     )
+    rate_limit_storage: str = Field(
+        "memory://",
+        description="where rate limit counts live (a `limits` storage URI): memory:// counts in "
+        "this process only; redis://host:6379/0 shares them across every API worker",
+    )
     cors_origins: list[str] = Field(default_factory=list)
     require_keys: bool = True
     max_concurrency: int | None = Field(
@@ -195,6 +200,15 @@ class APISettings(Section):
         6 * 3600.0, description="an ingest job running longer is stopped (0: no limit)"
     )
     mcp_http: bool = Field(True, description="mount the MCP streamable HTTP endpoint at /mcp")
+    ingest_lease_s: float = Field(
+        60.0,
+        gt=0,
+        description="an ingest job's claim lasts this long unless its worker renews it; after a "
+        "worker is killed, another resumes its job within about this time",
+    )
+    ingest_poll_s: float = Field(
+        2.0, gt=0, description="how often an idle worker looks for jobs queued by other workers"
+    )
 
 
 class UISettings(Section):

@@ -2,7 +2,8 @@
 
 The tables live in the same database as the catalogue (``settings.sql_url``) but are their own:
 ``users``, ``user_events`` (watch with fraction, like, dislike, rating, impression), ``user_sessions``
-and ``session_turns`` (the messages of each turn and the video ids recommended in it).
+and ``session_turns`` (the messages of each turn and the video ids recommended in it). Their schema
+is the Alembic history in ``agent/migrations`` (``SCHEMA``), applied when a store opens a database.
 ``export`` returns everything held about one user; ``forget`` deletes all of it in one transaction.
 """
 
@@ -15,7 +16,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast, get_args
+from pathlib import Path
+from typing import cast, get_args
 
 from sqlalchemy import (
     DateTime,
@@ -25,9 +27,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    create_engine,
     delete,
-    event,
     select,
 )
 from sqlalchemy.engine import Engine
@@ -36,6 +36,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from agent.types import FeedbackEvent, FeedbackKind, Message
 from retrieval.errors import InvalidInputError, NotFoundError
 from retrieval.ids import ID_EXAMPLES, id_problem
+from retrieval.sqldb import Schema, make_engine, upgrade
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,9 @@ class TurnRow(_Base):
     reply: Mapped[str] = mapped_column(Text)
     recommended: Mapped[str] = mapped_column(Text)  # JSON list of video ids, ranked
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+SCHEMA = Schema("users", _Base.metadata, Path(__file__).resolve().parent / "migrations")
 
 
 @dataclass(frozen=True)
@@ -190,8 +194,8 @@ class UserStore:
 
     def __init__(self, url: str, *, engine: Engine | None = None) -> None:
         self.url = url
-        self._engine = engine or self._make_engine(url)
-        _Base.metadata.create_all(self._engine)
+        self._engine = engine or make_engine(url)
+        upgrade(self._engine, SCHEMA)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._lock = (
             threading.Lock()
@@ -206,23 +210,6 @@ class UserStore:
     def write_lock(self) -> threading.Lock:
         """Held by every write of this store; bulk writers outside it take it too."""
         return self._lock
-
-    @staticmethod
-    def _make_engine(url: str) -> Engine:
-        if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-            @event.listens_for(engine, "connect")
-            def _pragmas(dbapi_conn: Any, _record: Any) -> None:
-                cursor = dbapi_conn.cursor()
-                cursor.execute("PRAGMA foreign_keys=ON")
-                cursor.execute("PRAGMA journal_mode=WAL")
-                # deleted rows are overwritten with zeros at once: forgetting a user needs no VACUUM
-                cursor.execute("PRAGMA secure_delete=ON")
-                cursor.close()
-
-            return engine
-        return create_engine(url, pool_pre_ping=True)
 
     def close(self) -> None:
         self._engine.dispose()

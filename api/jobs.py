@@ -1,37 +1,42 @@
 """Background ingest jobs for ``POST /v1/videos``, with their status kept in SQL (``api_jobs``).
 
-Jobs run one at a time on one worker thread (ingest already uses every core for Whisper and the
-embedder; two at once would only thrash). Status and progress survive a restart: a job that was
-queued or running when the process stopped is marked failed with a hint to submit it again (ingest
-is idempotent and resumable, so re-submitting redoes only what is missing).
+A submitted job is a row in the durable queue (:mod:`api.job_queue`): every API process runs one
+worker thread that claims jobs from it, whichever process took the request, and runs them one at a
+time (ingest already uses every core for Whisper and the embedder; two at once would only thrash).
+The worker holds a renewed lease on its job; when the process is killed, the lease runs out and
+another worker (or this one, restarted) resumes the job: ingest is idempotent and resumable, so the
+new attempt redoes only what is missing. Status and progress are in SQL, readable from any process.
 
 Uploaded files live in ``<data_dir>/uploads/<job id>/`` because the library keeps pointing at them
-(play URLs, re-ingest). When a job fails, its upload folder is removed; when single files fail,
-those files are removed, so nothing half-ingested lingers.
+(play URLs, re-ingest); workers on several machines must therefore share the data dir. When a job
+fails, its upload folder is removed; when single files fail, those files are removed, so nothing
+half-ingested lingers. Each run is bounded by an :class:`~retrieval.guard.IngestGuard`: its inputs
+must stay under the job's upload folder (or ``api.ingest_roots`` for server-side paths), it has a
+time limit, and an admin can cancel it (a queued job never starts; a running one stops between
+videos, in whichever process runs it).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import shutil
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, String, Text, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
-from api.db import ApiBase, ensure_tables, make_engine
-from retrieval.errors import NotFoundError, VidrecError
+from api.db import ensure_tables, make_engine
+from api.job_queue import Claim, JobQueue, JobRow
+from api.upload_folders import orphan_folders, remove_upload
+from retrieval.errors import IngestBusyError, NotFoundError, VidrecError
 from retrieval.guard import IngestCancelled, IngestGuard
 from retrieval.types import IngestFailure, IngestProgress, IngestReport
 
@@ -41,25 +46,6 @@ IngestFn = Callable[
     [Sequence[str], str | None, Callable[[IngestProgress], None], IngestGuard], IngestReport
 ]
 _PERSIST_EVERY_S = 1.0
-_ORPHAN_AGE_S = 3600.0  # an upload folder with no job this old was left by a dead process
-
-
-class JobRow(ApiBase):
-    __tablename__ = "api_jobs"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), default="ingest")
-    status: Mapped[str] = mapped_column(String(16))
-    key_id: Mapped[str] = mapped_column(String(32), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    files: Mapped[str] = mapped_column(Text, default="[]")
-    manifest: Mapped[str | None] = mapped_column(Text, nullable=True)
-    upload_dir: Mapped[str | None] = mapped_column(Text, nullable=True)
-    progress: Mapped[str] = mapped_column(Text, default="{}")
-    report: Mapped[str | None] = mapped_column(Text, nullable=True)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 @dataclass(frozen=True)
@@ -109,13 +95,19 @@ def _report_from(text: str | None) -> IngestReport | None:
 
 
 class JobManager:
-    """Queue ingest runs on one worker thread and report their status.
+    """Queue ingest runs in SQL, run the ones this process claims, and report any job's status.
+
+    ``worker=False`` only queues and reports (a process that must not ingest). ``lease_s`` is how
+    long a claim lasts without renewal (renewed every third of it), ``poll_s`` how often the idle
+    worker looks for jobs queued by other processes, ``max_attempts`` how many claims a job gets.
 
     Args:
-        timeout_s: each job's time limit once it starts (``None``: none); past it the job fails
+        timeout_s: each run's time limit once it starts (``None``: none); past it the job fails
             and the next one starts.
-        uploads_dir: the folder of upload folders, cleaned of what interrupted runs left.
-        in_use: the files the library still points at (kept when an upload folder is cleaned).
+        ingest_roots: the folders a job without an upload folder may read (``api.ingest_roots``;
+            ``None``: any, for the operator's own jobs); an upload's job reads only its folder.
+        uploads_dir: the folder of upload folders, swept of what interrupted uploads left.
+        in_use: the files the library still points at (kept when an upload folder is removed).
     """
 
     def __init__(
@@ -124,7 +116,12 @@ class JobManager:
         ingest: IngestFn,
         *,
         engine: Engine | None = None,
+        worker: bool = True,
+        lease_s: float = 60.0,
+        poll_s: float = 2.0,
+        max_attempts: int = 3,
         timeout_s: float | None = None,
+        ingest_roots: Sequence[Path] | None = None,
         uploads_dir: Path | None = None,
         in_use: Callable[[], set[str]] = set,
     ) -> None:
@@ -132,78 +129,93 @@ class JobManager:
         ensure_tables(self._engine)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._ingest = ingest
+        self.queue = JobQueue(self._sessions, lease_s=lease_s, max_attempts=max_attempts)
+        self._poll_s = poll_s
         self._timeout_s = timeout_s
+        self._ingest_roots = list(ingest_roots) if ingest_roots else None
         self._in_use = in_use
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vidrec-ingest")
         self._live: dict[str, IngestProgress] = {}
-        self._guards: dict[str, IngestGuard] = {}
+        self._guards: dict[str, IngestGuard] = {}  # the runs of this process
         self._lock = threading.Lock()
-        self._recover(uploads_dir)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if uploads_dir is not None:
+            self._sweep(uploads_dir)
+        if worker:
+            self._thread = threading.Thread(target=self._work, name="vidrec-ingest", daemon=True)
+            self._thread.start()
 
-    def _recover(self, uploads_dir: Path | None) -> None:
-        """Jobs left queued/running by a previous process will never finish: say so, and remove
-        the upload folders nothing will use (cut-off uploads, interrupted or unrecorded jobs)."""
-        with self._sessions.begin() as db:
-            rows = db.scalars(select(JobRow).where(JobRow.status.in_(("queued", "running")))).all()
-            known = set(db.scalars(select(JobRow.id)).all())
-            stale = [Path(r.upload_dir) for r in rows if r.upload_dir]
-            for row in rows:
-                row.status = "failed"
-                row.finished_at = datetime.now(UTC)
-                row.error = json.dumps(
-                    {
-                        "error": "interrupted",
-                        "message": "The server stopped before this job finished.",
-                        "expected": None,
-                        "got": None,
-                        "hint": "Submit the same files again; ingest skips what is already indexed",
-                    }
-                )
-        if rows:
-            log.warning("marked %d interrupted ingest job(s) as failed", len(rows))
-        if uploads_dir is not None and uploads_dir.is_dir():
-            old = time.time() - _ORPHAN_AGE_S  # younger ones may be another process's upload
-            stale += [
-                p
-                for p in uploads_dir.iterdir()
-                if p.is_dir()
-                and (p.name.endswith(".partial") or p.name not in known)
-                and p.stat().st_mtime < old
-            ]
-        for folder in stale:
-            self._remove_upload(folder)
-
-    def _remove_upload(self, folder: Path) -> None:
-        """Delete an upload folder, keeping only files a library video still points at."""
-        keep = {str(Path(p).resolve()) for p in self._in_use()}
-        kept = False
-        for path in sorted(folder.rglob("*"), reverse=True):
-            if path.is_dir():
-                with contextlib.suppress(OSError):
-                    path.rmdir()  # only when emptied
-            elif str(path.resolve()) in keep:
-                kept = True
-            else:
-                path.unlink(missing_ok=True)
-        if not kept:
-            shutil.rmtree(folder, ignore_errors=True)
-        log.info("removed the upload folder %s%s", folder, " (kept files in use)" if kept else "")
+    def _sweep(self, uploads_dir: Path) -> None:
+        with self._sessions() as db:
+            known = db.scalars(select(JobRow.id)).all()
+        for folder in orphan_folders(uploads_dir, known):
+            remove_upload(folder, self._in_use)
 
     def close(self) -> None:
-        for guard in list(self._guards.values()):
+        """Stop taking jobs. A job running here stops at its next check and goes back to the
+        queue (its attempt not counted), so another worker resumes it; if the process exits
+        first, its lease runs out and another worker resumes it all the same."""
+        self._stop.set()
+        self._wake.set()
+        with self._lock:
+            guards = list(self._guards.values())
+        for guard in guards:
             guard.cancel("the server is shutting down")
-        self._executor.shutdown(wait=False, cancel_futures=True)
 
     def cancel(self, job_id: str) -> Job:
-        """Stop a queued or running job (a running one stops at its next check, between videos
-        or while hashing); a finished job is returned as it is."""
+        """Stop a queued or running job: a queued one never starts, a running one stops at its
+        next check (between videos or while hashing), in whichever process runs it; a finished
+        job is returned as it is."""
         job = self.get(job_id)
+        if job.status not in ("queued", "running"):
+            return job
         with self._lock:
             guard = self._guards.get(job_id)
-        if guard is not None and job.status in ("queued", "running"):
-            guard.cancel("cancelled by an admin")
-            log.info("ingest job %s cancelled", job_id)
-        return job
+        if guard is not None:
+            guard.cancel("cancelled by an admin")  # our run writes the status when it stops
+        else:
+            # queued, or running elsewhere: that worker loses its lease and stops its run
+            self.queue.cancel(job_id, json.dumps(_cancelled_body()))
+        log.info("ingest job %s cancelled", job_id)
+        return self.get(job_id)
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            try:
+                claim = self.queue.claim()
+            except Exception:
+                log.exception("could not read the job queue; retrying")
+                claim = None
+            if claim is None or not self._run_claimed(claim):
+                self._wake.wait(self._poll_s)
+                self._wake.clear()
+
+    def _run_claimed(self, claim: Claim) -> bool:
+        """Run a claimed job; False when it went back to the queue (the library was busy)."""
+        done = threading.Event()
+        upload = Path(claim.upload_dir) if claim.upload_dir else None
+        roots = [upload] if upload is not None else self._ingest_roots
+        guard = IngestGuard(roots, timeout_s=self._timeout_s)
+        with self._lock:
+            self._guards[claim.job_id] = guard
+
+        def heartbeat() -> None:
+            interval = self.queue.lease.total_seconds() / 3
+            while not done.wait(interval):
+                if not self.queue.renew(claim.job_id):
+                    # cancelled from another process, or taken over after a stall: stop working
+                    guard.cancel("the job was cancelled or taken over by another worker")
+                    return
+
+        beat = threading.Thread(target=heartbeat, name="vidrec-ingest-lease", daemon=True)
+        beat.start()
+        try:
+            return self._run(claim.job_id, claim.files, claim.manifest, upload, guard)
+        finally:
+            done.set()
+            with self._lock:
+                self._guards.pop(claim.job_id, None)
 
     def submit(
         self,
@@ -213,9 +225,7 @@ class JobManager:
         upload_dir: Path | None = None,
         key_id: str = "",
         job_id: str | None = None,
-        roots: Sequence[Path] | None = None,
     ) -> Job:
-        """Queue an ingest; ``roots``: the folders its inputs must stay under (``None``: any)."""
         job_id = job_id or uuid.uuid4().hex
         row = JobRow(
             id=job_id,
@@ -230,9 +240,7 @@ class JobManager:
         )
         with self._sessions.begin() as db:
             db.add(row)
-        with self._lock:
-            self._guards[job_id] = IngestGuard(roots, timeout_s=self._timeout_s)
-        self._executor.submit(self._run, job_id, list(files), manifest, upload_dir)
+        self._wake.set()
         log.info("queued ingest job %s (%d file(s), manifest=%s)", job_id, len(files), manifest)
         return self.get(job_id)
 
@@ -266,23 +274,17 @@ class JobManager:
             upload_dir=row.upload_dir,
         )
 
-    def _update(self, job_id: str, **values: Any) -> None:
-        with self._sessions.begin() as db:
-            row = db.get(JobRow, job_id)
-            if row is not None:
-                for key, value in values.items():
-                    setattr(row, key, value)
+    def _update(self, job_id: str, **values: Any) -> bool:
+        return self.queue.fenced(job_id, **values)
 
     def _run(
-        self, job_id: str, files: list[str], manifest: str | None, upload_dir: Path | None
-    ) -> None:
-        with self._lock:
-            guard = self._guards[job_id]
-        if guard.cancelled:
-            self._guards.pop(job_id, None)
-            self._fail(job_id, _cancelled_body(), upload_dir, status="cancelled")
-            return
-        self._update(job_id, status="running", started_at=datetime.now(UTC))
+        self,
+        job_id: str,
+        files: list[str],
+        manifest: str | None,
+        upload_dir: Path | None,
+        guard: IngestGuard,
+    ) -> bool:
         last_persist = 0.0
 
         def progress(p: IngestProgress) -> None:
@@ -296,16 +298,22 @@ class JobManager:
 
         try:
             report = self._ingest(files, manifest, progress, guard)
+        except IngestBusyError:
+            log.info("ingest job %s waits: another ingest holds the library", job_id)
+            self.queue.release(job_id)
+            return False
         except IngestCancelled as exc:
-            timed_out = "timed out" in exc.message
-            status = "failed" if timed_out else "cancelled"
+            if self._stop.is_set():  # shutting down: another worker resumes it
+                self.queue.release(job_id)
+                return True
+            status = "failed" if "timed out" in exc.message else "cancelled"
             self._fail(job_id, exc.to_dict(), upload_dir, status=status)
             log.warning("ingest job %s stopped: %s", job_id, exc)
-            return
+            return True
         except VidrecError as exc:
             self._fail(job_id, exc.to_dict(), upload_dir)
             log.warning("ingest job %s failed: %s", job_id, exc)
-            return
+            return True
         except Exception as exc:
             log.exception("ingest job %s crashed", job_id)
             body = VidrecError(
@@ -314,17 +322,14 @@ class JobManager:
                 hint="See the server log",
             ).to_dict()
             self._fail(job_id, dict(body), upload_dir)
-            return
+            return True
         finally:
             with self._lock:
                 live = self._live.pop(job_id, None)
-                self._guards.pop(job_id, None)
             if live is not None:
                 self._update(job_id, progress=json.dumps(asdict(live)))
 
         nothing_ok = report.failed and not report.ingested and not report.unchanged
-        if upload_dir is not None:
-            self._drop_failed_uploads(report, upload_dir, everything=bool(nothing_ok))
         error = None
         if nothing_ok:
             error = json.dumps(
@@ -336,13 +341,16 @@ class JobManager:
                     "hint": "See report.failed for each file; fix and submit again",
                 }
             )
-        self._update(
+        finished = self._update(
             job_id,
             status="failed" if nothing_ok else "succeeded",
             finished_at=datetime.now(UTC),
+            lease_until=None,
             report=_report_json(report),
             error=error,
         )
+        if finished and upload_dir is not None:  # a worker that lost the job leaves its files be
+            self._drop_failed_uploads(report, upload_dir, everything=bool(nothing_ok))
         log.info(
             "ingest job %s done: %d ingested, %d unchanged, %d failed",
             job_id,
@@ -350,6 +358,7 @@ class JobManager:
             len(report.unchanged),
             len(report.failed),
         )
+        return True
 
     def _fail(
         self,
@@ -359,14 +368,21 @@ class JobManager:
         *,
         status: str = "failed",
     ) -> None:
-        if upload_dir is not None:
-            self._remove_upload(upload_dir)
-        self._update(job_id, status=status, finished_at=datetime.now(UTC), error=json.dumps(body))
+        failed = self._update(
+            job_id,
+            status=status,
+            finished_at=datetime.now(UTC),
+            lease_until=None,
+            error=json.dumps(body),
+        )
+        if failed and upload_dir is not None:
+            remove_upload(upload_dir, self._in_use)
 
-    @staticmethod
-    def _drop_failed_uploads(report: IngestReport, upload_dir: Path, *, everything: bool) -> None:
+    def _drop_failed_uploads(
+        self, report: IngestReport, upload_dir: Path, *, everything: bool
+    ) -> None:
         if everything:
-            shutil.rmtree(upload_dir, ignore_errors=True)
+            remove_upload(upload_dir, self._in_use)
             return
         root = upload_dir.resolve()
         for failure in report.failed:
@@ -377,6 +393,6 @@ class JobManager:
 
 def _cancelled_body() -> dict[str, str | None]:
     return IngestCancelled(
-        "The ingest stopped: cancelled by an admin before it started",
-        hint="Submit the files again to ingest them",
+        "The ingest stopped: cancelled by an admin",
+        hint="Videos finished before it stopped are kept; submit the files again for the rest",
     ).to_dict()

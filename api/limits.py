@@ -6,9 +6,11 @@ while it streams and cut off at the limit. JSON routes get ``api.max_body_kb``; 
 (``POST /v1/recommend`` voice queries, ``/v1/transcribe``, ``/v1/videos``) get ``api.max_upload_mb``.
 
 The rate limit uses the ``limits`` package (the engine behind slowapi and Flask-Limiter): a moving
-window of ``api.rate_limit_per_minute`` requests per key. Its storage is in-process memory; a
-multi-worker deployment would point it at Redis (``limits.storage.storage_from_string``) without
-changing this module's interface.
+window of ``api.rate_limit_per_minute`` requests per key. Where the counts live is
+``api.rate_limit_storage``, a ``limits`` storage URI: ``memory://`` (the default) counts in this
+process only, so N API workers would each allow the full budget; ``redis://host:6379/0`` keeps one
+count per key for every worker. When that storage cannot be reached, a limited request is refused
+with 503 rather than let through uncounted.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from limits import RateLimitItemPerMinute
-from limits.storage import MemoryStorage
+from limits.errors import ConfigurationError, StorageError
+from limits.storage import StorageTypes, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
@@ -35,7 +38,7 @@ from api.errors import (
     openai_envelope,
     payload_too_large,
 )
-from retrieval.errors import AuthenticationError
+from retrieval.errors import AuthenticationError, BackendUnavailableError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -60,25 +63,42 @@ class BodyLimits:
         return describe_bytes(n)
 
 
+def _storage(uri: str) -> StorageTypes:
+    try:
+        return storage_from_string(uri, wrap_exceptions=True)
+    except ConfigurationError as exc:
+        raise ConfigError(
+            f"Unusable rate limit storage ({exc})",
+            expected="memory:// or redis://host:6379/0",
+            got=repr(uri),
+            hint="Fix api.rate_limit_storage (VIDREC_API__RATE_LIMIT_STORAGE)",
+        ) from exc
+
+
 class RateLimiter:
     """``per_minute`` requests per identity in any 60 s window; 0 or less disables it.
 
-    ``what`` and ``setting`` name the budget in the 429 answer (several limiters exist: per key,
-    per key for the expensive routes, per client address for failed key checks).
+    ``storage`` is a ``limits`` storage URI: ``memory://`` (this process) or ``redis://...``
+    (shared by every process pointed at it). ``what`` and ``setting`` name the budget in the 429
+    answer (several limiters exist: per key, per key for the expensive routes, per client
+    address for failed key checks).
     """
 
     def __init__(
         self,
         per_minute: int,
+        storage: str = "memory://",
         *,
         what: str = "requests for this API key",
         setting: str = "VIDREC_API__RATE_LIMIT_PER_MINUTE",
     ) -> None:
         self.per_minute = per_minute
+        self.storage = storage
         self.what = what
         self.setting = setting
-        self._item = RateLimitItemPerMinute(max(1, per_minute))
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        # one namespace per budget: limiters sharing a Redis never count into each other
+        self._item = RateLimitItemPerMinute(max(1, per_minute), namespace=setting)
+        self._limiter = MovingWindowRateLimiter(_storage(storage))
 
     @property
     def enabled(self) -> bool:
@@ -88,9 +108,18 @@ class RateLimiter:
         """Count one request for ``identity``; raise ``RateLimitExceededError`` when over budget."""
         if not self.enabled:
             return
-        if self._limiter.hit(self._item, identity):
-            return
-        stats = self._limiter.get_window_stats(self._item, identity)
+        try:
+            if self._limiter.hit(self._item, identity):
+                return
+            stats = self._limiter.get_window_stats(self._item, identity)
+        except StorageError as exc:
+            log.error("rate limit storage %s failed: %s", self.storage, exc.storage_error)
+            raise BackendUnavailableError(
+                "The rate limit storage cannot be reached",
+                expected=f"a reachable {self.storage.split('://')[0]} storage",
+                got=f"{type(exc.storage_error).__name__}: {exc.storage_error}",
+                hint="Retry shortly; operators: check api.rate_limit_storage",
+            ) from exc
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         log.info("rate limit hit for %s (retry in %d s)", identity, retry_after)
         raise RateLimitExceededError(
@@ -106,6 +135,7 @@ def expensive_limiter(api: APISettings) -> RateLimiter:
     """Per key, for the routes that run a model (a recommendation turn, chat, a transcription)."""
     return RateLimiter(
         api.expensive_rate_limit_per_minute,
+        api.rate_limit_storage,
         what="model-running requests (recommend, chat, transcribe) for this API key",
         setting="VIDREC_API__EXPENSIVE_RATE_LIMIT_PER_MINUTE",
     )
@@ -115,6 +145,7 @@ def bad_key_limiter(api: APISettings) -> RateLimiter:
     """Per client address, for failed key checks."""
     return RateLimiter(
         api.bad_key_limit_per_minute,
+        api.rate_limit_storage,
         what="failed API key checks from this address",
         setting="VIDREC_API__BAD_KEY_LIMIT_PER_MINUTE",
     )

@@ -205,7 +205,9 @@ def run_http(settings: Settings, *, host: str, port: int) -> None:
 
     recommender = Recommender(settings)
     keys = KeyStore(settings.sql_url)
-    limiter = RateLimiter(settings.api.rate_limit_per_minute)
+    limiter = RateLimiter(
+        settings.api.rate_limit_per_minute, storage=settings.api.rate_limit_storage
+    )
     bad_keys = bad_key_limiter(settings.api)
     readiness = Readiness()
 

@@ -129,9 +129,8 @@ async def _from_upload(ctx: ApiContext, who: Principal, request: Request) -> JSO
     manifest_path = str(saved[-1]) if manifest_file is not None else None
     # With a manifest, its rows name the media (ingesting them as bare paths too would duplicate).
     paths = [] if manifest_path else [str(p) for p in saved]
-    job = ctx.jobs.submit(
-        paths, manifest_path, upload_dir=dest, key_id=who.key_id, job_id=job_id, roots=[dest]
-    )
+    # the job's run may read only its upload folder (JobManager bounds it, in any worker)
+    job = ctx.jobs.submit(paths, manifest_path, upload_dir=dest, key_id=who.key_id, job_id=job_id)
     return _accepted(job)
 
 
@@ -209,7 +208,7 @@ async def add_videos(request: Request, who: Who) -> JSONResponse:
     checked = _check_server_paths(ctx, body)
     paths = checked[: len(body.paths)]
     manifest = checked[-1] if body.manifest else None
-    job = ctx.jobs.submit(paths, manifest, key_id=who.key_id, roots=_ingest_roots(ctx))
+    job = ctx.jobs.submit(paths, manifest, key_id=who.key_id)  # bounded by api.ingest_roots
     return _accepted(job)
 
 

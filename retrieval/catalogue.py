@@ -1,8 +1,8 @@
 """The SQL catalogue: videos, their chunks, and per-video source hashes with ingest state.
 
 SQLAlchemy 2.0 over any URL: a SQLite file in the data dir by default, PostgreSQL for shared
-deployments. Tables are created at startup with ``create_all`` (idempotent; there are no
-migrations yet, so a later schema change needs a forward migration step here).
+deployments. The tables' schema is the Alembic history in ``retrieval/migrations`` (``SCHEMA``):
+opening a catalogue brings it to the newest migration; a schema change is a new migration there.
 
 Write protocol (what makes ingest resumable): a video's source row is set ``pending`` with its new
 content hash *before* the vector store is touched, and flipped to ``done`` in the same transaction
@@ -29,9 +29,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    create_engine,
     delete,
-    event,
     func,
     select,
     update,
@@ -39,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from retrieval.errors import ConfigError
+from retrieval.sqldb import Schema, make_engine, upgrade
 from retrieval.types import Chunk, SearchFilters, Video
 
 log = logging.getLogger(__name__)
@@ -101,6 +99,9 @@ class StateRow(Base):
     value: Mapped[int] = mapped_column(Integer)
 
 
+SCHEMA = Schema("catalogue", Base.metadata, Path(__file__).resolve().parent / "migrations")
+
+
 @dataclass(frozen=True)
 class SourceState:
     """What the catalogue knows about a video's inputs: hash of what was indexed, and state."""
@@ -160,39 +161,14 @@ def _video_values(video: Video) -> dict[str, Any]:
     }
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers (API) and a writer (ingest) together
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
 class Catalogue:
     """Videos, chunks and source hashes in SQL. Thread-safe per call (one session each)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
-        if url.startswith("sqlite:///"):
-            db_path = Path(url.removeprefix("sqlite:///"))
-            if str(db_path) not in ("", ":memory:"):
-                db_path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.engine: Engine = create_engine(url, future=True)
-        except Exception as exc:
-            raise ConfigError(
-                f"Cannot open the SQL catalogue ({exc})",
-                expected="a SQLAlchemy URL such as sqlite:///path/vidrec.db or postgresql+psycopg://...",
-                got=repr(url),
-                hint="Fix sql.url (VIDREC_SQL__URL) or unset it for the default SQLite file",
-            ) from exc
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        self.engine: Engine = make_engine(url)
+        upgrade(self.engine, SCHEMA)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
-        with self._session.begin() as session:
-            if session.get(StateRow, "version") is None:
-                session.add(StateRow(key="version", value=0))
 
     def close(self) -> None:
         self.engine.dispose()

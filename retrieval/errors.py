@@ -106,6 +106,12 @@ class BackendUnavailableError(VidrecError):
     code = "backend_unavailable"
 
 
+class IngestBusyError(BackendUnavailableError):
+    """Another ingest holds the library's ingest lock; try again when it has finished."""
+
+    code = "ingest_busy"
+
+
 class NotReadyError(BackendUnavailableError):
     """Nothing to answer from yet (no index, no model loaded)."""
 

@@ -15,7 +15,8 @@ deterministic ids ``{video_id}:{index}``; (3) one SQL transaction replaces the v
 chunks, marks the hash ``done`` and bumps the catalogue version (BM25 follows that version). A run
 killed anywhere leaves at most ``pending`` videos; the next run redoes those in its batch (delete
 then upsert, so no duplicates or stale chunks) and purges pending ones it was not given, so nothing
-half-written is ever served. One ingest runs at a time per library (a file lock).
+half-written is ever served. One ingest runs at a time per library, across every process and machine
+on its database (:func:`ingest_lock`).
 
 Embedding is batched across videos: prepared chunks are buffered until ``embed_flush_chunks`` and
 embedded in one call.
@@ -24,11 +25,9 @@ embedded in one call.
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import hashlib
 import json
 import logging
-import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,10 +39,15 @@ import numpy as np
 from retrieval.asr.base import Transcriber
 from retrieval.catalogue import Catalogue
 from retrieval.embed.base import Embedder
-from retrieval.errors import BackendUnavailableError, InvalidInputError, VidrecError
+from retrieval.errors import (
+    IngestBusyError,
+    InvalidInputError,
+    VidrecError,
+)
 from retrieval.guard import IngestCancelled, IngestGuard, file_digest
 from retrieval.paths import checked_file, resolve_roots
 from retrieval.settings import ASRSettings, ChunkingSettings, IngestSettings
+from retrieval.sqldb.locks import LockBusy, database_lock
 from retrieval.store.base import ChunkRecord, VectorStore, date_key, video_record
 from retrieval.types import (
     Chunk,
@@ -290,21 +294,17 @@ def metadata_text(video: Video) -> str:
 
 # --- the run ------------------------------------------------------------------------------------
 @contextmanager
-def ingest_lock(path: Path) -> Iterator[None]:
-    """One ingest per library at a time (released by the OS even on kill -9)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+def ingest_lock(catalogue: Catalogue, path: Path) -> Iterator[None]:
+    """One ingest per library at a time, for every process on the catalogue's database (an
+    advisory lock on PostgreSQL, a ``flock`` on ``path`` otherwise; freed even on kill -9)."""
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BackendUnavailableError(
-                "Another ingest is running on this library",
-                hint=f"Wait for it to finish (lock file {path})",
-            ) from None
-        yield
-    finally:
-        os.close(fd)
+        with database_lock(catalogue.engine, "ingest", path, wait=False):
+            yield
+    except LockBusy:
+        raise IngestBusyError(
+            "Another ingest is running on this library",
+            hint=f"Wait for it to finish (lock: {path} or the database's ingest lock)",
+        ) from None
 
 
 class Ingestor:
@@ -348,7 +348,7 @@ class Ingestor:
         report = IngestReport(failed=list(found.failures))
         total = len(found.items) + len(found.failures)
         state = _RunState(report, total, progress, done=len(found.failures))
-        with ingest_lock(self.lock_path):
+        with ingest_lock(self.catalogue, self.lock_path):
             self.recover(keep={item.video_id for item in found.items})
             sources = self.catalogue.sources()
             buffer: list[PreparedVideo] = []

@@ -5,8 +5,13 @@ video (``video_documents``: its title, speaker, description, tags and whole tran
 scores a video by everything it says rather than by one passage.
 
 The index is derived data: it is rebuilt from the SQL catalogue whenever the catalogue's version
-counter moved, persisted under ``<data_dir>/bm25`` with the version it reflects, and loaded from
-there by the next process if still current. A rebuild is atomic (written aside, then renamed).
+counter moved. Every search reads that counter (one SQL query), so a process notices a change made
+by any other process on the same database (another API worker, an ingest job) and catches up
+without a restart.
+
+Each build is saved under ``<data_dir>/bm25/v<version>/``, written aside and renamed into place, and
+never changed after: several processes sharing the data dir load a version another one built instead
+of rebuilding it, and a reader never sees a folder half replaced. Only the newest few are kept.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import logging
 import os
 import shutil
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +36,7 @@ log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 
 _META = "vidrec_bm25.json"
+KEEP_VERSIONS = 3
 
 
 Documents = Callable[[], tuple[int, list[tuple[str, str, str]]]]
@@ -99,6 +106,7 @@ class LexicalIndex:
         self._video_ids: np.ndarray = np.array([], dtype=object)
         self._stem = english_stemmer()
         self.rebuilds = 0  # how many times this process rebuilt the index (for tests/benchmarks)
+        self.loads = 0  # how many times it loaded a version another process had saved
 
     def _tokenize(self, texts: list[str], *, return_ids: bool) -> Any:
         return tokenize(texts, stemmer=self._stem, return_ids=return_ids)
@@ -114,8 +122,12 @@ class LexicalIndex:
             if not self._load(version):
                 self._rebuild()
 
+    def _folder(self, version: int) -> Path:
+        return self.directory / f"v{version:010d}"
+
     def _load(self, version: int) -> bool:
-        meta_path = self.directory / _META
+        folder = self._folder(version)
+        meta_path = folder / _META
         if not meta_path.is_file():
             return False
         try:
@@ -126,14 +138,15 @@ class LexicalIndex:
             if meta["chunk_ids"]:
                 import bm25s
 
-                retriever = bm25s.BM25.load(str(self.directory), show_progress=False, verbosity=0)
-        except (OSError, ValueError, KeyError) as exc:
-            log.warning("BM25 index at %s unreadable (%s); rebuilding", self.directory, exc)
+                retriever = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)
+        except (OSError, ValueError, KeyError) as exc:  # pruned meanwhile, or damaged
+            log.warning("BM25 index at %s unreadable (%s); rebuilding", folder, exc)
             return False
         self._retriever = retriever
         self._chunk_ids = list(meta["chunk_ids"])
         self._video_ids = np.array(meta["video_ids"], dtype=object)
         self._version = version
+        self.loads += 1
         return True
 
     def _rebuild(self) -> None:
@@ -149,24 +162,46 @@ class LexicalIndex:
             retriever.index(
                 self._tokenize([text for _, _, text in rows], return_ids=True), show_progress=False
             )
-        tmp = self.directory.with_name(f"{self.directory.name}.tmp{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        if retriever is not None:
-            retriever.save(str(tmp), show_progress=False)
-        (tmp / _META).write_text(
-            json.dumps({"version": version, "chunk_ids": chunk_ids, "video_ids": video_ids})
-        )
-        old = self.directory.with_name(f"{self.directory.name}.old{os.getpid()}")
-        if self.directory.exists():
-            self.directory.rename(old)
-        tmp.rename(self.directory)
-        shutil.rmtree(old, ignore_errors=True)
         self._retriever = retriever
         self._chunk_ids = chunk_ids
         self._video_ids = np.array(video_ids, dtype=object)
         self._version = version
         self.rebuilds += 1
+        try:
+            self._save(version, retriever, chunk_ids, video_ids)
+        except OSError as exc:  # the index in memory serves; the next process rebuilds
+            log.warning("could not save the BM25 index under %s (%s)", self.directory, exc)
+
+    def _save(
+        self, version: int, retriever: Any, chunk_ids: list[str], video_ids: list[str]
+    ) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        target = self._folder(version)
+        if (target / _META).is_file():
+            return  # another process built this version first
+        tmp = self.directory / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            if retriever is not None:
+                retriever.save(str(tmp), show_progress=False)
+            (tmp / _META).write_text(
+                json.dumps({"version": version, "chunk_ids": chunk_ids, "video_ids": video_ids})
+            )
+            tmp.rename(target)  # fails if another process renamed its copy there first: fine
+        except OSError:
+            if not (target / _META).is_file():
+                raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self._prune()
+
+    def _prune(self) -> None:
+        versions = sorted(p for p in self.directory.glob("v[0-9]*") if p.is_dir())
+        for old in versions[:-KEEP_VERSIONS]:
+            shutil.rmtree(old, ignore_errors=True)
+        for legacy in self.directory.iterdir():  # the single-folder layout of earlier versions
+            if legacy.is_file():
+                legacy.unlink(missing_ok=True)
 
     def search(
         self, query: str, n: int, allowed_videos: set[str] | None = None

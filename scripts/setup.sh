@@ -7,6 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SYSTEM_PACKAGES=(ffmpeg espeak-ng chromium chromium-driver sox)
+# --- servers of the multi-worker deployment (PostgreSQL, Redis) -------------------------------
+# Only installed: their Debian services are not needed; the tests start throwaway instances on
+# free ports (tests/services.py), a deployment runs its own (deploy/).
+SYSTEM_PACKAGES+=(postgresql redis-server)
+# --- end of the servers block -------------------------------------------------------------------
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

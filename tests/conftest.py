@@ -57,3 +57,9 @@ def settings(tmp_path: Path, models_cache: Path) -> Settings:
         embedding={"backend": "fake"},
         llm={"backend": "fake"},
     )
+
+
+@pytest.fixture
+def sql_url(tmp_path: Path) -> str:
+    """The database of store tests: a fresh SQLite file (the PostgreSQL tier overrides it)."""
+    return f"sqlite:///{tmp_path / 'sql' / 'vidrec.db'}"

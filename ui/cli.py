@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "ui.cli_api",  # serve, keys, tool-schema, mcp
     "ui.cli_eval",  # eval
     "ui.cli_users",  # users export/delete, train, import-interactions
+    "ui.cli_db",  # db upgrade / current / check
 )
 
 

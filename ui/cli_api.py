@@ -29,11 +29,20 @@ def serve(
     host: str = typer.Option(None, help="Interface to bind (default: api.host, 127.0.0.1)."),
     port: int = typer.Option(None, help="Port (default: api.port, 8000)."),
     log_level: str = typer.Option("info", help="uvicorn log level."),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        help="API processes. More than 1 needs a Chroma server (store.chroma_url); see "
+        "docs/scaling.md for PostgreSQL, Redis and a served LLM.",
+    ),
 ) -> None:
     """Run the HTTP API (REST, OpenAI-compatible chat, tools, MCP at /mcp); docs at /docs."""
+    import os
+
     import uvicorn
 
     from api.app import create_app
+    from api.workers import multi_worker_warnings
 
     settings = Settings()
     host = host or settings.api.host
@@ -42,9 +51,26 @@ def serve(
         settings = settings.model_copy(
             update={"api": settings.api.model_copy(update={"host": host})}
         )
-    app = create_app(settings)
-    typer.echo(f"vidrec API on http://{host}:{port}  (docs: /docs, readiness: /readyz)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    for warning in multi_worker_warnings(settings, workers):
+        typer.secho(f"warning: {warning}", err=True, fg=typer.colors.YELLOW)
+    typer.echo(
+        f"vidrec API on http://{host}:{port}  (docs: /docs, readiness: /readyz)"
+        + (f", {workers} workers" if workers > 1 else ""),
+        err=True,
+    )
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+        return
+    # each worker process builds its own app from the same settings (env vars and vidrec.toml)
+    os.environ["VIDREC_API__HOST"] = host
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+    )
 
 
 @keys_app.command("create")

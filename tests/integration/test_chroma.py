@@ -5,11 +5,6 @@ The same contract runs over both: one code path, two clients.
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,56 +16,18 @@ from retrieval.settings import StoreSettings
 from retrieval.store.base import ChunkRecord, StoreFilter, video_record
 from retrieval.store.chroma import ChromaStore
 from retrieval.types import Video
+from tests import services
 
 pytestmark = pytest.mark.integration
 
 DIM = 8
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `chroma run` on 127.0.0.1; skips with the reason when it cannot start."""
-    # the CLI sits beside this interpreter in a venv that is not activated (as in CI)
-    exe = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
-    if exe is None:
-        pytest.skip(
-            "the `chroma` CLI (from the chromadb package) is not beside the interpreter nor on PATH"
-        )
-    port = _free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    log = (path.parent / "chroma-server.log").open("w")
-    proc = subprocess.Popen(
-        [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.skip(f"`chroma run` exited with {proc.returncode} (see {log.name})")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            pytest.skip("`chroma run` did not listen within 60 s")
+    """A real `chroma run` on 127.0.0.1 (``tests/services.py``)."""
+    with services.chroma_server(tmp_path_factory.mktemp("chroma-server") / "data") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(params=["persistent", "http"])
@@ -202,7 +159,7 @@ def test_persistent_store_survives_a_reopen(tmp_path: Path) -> None:
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
-    settings = StoreSettings(chroma_url=f"http://127.0.0.1:{_free_port()}")
+    settings = StoreSettings(chroma_url=f"http://127.0.0.1:{services.free_port()}")
     with pytest.raises(BackendUnavailableError, match="chroma run"):
         ChromaStore(settings, tmp_path, embedder_name="test:8")
     with pytest.raises(ConfigError, match="HTTP URL"):

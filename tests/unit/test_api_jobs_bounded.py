@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from api.jobs import JobManager
+from retrieval.errors import InvalidInputError
 from retrieval.guard import IngestGuard
 from retrieval.types import IngestReport
 from tests.api_support import ApiEnv, api_env, wait_job
@@ -154,17 +155,13 @@ def test_cancel_route(env: ApiEnv) -> None:
     assert env.client.delete("/v1/jobs/0123456789abcdef", headers=env.h()).status_code == 403
 
 
-def test_upload_folders_of_interrupted_jobs_are_removed(tmp_path: Path) -> None:
+def test_upload_folders_nothing_will_use_are_removed(tmp_path: Path) -> None:
     uploads = tmp_path / "uploads"
     url = f"sqlite:///{tmp_path / 'j.db'}"
-    gate: list[int] = []
 
-    def stuck(paths: Any, manifest: Any, progress: Any, guard: IngestGuard) -> IngestReport:
-        while not gate:
-            time.sleep(0.01)
-        return IngestReport()
+    def fails(paths: Any, manifest: Any, progress: Any, guard: IngestGuard) -> IngestReport:
+        raise InvalidInputError("Not a media file")
 
-    first = JobManager(url, stuck, uploads_dir=uploads)
     folder = uploads / "job1"
     folder.mkdir(parents=True)
     (folder / "a.wav").write_bytes(b"RIFF")
@@ -175,13 +172,17 @@ def test_upload_folders_of_interrupted_jobs_are_removed(tmp_path: Path) -> None:
     an_hour_ago = time.time() - 3700
     for name in ("job2.partial", "orphan"):
         os.utime(uploads / name, (an_hour_ago, an_hour_ago))
-    first.submit([str(folder / "a.wav")], upload_dir=folder, job_id="job1")
-    while first.get("job1").status != "running":
-        time.sleep(0.01)
-    # a new process: the job is reported failed and its files go, except one the library uses
-    second = JobManager(url, stuck, uploads_dir=uploads, in_use=lambda: {str(folder / "kept.wav")})
-    assert second.get("job1").status == "failed"
+    front = JobManager(url, fails, worker=False)  # records the job, runs nothing
+    front.submit([str(folder / "a.wav")], upload_dir=folder, job_id="job1")
+    # a worker starts: it sweeps the folders no job owns, then runs job1, which fails: its
+    # folder goes, except the file a library video still points at
+    back = JobManager(
+        url, fails, uploads_dir=uploads, in_use=lambda: {str(folder / "kept.wav")}, poll_s=0.05
+    )
+    deadline = time.monotonic() + 30
+    while back.get("job1").status != "failed" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert back.get("job1").status == "failed"
     assert sorted(p.name for p in uploads.rglob("*")) == ["in-flight.partial", "job1", "kept.wav"]
-    gate.append(1)
-    first.close()
-    second.close()
+    front.close()
+    back.close()

@@ -3,10 +3,8 @@ library and the upload folder as they were; server-side paths only under the ing
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -157,28 +155,3 @@ def test_server_side_paths_are_off_without_roots(tmp_path: Path, models_cache: P
 def test_unknown_job_is_404(env: ApiEnv) -> None:
     r = env.client.get("/v1/jobs/0123456789abcdef", headers=env.h("admin"))
     assert r.status_code == 404 and r.json()["error"] == "not_found"
-
-
-def test_jobs_interrupted_by_a_restart_are_reported_failed(tmp_path: Path) -> None:
-    from api.jobs import JobManager
-    from retrieval.types import IngestReport
-
-    url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    gate: list[int] = []
-
-    def never_finishes(paths: Any, manifest: Any, progress: Any, guard: Any) -> IngestReport:
-        while not gate:
-            time.sleep(0.01)
-        return IngestReport()
-
-    first = JobManager(url, never_finishes)
-    job = first.submit(["a.wav"])
-    while first.get(job.id).status != "running":
-        time.sleep(0.01)
-    second = JobManager(url, never_finishes)  # a new process opening the same database
-    reported = second.get(job.id)
-    assert reported.status == "failed" and reported.error is not None
-    assert "again" in str(reported.error["hint"])
-    gate.append(1)
-    first.close()
-    second.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +18,8 @@ def _chunks(video_id: str, n: int, word: str = "text") -> list[Chunk]:
 
 
 @pytest.fixture
-def catalogue(tmp_path: Path) -> Catalogue:
-    return Catalogue(f"sqlite:///{tmp_path / 'sub' / 'cat.db'}")
+def catalogue(sql_url: str) -> Catalogue:
+    return Catalogue(sql_url)
 
 
 VIDEOS = [

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +11,8 @@ from retrieval.errors import InvalidInputError, NotFoundError
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[UserStore]:
-    s = UserStore(f"sqlite:///{tmp_path / 'users.db'}")
+def store(sql_url: str) -> Iterator[UserStore]:
+    s = UserStore(sql_url)
     yield s
     s.close()
 
@@ -121,8 +120,8 @@ def test_export_holds_everything_and_forget_deletes_it(store: UserStore) -> None
     assert len(store.history("bob")) == 1  # others untouched
 
 
-def test_store_survives_reopen(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'u.db'}"
+def test_store_survives_reopen(sql_url: str) -> None:
+    url = sql_url
     first = UserStore(url)
     first.record("alice", "v1", "like")
     first.close()

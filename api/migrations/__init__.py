@@ -1,0 +1,1 @@
+"""Forward-only Alembic migrations of the API tables (see retrieval.sqldb.migrate)."""

@@ -1,0 +1,1 @@
+"""Forward-only Alembic migrations of the catalogue tables (see retrieval.sqldb.migrate)."""

@@ -1,0 +1,183 @@
+"""Throwaway servers for integration tests, started from the real binaries on 127.0.0.1.
+
+PostgreSQL (``initdb`` + ``pg_ctl``; as root the cluster runs as the ``postgres`` user, which the
+Debian package creates) and Redis (``redis-server``) come from the Debian packages that
+``scripts/setup.sh`` installs. Each listens on a free port and keeps its files in a temp folder
+removed at the end. Where a binary is missing the test is skipped with the reason, except in CI
+(``CI`` set), where a missing server is a failure: these tests must run there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+_db_counter = itertools.count()
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip locally; fail in CI, where setup.sh must have installed every server."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must run this test; see scripts/setup.sh)")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode} before listening")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on {port} within {timeout:.0f} s")
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+@dataclass
+class Postgres:
+    """A running throwaway cluster; ``new_database()`` gives each test an empty database."""
+
+    port: int
+    root: Path
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        import psycopg
+
+        name = f"vidrec_test_{os.getpid()}_{next(_db_counter)}"
+        dsn = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+
+@contextlib.contextmanager
+def postgres() -> Iterator[Postgres]:
+    """Start a PostgreSQL cluster for the duration of the block (skip/fail when impossible)."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        unavailable("psycopg is not installed (pip install 'psycopg[binary]')")
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        unavailable("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    prefix: list[str] = []
+    # a folder of its own under /tmp: pytest's temp folders are private to root
+    root = Path(tempfile.mkdtemp(prefix="vidrec-pg-"))
+    if os.geteuid() == 0:  # postgres refuses to run as root: run it as the postgres user
+        runuser = shutil.which("runuser")
+        if runuser is None:
+            unavailable("running as root and `runuser` is missing to start PostgreSQL")
+        try:
+            shutil.chown(root, user="postgres")
+        except (LookupError, PermissionError) as exc:
+            unavailable(f"cannot hand a data folder to the postgres user ({exc})")
+        prefix = [runuser, "-u", "postgres", "--"]
+    data, port = root / "cluster", free_port()
+    init = subprocess.run(
+        [*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
+        capture_output=True,
+        text=True,
+    )
+    if init.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
+        unavailable(f"initdb failed: {init.stderr.strip()[-300:]}")
+    # a test cluster: durability off, enough connections for several API workers
+    opts = f"-p {port} -h 127.0.0.1 -k {root} -c fsync=off -c max_connections=200"
+    start = subprocess.run(
+        [*prefix, pg_ctl, "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start"],
+        capture_output=True,
+        text=True,
+    )
+    if start.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
+        unavailable(f"pg_ctl start failed: {start.stderr.strip()[-300:]}")
+    try:
+        yield Postgres(port=port, root=root)
+    finally:
+        subprocess.run(
+            [*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def server_process(command: list[str], port: int, log_path: Path, what: str) -> Iterator[None]:
+    """Run ``command`` (a server that will listen on ``port``) for the block, output to
+    ``log_path``; ready once the port accepts connections."""
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(port, proc, what, timeout=60)
+            yield
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@contextlib.contextmanager
+def redis_server() -> Iterator[str]:
+    """Start ``redis-server`` (no persistence) for the block; yields its ``redis://`` URL."""
+    exe = shutil.which("redis-server")
+    if exe is None:
+        unavailable("redis-server is not installed (Debian package redis-server)")
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        unavailable("the redis client package is not installed (pip install redis)")
+    root = Path(tempfile.mkdtemp(prefix="vidrec-redis-"))
+    port = free_port()
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    try:
+        with server_process([exe, *args, "--dir", str(root)], port, root / "log", "redis-server"):
+            yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def chroma_server(path: Path) -> Iterator[str]:
+    """Start ``chroma run`` (the CLI of the chromadb package) on ``path``; yields its URL."""
+    # the CLI sits beside this interpreter in a venv that is not activated (as in CI)
+    exe = shutil.which("chroma", path=str(Path(sys.executable).parent)) or shutil.which("chroma")
+    if exe is None:
+        unavailable("the `chroma` CLI (from the chromadb package) is not beside the interpreter")
+    port = free_port()
+    path.mkdir(parents=True, exist_ok=True)
+    command = [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
+    with server_process(command, port, path.parent / f"{path.name}.log", "chroma run"):
+        yield f"http://127.0.0.1:{port}"
