@@ -59,6 +59,7 @@ class Soak:
     acknowledged: Counter[str] = field(default_factory=Counter)  # surviving user -> likes
     deleted: set[str] = field(default_factory=set)
     failures: list[str] = field(default_factory=list)
+    rss_mib: list[tuple[int, float]] = field(default_factory=list)  # (second, server RSS)
 
     def phase(self, kind: str) -> Phase:
         return self.phases.setdefault(kind, Phase(kind))
@@ -67,7 +68,7 @@ class Soak:
 async def _client(no: int, http: httpx.AsyncClient, soak: Soak, deadline: float) -> None:
     rng = random.Random(1000 + no)
     generation = 0
-    user = f"soak{no}-{generation}"
+    user = f"soak{no:03d}u{generation:05d}"  # fixed width: no id inside another
     while time.perf_counter() < deadline:
         kind = rng.choices(KINDS, WEIGHTS)[0]
         if kind == "feedback":
@@ -96,10 +97,19 @@ async def _client(no: int, http: httpx.AsyncClient, soak: Soak, deadline: float)
             soak.acknowledged.pop(user, None)
             soak.deleted.add(user)
             generation += 1
-            user = f"soak{no}-{generation}"
+            user = f"soak{no:03d}u{generation:05d}"  # fixed width: no id inside another
 
 
-async def _mixed(base: str, key: str, clients: int, seconds: float, timeout: float) -> Soak:
+async def _sample_rss(pid: int, soak: Soak, deadline: float, every: float = 30.0) -> None:
+    start = time.perf_counter()
+    while time.perf_counter() < deadline:
+        soak.rss_mib.append((round(time.perf_counter() - start), rss_kb(pid) / 1024))
+        await asyncio.sleep(min(every, max(0.0, deadline - time.perf_counter())))
+
+
+async def _mixed(
+    base: str, key: str, clients: int, seconds: float, timeout: float, pid: int
+) -> Soak:
     soak = Soak()
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     headers = {"Authorization": f"Bearer {key}"}
@@ -108,7 +118,10 @@ async def _mixed(base: str, key: str, clients: int, seconds: float, timeout: flo
         base_url=base, limits=limits, timeout=timeout, headers=headers
     ) as http:
         start = time.perf_counter()
-        await asyncio.gather(*(_client(i, http, soak, deadline) for i in range(clients)))
+        await asyncio.gather(
+            _sample_rss(pid, soak, deadline),
+            *(_client(i, http, soak, deadline) for i in range(clients)),
+        )
         elapsed = time.perf_counter() - start
     for phase in soak.phases.values():
         phase.seconds = elapsed
@@ -162,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )  # fmt: skip
             rss_start = rss_kb(proc.pid)
-            soak = asyncio.run(_mixed(base, key, args.clients, seconds, args.timeout))
+            soak = asyncio.run(_mixed(base, key, args.clients, seconds, args.timeout, proc.pid))
             rss_end = rss_kb(proc.pid)
             _verify(base, key, soak)
         finally:
@@ -195,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ratio mixed_rps / healthz_rps        {ratio:.3f}")
     print(f"server RSS start {rss_start / 1024:.1f} MiB, end {rss_end / 1024:.1f} MiB, ratio "
           f"{rss_end / rss_start if rss_start else float('nan'):.3f}")  # fmt: skip
+    print("server RSS over time (s: MiB): "
+          + ", ".join(f"{t}: {m:.0f}" for t, m in soak.rss_mib))  # fmt: skip
     print(f"users: {len(soak.acknowledged)} surviving, {len(soak.deleted)} deleted; "
           f"{sum(soak.acknowledged.values())} acknowledged likes checked")  # fmt: skip
     for status in server_errors:
@@ -208,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         "mixed_over_healthz": ratio,
         "rss_start_kb": rss_start,
         "rss_end_kb": rss_end,
+        "rss_mib_over_time": soak.rss_mib,
         "server_errors": server_errors,
         "lost": soak.failures,
     }

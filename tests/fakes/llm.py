@@ -61,6 +61,12 @@ class FakeLLM(BaseLLM):
     """Deterministic stand-in for a real backend (see the module docstring)."""
 
     backend = "fake"
+    max_recorded = 1000  # ``calls`` keeps the latest ones, so a long-running server stays flat
+
+    def _record(self, call: FakeCall) -> None:
+        self.calls.append(call)
+        if len(self.calls) > self.max_recorded:
+            del self.calls[: len(self.calls) - self.max_recorded]
 
     def __init__(self, model: str = "fake", *, max_tokens: int = 512, temperature: float = 0.0):
         super().__init__(model, max_tokens=max_tokens, temperature=temperature)
@@ -127,7 +133,7 @@ class FakeLLM(BaseLLM):
         max_tokens: int,
         temperature: float,
     ) -> RawCompletion:
-        self.calls.append(
+        self._record(
             FakeCall("complete", list(messages), schema, self._tag, max_tokens, temperature)
         )
         text = self._next_text(messages, schema)
@@ -136,9 +142,7 @@ class FakeLLM(BaseLLM):
     def _stream(
         self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float
     ) -> Iterator[str]:
-        self.calls.append(
-            FakeCall("stream", list(messages), None, self._tag, max_tokens, temperature)
-        )
+        self._record(FakeCall("stream", list(messages), None, self._tag, max_tokens, temperature))
         yield from word_pieces(self._next_text(messages, None))
 
 
