@@ -72,6 +72,8 @@ def build_app(
         examples: requests offered as one-click examples under the input box.
     """
     upload_root = settings.data_dir / "uploads"
+    # the library tab reads server paths only under the same folders as the API
+    server_roots = [Path(r).expanduser().resolve() for r in settings.api.ingest_roots]
     default_user = settings.ui.default_user
 
     with gr.Blocks(title=title, analytics_enabled=False) as blocks:
@@ -298,7 +300,14 @@ def build_app(
             progress: gr.Progress = gr.Progress(),
         ) -> Iterator[str]:
             yield from cb.ingest(
-                recommender, files, paths, manifest, manifest_on_server, upload_root, progress
+                recommender,
+                files,
+                paths,
+                manifest,
+                manifest_on_server,
+                upload_root,
+                progress,
+                server_roots=server_roots,
             )
 
         ingest_btn.click(

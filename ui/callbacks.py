@@ -27,7 +27,8 @@ from typing import Any, Literal, Protocol
 
 from agent.recommender import Recommender
 from agent.types import Answer, FeedbackKind, Message, Recommendation
-from retrieval.errors import InvalidInputError, VidrecError
+from retrieval.errors import InvalidInputError, PermissionDeniedError, VidrecError
+from retrieval.guard import IngestGuard
 from retrieval.types import IngestProgress, IngestReport, Video
 from ui.cards import FEEDBACK_LABELS, format_duration, picks_markdown, render_card
 
@@ -583,14 +584,27 @@ def ingest(
     manifest_path: str | None,
     upload_root: Path,
     progress: ProgressFn | Callable[..., Any] | None = None,
+    *,
+    server_roots: Sequence[Path] = (),
 ) -> Iterator[str]:
     """Ingest uploads and/or server paths (and a manifest), streaming status lines.
 
     The ingest runs in a worker thread; its progress events are relayed as they come (and to
     ``progress``, a ``gr.Progress``). Re-ingesting unchanged files is skipped by the library.
+    Everything it reads must be under ``upload_root`` or one of ``server_roots`` (the app passes
+    ``api.ingest_roots``; with none, server paths are refused), manifest rows included.
     """
     try:
         paths = parse_server_paths(server_paths)
+        on_server = bool(paths) or bool(manifest_path and manifest_path.strip())
+        if on_server and not server_roots:
+            raise PermissionDeniedError(
+                "Ingesting files already on the server is turned off in this app",
+                expected="uploaded files, or paths under a folder in api.ingest_roots",
+                got="server paths",
+                hint="Upload the files instead, or start the app with "
+                "VIDREC_API__INGEST_ROOTS='[\"/srv/videos\"]'",
+            )
         manifest: Path | None = None
         if manifest_path and manifest_path.strip():
             manifest = Path(manifest_path.strip()).expanduser()
@@ -621,7 +635,10 @@ def ingest(
 
     def work() -> None:
         try:
-            outcome["report"] = recommender.ingest(paths, manifest=manifest, progress=events.put)
+            guard = IngestGuard([upload_root, *server_roots])
+            outcome["report"] = recommender.ingest(
+                paths, manifest=manifest, progress=events.put, guard=guard
+            )
         except BaseException as exc:
             outcome["error"] = exc
         finally:

@@ -255,10 +255,27 @@ def test_library_ingest_streams_progress_and_lists_videos(
         nothing = list(cb.ingest(recommender, [], "", None, "", tmp_path / "uploads"))
         assert len(nothing) == 1 and "Nothing to ingest" in nothing[0]
 
-        missing = list(cb.ingest(recommender, [], "/no/such/file.mp4", None, "", tmp_path / "up"))
-        assert "/no/such/file.mp4" in missing[-1]
-
         manifest = write_tiny_library(tmp_path / "lib")
+        roots = [(tmp_path / "lib").resolve()]
+        # server paths: refused unless the app has ingest roots, and then only under them
+        off = list(cb.ingest(recommender, [], str(manifest), None, "", tmp_path / "up"))
+        assert "turned off" in off[-1] and "VIDREC_API__INGEST_ROOTS" in off[-1]
+        off = list(cb.ingest(recommender, [], "", None, str(manifest), tmp_path / "up"))
+        assert "turned off" in off[-1]
+        missing = list(
+            cb.ingest(
+                recommender, [], "/no/such/file.mp4", None, "", tmp_path / "up", server_roots=roots
+            )
+        )
+        assert "/no/such/file.mp4" in missing[-1]
+        private = tmp_path / "private.srt"
+        private.write_text("1\n00:00:00,000 --> 00:00:02,000\nsecret words\n")
+        outside = list(
+            cb.ingest(recommender, [], str(private), None, "", tmp_path / "up", server_roots=roots)
+        )
+        assert "outside the folders" in outside[-1] and "0 indexed" in outside[-1]
+        assert not recommender.library.lexical.search("secret words", 5)
+
         calls: list[tuple[object, str | None]] = []
         lines = list(
             cb.ingest(
@@ -284,6 +301,7 @@ def test_library_ingest_streams_progress_and_lists_videos(
                 str(manifest),
                 tmp_path / "uploads",
                 lambda p, desc=None: calls.append((p, desc)),
+                server_roots=roots,
             )
         )
         assert lines[0].startswith("Starting")
@@ -292,7 +310,11 @@ def test_library_ingest_streams_progress_and_lists_videos(
         titles = [row[1] for row in cb.video_rows(recommender)]
         assert "Why we laugh" in titles and len(titles) == 4
 
-        again = list(cb.ingest(recommender, None, "", None, str(manifest), tmp_path / "uploads"))
+        again = list(
+            cb.ingest(
+                recommender, None, "", None, str(manifest), tmp_path / "uploads", server_roots=roots
+            )
+        )
         assert "4 unchanged" in again[-1]
     finally:
         recommender.close()
