@@ -8,7 +8,7 @@ For one reason, the video it is about and the request, :func:`check_reason_quali
 * ``cut``: an unfinished sentence (no closing ``.``/``!``/``?``, a trailing ``...`` outside a
   quotation, or a last word such as "how" or "and" that cannot end one);
 * ``boilerplate``: the first phrase of :data:`BOILERPLATE` it contains, or ``"repeats the
-  request"`` when it echoes the request back;
+  request"`` / ``"repeats the title"`` when it says nothing beyond them;
 * ``specific``: it names at least one word of the evidence (title, description, tags, chunk) that
   is not in the request.
 
@@ -253,8 +253,9 @@ def is_cut(reason: str) -> bool:
     return bool(tail) and tail[-1] in _DANGLING
 
 
-def boilerplate_of(reason: str, request: str) -> str | None:
-    """The first boilerplate phrase in ``reason``, or "repeats the request", or None."""
+def boilerplate_of(reason: str, request: str, title: str = "") -> str | None:
+    """The first boilerplate phrase in ``reason``, or "repeats the request" / "repeats the
+    title" (it says nothing else), or None."""
     norm = " ".join(reason.lower().split())
     for phrase in BOILERPLATE:
         if phrase in norm:
@@ -266,6 +267,8 @@ def boilerplate_of(reason: str, request: str) -> str | None:
     request_words = set(content_words(request))
     if said and said <= request_words:
         return "repeats the request"
+    if said and said <= request_words | set(content_words(title)):
+        return "repeats the title"
     return None
 
 
@@ -311,7 +314,7 @@ def check_reason_quality(
     return ReasonCheck(
         supported=supported,
         cut=is_cut(reason),
-        boilerplate=boilerplate_of(reason, request),
+        boilerplate=boilerplate_of(reason, request, video.title),
         specific=specific,
         unsupported=unsupported,
     )

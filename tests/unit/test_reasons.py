@@ -59,6 +59,13 @@ def test_echoing_the_request_is_boilerplate() -> None:
     assert not result.passes()
 
 
+def test_the_title_alone_is_no_reason() -> None:
+    # what the real 0.5B model wrote for most picks: the title, as a question
+    result = check("Glowing life in an underwater world?")
+    assert result.boilerplate == "repeats the title"
+    assert not result.passes()
+
+
 def test_a_generic_opening_is_boilerplate() -> None:
     result = check("The video provides a clear and concise explanation of deep sea squid.")
     assert result.boilerplate is not None
