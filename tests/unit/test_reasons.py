@@ -66,6 +66,14 @@ def test_the_title_alone_is_no_reason() -> None:
     assert not result.passes()
 
 
+def test_naming_the_speaker_is_not_saying_something_specific() -> None:
+    # what the model wrote for three different talks of a request about the ocean
+    result = check("Edith Widder shows a short film about the ocean.")
+    assert result.boilerplate == "repeats the request"
+    assert not result.specific
+    assert not result.passes()
+
+
 def test_a_generic_opening_is_boilerplate() -> None:
     result = check("The video provides a clear and concise explanation of deep sea squid.")
     assert result.boilerplate is not None
