@@ -29,7 +29,7 @@ from typing import Any
 from agent.conversation import quote_untrusted
 from agent.llm.base import LLM, LLMOutputError
 from agent.ranking import is_spoken
-from agent.reasons import check_reason_quality, video_texts
+from agent.reasons import check_reason_quality, is_cut, video_texts
 from agent.text import STOPWORDS, content_words, sentences, stem, stems
 from agent.types import Candidate, Recommendation
 from prompts.loader import load_prompt
@@ -43,6 +43,7 @@ MAX_REASON_CHARS = 320
 EVIDENCE_CHARS = 360  # per card: the quoted moment and the start of the description
 
 MODEL_REASON_CHARS = 150  # about 20 words: one short sentence
+MODEL_REASON_MIN_CHARS = 40  # a sentence, not a title
 TOKENS_PER_REASON = 40
 
 
@@ -54,7 +55,11 @@ def reasons_schema(count: int) -> dict[str, Any]:
         "properties": {
             "reasons": {
                 "type": "array",
-                "items": {"type": "string", "maxLength": MODEL_REASON_CHARS},
+                "items": {
+                    "type": "string",
+                    "minLength": MODEL_REASON_MIN_CHARS,
+                    "maxLength": MODEL_REASON_CHARS,
+                },
                 "minItems": count,
                 "maxItems": count,
             }
@@ -219,6 +224,22 @@ def trim_reason(reason: str, *, max_sentences: int = 2) -> str:
     return text
 
 
+_VIDEO_OPENER = re.compile(
+    r"^\s*(?:the|this) (?:video|talk)(?: \d+)?\b|^\s*(?:video|talk) \d+\s*:?", re.IGNORECASE
+)
+
+
+def tidy_sentence(sentence: str, video: Video) -> str:
+    """The model's sentence as a card shows it: one sentence, "The video 2 shows" -> "Al Gore
+    shows" (the small model numbers the videos as the prompt does), and a closing full stop
+    where it left a finished sentence without one (a dangling word still reads as cut)."""
+    text = trim_reason(sentence, max_sentences=1)
+    text = _VIDEO_OPENER.sub(video.speaker or "It", text, count=1).strip()
+    if text and text[-1] not in ".!?\"'”)" and not is_cut(text + "."):
+        text += "."
+    return text
+
+
 @dataclass(frozen=True)
 class ReasonContext:
     """What a reason may refer to besides the video: the request, the user's length limits and
@@ -361,7 +382,7 @@ class Explainer:
         every check (:meth:`problem`) replace the grounded ones."""
         better = []
         for (rec, chunk), sentence in zip(cards, self.write(cards, context), strict=False):
-            reason = trim_reason(sentence, max_sentences=1)
+            reason = tidy_sentence(sentence, rec.video)
             why = self.problem(reason, rec, chunk, context, other_titles)
             if why is not None:
                 log.info("model reason for %s kept out (%s)", rec.video.id, why)

@@ -8,9 +8,9 @@ For one reason, the video it is about and the request, :func:`check_reason_quali
 * ``cut``: an unfinished sentence (no closing ``.``/``!``/``?``, a trailing ``...`` outside a
   quotation, or a last word such as "how" or "and" that cannot end one);
 * ``boilerplate``: the first phrase of :data:`BOILERPLATE` it contains, or ``"repeats the
-  request"`` when it echoes the request back;
+  request"`` / ``"repeats the title"`` when it says nothing beyond them;
 * ``specific``: it names at least one word of the evidence (title, description, tags, chunk) that
-  is not in the request.
+  is not in the request (the speaker's name does not count).
 
 A reason *passes* when it is supported at least ``min_supported``, not cut, not boilerplate and
 specific. The turn uses it to decide whether the model's sentence may replace the grounded one
@@ -159,45 +159,45 @@ NEUTRAL_WORDS = frozenset(
 _DANGLING = frozenset(
     [
         "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "of",
-        "to",
-        "in",
-        "on",
-        "for",
-        "with",
         "about",
-        "from",
-        "by",
+        "an",
+        "and",
+        "are",
         "as",
         "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "her",
+        "his",
         "how",
-        "why",
-        "what",
-        "which",
-        "that",
-        "who",
-        "whose",
-        "whom",
-        "this",
-        "these",
-        "those",
+        "in",
         "is",
-        "are",
+        "its",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "that",
+        "the",
+        "their",
+        "these",
+        "this",
+        "those",
+        "to",
         "was",
         "were",
-        "be",
-        "its",
-        "their",
-        "his",
-        "her",
-        "our",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "with",
         "your",
-        "my",
     ]
 )
 _QUOTED = re.compile(r'"[^"]*"|“[^”]*”')
@@ -253,8 +253,9 @@ def is_cut(reason: str) -> bool:
     return bool(tail) and tail[-1] in _DANGLING
 
 
-def boilerplate_of(reason: str, request: str) -> str | None:
-    """The first boilerplate phrase in ``reason``, or "repeats the request", or None."""
+def boilerplate_of(reason: str, request: str, title: str = "", speaker: str = "") -> str | None:
+    """The first boilerplate phrase in ``reason``, or "repeats the request" / "repeats the
+    title" (it says nothing else but who speaks), or None."""
     norm = " ".join(reason.lower().split())
     for phrase in BOILERPLATE:
         if phrase in norm:
@@ -262,10 +263,12 @@ def boilerplate_of(reason: str, request: str) -> str | None:
     asked = " ".join(request.lower().split()).strip(" .!?")
     if len(asked) >= 12 and asked in norm:
         return "repeats the request"
-    said = set(content_words(_QUOTED.sub(" ", reason))) - NEUTRAL_WORDS
+    said = set(content_words(_QUOTED.sub(" ", reason))) - NEUTRAL_WORDS - set(words(speaker))
     request_words = set(content_words(request))
     if said and said <= request_words:
         return "repeats the request"
+    if said and said <= request_words | set(content_words(title)):
+        return "repeats the title"
     return None
 
 
@@ -307,11 +310,17 @@ def check_reason_quality(
     unsupported = tuple(w for w in checked if not _found(w, exact, stems_))
     supported = 1.0 - len(unsupported) / len(checked) if checked else 1.0
     evidence_exact, evidence_stems = _support_stems(video_texts(video, evidence))
-    specific = any(_found(w, evidence_exact, evidence_stems) for w in checked if not w.isdigit())
+    # who speaks is on every card: naming them is not yet saying anything specific
+    speaker = set(words(video.speaker or ""))
+    specific = any(
+        _found(w, evidence_exact, evidence_stems)
+        for w in checked
+        if not w.isdigit() and w not in speaker
+    )
     return ReasonCheck(
         supported=supported,
         cut=is_cut(reason),
-        boilerplate=boilerplate_of(reason, request),
+        boilerplate=boilerplate_of(reason, request, video.title, video.speaker or ""),
         specific=specific,
         unsupported=unsupported,
     )

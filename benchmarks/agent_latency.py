@@ -58,9 +58,9 @@ def _turn(rec: Recommender, messages: list[Message], user: str, k: int) -> tuple
 
 
 def prefix_cache(rec: Recommender, rows: Sequence[dict[str, Any]]) -> None:
-    """Prefill of the reasons prompt with and without llama.cpp's prompt cache (llamacpp only):
-    the same requests' prompts, each sent twice in a row under another request's so that only
-    the fixed system prefix can be reused."""
+    """Prefill of the reasons prompt with and without llama.cpp's prompt cache (llamacpp only),
+    over the prompts of earlier answers (each pass with its own request text, so only the fixed
+    system prefix can come from the cache)."""
     inner = getattr(rec.llm, "inner", None)
     if getattr(inner, "backend", "") != "llamacpp":
         return
@@ -73,7 +73,9 @@ def prefix_cache(rec: Recommender, rows: Sequence[dict[str, Any]]) -> None:
                 {"title": p["video_id"], "speaker": "", "evidence": p["reason"]}
                 for p in row["picks"]
             ]
-            messages = prompt.render(request=" ".join(row["turns"]), videos=videos)
+            # a request text of its own per pass: only the fixed system prefix can be reused
+            request_text = f"{' '.join(row['turns'])} (pass {int(cache)})"
+            messages = prompt.render(request=request_text, videos=videos)
             request = {
                 "messages": [{"role": m.role, "content": m.content} for m in messages],
                 "max_tokens": 1,

@@ -12,6 +12,7 @@ from agent.explain import (
     format_timestamp,
     grounded_reason,
     template_reason,
+    tidy_sentence,
     trim_reason,
 )
 from agent.llm.base import LLMOutputError
@@ -145,11 +146,13 @@ def cards(rec: Recommender, *video_ids: str) -> list[tuple[Recommendation, Chunk
 def test_one_model_call_writes_every_reason_and_only_good_ones_replace(rec: Recommender) -> None:
     grounded = cards(rec, "pasta", "bread")
     good = "Maria Example says good food does not need a fancy kitchen."
-    llm = FakeLLM().enqueue({"reasons": [good, "The video provides a clear and concise"]})
+    llm = FakeLLM().enqueue(
+        {"reasons": [good, "The video provides a clear and concise explanation."]}
+    )
     better = Explainer(rec.library, llm).refine(
         grounded, ReasonContext("pasta at home"), rec.title_index().titles()
     )
-    assert len(llm.calls) == 1 and llm.calls[0].tag == "explain@2"
+    assert len(llm.calls) == 1 and llm.calls[0].tag == "explain@3"
     assert [r.video.id for r in better] == ["pasta"]
     assert better[0].reason == good
     assert better[0].evidence_chunk_id == grounded[0][0].evidence_chunk_id
@@ -208,3 +211,13 @@ def test_title_chunk_evidence_is_replaced_by_what_is_said(rec: Recommender) -> N
     chunk = rec.library.chunk(card[0].evidence_chunk_id)
     assert chunk is not None and chunk.end > chunk.start
     assert "overnight" in chunk.text
+
+
+def test_tidy_sentence_names_the_speaker_and_closes_the_sentence() -> None:
+    video = Video(id="v", title="T", speaker="Al Gore")
+    assert tidy_sentence("The video 1 shows how we can act now", video) == (
+        "Al Gore shows how we can act now."
+    )
+    assert tidy_sentence("This talk explains it. And more.", video) == "Al Gore explains it."
+    # a dangling end stays cut: no full stop makes it whole
+    assert tidy_sentence("The video shows how to", video) == "Al Gore shows how to"

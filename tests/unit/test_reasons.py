@@ -59,6 +59,21 @@ def test_echoing_the_request_is_boilerplate() -> None:
     assert not result.passes()
 
 
+def test_the_title_alone_is_no_reason() -> None:
+    # what the real 0.5B model wrote for most picks: the title, as a question
+    result = check("Glowing life in an underwater world?")
+    assert result.boilerplate == "repeats the title"
+    assert not result.passes()
+
+
+def test_naming_the_speaker_is_not_saying_something_specific() -> None:
+    # what the model wrote for three different talks of a request about the ocean
+    result = check("Edith Widder shows a short film about the ocean.")
+    assert result.boilerplate == "repeats the request"
+    assert not result.specific
+    assert not result.passes()
+
+
 def test_a_generic_opening_is_boilerplate() -> None:
     result = check("The video provides a clear and concise explanation of deep sea squid.")
     assert result.boilerplate is not None

@@ -92,7 +92,10 @@ def test_stream_event_order(base: Recommender, llm: FakeLLM) -> None:
     rec = with_settings(base, llm, diversity_lambda=1.0, understand="model", rerank=False)
     # grounded in the talk's title, speaker and tags (whichever chunk the search quotes)
     good = "Elena Example argues that we should go to Mars for space exploration and science."
-    llm.enqueue(form("space exploration mars"), {"reasons": [good, "The video is about"]})
+    llm.enqueue(
+        form("space exploration mars"),
+        {"reasons": [good, "The video is about going to Mars and also about"]},
+    )
     events = list(rec.stream("anything about going to Mars, under 10 minutes?", "u-stream", k=2))
     kinds = [e.kind for e in events]
     assert kinds[0] == "understanding" and events[0].understanding is not None
