@@ -52,6 +52,8 @@ from evaluation.systems import (
     library_chunks,
 )
 from evaluation.workspace import EvalError, open_library, prepare_workspace, workspace_name
+from retrieval.errors import InvalidInputError
+from retrieval.transcripts import read_transcript
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +132,16 @@ def without_speaker(text: str, speaker: str) -> str:
     return " ".join(text.split())
 
 
+def has_speech(talk: Talk) -> bool:
+    """Whether the library's transcript reader finds spoken text in the talk's transcript (a
+    music or dance performance has only stage directions, and nothing to index)."""
+    try:
+        read_transcript(talk.transcript, talk.duration)
+    except InvalidInputError:
+        return False
+    return True
+
+
 def manifest_line(talk: Talk) -> str:
     """Transcript-only row: an opaque title, no description, no tags."""
     row: dict[str, object] = {
@@ -159,6 +171,9 @@ def run_ted(options: EvalOptions, settings: Settings, progress: Progress) -> Eva
         extra = random.Random(options.seed + 1).sample(rest, options.max_talks - len(queried))
         chosen |= {t.id for t in extra}
         indexed = [t for t in talks if t.id in chosen]
+    silent = {t.id for t in indexed if not has_speech(t)}
+    indexed = [t for t in indexed if t.id not in silent]
+    queried = [t for t in queried if t.id not in silent]
     wanted = choose_systems(options, SYSTEMS, DEFAULT_SYSTEMS)
 
     lines = [manifest_line(t) for t in indexed]
@@ -176,6 +191,11 @@ def run_ted(options: EvalOptions, settings: Settings, progress: Progress) -> Eva
         "queries": len(queried),
         "index_content_sha256": content,
     }
+    if silent:
+        report.notes.append(
+            f"left out {len(silent)} talk(s) whose transcript holds no spoken text "
+            f"(performances): {', '.join(sorted(silent))}"
+        )
     report.notes.append(
         "index = transcripts only (opaque titles, no description/tags, metadata chunk off); "
         "query = the talk's description; relevant = that talk"

@@ -183,7 +183,8 @@ class HybridSearch:
             n = min(n * 4, _MAX_CANDIDATES)  # a few videos hold all hits: look deeper
         weights = np.array([t.weight for t in texts], dtype=np.float32)
         centre = normalise_rows((weights[:, None] * vectors).sum(axis=0))[0]
-        return self._resolve(grouped, k, centre)
+        main = max(texts, key=lambda t: t.weight).text
+        return self._resolve(grouped, k, centre, main)
 
     def _video_rankings(
         self,
@@ -244,16 +245,22 @@ class HybridSearch:
         return self._resolve(grouped, k)
 
     def _evidence(
-        self, video_ids: Sequence[str], vector: np.ndarray
+        self, video_ids: Sequence[str], vector: np.ndarray, text: str = ""
     ) -> dict[str, tuple[FusedChunk, ...]]:
-        """The chunk of each video nearest ``vector``: evidence for videos that only whole-video
-        rankings found. One store query over all of them, then one per video it left out."""
+        """Evidence for videos that only whole-video rankings found: each one's best chunk by
+        BM25 for ``text`` (one pass restricted to them, cheap), else its chunk nearest
+        ``vector`` (one store query over those left, then one per video still left)."""
         out: dict[str, tuple[FusedChunk, ...]] = {}
         if not video_ids:
             return out
         wanted = frozenset(video_ids)
-        for m in self.store.query(vector, 3 * len(wanted), StoreFilter(video_ids=wanted)):
-            out.setdefault(m.video_id, (FusedChunk(m.chunk_id, m.video_id, 0.0),))
+        if text:
+            for lx in self.lexical.search(text, 5 * len(wanted), set(wanted)):
+                out.setdefault(lx.video_id, (FusedChunk(lx.chunk_id, lx.video_id, 0.0),))
+        left = wanted - out.keys()
+        if left:
+            for m in self.store.query(vector, 3 * len(left), StoreFilter(video_ids=left)):
+                out.setdefault(m.video_id, (FusedChunk(m.chunk_id, m.video_id, 0.0),))
         for video_id in wanted - out.keys():
             only = StoreFilter(video_ids=frozenset({video_id}))
             for m in self.store.query(vector, 1, only):
@@ -261,7 +268,11 @@ class HybridSearch:
         return out
 
     def _resolve(
-        self, grouped: Sequence[VideoScore], k: int, vector: np.ndarray | None = None
+        self,
+        grouped: Sequence[VideoScore],
+        k: int,
+        vector: np.ndarray | None = None,
+        text: str = "",
     ) -> list[VideoHit]:
         """Attach catalogue rows; drops hits whose video/chunk is not (or no longer) in SQL."""
         out: list[VideoHit] = []
@@ -271,7 +282,7 @@ class HybridSearch:
         evidence: dict[str, tuple[FusedChunk, ...]] = {}
         if vector is not None:  # videos only whole-video rankings found: look up their evidence
             bare = [v.video_id for v in window[:k] if not v.chunks and v.video_id in videos]
-            evidence = self._evidence(bare, vector)
+            evidence = self._evidence(bare, vector, text)
         chunk_rows = self.catalogue.chunks_by_ids(
             c.chunk_id for v in window for c in v.chunks or evidence.get(v.video_id, ())
         )
@@ -279,7 +290,8 @@ class HybridSearch:
             video = videos.get(scored.video_id)
             chunks = scored.chunks or evidence.get(scored.video_id, ())
             if not chunks and vector is not None and video is not None:  # past the first k
-                chunks = self._evidence([scored.video_id], vector).get(scored.video_id, ())
+                found = self._evidence([scored.video_id], vector, text)
+                chunks = found.get(scored.video_id, ())
                 chunk_rows = {
                     **chunk_rows,
                     **self.catalogue.chunks_by_ids(c.chunk_id for c in chunks),

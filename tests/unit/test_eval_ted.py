@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from agent.settings import Settings
 from evaluation.metrics import bootstrap_ci
 from evaluation.runner import EvalOptions
 from evaluation.tasks import run_eval
-from evaluation.ted import load_talks, manifest_line, without_speaker
+from evaluation.ted import has_speech, load_talks, manifest_line, without_speaker
 from evaluation.workspace import EvalError
 from retrieval.errors import InvalidInputError
 
@@ -91,6 +92,14 @@ def test_every_system_also_runs_without_the_speaker_and_reports_intervals(
     assert metrics["Recall@1 lo"] <= metrics["Recall@1"] <= metrics["Recall@1 hi"]
     assert metrics["MRR lo"] <= metrics["MRR"] <= metrics["MRR hi"]
     assert report.dataset["queries_naming_their_speaker"] == 0  # fixtures never name them
+
+
+def test_a_performance_without_spoken_text_is_told_apart(tmp_path: Path) -> None:
+    talk = load_talks(TED)[0]
+    assert has_speech(talk)
+    silent = tmp_path / "performance.md"
+    silent.write_text("(Music)\n\n(Applause)\n", encoding="utf-8")
+    assert not has_speech(dataclasses.replace(talk, transcript=silent))
 
 
 def test_not_a_ted_folder(tmp_path: Path, settings: Settings) -> None:
