@@ -323,11 +323,19 @@ def _synthetic_row(talk: TedTalk, media_dir: Path) -> ManifestRow:
     )
 
 
-def librivox_rows(shared_dir: Path) -> list[ManifestRow]:
-    """The LibriVox clips (real read speech, public domain) as audio items."""
+def librivox_rows(shared_dir: Path, media_dir: Path) -> list[ManifestRow]:
+    """The LibriVox clips (real read speech, public domain) as audio items.
+
+    The clips (a few seconds each) are copied into ``media_dir``: the app and the API play local
+    files only from the library's own folders, and the shared data folder is not one of them.
+    """
     folder = shared_dir / "speech" / "librivox"
     rows: list[ManifestRow] = []
-    for wav in sorted(folder.glob("*.wav")):
+    for source in sorted(folder.glob("*.wav")):
+        wav = media_dir / "librivox" / source.name
+        if not wav.is_file() or wav.stat().st_size != source.stat().st_size:
+            wav.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, wav)
         excerpt = wav.stem.rsplit("-", 1)[-1]
         rows.append(
             ManifestRow(
@@ -378,7 +386,7 @@ def build_demo_library(
     rows = [ted_row(t) for t in sorted(chosen, key=lambda t: t.index)]
     media_dir = out_dir / "media"
     rows += [_synthetic_row(t, media_dir) for t in synth]
-    rows += librivox_rows(shared_dir)
+    rows += librivox_rows(shared_dir, media_dir)
     path = write_manifest(rows, out_dir / MANIFEST_NAME)
     log.info(
         "demo library: %d transcript talks, %d synthesised, %d LibriVox clips -> %s",

@@ -94,9 +94,10 @@ def test_build_writes_manifest_and_clip_idempotently(shared: Path, tmp_path: Pat
 
     audio = by_id["librivox-0870"]
     assert audio.title == "Sense and Sensibility, read excerpt 0870"
-    assert audio.media_path == str(
-        shared / "speech/librivox/sense_and_sensibility_01_austen_64kb-0870.wav"
-    )
+    # copied into the data dir: the app plays local files only from the library's own folders
+    source = shared / "speech/librivox/sense_and_sensibility_01_austen_64kb-0870.wav"
+    assert audio.media_path == str(out / "media" / "librivox" / source.name)
+    assert Path(audio.media_path).read_bytes() == source.read_bytes()
 
     # Everything written lies under out_dir; a second build reuses the clip and the manifest.
     written = {p for p in out.rglob("*") if p.is_file()}
