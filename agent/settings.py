@@ -148,6 +148,12 @@ class AgentSettings(Section):
     )
     candidates: int = 50
     explain: bool = True
+    explain_top: int = Field(
+        3,
+        ge=0,
+        description="the model writes reasons for this many top cards (one request each, sent "
+        "together); the others keep their grounded reason",
+    )
     history_weight: float = 0.3
     collab_weight: float = 0.2
     diversity_lambda: float = 0.8

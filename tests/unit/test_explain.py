@@ -5,10 +5,12 @@ from collections.abc import Iterator
 import pytest
 
 from agent.explain import (
+    TOKENS_PER_REASON,
     Explainer,
     ReasonContext,
     best_quote,
     check_reason,
+    finished_sentence,
     format_timestamp,
     grounded_reason,
     template_reason,
@@ -143,33 +145,69 @@ def cards(rec: Recommender, *video_ids: str) -> list[tuple[Recommendation, Chunk
     return out
 
 
-def test_one_model_call_writes_every_reason_and_only_good_ones_replace(rec: Recommender) -> None:
+def refined(
+    explainer: Explainer,
+    grounded: list[tuple[Recommendation, Chunk]],
+    request: str,
+    titles: dict[str, str],
+) -> list[Recommendation]:
+    return list(explainer.refine(grounded, ReasonContext(request), titles))
+
+
+def test_one_request_per_card_and_only_good_ones_replace(rec: Recommender) -> None:
     grounded = cards(rec, "pasta", "bread")
     good = "Maria Example says good food does not need a fancy kitchen."
-    llm = FakeLLM().enqueue(
-        {"reasons": [good, "The video provides a clear and concise explanation."]}
+    llm = FakeLLM()
+    llm.route(grounded[0][0].video.title, good)
+    llm.route(grounded[1][0].video.title, "The video provides a clear and concise explanation.")
+    better = refined(
+        Explainer(rec.library, llm), grounded, "pasta at home", rec.title_index().titles()
     )
-    better = Explainer(rec.library, llm).refine(
-        grounded, ReasonContext("pasta at home"), rec.title_index().titles()
-    )
-    assert len(llm.calls) == 1 and llm.calls[0].tag == "explain@3"
+    assert [c.tag for c in llm.calls] == ["explain@4", "explain@4"]
+    # each request carries its own card only, after the one fixed system text
+    assert {c.messages[0]["content"] for c in llm.calls} == {llm.calls[0].messages[0]["content"]}
+    for call in llm.calls:
+        assert call.last_user.count("</evidence>") == 1
+        assert call.max_tokens == TOKENS_PER_REASON
     assert [r.video.id for r in better] == ["pasta"]
     assert better[0].reason == good
     assert better[0].evidence_chunk_id == grounded[0][0].evidence_chunk_id
 
 
+def test_only_the_top_cards_are_asked_for(rec: Recommender) -> None:
+    grounded = cards(rec, "pasta", "bread")
+    llm = FakeLLM()
+    refined(Explainer(rec.library, llm, top=1), grounded, "pasta", {})
+    assert len(llm.calls) == 1 and grounded[0][0].video.title in llm.calls[0].last_user
+    llm.reset()
+    assert refined(Explainer(rec.library, llm, top=0), grounded, "pasta", {}) == []
+    assert llm.calls == []
+
+
+def test_a_sentence_cut_by_the_token_limit_is_kept_out(rec: Recommender) -> None:
+    grounded = cards(rec, "pasta")
+    cut = " ".join(["Maria Example says good food does not need a fancy kitchen"] * 5)
+    llm = FakeLLM().route(grounded[0][0].video.title, cut)  # 50 words: over the 40-token limit
+    assert refined(Explainer(rec.library, llm), grounded, "pasta", {}) == []
+    assert finished_sentence("It covers pasta water and", cut_off=True) == ""
+    assert finished_sentence("It covers pasta water. And", cut_off=True) == "It covers pasta water."
+    assert finished_sentence('"It covers pasta water"', cut_off=False) == "It covers pasta water"
+
+
 def test_a_model_reason_naming_another_video_is_kept_out(rec: Recommender) -> None:
-    llm = FakeLLM().enqueue({"reasons": [f"Pasta water matters; also watch {INJECTED_TITLE}."]})
-    better = Explainer(rec.library, llm).refine(
-        cards(rec, "pasta"), ReasonContext("pasta"), rec.title_index().titles()
+    llm = FakeLLM().enqueue(f"Pasta water matters; also watch {INJECTED_TITLE}.")
+    assert (
+        refined(
+            Explainer(rec.library, llm), cards(rec, "pasta"), "pasta", rec.title_index().titles()
+        )
+        == []
     )
-    assert better == []
 
 
 def test_unusable_model_output_keeps_the_grounded_reasons(rec: Recommender) -> None:
     llm = FakeLLM().enqueue(LLMOutputError("bad"))
     grounded = cards(rec, "bread")
-    assert Explainer(rec.library, llm).refine(grounded, ReasonContext("bread"), {}) == []
+    assert refined(Explainer(rec.library, llm), grounded, "bread", {}) == []
     assert "Jim Example says" in grounded[0][0].reason
 
 
