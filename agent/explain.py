@@ -29,6 +29,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
+
 from agent.conversation import quote_untrusted
 from agent.llm.base import LLM, LLMOutputError
 from agent.ranking import is_spoken

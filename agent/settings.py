@@ -49,12 +49,13 @@ class LLMSettings(Section):
     max_retries: int = 2
     temperature: float = 0.0
     max_tokens: int = 512
-    n_ctx: int = 8192
+    n_ctx: int = 10240
     slots: int = Field(
-        3,
+        5,
         ge=1,
-        description="llamacpp: prompt slots, each caching one prompt kind's fixed prefix "
-        "(understand, explain, chat); n_ctx is shared between them",
+        description="llamacpp: prompt slots, each with its KV cache (the fixed prefix of a prompt "
+        "kind stays cached) and decoded together: understand, chat and agent.explain_top reasons "
+        "requests at once; n_ctx is shared between them",
     )
     threads: int = 2
     device: str = "cpu"
