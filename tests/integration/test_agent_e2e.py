@@ -168,8 +168,9 @@ MIN_PASSING = 0.2
 
 @pytest.mark.slow
 def test_the_real_models_reasons_pass_the_reason_check_at_a_floor(ted_rec: Recommender) -> None:
-    """One call writes the reasons for a turn's real TED picks; at least ``MIN_PASSING`` of them
-    must pass the product's reason check (supported, finished, no boilerplate, specific)."""
+    """One request per card, sent together, writes the reasons for a turn's real TED picks; at
+    least ``MIN_PASSING`` of them must pass the product's reason check (supported, finished, no
+    boilerplate, specific)."""
     explainer = Explainer(ted_rec.library, ted_rec.llm)
     titles = ted_rec.title_index().titles()
     verdicts = []

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -24,6 +27,7 @@ from agent.types import Candidate, Recommendation
 from retrieval.types import Chunk, SearchFilters, Video
 from tests.agent_data import INJECTED_TITLE, build_recommender
 from tests.fakes.llm import FakeLLM
+from tests.unit.test_llm_openai_client import Scripted, answer, client
 
 TITLES = {
     "pasta": "the secret of perfect pasta",
@@ -259,3 +263,40 @@ def test_tidy_sentence_names_the_speaker_and_closes_the_sentence() -> None:
     assert tidy_sentence("This talk explains it. And more.", video) == "Al Gore explains it."
     # a dangling end stays cut: no full stop makes it whole
     assert tidy_sentence("The video shows how to", video) == "Al Gore shows how to"
+
+
+def test_the_cards_requests_overlap_on_an_openai_compatible_server(rec: Recommender) -> None:
+    """The same path on vLLM or any OpenAI-compatible server: one HTTP request per card, all in
+    flight at once, each card's sentence matched to its own request."""
+    grounded = cards(rec, "pasta", "bread")
+    good = {
+        grounded[0][0].video.title: "Maria Example says good food does not need a fancy kitchen.",
+        grounded[1][
+            0
+        ].video.title: "Jim Example explains baking bread with cooking food.",
+    }
+    lock, in_flight, most = threading.Lock(), [0], [0]
+
+    def step(body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.3)  # long enough for the other card's request to arrive meanwhile
+        with lock:
+            in_flight[0] -= 1
+        user = body["messages"][-1]["content"]
+        return answer(next(s for title, s in good.items() if f"Video: {title}" in user))
+
+    srv = Scripted()
+    srv.script = [step]
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        llm = client(srv, retries=0)
+        better = refined(Explainer(rec.library, llm), grounded, "pasta at home", {})
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert most[0] == 2 and len(srv.requests) == 2
+    assert {r.video.id: r.reason for r in better} == {
+        rec_.video.id: good[rec_.video.title] for rec_, _ in grounded
+    }
