@@ -271,9 +271,7 @@ def test_the_cards_requests_overlap_on_an_openai_compatible_server(rec: Recommen
     grounded = cards(rec, "pasta", "bread")
     good = {
         grounded[0][0].video.title: "Maria Example says good food does not need a fancy kitchen.",
-        grounded[1][
-            0
-        ].video.title: "Jim Example explains baking bread with cooking food.",
+        grounded[1][0].video.title: "Jim Example explains baking bread with cooking food.",
     }
     lock, in_flight, most = threading.Lock(), [0], [0]
 
