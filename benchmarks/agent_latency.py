@@ -45,24 +45,27 @@ def p90(values: Sequence[float]) -> float:
 
 def _turn(
     rec: Recommender, messages: list[Message], user: str, k: int, replaced: list[int] | None = None
-) -> tuple[Any, float, float]:
-    """One streamed turn: (answer, first card s, whole answer s); the rank of every card whose
-    reason the model replaced goes to ``replaced``."""
+) -> tuple[Any, float, float, float]:
+    """One streamed turn: (answer, first card s, whole answer s, first model reason s or nan);
+    the rank of every card whose reason the model replaced goes to ``replaced``."""
     start = time.perf_counter()
-    first = float("nan")
+    first = first_reason = float("nan")
     answer = None
     for event in rec.stream(messages, user, k=k):
         if event.kind == "recommendation" and first != first:
             first = time.perf_counter() - start
-        elif event.kind == "reason" and event.recommendation and replaced is not None:
-            replaced.append(event.recommendation.rank)
+        elif event.kind == "reason" and event.recommendation:
+            if first_reason != first_reason:
+                first_reason = time.perf_counter() - start
+            if replaced is not None:
+                replaced.append(event.recommendation.rank)
         elif event.kind == "done":
             answer = event.answer
         elif event.kind == "error":
             raise SystemExit(f"turn failed: {event.text}")
     total = time.perf_counter() - start
     rec.users_store.forget(user)
-    return answer, first, total
+    return answer, first, total, first_reason
 
 
 def prefix_cache(rec: Recommender, rows: Sequence[dict[str, Any]]) -> None:
@@ -141,12 +144,15 @@ def main(argv: list[str] | None = None) -> int:
 
     firsts, totals, rows, hits = [], [], [], []
     replaced: list[int] = []  # ranks whose reason the model's sentence replaced
+    reasons_s: list[float] = []  # per turn with one: time to the first model reason
     asked = [0] * args.k  # model sentences asked for, by rank
     stages: dict[str, list[float]] = {s: [] for s in STAGES}
     for request_id, turns, targets in labelled:
-        answer, first, total = _turn(
+        answer, first, total, first_reason = _turn(
             rec, conversation(turns), f"bench-{request_id}", args.k, replaced
         )
+        if first_reason == first_reason:
+            reasons_s.append(first_reason)
         if cfg.explain:
             for rank in range(min(cfg.explain_top, len(answer.recommendations))):
                 asked[rank] += 1
@@ -170,6 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     for label, values in (("first card (with a reason)", firsts), ("whole answer", totals)):
         med = statistics.median(values)
         print(f"{label:<28}{med:>8.2f}{p90(values):>8.2f}{med / baseline:>14.0f}")
+    if reasons_s:
+        med = statistics.median(reasons_s)
+        print(
+            f"{'first model reason':<28}{med:>8.2f}{p90(reasons_s):>8.2f}{med / baseline:>14.0f}"
+            f"  ({len(reasons_s)} turns with one)"
+        )
     print(f"\n{'stage':<12}{'median s':>10}{'p90 s':>8}")
     for stage, values in stages.items():
         print(f"{stage:<12}{statistics.median(values):>10.3f}{p90(values):>8.3f}")
