@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from agent.conversation import quote_untrusted
 from agent.llm.base import LLM, LLMOutputError
 from agent.ranking import is_spoken
-from agent.reasons import check_reason_quality, is_cut, video_texts
+from agent.reasons import check_reason_quality, finished_sentence, tidy_sentence, video_texts
 from agent.text import STOPWORDS, content_words, sentences, stem, stems
 from agent.types import Candidate, Recommendation
 from prompts.loader import load_prompt
@@ -43,7 +43,6 @@ from retrieval.types import Chunk, SearchFilters, Video
 log = logging.getLogger(__name__)
 
 QUOTE_WORDS = 30
-MAX_REASON_CHARS = 320
 EVIDENCE_CHARS = 360  # per card: the quoted moment and the start of the description
 
 MODEL_REASON_MIN_CHARS = 40  # a sentence, not a title
@@ -195,42 +194,6 @@ def check_reason(
         if f" {title} " in norm:
             return f"names another video ({other_id})"
     return None
-
-
-def trim_reason(reason: str, *, max_sentences: int = 2) -> str:
-    """At most ``max_sentences`` sentences and ``MAX_REASON_CHARS`` characters."""
-    text = " ".join(sentences(reason)[:max_sentences]).strip()
-    if len(text) > MAX_REASON_CHARS:
-        text = text[: MAX_REASON_CHARS - 3].rsplit(" ", 1)[0] + "..."
-    return text
-
-
-_VIDEO_OPENER = re.compile(
-    r"^\s*(?:the|this) (?:video|talk)(?: \d+)?\b|^\s*(?:video|talk) \d+\s*:?", re.IGNORECASE
-)
-
-
-def finished_sentence(text: str, *, cut_off: bool) -> str:
-    """The model's first sentence, or "" when it is unfinished: ``cut_off`` says the token limit
-    ended the answer, so a first sentence without closing punctuation was cut, not finished."""
-    parts = sentences(text.strip().strip('"'))
-    if not parts:
-        return ""
-    first = parts[0].strip()
-    if cut_off and first[-1:] not in (".", "!", "?"):
-        return ""
-    return first
-
-
-def tidy_sentence(sentence: str, video: Video) -> str:
-    """The model's sentence as a card shows it: one sentence, "The video 2 shows" -> "Al Gore
-    shows" (the small model numbers the videos as the prompt does), and a closing full stop
-    where it left a finished sentence without one (a dangling word still reads as cut)."""
-    text = trim_reason(sentence, max_sentences=1)
-    text = _VIDEO_OPENER.sub(video.speaker or "It", text, count=1).strip()
-    if text and text[-1] not in ".!?\"'”)" and not is_cut(text + "."):
-        text += "."
-    return text
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.explain import Explainer, ReasonContext, tidy_sentence
+from agent.explain import Explainer, ReasonContext
 from agent.llm.base import LLM
 from agent.llm.factory import create_llm
+from agent.reasons import tidy_sentence
 from agent.recommender import Recommender
 from agent.settings import Settings
 from agent.types import Answer

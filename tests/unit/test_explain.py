@@ -13,15 +13,12 @@ from agent.explain import (
     ReasonContext,
     best_quote,
     check_reason,
-    finished_sentence,
     format_timestamp,
     grounded_reason,
     template_reason,
-    tidy_sentence,
-    trim_reason,
 )
 from agent.llm.base import LLMOutputError
-from agent.reasons import check_reason_quality
+from agent.reasons import check_reason_quality, finished_sentence, tidy_sentence, trim_reason
 from agent.recommender import Recommender
 from agent.types import Candidate, Recommendation
 from retrieval.types import Chunk, SearchFilters, Video
