@@ -150,12 +150,12 @@ class AgentSettings(Section):
     candidates: int = 50
     explain: bool = True
     explain_top: int = Field(
-        5,
+        3,
         ge=0,
         description="the model writes reasons for this many top cards (one request each, sent "
-        "together; 0 = grounded reasons only); the others keep their grounded reason. 5: on the "
-        "0.5B default ranks 4 and 5 passed the reason check as often as 1 to 3 (10 of 14), for "
-        "about a quarter more time than 3 (docs/agent-turn.md)",
+        "together; 0 = grounded reasons only); the others keep their grounded reason. 3 halves "
+        "the whole answer against 5 on the 2-core CPU default (docs/agent-turn.md); set 5 on a "
+        "GPU server, where the extra requests cost little",
     )
     history_weight: float = 0.3
     collab_weight: float = 0.2
