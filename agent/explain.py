@@ -8,9 +8,13 @@ instruction to the assistant).
 Each card gets a **grounded reason** the moment it exists, built from evidence alone, no model
 (:func:`grounded_reason`): the request's words the video's own text matches, the quoted moment and
 its timestamp, "close to X, which you liked" when the user's history drove the pick, and "12 min,
-within your 15" when the user set a length. Then **one** LLM call writes a sentence for every card
-at once (a JSON list, a short hard token limit); a model sentence replaces the grounded one only
-when it passes every check:
+within your 15" when the user set a length. Then the model writes one sentence per card (the top
+``top`` cards): one short request each (the fixed system text first, so llama.cpp's prompt cache
+reuses it; then the request and that card's title and evidence), all sent at once so the server
+decodes them together (llama.cpp's parallel slots and continuous batching, or any
+OpenAI-compatible server such as vLLM), with a short hard token limit. Each sentence is checked
+the moment it arrives, and replaces the grounded one only when it is a finished sentence and
+passes every check:
 
 * grounding (:func:`check_reason`): shares wording with the evidence, names no other video of the
   library, carries no instruction-like text, markup or links;
@@ -22,14 +26,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from agent.conversation import quote_untrusted
 from agent.llm.base import LLM, LLMOutputError
 from agent.ranking import is_spoken
-from agent.reasons import check_reason_quality, is_cut, video_texts
+from agent.reasons import check_reason_quality, finished_sentence, tidy_sentence, video_texts
 from agent.text import STOPWORDS, content_words, sentences, stem, stems
 from agent.types import Candidate, Recommendation
 from prompts.loader import load_prompt
@@ -39,34 +43,10 @@ from retrieval.types import Chunk, SearchFilters, Video
 log = logging.getLogger(__name__)
 
 QUOTE_WORDS = 30
-MAX_REASON_CHARS = 320
 EVIDENCE_CHARS = 360  # per card: the quoted moment and the start of the description
 
-MODEL_REASON_CHARS = 150  # about 20 words: one short sentence
 MODEL_REASON_MIN_CHARS = 40  # a sentence, not a title
-TOKENS_PER_REASON = 40
-
-
-def reasons_schema(count: int) -> dict[str, Any]:
-    """JSON schema of the model's answer: exactly ``count`` short sentences."""
-    return {
-        "title": "reasons",
-        "type": "object",
-        "properties": {
-            "reasons": {
-                "type": "array",
-                "items": {
-                    "type": "string",
-                    "minLength": MODEL_REASON_MIN_CHARS,
-                    "maxLength": MODEL_REASON_CHARS,
-                },
-                "minItems": count,
-                "maxItems": count,
-            }
-        },
-        "required": ["reasons"],
-        "additionalProperties": False,
-    }
+TOKENS_PER_REASON = 40  # the hard limit of one card's request
 
 
 SUSPICIOUS = re.compile(
@@ -216,30 +196,6 @@ def check_reason(
     return None
 
 
-def trim_reason(reason: str, *, max_sentences: int = 2) -> str:
-    """At most ``max_sentences`` sentences and ``MAX_REASON_CHARS`` characters."""
-    text = " ".join(sentences(reason)[:max_sentences]).strip()
-    if len(text) > MAX_REASON_CHARS:
-        text = text[: MAX_REASON_CHARS - 3].rsplit(" ", 1)[0] + "..."
-    return text
-
-
-_VIDEO_OPENER = re.compile(
-    r"^\s*(?:the|this) (?:video|talk)(?: \d+)?\b|^\s*(?:video|talk) \d+\s*:?", re.IGNORECASE
-)
-
-
-def tidy_sentence(sentence: str, video: Video) -> str:
-    """The model's sentence as a card shows it: one sentence, "The video 2 shows" -> "Al Gore
-    shows" (the small model numbers the videos as the prompt does), and a closing full stop
-    where it left a finished sentence without one (a dangling word still reads as cut)."""
-    text = trim_reason(sentence, max_sentences=1)
-    text = _VIDEO_OPENER.sub(video.speaker or "It", text, count=1).strip()
-    if text and text[-1] not in ".!?\"'”)" and not is_cut(text + "."):
-        text += "."
-    return text
-
-
 @dataclass(frozen=True)
 class ReasonContext:
     """What a reason may refer to besides the video: the request, the user's length limits and
@@ -261,8 +217,8 @@ class ReasonContext:
 
 
 class Explainer:
-    """Builds each :class:`Recommendation` with a grounded reason, then (one LLM call for all
-    cards) replaces reasons with the model's sentences that pass the checks."""
+    """Builds each :class:`Recommendation` with a grounded reason, then (one short model request
+    per card, sent together) replaces reasons with the model's sentences that pass the checks."""
 
     def __init__(
         self,
@@ -270,12 +226,14 @@ class Explainer:
         llm: LLM | None,
         *,
         use_llm: bool = True,
+        top: int = 5,
         tokens_per_reason: int = TOKENS_PER_REASON,
         min_supported: float = 0.9,
     ) -> None:
         self.library = library
         self.llm = llm
-        self.use_llm = use_llm and llm is not None
+        self.use_llm = use_llm and llm is not None and top > 0
+        self.top = top
         self.tokens_per_reason = tokens_per_reason
         self.min_supported = min_supported
         self.prompt = load_prompt("explain")
@@ -337,58 +295,75 @@ class Explainer:
         )
         return rec, chunk
 
-    def write(
-        self, cards: Sequence[tuple[Recommendation, Chunk]], context: ReasonContext
-    ) -> list[str]:
-        """The model's sentence for every card, in order, unchecked (one call for all; [] without
-        a model or when its answer is unusable)."""
-        if not self.use_llm or self.llm is None or not cards:
-            return []
+    def write_one(self, rec: Recommendation, context: ReasonContext) -> str:
+        """The model's sentence for one card, unchecked ("" when it wrote no finished sentence
+        or its answer was unusable). One short request: the fixed system text, then the request
+        and this card's title and evidence."""
+        assert self.llm is not None
         messages = self.prompt.render(
             request=quote_untrusted(context.request, max_chars=400),
-            videos=[
-                {
-                    "title": quote_untrusted(rec.video.title, max_chars=160),
-                    "speaker": quote_untrusted(rec.video.speaker or "", max_chars=80),
-                    "evidence": quote_untrusted(
-                        f"{rec.evidence_quote} {rec.video.description}", max_chars=EVIDENCE_CHARS
-                    ),
-                }
-                for rec, _ in cards
-            ],
+            title=quote_untrusted(rec.video.title, max_chars=160),
+            speaker=quote_untrusted(rec.video.speaker or "", max_chars=80),
+            evidence=quote_untrusted(
+                f"{rec.evidence_quote} {rec.video.description}", max_chars=EVIDENCE_CHARS
+            ),
         )
         try:
             completion = self.llm.complete(
                 messages,
-                schema=reasons_schema(len(cards)),
-                max_tokens=self.tokens_per_reason * len(cards) + 16,
+                max_tokens=self.tokens_per_reason,
                 temperature=0.0,
                 tag=self.prompt.tag,
             )
         except LLMOutputError as exc:
-            log.warning("model reasons unusable, grounded reasons kept: %s", exc)
-            return []
-        data = completion.data if isinstance(completion.data, dict) else {}
-        raw = data.get("reasons")
-        return [r if isinstance(r, str) else "" for r in raw] if isinstance(raw, list) else []
+            log.warning("model reason for %s unusable, grounded kept: %s", rec.video.id, exc)
+            return ""
+        cut_off = completion.completion_tokens >= self.tokens_per_reason
+        return finished_sentence(completion.text, cut_off=cut_off)
+
+    def drafts(
+        self, cards: Sequence[tuple[Recommendation, Chunk]], context: ReasonContext
+    ) -> Iterator[tuple[int, str]]:
+        """(card index, the model's sentence) for the top ``top`` cards, as each arrives: all
+        requests are sent at once, so the server decodes them together."""
+        if not self.use_llm or self.llm is None or not cards:
+            return
+        chosen = list(cards[: self.top])
+        pool = ThreadPoolExecutor(max_workers=len(chosen), thread_name_prefix="explain")
+        try:
+            pending: dict[Future[str], int] = {
+                pool.submit(self.write_one, rec, context): i for i, (rec, _) in enumerate(chosen)
+            }
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=pending.__getitem__):
+                    yield pending.pop(future), future.result()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def write(
+        self, cards: Sequence[tuple[Recommendation, Chunk]], context: ReasonContext
+    ) -> list[str]:
+        """The model's sentences for the top ``top`` cards, in card order, unchecked."""
+        by_card = dict(self.drafts(cards, context))
+        return [by_card[i] for i in sorted(by_card)]
 
     def refine(
         self,
         cards: Sequence[tuple[Recommendation, Chunk]],
         context: ReasonContext,
         other_titles: Mapping[str, str],
-    ) -> list[Recommendation]:
-        """The cards whose reason the model improved: its sentences (:meth:`write`) that pass
-        every check (:meth:`problem`) replace the grounded ones."""
-        better = []
-        for (rec, chunk), sentence in zip(cards, self.write(cards, context), strict=False):
-            reason = tidy_sentence(sentence, rec.video)
+    ) -> Iterator[Recommendation]:
+        """Each card whose reason the model improved, as soon as its sentence arrives and
+        passes every check (:meth:`problem`)."""
+        for i, sentence in self.drafts(cards, context):
+            rec, chunk = cards[i]
+            reason = tidy_sentence(sentence, rec.video) if sentence else ""
             why = self.problem(reason, rec, chunk, context, other_titles)
             if why is not None:
                 log.info("model reason for %s kept out (%s)", rec.video.id, why)
                 continue
-            better.append(replace(rec, reason=reason))
-        return better
+            yield replace(rec, reason=reason)
 
     def problem(
         self,
@@ -399,6 +374,8 @@ class Explainer:
         other_titles: Mapping[str, str],
     ) -> str | None:
         """Why a model sentence may not replace the grounded reason, or None."""
+        if len(reason) < MODEL_REASON_MIN_CHARS:
+            return "no finished sentence" if not reason else "too short for a sentence"
         why = check_reason(
             reason,
             evidence=" ".join(video_texts(rec.video, chunk.text)),

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from statistics import fmean
 
-from agent.text import content_words, stem, words
+from agent.text import content_words, sentences, stem, words
 from retrieval.types import Video
 
 #: Phrases that say nothing about the video (lower case; matched on whitespace-normalised text).
@@ -349,3 +349,44 @@ def summarise(checks: Sequence[ReasonCheck], min_supported: float = 0.9) -> Reas
         specific_share=fmean(c.specific for c in checks),
         passing_share=fmean(c.passes(min_supported) for c in checks),
     )
+
+
+# --- the shape of a model sentence as a card shows it ----------------------------------------
+
+MAX_REASON_CHARS = 320
+
+
+def trim_reason(reason: str, *, max_sentences: int = 2) -> str:
+    """At most ``max_sentences`` sentences and ``MAX_REASON_CHARS`` characters."""
+    text = " ".join(sentences(reason)[:max_sentences]).strip()
+    if len(text) > MAX_REASON_CHARS:
+        text = text[: MAX_REASON_CHARS - 3].rsplit(" ", 1)[0] + "..."
+    return text
+
+
+_VIDEO_OPENER = re.compile(
+    r"^\s*(?:the|this) (?:video|talk)(?: \d+)?\b|^\s*(?:video|talk) \d+\s*:?", re.IGNORECASE
+)
+
+
+def finished_sentence(text: str, *, cut_off: bool) -> str:
+    """The model's first sentence, or "" when it is unfinished: ``cut_off`` says the token limit
+    ended the answer, so a first sentence without closing punctuation was cut, not finished."""
+    parts = sentences(text.strip().strip('"'))
+    if not parts:
+        return ""
+    first = parts[0].strip()
+    if cut_off and first[-1:] not in (".", "!", "?"):
+        return ""
+    return first
+
+
+def tidy_sentence(sentence: str, video: Video) -> str:
+    """The model's sentence as a card shows it: one sentence, "The video 2 shows" -> "Al Gore
+    shows" (the small model numbers the videos as the prompt does), and a closing full stop
+    where it left a finished sentence without one (a dangling word still reads as cut)."""
+    text = trim_reason(sentence, max_sentences=1)
+    text = _VIDEO_OPENER.sub(video.speaker or "It", text, count=1).strip()
+    if text and text[-1] not in ".!?\"'”)" and not is_cut(text + "."):
+        text += "."
+    return text

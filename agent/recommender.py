@@ -10,9 +10,9 @@ One turn runs these stages over one :class:`agent.turn.TurnState`, each timed in
 ``agent.understand``) -> ``retrieve`` (hybrid search + similar-to-liked + profile vector) ->
 ``rank`` (personalised score, exclusions, filters) -> ``rerank`` (optional LLM listwise rerank) ->
 ``cards`` (each pick with a grounded reason built from its evidence, streamed at once;
-``first_card`` is the time the first one was ready) -> ``explain`` (one LLM call writes every
-reason; a sentence replaces a grounded one only if it passes the checks, streamed as ``reason``
-events). ``stream`` yields the understanding, each card, a short line with the limits applied
+``first_card`` is the time the first one was ready) -> ``explain`` (one short LLM request per top
+card, sent together; a sentence replaces a grounded one only if it passes the checks, streamed as
+a ``reason`` event the moment it does). ``stream`` yields the understanding, each card, a short line with the limits applied
 (only when there are any), the improved reasons, then ``done`` with the whole ``Answer``.
 
 The object is safe to share between worker threads: LLM calls are serialised by one lock (the
@@ -370,7 +370,12 @@ class Recommender:
             )
             yield AnswerEvent(kind="text", text=state.text)
             return
-        explainer = Explainer(self.library, self.llm, use_llm=self.settings.agent.explain)
+        explainer = Explainer(
+            self.library,
+            self.llm,
+            use_llm=self.settings.agent.explain,
+            top=self.settings.agent.explain_top,
+        )
         with state.stage("cards"):
             state.context = self._reason_context(state, pool)
             for candidate in pool.candidates:
@@ -385,12 +390,11 @@ class Recommender:
         state.text = lead_line(u, len(state.cards), state.k)
         if state.text:
             yield AnswerEvent(kind="text", text=state.text)
-        with state.stage("explain"):
-            better = explainer.refine(state.cards, state.context, self.title_index().titles())
-        for rec in better:
-            i = rec.rank - 1
-            state.cards[i] = (rec, state.cards[i][1])
-            yield AnswerEvent(kind="reason", recommendation=rec)
+        with state.stage("explain"):  # each card's reason the moment it passes the check
+            for rec in explainer.refine(state.cards, state.context, self.title_index().titles()):
+                i = rec.rank - 1
+                state.cards[i] = (rec, state.cards[i][1])
+                yield AnswerEvent(kind="reason", recommendation=rec)
 
     def _chat(self, state: TurnState) -> Iterator[AnswerEvent]:
         """Small talk: a short streamed reply (and a question for a new user)."""

@@ -49,12 +49,13 @@ class LLMSettings(Section):
     max_retries: int = 2
     temperature: float = 0.0
     max_tokens: int = 512
-    n_ctx: int = 8192
+    n_ctx: int = 14336
     slots: int = Field(
-        3,
+        7,
         ge=1,
-        description="llamacpp: prompt slots, each caching one prompt kind's fixed prefix "
-        "(understand, explain, chat); n_ctx is shared between them",
+        description="llamacpp: prompt slots, each with its KV cache (the fixed prefix of a prompt "
+        "kind stays cached) and decoded together: understand, chat and agent.explain_top reasons "
+        "requests at once; n_ctx is shared between them",
     )
     threads: int = 2
     device: str = "cpu"
@@ -148,6 +149,14 @@ class AgentSettings(Section):
     )
     candidates: int = 50
     explain: bool = True
+    explain_top: int = Field(
+        3,
+        ge=0,
+        description="the model writes reasons for this many top cards (one request each, sent "
+        "together; 0 = grounded reasons only); the others keep their grounded reason. 3 halves "
+        "the whole answer against 5 on the 2-core CPU default (docs/agent-turn.md); set 5 on a "
+        "GPU server, where the extra requests cost little",
+    )
     history_weight: float = 0.3
     collab_weight: float = 0.2
     diversity_lambda: float = 0.8

@@ -4,8 +4,8 @@
 
 ``understand`` (parser, the LLM only for what it cannot read) -> ``retrieve`` -> ``rank`` ->
 ``rerank`` (optional LLM) -> ``cards`` (each pick with its grounded reason, streamed at once) ->
-``explain`` (one LLM call for all reasons; a sentence replaces a grounded one only if it passes
-the checks) -> ``done``. Small talk runs ``understand`` -> ``chat`` -> ``done``.
+``explain`` (one short LLM request per top card, decoded together; a sentence replaces a grounded
+one only if it passes the checks) -> ``done``. Small talk runs ``understand`` -> ``chat`` -> ``done``.
 
 Every stage is timed into ``TurnState.timings`` (seconds), and ``first_card`` is the time from the
 start of the turn to the first card, the figure a user feels.

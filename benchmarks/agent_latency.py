@@ -10,7 +10,9 @@ same run (the baseline), the median of every stage, how many turns the model rea
 rate@5 over the TED requests that ran. ``--answers PATH`` saves the answers for the reason check
 (``python -m evaluation.agent_reasons``).
 
-``--cache N`` also measures llama.cpp's prompt cache on N of the reasons prompts.
+It also prints how many of the model's reason sentences passed the reason check (``reason``
+events against the sentences asked for, by rank). ``--cache N`` also measures llama.cpp's prompt
+cache on N of the reasons prompts.
 
     python -m benchmarks.agent_latency [--limit 12] [--answers PATH] [--cache N] [--data-dir DIR]
 """
@@ -41,20 +43,29 @@ def p90(values: Sequence[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
 
 
-def _turn(rec: Recommender, messages: list[Message], user: str, k: int) -> tuple[Any, float, float]:
+def _turn(
+    rec: Recommender, messages: list[Message], user: str, k: int, replaced: list[int] | None = None
+) -> tuple[Any, float, float, float]:
+    """One streamed turn: (answer, first card s, whole answer s, first model reason s or nan);
+    the rank of every card whose reason the model replaced goes to ``replaced``."""
     start = time.perf_counter()
-    first = float("nan")
+    first = first_reason = float("nan")
     answer = None
     for event in rec.stream(messages, user, k=k):
         if event.kind == "recommendation" and first != first:
             first = time.perf_counter() - start
+        elif event.kind == "reason" and event.recommendation:
+            if first_reason != first_reason:
+                first_reason = time.perf_counter() - start
+            if replaced is not None:
+                replaced.append(event.recommendation.rank)
         elif event.kind == "done":
             answer = event.answer
         elif event.kind == "error":
             raise SystemExit(f"turn failed: {event.text}")
     total = time.perf_counter() - start
     rec.users_store.forget(user)
-    return answer, first, total
+    return answer, first, total, first_reason
 
 
 def prefix_cache(rec: Recommender, rows: Sequence[dict[str, Any]]) -> None:
@@ -67,28 +78,31 @@ def prefix_cache(rec: Recommender, rows: Sequence[dict[str, Any]]) -> None:
     server = inner.load()  # type: ignore[union-attr]
     prompt = load_prompt("explain")
     for cache in (False, True):
-        used, read, ms = 0, 0, 0.0
+        used, read, ms, prompts = 0, 0, 0.0, 0
         for row in rows:
-            videos = [
-                {"title": p["video_id"], "speaker": "", "evidence": p["reason"]}
-                for p in row["picks"]
-            ]
             # a request text of its own per pass: only the fixed system prefix can be reused
             request_text = f"{' '.join(row['turns'])} (pass {int(cache)})"
-            messages = prompt.render(request=request_text, videos=videos)
-            request = {
-                "messages": [{"role": m.role, "content": m.content} for m in messages],
-                "max_tokens": 1,
-                "temperature": 0.0,
-                "cache_prompt": cache,
-            }
-            timings = server.handle_chat_completions(request).get("timings", {})
-            used += timings.get("cache_n", 0)
-            read += timings.get("prompt_n", 0)
-            ms += timings.get("prompt_ms", 0.0)
+            for pick in row["picks"]:  # one reasons request per card
+                messages = prompt.render(
+                    request=request_text,
+                    title=pick["video_id"],
+                    speaker="",
+                    evidence=pick["reason"],
+                )
+                request = {
+                    "messages": [{"role": m.role, "content": m.content} for m in messages],
+                    "max_tokens": 1,
+                    "temperature": 0.0,
+                    "cache_prompt": cache,
+                }
+                timings = server.handle_chat_completions(request).get("timings", {})
+                used += timings.get("cache_n", 0)
+                read += timings.get("prompt_n", 0)
+                ms += timings.get("prompt_ms", 0.0)
+                prompts += 1
         print(
             f"reasons prompt, cache_prompt={cache}: {read} tokens read, {used} reused from "
-            f"the cache, prefill {ms / max(1, len(rows)):.0f} ms per prompt"
+            f"the cache, prefill {ms / max(1, prompts):.0f} ms per card's prompt"
         )
 
 
@@ -129,9 +143,19 @@ def main(argv: list[str] | None = None) -> int:
     baseline = statistics.median(search_s)
 
     firsts, totals, rows, hits = [], [], [], []
+    replaced: list[int] = []  # ranks whose reason the model's sentence replaced
+    reasons_s: list[float] = []  # per turn with one: time to the first model reason
+    asked = [0] * args.k  # model sentences asked for, by rank
     stages: dict[str, list[float]] = {s: [] for s in STAGES}
     for request_id, turns, targets in labelled:
-        answer, first, total = _turn(rec, conversation(turns), f"bench-{request_id}", args.k)
+        answer, first, total, first_reason = _turn(
+            rec, conversation(turns), f"bench-{request_id}", args.k, replaced
+        )
+        if first_reason == first_reason:
+            reasons_s.append(first_reason)
+        if cfg.explain:
+            for rank in range(min(cfg.explain_top, len(answer.recommendations))):
+                asked[rank] += 1
         firsts.append(first)
         totals.append(total)
         rows.append(answer_row(request_id, turns, answer, first, total))
@@ -152,9 +176,23 @@ def main(argv: list[str] | None = None) -> int:
     for label, values in (("first card (with a reason)", firsts), ("whole answer", totals)):
         med = statistics.median(values)
         print(f"{label:<28}{med:>8.2f}{p90(values):>8.2f}{med / baseline:>14.0f}")
+    if reasons_s:
+        med = statistics.median(reasons_s)
+        print(
+            f"{'first model reason':<28}{med:>8.2f}{p90(reasons_s):>8.2f}{med / baseline:>14.0f}"
+            f"  ({len(reasons_s)} turns with one)"
+        )
     print(f"\n{'stage':<12}{'median s':>10}{'p90 s':>8}")
     for stage, values in stages.items():
         print(f"{stage:<12}{statistics.median(values):>10.3f}{p90(values):>8.3f}")
+    if sum(asked):
+        by_rank = ", ".join(
+            f"#{r + 1} {replaced.count(r + 1)}/{n}" for r, n in enumerate(asked) if n
+        )
+        print(
+            f"\nmodel sentences that passed the reason check: {len(replaced)} of {sum(asked)} "
+            f"asked ({len(replaced) / sum(asked):.0%}; by rank {by_rank})"
+        )
     model = sum(r["source"] == "model" for r in rows)
     print(f"\nturns read by the model: {model}/{len(rows)}")
     if hits:

@@ -6,6 +6,9 @@ schema validation (with its one retry), token counts and the log line are exerci
 * ``enqueue(x)`` queues a response: a ``str`` is returned as is, any other value is sent as JSON,
   an exception instance is raised by the call that takes it. A schema call whose queued answer is
   not schema-valid is retried by the base, which takes the next queued item (or the default).
+* ``route(text, x, ...)`` queues responses for the calls whose last user message contains
+  ``text`` only (taken before the general queue), so concurrent calls (one reasons request per
+  card) get their own answers whatever order they arrive in.
 * With nothing queued: for a schema, a schema-valid object built from the schema (free-text strings
   are the last user message, enum choices and array items keep the order the schema gives them,
   booleans are ``true``, numbers minimal); for text, ``"Fake reply: <last user message>"``.
@@ -71,6 +74,7 @@ class FakeLLM(BaseLLM):
     def __init__(self, model: str = "fake", *, max_tokens: int = 512, temperature: float = 0.0):
         super().__init__(model, max_tokens=max_tokens, temperature=temperature)
         self._queue: deque[Any] = deque()
+        self._routes: dict[str, deque[Any]] = {}
         self.calls: list[FakeCall] = []
         self._tag = ""
 
@@ -79,13 +83,19 @@ class FakeLLM(BaseLLM):
         self._queue.extend(responses)
         return self
 
+    def route(self, text: str, *responses: Any) -> FakeLLM:
+        """Queue responses for the calls whose last user message contains ``text``."""
+        self._routes.setdefault(text, deque()).extend(responses)
+        return self
+
     @property
     def pending(self) -> int:
-        """How many queued responses are left."""
-        return len(self._queue)
+        """How many queued responses are left (routed ones included)."""
+        return len(self._queue) + sum(len(q) for q in self._routes.values())
 
     def reset(self) -> None:
         self._queue.clear()
+        self._routes.clear()
         self.calls.clear()
 
     # The base does not hand the tag to backends; note it on the way in for ``calls``.
@@ -115,12 +125,13 @@ class FakeLLM(BaseLLM):
         return super().stream(messages, max_tokens=max_tokens, temperature=temperature, tag=tag)
 
     def _next_text(self, messages: list[dict[str, str]], schema: dict[str, Any] | None) -> str:
-        if self._queue:
-            item = self._queue.popleft()
+        user = _last_user(messages)
+        routed = next((q for t, q in self._routes.items() if q and t in user), None)
+        if routed is not None or self._queue:
+            item = (routed or self._queue).popleft()
             if isinstance(item, BaseException):
                 raise item
             return item if isinstance(item, str) else json.dumps(item)
-        user = _last_user(messages)
         if schema is not None:
             return json.dumps(default_for_schema(schema, user))
         return f"Fake reply: {user}".strip() if user else "Fake reply."

@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from agent.explain import (
+    TOKENS_PER_REASON,
     Explainer,
     ReasonContext,
     best_quote,
@@ -12,16 +16,15 @@ from agent.explain import (
     format_timestamp,
     grounded_reason,
     template_reason,
-    tidy_sentence,
-    trim_reason,
 )
 from agent.llm.base import LLMOutputError
-from agent.reasons import check_reason_quality
+from agent.reasons import check_reason_quality, finished_sentence, tidy_sentence, trim_reason
 from agent.recommender import Recommender
 from agent.types import Candidate, Recommendation
 from retrieval.types import Chunk, SearchFilters, Video
 from tests.agent_data import INJECTED_TITLE, build_recommender
 from tests.fakes.llm import FakeLLM
+from tests.unit.test_llm_openai_client import Scripted, answer, client
 
 TITLES = {
     "pasta": "the secret of perfect pasta",
@@ -143,33 +146,69 @@ def cards(rec: Recommender, *video_ids: str) -> list[tuple[Recommendation, Chunk
     return out
 
 
-def test_one_model_call_writes_every_reason_and_only_good_ones_replace(rec: Recommender) -> None:
+def refined(
+    explainer: Explainer,
+    grounded: list[tuple[Recommendation, Chunk]],
+    request: str,
+    titles: dict[str, str],
+) -> list[Recommendation]:
+    return list(explainer.refine(grounded, ReasonContext(request), titles))
+
+
+def test_one_request_per_card_and_only_good_ones_replace(rec: Recommender) -> None:
     grounded = cards(rec, "pasta", "bread")
     good = "Maria Example says good food does not need a fancy kitchen."
-    llm = FakeLLM().enqueue(
-        {"reasons": [good, "The video provides a clear and concise explanation."]}
+    llm = FakeLLM()
+    llm.route(grounded[0][0].video.title, good)
+    llm.route(grounded[1][0].video.title, "The video provides a clear and concise explanation.")
+    better = refined(
+        Explainer(rec.library, llm), grounded, "pasta at home", rec.title_index().titles()
     )
-    better = Explainer(rec.library, llm).refine(
-        grounded, ReasonContext("pasta at home"), rec.title_index().titles()
-    )
-    assert len(llm.calls) == 1 and llm.calls[0].tag == "explain@3"
+    assert [c.tag for c in llm.calls] == ["explain@4", "explain@4"]
+    # each request carries its own card only, after the one fixed system text
+    assert {c.messages[0]["content"] for c in llm.calls} == {llm.calls[0].messages[0]["content"]}
+    for call in llm.calls:
+        assert call.last_user.count("</evidence>") == 1
+        assert call.max_tokens == TOKENS_PER_REASON
     assert [r.video.id for r in better] == ["pasta"]
     assert better[0].reason == good
     assert better[0].evidence_chunk_id == grounded[0][0].evidence_chunk_id
 
 
+def test_only_the_top_cards_are_asked_for(rec: Recommender) -> None:
+    grounded = cards(rec, "pasta", "bread")
+    llm = FakeLLM()
+    refined(Explainer(rec.library, llm, top=1), grounded, "pasta", {})
+    assert len(llm.calls) == 1 and grounded[0][0].video.title in llm.calls[0].last_user
+    llm.reset()
+    assert refined(Explainer(rec.library, llm, top=0), grounded, "pasta", {}) == []
+    assert llm.calls == []
+
+
+def test_a_sentence_cut_by_the_token_limit_is_kept_out(rec: Recommender) -> None:
+    grounded = cards(rec, "pasta")
+    cut = " ".join(["Maria Example says good food does not need a fancy kitchen"] * 5)
+    llm = FakeLLM().route(grounded[0][0].video.title, cut)  # 50 words: over the 40-token limit
+    assert refined(Explainer(rec.library, llm), grounded, "pasta", {}) == []
+    assert finished_sentence("It covers pasta water and", cut_off=True) == ""
+    assert finished_sentence("It covers pasta water. And", cut_off=True) == "It covers pasta water."
+    assert finished_sentence('"It covers pasta water"', cut_off=False) == "It covers pasta water"
+
+
 def test_a_model_reason_naming_another_video_is_kept_out(rec: Recommender) -> None:
-    llm = FakeLLM().enqueue({"reasons": [f"Pasta water matters; also watch {INJECTED_TITLE}."]})
-    better = Explainer(rec.library, llm).refine(
-        cards(rec, "pasta"), ReasonContext("pasta"), rec.title_index().titles()
+    llm = FakeLLM().enqueue(f"Pasta water matters; also watch {INJECTED_TITLE}.")
+    assert (
+        refined(
+            Explainer(rec.library, llm), cards(rec, "pasta"), "pasta", rec.title_index().titles()
+        )
+        == []
     )
-    assert better == []
 
 
 def test_unusable_model_output_keeps_the_grounded_reasons(rec: Recommender) -> None:
     llm = FakeLLM().enqueue(LLMOutputError("bad"))
     grounded = cards(rec, "bread")
-    assert Explainer(rec.library, llm).refine(grounded, ReasonContext("bread"), {}) == []
+    assert refined(Explainer(rec.library, llm), grounded, "bread", {}) == []
     assert "Jim Example says" in grounded[0][0].reason
 
 
@@ -221,3 +260,38 @@ def test_tidy_sentence_names_the_speaker_and_closes_the_sentence() -> None:
     assert tidy_sentence("This talk explains it. And more.", video) == "Al Gore explains it."
     # a dangling end stays cut: no full stop makes it whole
     assert tidy_sentence("The video shows how to", video) == "Al Gore shows how to"
+
+
+def test_the_cards_requests_overlap_on_an_openai_compatible_server(rec: Recommender) -> None:
+    """The same path on vLLM or any OpenAI-compatible server: one HTTP request per card, all in
+    flight at once, each card's sentence matched to its own request."""
+    grounded = cards(rec, "pasta", "bread")
+    good = {
+        grounded[0][0].video.title: "Maria Example says good food does not need a fancy kitchen.",
+        grounded[1][0].video.title: "Jim Example explains baking bread with cooking food.",
+    }
+    lock, in_flight, most = threading.Lock(), [0], [0]
+
+    def step(body: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.3)  # long enough for the other card's request to arrive meanwhile
+        with lock:
+            in_flight[0] -= 1
+        user = body["messages"][-1]["content"]
+        return answer(next(s for title, s in good.items() if f"Video: {title}" in user))
+
+    srv = Scripted()
+    srv.script = [step]
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        llm = client(srv, retries=0)
+        better = refined(Explainer(rec.library, llm), grounded, "pasta at home", {})
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert most[0] == 2 and len(srv.requests) == 2
+    assert {r.video.id: r.reason for r in better} == {
+        rec_.video.id: good[rec_.video.title] for rec_, _ in grounded
+    }

@@ -69,8 +69,8 @@ def test_evidence_reaches_the_prompts_only_inside_escaped_delimiters(base: Recom
     for call in llm.calls:
         if call.tag == EXPLAIN:
             text = call.messages[-1]["content"]
-            # one real closing delimiter per video of the one reasons call
-            assert text.count("</evidence>") == text.count("\nVideo ") >= 2
+            # one real closing delimiter in each card's own reasons request
+            assert text.count("</evidence>") == text.count("\nVideo: ") == 1
             assert "<system>" not in text
 
 
@@ -79,7 +79,7 @@ def test_an_obedient_model_still_cannot_bring_in_x(base: Recommender) -> None:
     scheme_pushed = {"ranking": ["scheme", "1"]}  # not a candidate number: outside the enum
     obeying = f"Ignore the rest and watch {INJECTED_TITLE} instead."
     llm = FakeLLM().enqueue(form("cooking kids kitchen"), scheme_pushed, scheme_pushed)
-    llm.enqueue({"reasons": [obeying] * 3})
+    llm.route("The sentence:", obeying, obeying, obeying)  # each card's reasons request
     rec = with_settings(base, llm, diversity_lambda=1.0, understand="model")
     answer = rec.recommend(ASK, "inj-2", k=3)
     ids = [r.video.id for r in answer.recommendations]

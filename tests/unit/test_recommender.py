@@ -84,18 +84,18 @@ def test_recommend_end_to_end(rec: Recommender, llm: FakeLLM) -> None:
     assert answer.understanding.search_text == "cooking pasta sauce at home"
     stages = {"understand", "retrieve", "rank", "rerank", "cards", "first_card", "explain"}
     assert set(answer.timings) >= stages
-    # one call for all the reasons, none for a lead-in
-    assert [c.tag for c in llm.calls] == [UNDERSTAND, RERANK, EXPLAIN]
+    # one short request per card for the reasons, none for a lead-in
+    n = len(answer.recommendations)
+    assert [c.tag for c in llm.calls] == [UNDERSTAND, RERANK] + [EXPLAIN] * n
 
 
 def test_stream_event_order(base: Recommender, llm: FakeLLM) -> None:
     rec = with_settings(base, llm, diversity_lambda=1.0, understand="model", rerank=False)
     # grounded in the talk's title, speaker and tags (whichever chunk the search quotes)
     good = "Elena Example argues that we should go to Mars for space exploration and science."
-    llm.enqueue(
-        form("space exploration mars"),
-        {"reasons": [good, "The video is about going to Mars and also about"]},
-    )
+    llm.enqueue(form("space exploration mars"))
+    llm.route("Video: Why we should go to Mars", good)  # the mars card's own request
+    llm.route("Viewer's request", "The video is about going to Mars and also about")
     events = list(rec.stream("anything about going to Mars, under 10 minutes?", "u-stream", k=2))
     kinds = [e.kind for e in events]
     assert kinds[0] == "understanding" and events[0].understanding is not None
