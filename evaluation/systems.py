@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from agent.types import Message
-from retrieval.lexical import english_stemmer, tokenize
+from retrieval.lexical import bm25s_module, english_stemmer, tokenize
 from retrieval.settings import SearchSettings
 from retrieval.types import SearchFilters
 
@@ -136,7 +136,7 @@ class BM25System:
 
     def __init__(self, chunks: Sequence[tuple[str, str]], description: str = "") -> None:
         """``chunks``: ``(video_id, text)`` pairs (a video may have many)."""
-        import bm25s
+        bm25s = bm25s_module()
 
         self.description = description or (
             "BM25 (bm25s, English stop-words, Snowball stemming) over the indexed chunks, "

@@ -33,7 +33,16 @@ from retrieval.catalogue import Catalogue
 from retrieval.types import Video
 
 log = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+
+
+def bm25s_module() -> Any:
+    """``bm25s``, imported on first use. Its import sets its own logger to DEBUG (and it logs
+    every index build there), which would print through any root handler: quieted each time."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
 
 _META = "vidrec_bm25.json"
 KEEP_VERSIONS = 3
@@ -83,9 +92,7 @@ def english_stemmer() -> Any:
 def tokenize(texts: list[str], *, stemmer: Any, return_ids: bool = True) -> Any:
     """The BM25 tokenizer of every lexical index: ``bm25s`` with English stop-words and
     ``stemmer`` (:func:`english_stemmer`, or None for none)."""
-    import bm25s
-
-    return bm25s.tokenize(
+    return bm25s_module().tokenize(
         texts, stopwords="en", stemmer=stemmer, return_ids=return_ids, show_progress=False
     )
 
@@ -136,9 +143,7 @@ class LexicalIndex:
                 return False
             retriever = None
             if meta["chunk_ids"]:
-                import bm25s
-
-                retriever = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0)
+                retriever = bm25s_module().BM25.load(str(folder), show_progress=False, verbosity=0)
         except (OSError, ValueError, KeyError) as exc:  # pruned meanwhile, or damaged
             log.warning("BM25 index at %s unreadable (%s); rebuilding", folder, exc)
             return False
@@ -150,8 +155,7 @@ class LexicalIndex:
         return True
 
     def _rebuild(self) -> None:
-        import bm25s
-
+        bm25s = bm25s_module()
         version, rows = self._documents()
         log.info("building BM25 over %d documents (catalogue version %d)", len(rows), version)
         chunk_ids = [cid for cid, _, _ in rows]
