@@ -27,6 +27,7 @@ from agent.types import Message, Recommendation
 from api.media import MediaKind, library_file, media_roots
 from retrieval.errors import NotFoundError
 from ui import callbacks as cb
+from ui import library_tab as lib_tab
 from ui.cards import CARD_CSS, MEDIA_ROUTE, THUMB_ROUTE
 
 log = logging.getLogger(__name__)
@@ -174,7 +175,7 @@ def build_app(
             ingest_btn = gr.Button("Ingest", variant="primary")
             ingest_md = gr.Markdown(elem_id="vr-ingest-status")
             videos = gr.Dataframe(
-                headers=cb.VIDEO_COLUMNS,
+                headers=lib_tab.VIDEO_COLUMNS,
                 label="Indexed videos",
                 interactive=False,
                 wrap=True,
@@ -287,7 +288,7 @@ def build_app(
         # --- library tab ---------------------------------------------------------------------
         def _rows() -> list[list[str]]:
             try:
-                return cb.video_rows(recommender)
+                return lib_tab.video_rows(recommender)
             except Exception as exc:
                 gr.Warning(cb.readable_error(exc))
                 return []
@@ -299,7 +300,7 @@ def build_app(
             manifest_on_server: str,
             progress: gr.Progress = gr.Progress(),
         ) -> Iterator[str]:
-            yield from cb.ingest(
+            yield from lib_tab.ingest(
                 recommender,
                 files,
                 paths,

@@ -18,6 +18,7 @@ from retrieval.errors import BackendUnavailableError
 from tests.fakes.asr import FakeTranscriber, write_tone
 from tests.fakes.llm import FakeLLM
 from ui import callbacks as cb
+from ui import library_tab as lib_tab
 
 TALKS = [
     {
@@ -252,18 +253,18 @@ def test_library_ingest_streams_progress_and_lists_videos(
 ) -> None:
     recommender = Recommender(fake_settings(tmp_path / "data", models_cache), llm=FakeLLM())
     try:
-        nothing = list(cb.ingest(recommender, [], "", None, "", tmp_path / "uploads"))
+        nothing = list(lib_tab.ingest(recommender, [], "", None, "", tmp_path / "uploads"))
         assert len(nothing) == 1 and "Nothing to ingest" in nothing[0]
 
         manifest = write_tiny_library(tmp_path / "lib")
         roots = [(tmp_path / "lib").resolve()]
         # server paths: refused unless the app has ingest roots, and then only under them
-        off = list(cb.ingest(recommender, [], str(manifest), None, "", tmp_path / "up"))
+        off = list(lib_tab.ingest(recommender, [], str(manifest), None, "", tmp_path / "up"))
         assert "turned off" in off[-1] and "VIDREC_API__INGEST_ROOTS" in off[-1]
-        off = list(cb.ingest(recommender, [], "", None, str(manifest), tmp_path / "up"))
+        off = list(lib_tab.ingest(recommender, [], "", None, str(manifest), tmp_path / "up"))
         assert "turned off" in off[-1]
         missing = list(
-            cb.ingest(
+            lib_tab.ingest(
                 recommender, [], "/no/such/file.mp4", None, "", tmp_path / "up", server_roots=roots
             )
         )
@@ -271,14 +272,16 @@ def test_library_ingest_streams_progress_and_lists_videos(
         private = tmp_path / "private.srt"
         private.write_text("1\n00:00:00,000 --> 00:00:02,000\nsecret words\n")
         outside = list(
-            cb.ingest(recommender, [], str(private), None, "", tmp_path / "up", server_roots=roots)
+            lib_tab.ingest(
+                recommender, [], str(private), None, "", tmp_path / "up", server_roots=roots
+            )
         )
         assert "outside the folders" in outside[-1] and "0 indexed" in outside[-1]
         assert not recommender.library.lexical.search("secret words", 5)
 
         calls: list[tuple[object, str | None]] = []
         lines = list(
-            cb.ingest(
+            lib_tab.ingest(
                 recommender,
                 None,
                 "",
@@ -293,7 +296,7 @@ def test_library_ingest_streams_progress_and_lists_videos(
         assert "4 failed" in lines[-1] and "manifest.jsonl:1" in lines[-1]
 
         lines = list(
-            cb.ingest(
+            lib_tab.ingest(
                 recommender,
                 None,
                 "",
@@ -307,11 +310,11 @@ def test_library_ingest_streams_progress_and_lists_videos(
         assert lines[0].startswith("Starting")
         assert lines[-1].startswith("**Done") and "4 indexed" in lines[-1]
         assert calls and calls[-1][1] and "Indexing" in str(calls[-1][1])
-        titles = [row[1] for row in cb.video_rows(recommender)]
+        titles = [row[1] for row in lib_tab.video_rows(recommender)]
         assert "Why we laugh" in titles and len(titles) == 4
 
         again = list(
-            cb.ingest(
+            lib_tab.ingest(
                 recommender, None, "", None, str(manifest), tmp_path / "uploads", server_roots=roots
             )
         )
@@ -326,7 +329,7 @@ def test_uploads_are_staged_side_by_side(tmp_path: Path) -> None:
     a.write_text("1\n00:00:00,000 --> 00:00:01,000\nhi\n", encoding="utf-8")
     m = tmp_path / "in" / "list.csv"
     m.write_text("title,captions_path\nHi,my_talk.srt\n", encoding="utf-8")
-    staged, manifest = cb.stage_uploads([str(a)], str(m), tmp_path / "uploads")
+    staged, manifest = lib_tab.stage_uploads([str(a)], str(m), tmp_path / "uploads")
     assert manifest is not None and staged[0].parent == manifest.parent
     assert staged[0].name == "my_talk.srt" and staged[0].read_text(encoding="utf-8").endswith(
         "hi\n"
