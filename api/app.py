@@ -39,6 +39,7 @@ from api.limits import (
 from api.mcp_server import build_mcp_server, http_app
 from api.routes_health import VERSION
 from retrieval.guard import IngestGuard
+from retrieval.paths import resolve_roots
 from retrieval.types import IngestProgress, IngestReport
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def create_app(
             lease_s=api.ingest_lease_s,
             poll_s=api.ingest_poll_s,
             timeout_s=api.ingest_job_timeout_s or None,
-            ingest_roots=[Path(r).expanduser().resolve() for r in api.ingest_roots],
+            ingest_roots=resolve_roots(api.ingest_roots),
             uploads_dir=settings.data_dir / "uploads",
             in_use=in_use,
         ),

@@ -31,6 +31,7 @@ from api.uploads import (
 )
 from retrieval.errors import InvalidInputError, PermissionDeniedError
 from retrieval.manifest import MANIFEST_SUFFIXES
+from retrieval.paths import resolve_roots
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ async def _from_upload(ctx: ApiContext, who: Principal, request: Request) -> JSO
 
 
 def _ingest_roots(ctx: ApiContext) -> list[FsPath]:
-    return [FsPath(r).expanduser().resolve() for r in ctx.settings.api.ingest_roots]
+    return list(resolve_roots(ctx.settings.api.ingest_roots) or ())
 
 
 def _check_server_paths(ctx: ApiContext, body: IngestPathsRequest) -> list[str]:

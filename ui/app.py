@@ -26,6 +26,7 @@ from agent.settings import Settings
 from agent.types import Message, Recommendation
 from api.media import MediaKind, library_file, media_roots
 from retrieval.errors import NotFoundError
+from retrieval.paths import resolve_roots
 from ui import callbacks as cb
 from ui import library_tab as lib_tab
 from ui.cards import CARD_CSS, MEDIA_ROUTE, THUMB_ROUTE
@@ -74,7 +75,7 @@ def build_app(
     """
     upload_root = settings.data_dir / "uploads"
     # the library tab reads server paths only under the same folders as the API
-    server_roots = [Path(r).expanduser().resolve() for r in settings.api.ingest_roots]
+    server_roots = list(resolve_roots(settings.api.ingest_roots) or ())
     default_user = settings.ui.default_user
 
     with gr.Blocks(title=title, analytics_enabled=False) as blocks:
