@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Task = Literal["redial", "inspired", "movielens", "ted"]
+Task = Literal["redial", "inspired", "movielens", "ted", "ted-chat"]
 T = TypeVar("T")
 
 
@@ -58,7 +58,8 @@ class EvalOptions:
         movielens: the MovieLens folder with movies.csv (default: the shared data's
             ml-latest-small); conversational tasks match titles against it.
         youtube: ml-youtube.csv for INSPIRED trailer ids (default: next to the MovieLens folder).
-        max_talks: TED only: index at most this many talks (the queried ones always included).
+        max_talks: TED only: index at most this many talks (the queried ones always included;
+            ted-chat: this many sampled talks plus the targets and watched talks).
         train: ReDial / INSPIRED: a file of the task whose dialogues train vidrec's collaborative
             model (default: cross-fitting on the scored file, ``folds`` folds).
         folds: cross-fitting folds when no ``train`` file is given.

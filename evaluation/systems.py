@@ -7,6 +7,8 @@
   embedded query).
 - ``HybridSystem``: the library's hybrid search (dense + BM25, chunks and whole videos, RRF), no
   LLM; with other ``SearchSettings`` (e.g. whole-video weights at 0: best-chunk scoring).
+- ``TfidfSystem``: scikit-learn's TF-IDF over one whole text per item (e.g. title + description +
+  tags + transcript), cosine similarity to the query; no constraint handling.
 - ``VidrecSystem``: the whole ``Recommender`` (LLM turn understanding, retrieval, personalisation,
   optional LLM rerank) ranking for the conversation; ``RoutedSystem`` when each fold of the cases
   has its own (cross-fitted collaborative model).
@@ -169,6 +171,33 @@ class BM25System:
             if n >= len(self._video_ids) or (len(scores[0]) and scores[0][-1] <= 0):
                 return out
             n = min(len(self._video_ids), n * 4)
+
+
+class TfidfSystem:
+    """TF-IDF (``sklearn`` ``TfidfVectorizer``, English stop-words, sublinear tf) over one text per
+    item, ranked by cosine similarity to the query."""
+
+    name = "tfidf"
+
+    def __init__(self, texts: Mapping[str, str], description: str = "") -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.description = description or (
+            "TF-IDF (scikit-learn, English stop-words, sublinear tf) over each item's whole text, "
+            "cosine similarity"
+        )
+        self._ids = list(texts)
+        self._vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True)
+        self._matrix = self._vectorizer.fit_transform([texts[i] for i in self._ids])
+
+    def rank(self, request: RankRequest, k: int) -> list[str]:
+        query = self._vectorizer.transform([request.query])
+        scores = (self._matrix @ query.T).toarray().ravel()  # rows are L2-normalised: cosine
+        order = np.argsort(-scores, kind="stable")
+        out = [
+            self._ids[i] for i in order if scores[i] > 0 and self._ids[i] not in request.excluded
+        ]
+        return out[:k]
 
 
 def library_chunks(library: Library, video_ids: Iterable[str]) -> list[tuple[str, str]]:

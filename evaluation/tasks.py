@@ -13,6 +13,7 @@ from evaluation.movielens import run_movielens
 from evaluation.report import EvalReport
 from evaluation.runner import EvalOptions, Task, make_progress
 from evaluation.ted import run_ted
+from evaluation.ted_chat import run_ted_chat
 from evaluation.workspace import EvalError
 
 __all__ = ["REGISTRY", "TASKS", "run_eval"]
@@ -24,6 +25,7 @@ REGISTRY: dict[Task, Runner] = {
     "inspired": run_conversational,
     "movielens": run_movielens,
     "ted": run_ted,
+    "ted-chat": run_ted_chat,
 }
 TASKS: tuple[Task, ...] = tuple(REGISTRY)
 

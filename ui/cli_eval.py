@@ -19,11 +19,12 @@ DEFAULT_DATA = {
     "inspired": "inspired/dev.tsv",
     "movielens": "movielens/ml-latest-small/ratings.csv",
     "ted": "ted",
+    "ted-chat": "ted",
 }
 
 
 def eval_cmd(
-    task: str = typer.Argument(..., help="redial | inspired | movielens | ted"),
+    task: str = typer.Argument(..., help="redial | inspired | movielens | ted | ted-chat"),
     data: Path | None = typer.Option(
         None,
         "--data",
