@@ -462,3 +462,22 @@ def test_more_like_the_one_shown_resolves_against_the_conversation(
     answer = auto.recommend(conversation, "u-more", k=3)
     assert answer.understanding is not None and answer.understanding.liked == ("deep ocean",)
     assert "ocean" not in ids(answer)  # the liked talk seeds the turn and is not shown again
+
+
+def test_a_talk_watched_in_an_earlier_turn_is_left_out_and_does_not_steer(
+    auto: Recommender, llm: FakeLLM
+) -> None:
+    watched = (
+        "I already watched the one where whales sing to each other and plastic reaches the "
+        "deepest trenches"
+    )
+    conversation = [
+        Message("user", watched),
+        Message("assistant", "Here are a few talks."),
+        Message("user", "anything about science and exploration?"),
+    ]
+    ranked = auto.rank(conversation, "u-watched-earlier", k=3, rerank=False)
+    assert llm.calls == []  # the parser reads it; the talk is found from its transcript's words
+    assert list(ranked.references.values()) == ["ocean"]
+    picks = [c.video.id for c in ranked.candidates]
+    assert "ocean" not in picks and picks[0] == "mars"

@@ -54,3 +54,25 @@ def test_nothing_is_resolved_from_words_that_fit_no_talk() -> None:
     index = DescribedVideos(VIDEOS)
     assert index.resolve("the one about cooking pasta") is None
     assert index.resolve("that one you showed me") is None
+
+
+def test_a_description_from_the_talk_itself_resolves_through_the_search() -> None:
+    from agent.references import resolve_by_search
+
+    spoken = {
+        "hadfield": "my eye filled with tears on the spacewalk and I went blind in orbit",
+        "bees": "the hive collapses when pesticides weaken the honeybees",
+    }
+
+    def search(mention: str) -> list[str]:
+        return ["hadfield", "bees"]
+
+    def text_of(video_id: str) -> str:
+        return spoken[video_id]
+
+    mention = "the one where the astronaut went blind from tears on a spacewalk"
+    assert resolve_by_search(mention, search, text_of) == "hadfield"
+    # the top hit does not hold the mention's words: not that talk
+    assert resolve_by_search("the one where a chef bakes bread at dawn", search, text_of) is None
+    # too few words to identify a talk by search ("the bee one" is the library's to resolve)
+    assert resolve_by_search("the tears one", search, text_of) is None

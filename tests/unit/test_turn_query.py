@@ -39,3 +39,32 @@ def test_no_earlier_turn_weighs_as_much_as_the_latest_and_older_ones_weigh_less(
     weights = [t.weight for t in texts]
     assert texts[0].text == "latest about hornets" and weights[0] == LATEST
     assert weights == sorted(weights, reverse=True) and len(set(weights)) == len(weights)
+
+
+def test_the_words_that_describe_a_watched_talk_are_not_searched() -> None:
+    turns = [
+        "any good space talks?",
+        "I already watched the one where the astronaut went blind, the tears would not fall",
+        "something else: a screen with petals that blocks starlight",
+    ]
+    watched = ["the one where the astronaut went blind"]
+    texts = turn_query(turns, f"{turns[-1]} {turns[-2]}", watched=watched)
+    searched = " ".join(t.text for t in texts)
+    assert "astronaut" not in searched and "tears" not in searched
+    assert texts[0] == QueryText(turns[-1], LATEST)
+    assert QueryText("any good space talks?", LATEST * EARLIER_DECAY**2) in texts
+
+
+def test_only_the_watched_clause_goes_and_the_rest_of_the_turn_stays() -> None:
+    texts = turn_query(
+        ["talks on the sea, not the one about octopus camouflage, and deep sea fish"],
+        "",
+        watched=["about octopus camouflage"],
+    )
+    assert [t.text for t in texts] == ["talks on the sea"]
+    texts = turn_query(
+        ["I've seen the one about octopus camouflage, so anything on deep sea fish?"],
+        "",
+        watched=["the one about octopus camouflage"],
+    )
+    assert [t.text for t in texts] == ["so anything on deep sea fish?"]

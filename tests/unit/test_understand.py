@@ -345,3 +345,14 @@ def test_a_later_turn_refines_the_previous_request() -> None:
 def test_an_unknown_mode_is_refused() -> None:
     with pytest.raises(ConfigError, match="Unknown understanding mode"):
         Understander(None, mode="guess")
+
+
+def test_a_talk_said_seen_in_an_earlier_turn_stays_seen() -> None:
+    conversation = [
+        Message("user", "I already watched the one about whales singing across the ocean"),
+        Message("assistant", "Here are a few talks."),
+        Message("user", "anything about rockets and space travel?"),
+    ]
+    result = Understander(None, mode="parser").understand(conversation)
+    assert result.seen == ("the one about whales singing across the ocean",)
+    assert not result.liked
