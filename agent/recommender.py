@@ -48,7 +48,7 @@ from agent.llm.base import LLM, Completion
 from agent.profile import ProfileWeights, UserProfile, build_profile
 from agent.query import turn_query
 from agent.ranking import Ranker, TitleIndex
-from agent.references import DescribedVideos
+from agent.references import DescribedVideos, resolve_by_search
 from agent.relay import Relay
 from agent.rerank import Reranker
 from agent.settings import Settings
@@ -544,6 +544,30 @@ class Recommender:
                 ids.append(video_id)
         return ids, rest
 
+    def _resolve_watched(
+        self, mentions: Sequence[str], shown: Sequence[str], found: dict[str, str]
+    ) -> list[str]:
+        """Talks the user watched: by title or description, else by searching what they said
+        happens in it (:func:`agent.references.resolve_by_search`)."""
+        ids, rest = self._resolve(mentions, shown, found)
+        for mention in rest:
+            video_id = resolve_by_search(
+                mention,
+                lambda m: [h.video.id for h in self.library.search(m, k=1)],
+                self._whole_text,
+            )
+            if video_id is not None:
+                found[mention] = video_id
+                ids.append(video_id)
+        return ids
+
+    def _whole_text(self, video_id: str) -> str:
+        video = self.library.get_video(video_id)
+        if video is None:
+            return ""
+        spoken = " ".join(c.text for c in self.library.chunks(video_id))
+        return " ".join((video.title, video.speaker or "", video.description, *video.tags, spoken))
+
     def _candidates(
         self,
         understanding: TurnUnderstanding,
@@ -557,7 +581,7 @@ class Recommender:
         references: dict[str, str] = {}
         liked_ids, _ = self._resolve(understanding.liked, shown, references)
         disliked_ids, disliked_topics = self._resolve(understanding.disliked, shown, references)
-        seen_ids, _ = self._resolve(understanding.seen, shown, references)
+        seen_ids = self._resolve_watched(understanding.seen, shown, references)
         now = datetime.now(UTC)
         said = [
             FeedbackEvent("", v, "like", None, now) for v in liked_ids if v not in disliked_ids
@@ -603,7 +627,12 @@ class Recommender:
             return _Pool(picks, profile, seeds, references)
         ranker = Ranker(self.library, cfg, self.collab)
         candidates = ranker.rank(
-            turn_query(user_words, query) if query else "",  # the user's words count too
+            # the user's words count too, but not those describing a talk they watched
+            turn_query(
+                user_words, query, watched=[m for m in understanding.seen if m in references]
+            )
+            if query
+            else "",
             merged,
             profile,
             exclude=frozenset(exclude),

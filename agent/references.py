@@ -5,11 +5,17 @@ library holds about each video (title, speaker, description, tags) and prefers t
 conversation already showed: a mention is matched to the video whose text contains the largest
 share of the mention's words (crude stems, so "danger" finds "dangerous"), among the shown videos
 first; it resolves only when that share is high enough and no other video ties it.
+
+A talk the user watched is often described by what happens in it ("the one where the astronaut
+went blind, the tears would not fall"), words its title and description do not hold.
+:func:`resolve_by_search` then takes the library search's first hit for the mention, only when
+the mention has enough identifying words and that video's own text (metadata and transcript)
+holds most of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from agent.text import content_words, stem, words
 from retrieval.types import Video
@@ -48,6 +54,8 @@ _GENERIC = frozenset(
 )
 MIN_SHARE = 0.5  # at least half of the mention's words must describe the video
 SHOWN_SHARE = 0.34  # a video shown in this conversation needs only a third
+SEARCH_WORDS = 4  # a mention resolved by search names at least this many identifying words
+SEARCH_SHARE = 0.6  # ... and the first hit's own text holds this share of them
 
 
 def _bag(text: str) -> set[str]:
@@ -99,3 +107,30 @@ class DescribedVideos:
                 continue  # ambiguous: say nothing rather than exclude the wrong video
             return scored[0][1]
         return None
+
+
+def resolve_by_search(
+    mention: str,
+    search: Callable[[str], Sequence[str]],
+    text_of: Callable[[str], str],
+) -> str | None:
+    """The video a detailed ``mention`` describes, found by searching for it.
+
+    Args:
+        mention: what the user said about the video.
+        search: the library search, mention -> video ids, best first.
+        text_of: a video's whole text (title, description, tags, transcript).
+
+    Returns:
+        The search's first video when the mention has at least ``SEARCH_WORDS`` identifying words
+        and that video's text holds ``SEARCH_SHARE`` of them; otherwise None.
+    """
+    wanted = mention_words(mention)
+    if len(wanted) < SEARCH_WORDS:
+        return None
+    hits = search(mention)
+    if not hits:
+        return None
+    have = _bag(text_of(hits[0]))
+    share = sum(w in have or stem(w) in have for w in wanted) / len(wanted)
+    return hits[0] if share >= SEARCH_SHARE else None

@@ -248,7 +248,9 @@ def normalise_understanding(
             re.I,
         )
     )
-    seen = tuple(dict.fromkeys((*_items(data.get("seen"), user_words), *rules.seen)))
+    # a talk said watched in any turn stays watched for the whole conversation
+    said_before = [m for turn in user_texts(messages)[:-1] for m in parse_rules(turn, lengths).seen]
+    seen = tuple(dict.fromkeys((*said_before, *_items(data.get("seen"), user_words), *rules.seen)))
     said_seen = {x.lower() for x in seen}
     liked = (*_items(data.get("liked"), user_words), *rules.liked)
     return TurnUnderstanding(

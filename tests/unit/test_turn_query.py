@@ -53,18 +53,21 @@ def test_the_words_that_describe_a_watched_talk_are_not_searched() -> None:
     assert "astronaut" not in searched and "tears" not in searched
     assert texts[0] == QueryText(turns[-1], LATEST)
     assert QueryText("any good space talks?", LATEST * EARLIER_DECAY**2) in texts
+    # the parser's rewrite (the latest turn and the one before) keeps what is asked now
+    rewrite = turn_query(["?"], f"{turns[-1]} {turns[-2]}", watched=watched)
+    assert rewrite == [QueryText(turns[-1], LATEST)]
 
 
 def test_only_the_watched_clause_goes_and_the_rest_of_the_turn_stays() -> None:
     texts = turn_query(
-        ["talks on the sea, not the one about octopus camouflage, and deep sea fish"],
+        ["talks on the sea, not the one about octopus camouflage. deep sea fish maybe?"],
         "",
         watched=["about octopus camouflage"],
     )
-    assert [t.text for t in texts] == ["talks on the sea"]
+    assert [t.text for t in texts] == ["talks on the sea. deep sea fish maybe?"]
     texts = turn_query(
         ["I've seen the one about octopus camouflage, so anything on deep sea fish?"],
         "",
-        watched=["the one about octopus camouflage"],
+        watched=["octopus camouflage"],
     )
     assert [t.text for t in texts] == ["so anything on deep sea fish?"]

@@ -354,5 +354,5 @@ def test_a_talk_said_seen_in_an_earlier_turn_stays_seen() -> None:
         Message("user", "anything about rockets and space travel?"),
     ]
     result = Understander(None, mode="parser").understand(conversation)
-    assert result.seen == ("the one about whales singing across the ocean",)
+    assert result.seen == ("whales singing across the ocean",)
     assert not result.liked
