@@ -232,7 +232,7 @@ def score(
 
 
 def run_ted_chat(options: EvalOptions, settings: Settings, progress: Progress) -> EvalReport:
-    requests = sample(load_requests(), options.limit, options.seed)
+    requests = sample(load_requests(REQUESTS), options.limit, options.seed)
     talks = load_ted(Path(options.data).parent)
     indexed = index_talks(talks, requests, options.max_talks or DEFAULT_TALKS, options.seed)
     by_id = {t.id: t for t in indexed}
