@@ -102,9 +102,14 @@ _AVOID_RE = re.compile(
     r"to do with|involving)?\s*([a-z][a-z' -]{2,40}?)\s*(?=[,.;!?]|$|\band\b|\bor\b|\bplease\b)",
     re.IGNORECASE,
 )
+# "I already saw X", "I've seen X", and "I watched the one where ..." (a definite "the one / the
+# talk": someone looking for a talk they saw says "a talk"); a description may run long
 _SEEN_RE = re.compile(
-    r"\b(?:already|have|I've|i have)\s+(?:seen|watched|saw)\s+(?:the one about\s+)?"
-    r"([^,.;!?]{3,80}?)\s*(?=[,.;!?]|$|\band (?:i|it|loved|liked|hated|want|would|now|then)\b|\bbut\b)",
+    r"(?:\b(?:already|have|I've|i have)\s+(?:seen|watched|saw)\s+|"
+    r"(?:^|(?<=[.!?])\s+|\b(?:i|we)\s+(?:already\s+)?)(?:seen|watched|saw)\s+"
+    r"(?=the (?:one|talk|video)\b))(?:the one about\s+)?"
+    r"([^,.;!?]{3,160}?)\s*(?=[,.;!?]|$|\band (?:i|it|loved|liked|hated|want|would|now|then)\b|"
+    r"\bbut\b|\bso\b)",
     re.IGNORECASE,
 )
 # "more like the stress one you showed me", "something like that talk by the chef"

@@ -356,3 +356,30 @@ def test_a_talk_said_seen_in_an_earlier_turn_stays_seen() -> None:
     result = Understander(None, mode="parser").understand(conversation)
     assert result.seen == ("whales singing across the ocean",)
     assert not result.liked
+
+
+@pytest.mark.parametrize(
+    ("said", "mention"),
+    [
+        (
+            "I saw the one about octopus camouflage. Anything on deep sea fish?",
+            "octopus camouflage",
+        ),
+        (
+            "watched the one where the astronaut went blind on a spacewalk because the tears "
+            "would not fall, loved it",
+            "the one where the astronaut went blind on a spacewalk because the tears would not "
+            "fall",
+        ),
+        (
+            "we already watched the talk by the bee lady so something on ants",
+            "the talk by the bee lady",
+        ),
+        ("I saw a talk about octopus camouflage once, can you find it?", None),  # the one sought
+    ],
+)
+def test_the_parser_reads_a_watched_talk_said_in_common_ways(
+    said: str, mention: str | None
+) -> None:
+    seen = parse_rules(said).seen
+    assert seen == ((mention,) if mention else ())
