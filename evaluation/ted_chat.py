@@ -12,6 +12,9 @@ chunk on). Each request kind:
 * ``watched``: an earlier turn describes a talk the user already watched, a later one asks for
   something else; the watched talk must not be recommended.
 
+Rows marked ``"split": "heldout"`` were written after the product changes that the other rows
+prompted (the parser's reading of "I watched the one ..."), and are also scored on their own.
+
 Systems: ``vidrec``, the product's conversational turn (``Recommender.rank``: parser-first
 understanding with the CPU default settings, references, exclusion, the fused search, the
 ranking; LLM calls, if any, cached by input), and ``tfidf``, scikit-learn's TF-IDF over title +
@@ -79,6 +82,7 @@ class ChatRequest:
     target: str  # "ted-<csv_index>", as in ``vidrec eval ted``
     watched: str | None = None
     constraint: Constraint | None = None
+    split: str = "dev"  # "heldout": written after the product changes the set prompted
 
 
 def load_requests(path: Path = REQUESTS) -> list[ChatRequest]:
@@ -97,6 +101,7 @@ def load_requests(path: Path = REQUESTS) -> list[ChatRequest]:
                 target=str(raw["target"]),
                 watched=raw.get("watched"),
                 constraint=Constraint(**limit) if limit else None,
+                split=str(raw.get("split", "dev")),
             )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise EvalError(
@@ -207,11 +212,13 @@ def score(
     talks: Mapping[str, TedTalk],
     wall_s: float,
 ) -> list[SystemResult]:
-    """One result over all requests, then one per kind (``<name>/<kind>``)."""
+    """One result over all requests, then one per kind (``<name>/<kind>``) and one over the
+    held-out requests (``<name>/heldout``)."""
     results = []
     groups = [("", list(range(len(requests))))] + [
         (f"/{kind}", [i for i, r in enumerate(requests) if r.kind == kind]) for kind in KINDS
     ]
+    groups.append(("/heldout", [i for i, r in enumerate(requests) if r.split == "heldout"]))
     for suffix, rows in groups:
         if not rows:
             continue

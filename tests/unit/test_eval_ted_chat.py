@@ -34,6 +34,7 @@ def test_the_shipped_set_is_labelled_as_the_issue_asks() -> None:
     assert len(requests) >= 60 and len({r.id for r in requests}) == len(requests)
     assert len(kinds["recall"]) >= 25 and len(kinds["constrained"]) >= 15
     assert len(kinds["watched"]) >= 20
+    assert sum(r.split == "heldout" for r in requests) >= 10
     for r in kinds["watched"]:
         assert len(r.turns) >= 2 and r.watched is not None and r.watched != r.target
     assert all(r.constraint is not None for r in kinds["constrained"])
@@ -74,7 +75,10 @@ def test_violations_count_length_topic_and_the_watched_talk() -> None:
     assert violations(on_bees, ["ted-0", "ted-1", "ted-2"], talks).topic == 2
     watched = ChatRequest("w", "watched", ("a", "b"), "ted-1", "ted-0")
     assert violations(watched, ["ted-1", "ted-0"], talks).watched == 1
-    assert violations(watched, ["ted-1", "ted-2", "ted-2", "ted-2", "ted-2", "ted-0"], talks).total == 0
+    assert (
+        violations(watched, ["ted-1", "ted-2", "ted-2", "ted-2", "ted-2", "ted-0"], talks).total
+        == 0
+    )
 
 
 def test_scores_overall_and_per_kind_with_intervals() -> None:
@@ -115,7 +119,12 @@ def test_a_whole_run_scores_vidrec_and_tfidf_per_kind(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rows = [
-        {"id": "r1", "kind": "recall", "turns": ["the waggle dance of honeybees"], "target": "ted-0"},
+        {
+            "id": "r1",
+            "kind": "recall",
+            "turns": ["the waggle dance of honeybees"],
+            "target": "ted-0",
+        },
         {
             "id": "w1",
             "kind": "watched",
