@@ -16,7 +16,7 @@ its topic. The weights are a first choice, not tuned on a labelled conversationa
 A talk the user says they watched ("I already saw the one where the astronaut went blind, the
 tears would not fall") is excluded by the caller once resolved; its description is no request, so
 the clause that holds it (from the "already saw" / "not the" cue, or the clause start, to the end
-of the sentence or to a word that turns to what is asked now: "so", "but", "anything" ...) is
+of the sentence or to a clause that turns to what is asked now: ", so", ", anything" ...) is
 taken out of every turn and of the rewrite, and a turn left without content words is dropped.
 Otherwise the watched talk's neighbours would fill the list.
 """
@@ -40,9 +40,11 @@ _CUE = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"[.!?;\n]")
+# a clause that turns to what is asked now (", so anything on ants?"); "deleted it so it looked"
+# inside the description is no turn
 _TURN = re.compile(
-    r"\b(?:so|but|now|anything|something|what about|any|can you|could you|show me|give me|"
-    r"i want|i'd like|looking for)\b",
+    r"(?:[,;:]|\s-)\s*(?P<turn>so|but|now|anything|something|what about|any|can you|could you|"
+    r"show me|give me|i want|i'd like|looking for)\b",
     re.IGNORECASE,
 )
 
@@ -57,7 +59,8 @@ def without_watched(text: str, watched: Sequence[str]) -> str:
         cues = [m.start() for m in _CUE.finditer(text, start, at)]
         start = cues[-1] if cues else start
         rest = text[at + len(mention) :]
-        ends = [m.start() for m in (_SENTENCE_END.search(rest), _TURN.search(rest)) if m]
+        end, turn = _SENTENCE_END.search(rest), _TURN.search(rest)
+        ends = [*([end.start()] if end else []), *([turn.start("turn")] if turn else [])]
         text = text[:start] + " " + rest[min(ends) if ends else len(rest) :]
     text = re.sub(r"\s*[,;:]\s*(?=[.!?]|$)", "", " ".join(text.split()))
     return re.sub(r"^[\W_]+(?=\w)", "", re.sub(r"\s+(?=[,.!?])", "", text)).strip()

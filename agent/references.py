@@ -9,12 +9,14 @@ first; it resolves only when that share is high enough and no other video ties i
 A talk the user watched is often described by what happens in it ("the one where the astronaut
 went blind, the tears would not fall"), words its title and description do not hold.
 :func:`resolve_by_search` then takes the library search's first hit for the mention, only when
-the mention has enough identifying words and that video's own text (metadata and transcript)
+the mention has enough identifying words (fewer for a definite "the ... one", which points at
+one talk, than for "many talks about bees") and that video's own text (metadata and transcript)
 holds most of them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 
 from agent.text import content_words, stem, words
@@ -54,7 +56,11 @@ _GENERIC = frozenset(
 )
 MIN_SHARE = 0.5  # at least half of the mention's words must describe the video
 SHOWN_SHARE = 0.34  # a video shown in this conversation needs only a third
-SEARCH_WORDS = 4  # a mention resolved by search names at least this many identifying words
+SEARCH_WORDS = 4  # a mention resolved by search names at least this many identifying words,
+SEARCH_WORDS_DEFINITE = 2  # or this many when it points at one talk ("the power pose talk")
+_QUOTED = re.compile(
+    r"(?:^|\s)['\"\u2018\u201c]([^'\"\u2019\u201d]{2,60})['\"\u2019\u201d](?=[\s,.;:!?]|$)"
+)
 SEARCH_SHARE = 0.6  # ... and the first hit's own text holds this share of them
 
 
@@ -123,10 +129,14 @@ def resolve_by_search(
 
     Returns:
         The search's first video when the mention has at least ``SEARCH_WORDS`` identifying words
-        and that video's text holds ``SEARCH_SHARE`` of them; otherwise None.
+        (``SEARCH_WORDS_DEFINITE`` when it starts with "the", "that" or "this") and that video's
+        text holds ``SEARCH_SHARE`` of them; otherwise None.
     """
-    wanted = mention_words(mention)
-    if len(wanted) < SEARCH_WORDS:
+    # a quoted catchphrase counts word for word ("the 'not yet' one")
+    quoted = [w for q in _QUOTED.findall(mention) for w in words(q)]
+    wanted = list(dict.fromkeys([*mention_words(mention), *quoted]))
+    definite = re.match(r"\s*(?:the|that|this)\b", mention, re.IGNORECASE) is not None
+    if len(wanted) < (SEARCH_WORDS_DEFINITE if definite else SEARCH_WORDS):
         return None
     hits = search(mention)
     if not hits:

@@ -76,3 +76,9 @@ def test_a_description_from_the_talk_itself_resolves_through_the_search() -> Non
     assert resolve_by_search("the one where a chef bakes bread at dawn", search, text_of) is None
     # too few words to identify a talk by search ("the bee one" is the library's to resolve)
     assert resolve_by_search("the tears one", search, text_of) is None
+    # a definite "the ... talk" points at one talk: two words do; an indefinite mention needs more
+    assert resolve_by_search("the blind spacewalk talk", search, text_of) == "hadfield"
+    assert resolve_by_search("many spacewalk stories", search, text_of) is None
+    # a quoted catchphrase counts word for word, stop-words too
+    spoken["hadfield"] += " but not yet, he said"
+    assert resolve_by_search("the 'not yet' one", search, text_of) == "hadfield"

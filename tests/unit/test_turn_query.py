@@ -71,3 +71,8 @@ def test_only_the_watched_clause_goes_and_the_rest_of_the_turn_stays() -> None:
         watched=["octopus camouflage"],
     )
     assert [t.text for t in texts] == ["so anything on deep sea fish?"]
+
+
+def test_a_so_inside_the_description_does_not_end_it() -> None:
+    said = "I've seen the one about perfect girls, where she deleted it so it looked like nothing"
+    assert turn_query([said], "", watched=["perfect girls"]) == []
