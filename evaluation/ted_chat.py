@@ -12,8 +12,9 @@ chunk on). Each request kind:
 * ``watched``: an earlier turn describes a talk the user already watched, a later one asks for
   something else; the watched talk must not be recommended.
 
-Rows marked ``"split": "heldout"`` were written after the product changes that the other rows
-prompted (the parser's reading of "I watched the one ..."), and are also scored on their own.
+Rows marked ``"split": "heldout"`` were written after the parser change that the first rows
+prompted (its reading of "I watched the one ..."); ``"heldout2"`` after every later product
+change. Each batch is also scored on its own.
 
 Systems: ``vidrec``, the product's conversational turn (``Recommender.rank``: parser-first
 understanding with the CPU default settings, references, exclusion, the fused search, the
@@ -82,7 +83,7 @@ class ChatRequest:
     target: str  # "ted-<csv_index>", as in ``vidrec eval ted``
     watched: str | None = None
     constraint: Constraint | None = None
-    split: str = "dev"  # "heldout": written after the product changes the set prompted
+    split: str = "dev"  # "heldout", "heldout2": batches written after product changes
 
 
 def load_requests(path: Path = REQUESTS) -> list[ChatRequest]:
@@ -212,13 +213,14 @@ def score(
     talks: Mapping[str, TedTalk],
     wall_s: float,
 ) -> list[SystemResult]:
-    """One result over all requests, then one per kind (``<name>/<kind>``) and one over the
-    held-out requests (``<name>/heldout``)."""
+    """One result over all requests, then one per kind (``<name>/<kind>``) and one per held-out
+    batch (``<name>/heldout``, ``<name>/heldout2``)."""
     results = []
     groups = [("", list(range(len(requests))))] + [
         (f"/{kind}", [i for i, r in enumerate(requests) if r.kind == kind]) for kind in KINDS
     ]
-    groups.append(("/heldout", [i for i, r in enumerate(requests) if r.split == "heldout"]))
+    for split in sorted({r.split for r in requests} - {"dev"}):
+        groups.append((f"/{split}", [i for i, r in enumerate(requests) if r.split == split]))
     for suffix, rows in groups:
         if not rows:
             continue
