@@ -14,6 +14,7 @@ import glob
 import itertools
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -181,3 +182,73 @@ def chroma_server(path: Path) -> Iterator[str]:
     command = [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
     with server_process(command, port, path.parent / f"{path.name}.log", "chroma run"):
         yield f"http://127.0.0.1:{port}"
+
+
+def _marked(marker: str) -> list[int]:
+    """Processes whose environment carries ``marker`` (what one ``ray_cluster`` started: Ray's
+    own workers inherit the environment of the ``ray start`` that spawned their raylet)."""
+    needle = marker.encode()
+    pids = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        with contextlib.suppress(OSError):
+            if needle in environ.read_bytes().split(b"\0"):
+                pids.append(int(environ.parent.name))
+    return [p for p in pids if p != os.getpid()]
+
+
+@contextlib.contextmanager
+def ray_cluster(env: dict[str, str], root: Path, nodes: int = 2) -> Iterator[str]:
+    """A local Ray cluster: ``ray start --head`` plus ``nodes - 1`` workers on 127.0.0.1, one
+    CPU each (``nice -n 10``), on a free port. Yields the head's address; at the end every
+    process of this cluster (and nothing else) is stopped."""
+    exe = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
+    if exe is None:
+        unavailable("the `ray` CLI is not installed (pip install 'vidrec[ray]')")
+    marker = f"VIDREC_TEST_RAY={os.getpid()}-{next(_db_counter)}-{time.time_ns()}"
+    key, _, value = marker.partition("=")
+    env = {**env, key: value, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    port = free_port()
+    temp = Path(tempfile.mkdtemp(prefix="vidrec-ray-"))  # short: Ray's socket paths are in it
+    common = [
+        "--block",
+        "--node-ip-address=127.0.0.1",
+        "--num-cpus=1",
+        "--object-store-memory=150000000",
+        "--disable-usage-stats",
+        f"--temp-dir={temp}",
+    ]
+    head_cmd = ["start", "--head", f"--port={port}", "--include-dashboard=false"]
+    worker_cmd = ["start", f"--address=127.0.0.1:{port}"]
+    procs: list[subprocess.Popen[bytes]] = []
+    logs = [root / f"ray-node{i}.log" for i in range(nodes)]
+    try:
+        for i, log in enumerate(logs):
+            cmd = ["nice", "-n", "10", exe, *(head_cmd if i == 0 else worker_cmd), *common]
+            with log.open("wb") as out:
+                procs.append(
+                    subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+                )
+            deadline = time.monotonic() + 120
+            while b"Ray runtime started" not in log.read_bytes():
+                if procs[-1].poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"ray node {i} did not start; see {log}")
+                time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        for proc in procs:  # `ray start --block` stops its node's processes on SIGTERM
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for _ in range(3):  # whatever outlived its node (detached actors, reparented workers)
+            left = _marked(marker)
+            if not left:
+                break
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(1)
+        shutil.rmtree(temp, ignore_errors=True)
