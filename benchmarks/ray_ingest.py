@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> None:
             "VIDREC_ASR__THREADS": str(share),
             "VIDREC_INGEST__RAY__TRANSCRIBE_ACTORS": str(args.transcribe_actors),
             "VIDREC_INGEST__RAY__LOCAL_CPUS": str(args.cpus),
-            "VIDREC_INGEST__RAY__ACTOR_CPUS": str(args.cpus / (args.transcribe_actors + 1)),
+            # the actors (Whisper ones and one embedder) leave a share for the decode tasks
+            "VIDREC_INGEST__RAY__ACTOR_CPUS": str(args.cpus / (args.transcribe_actors + 2)),
             "VIDREC_INGEST__RAY__DECODE_CPUS": "0.1",
         }
         runs = {

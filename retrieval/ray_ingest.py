@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from retrieval import ingest_stages as stages
-from retrieval.errors import MissingDependencyError
+from retrieval.errors import ConfigError, MissingDependencyError
 from retrieval.ingest import Ingestor, _RunState, one_line
 from retrieval.settings import (
     ASRSettings,
@@ -177,6 +177,21 @@ def connect(address: str, settings: RaySettings) -> bool:
     return True
 
 
+def check_resources(settings: RaySettings, cpus: float) -> None:
+    """Refuse a pipeline the cluster cannot place: Ray Data would wait for CPUs forever."""
+    actors = (settings.transcribe_actors + settings.embed_actors) * settings.actor_cpus
+    need = actors + settings.decode_cpus
+    if need > cpus:
+        raise ConfigError(
+            "The Ray cluster has too few CPUs for this ingest's actors and decode tasks",
+            expected=f"at least {need:g} CPUs ({actors:g} for the actors, "
+            f"{settings.decode_cpus:g} for a decode task)",
+            got=f"{cpus:g} CPUs",
+            hint="Lower ingest.ray.actor_cpus, transcribe_actors or embed_actors "
+            "(VIDREC_INGEST__RAY__...), or add Ray workers",
+        )
+
+
 class RayIngestor(Ingestor):
     """An ``Ingestor`` whose processing step runs on Ray Data (see the module doc)."""
 
@@ -199,6 +214,9 @@ class RayIngestor(Ingestor):
             return
         started = connect(self.address, self.settings.ray)
         try:
+            import ray
+
+            check_resources(self.settings.ray, float(ray.cluster_resources().get("CPU", 0)))
             store = self._store()
             for value in self._pipeline(work):
                 if isinstance(value, _Failed):
@@ -211,8 +229,6 @@ class RayIngestor(Ingestor):
                 self.commit(store, prepared, value.vectors, state)
         finally:
             if started:
-                import ray
-
                 ray.shutdown()
 
     def _pipeline(self, work: list[_Todo]) -> Iterable[Any]:

@@ -80,3 +80,14 @@ def test_without_ray_the_error_says_how_to_install_it(
     with pytest.raises(MissingDependencyError) as info:
         ray_ingest.connect("local", settings.ingest.ray)
     assert "vidrec[ray]" in (info.value.hint or "")
+
+
+def test_a_cluster_too_small_for_the_actors_is_refused_before_anything_waits() -> None:
+    from retrieval.errors import ConfigError
+    from retrieval.settings import RaySettings
+
+    ray = RaySettings(transcribe_actors=2, embed_actors=1, actor_cpus=2 / 3, decode_cpus=0.1)
+    with pytest.raises(ConfigError) as info:  # 2 CPUs all held by actors: no decode task runs
+        ray_ingest.check_resources(ray, cpus=2)
+    assert "2 CPUs" in str(info.value) and "actor_cpus" in (info.value.hint or "")
+    ray_ingest.check_resources(ray.model_copy(update={"actor_cpus": 0.5}), cpus=2)
