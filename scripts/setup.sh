@@ -26,6 +26,7 @@ fi
 # no Docker engine is needed, so its recommended docker.io is left out
 if ! dpkg -s docker-compose >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
     docker-compose >/dev/null
 fi
