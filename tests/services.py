@@ -225,9 +225,7 @@ def ray_cluster(env: dict[str, str], root: Path, nodes: int = 2) -> Iterator[str
         for i, log in enumerate(logs):
             cmd = ["nice", "-n", "10", exe, *(head_cmd if i == 0 else worker_cmd), *common]
             with log.open("wb") as out:
-                procs.append(
-                    subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
-                )
+                procs.append(subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT))
             deadline = time.monotonic() + 120
             while b"Ray runtime started" not in log.read_bytes():
                 if procs[-1].poll() is not None or time.monotonic() > deadline:
@@ -252,3 +250,60 @@ def ray_cluster(env: dict[str, str], root: Path, nodes: int = 2) -> Iterator[str
                     os.kill(pid, signal.SIGKILL)
             time.sleep(1)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+_LLAMA_CHILD = """
+import sys, threading
+from pathlib import Path
+from agent.llm.factory import create_llm
+from agent.settings import LLMSettings
+models, port, slots = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+# one thread: llama.cpp's threads spin-wait on each other on a shared, oversubscribed CPU
+settings = LLMSettings(backend="llamacpp", slots=slots, n_ctx=2048 * slots, threads=1)
+llm = create_llm(settings, models)
+llm.port = port
+llm.load()
+print(llm.model, flush=True)
+threading.Event().wait()
+"""
+
+
+@dataclass
+class LlamaServer:
+    """llama.cpp's OpenAI-compatible server (what stands in for ``vllm serve`` here)."""
+
+    base_url: str  # http://127.0.0.1:<port>/v1
+    model: str
+
+    def last_task(self) -> int:
+        """The id of the latest request a slot took (task ids only grow; -1 before the first):
+        it moves when the server did work."""
+        import httpx
+
+        slots = httpx.get(self.base_url.removesuffix("/v1") + "/slots", timeout=30).json()
+        return max(int(s.get("id_task", -1)) for s in slots)
+
+
+@contextlib.contextmanager
+def llama_server(models_cache: Path, root: Path, slots: int = 4) -> Iterator[LlamaServer]:
+    """The packaged GGUF served by llama.cpp (``xllamacpp.Server``) in a process of its own."""
+    port = free_port()
+    log = root / "llama-server.log"
+    command = [sys.executable, "-c", _LLAMA_CHILD, str(models_cache), str(port), str(slots)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=out)
+    try:
+        assert proc.stdout is not None
+        model = proc.stdout.readline().decode().strip()  # printed once the model is loaded
+        if not model:
+            proc.wait()
+            tail = log.read_text(errors="replace")[-500:]
+            if "MissingDependencyError" in tail:
+                unavailable(f"the packaged GGUF is not installed: {tail}")
+            raise RuntimeError(f"the llama.cpp server exited with {proc.returncode}: {tail}")
+        wait_for_port(port, proc, "llama.cpp server", timeout=60)
+        yield LlamaServer(f"http://127.0.0.1:{port}/v1", model)
+    finally:
+        proc.kill()
+        proc.wait()
