@@ -28,10 +28,9 @@ import dataclasses
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,15 +38,14 @@ import numpy as np
 from retrieval import ingest_stages as stages
 from retrieval.asr.base import Transcriber
 from retrieval.catalogue import Catalogue
+from retrieval.discovery import discover
 from retrieval.embed.base import Embedder
 from retrieval.errors import (
     IngestBusyError,
-    InvalidInputError,
-    VidrecError,
+    one_line,
 )
 from retrieval.guard import IngestCancelled, IngestGuard, file_digest
 from retrieval.ingest_stages import IngestItem, PreparedVideo
-from retrieval.paths import checked_file, resolve_roots
 from retrieval.settings import ASRSettings, ChunkingSettings, IngestSettings
 from retrieval.sqldb.locks import LockBusy, database_lock
 from retrieval.store.base import ChunkRecord, VectorStore, date_key, video_record
@@ -55,171 +53,11 @@ from retrieval.types import (
     IngestFailure,
     IngestProgress,
     IngestReport,
-    Video,
 )
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[IngestProgress], None]
-
-
-@dataclass
-class Discovery:
-    items: list[IngestItem] = field(default_factory=list)
-    failures: list[IngestFailure] = field(default_factory=list)
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc) if isinstance(exc, VidrecError) else f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())
-
-
-def slugify(text: str) -> str:
-    slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")
-    return slug or "video"
-
-
-def _title_from_stem(stem: str) -> str:
-    return re.sub(r"[_\s]+", " ", stem).strip() or stem
-
-
-# --- discovery ----------------------------------------------------------------------------------
-def _sidecar(
-    media: Path, settings: IngestSettings, roots: Sequence[Path] | None = None
-) -> Path | None:
-    """Captions beside ``media`` with the same stem (``talk.mp4`` -> ``talk.srt``/``talk.vtt``)."""
-    for ext in settings.caption_extensions:
-        candidate = media.with_suffix(ext)
-        if candidate.is_file():
-            try:
-                return checked_file(candidate, "captions", roots=roots)
-            except InvalidInputError as exc:
-                log.warning("sidecar captions skipped: %s", exc)
-    return None
-
-
-def discover(
-    paths: Sequence[str | Path],
-    manifest: str | Path | None,
-    settings: IngestSettings,
-    *,
-    roots: Sequence[str | Path] | None = None,
-) -> Discovery:
-    """Turn CLI paths and a manifest into ``IngestItem``s (and failures for what cannot be read).
-
-    With ``roots`` (inputs from outside), every file must resolve under one of them (see
-    ``retrieval.paths``); a file that does not is a failure of its own.
-    """
-    out = Discovery()
-    seen_media: set[Path] = set()
-    taken: set[str] = set()
-    allowed = resolve_roots(roots)
-    if manifest is not None:
-        from retrieval.manifest import read_manifest
-
-        try:
-            result = read_manifest(manifest, roots=allowed)
-        except VidrecError as exc:
-            out.failures.append(IngestFailure(str(manifest), one_line(exc)))
-            result = None
-        if result is not None:
-            out.failures.extend(result.failures)
-            for row in result.rows:
-                origin = f"{manifest} (id {row.id})"
-                if row.id in taken:
-                    out.failures.append(
-                        IngestFailure(
-                            origin,
-                            f"Duplicate video id {row.id!r} in the manifest; give every row a unique id.",
-                        )
-                    )
-                    continue
-                taken.add(row.id)
-                media = Path(row.media_path) if row.media_path else None
-                captions = Path(row.captions_path) if row.captions_path else None
-                transcript = Path(row.transcript_path) if row.transcript_path else None
-                if media is not None:
-                    seen_media.add(media.resolve())
-                    if captions is None and transcript is None:
-                        captions = _sidecar(media, settings, allowed)
-                out.items.append(
-                    IngestItem(
-                        video_id=row.id,
-                        origin=origin,
-                        video=row.to_video(),
-                        media_path=media,
-                        captions_path=captions,
-                        transcript_path=transcript,
-                    )
-                )
-    media_ext = {e.lower() for e in settings.media_extensions}
-    caption_ext = {e.lower() for e in settings.caption_extensions}
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if path.is_dir():
-            candidates = [
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                and p.suffix.lower() in media_ext | caption_ext
-            ]
-        elif path.exists() or path.is_symlink():
-            candidates = [path]
-        else:
-            out.failures.append(
-                IngestFailure(
-                    str(path),
-                    "No such file or folder; check the path (ingest takes media files or folders).",
-                )
-            )
-            continue
-        for candidate in candidates:
-            try:
-                checked_file(candidate, "input", roots=allowed)
-            except InvalidInputError as exc:
-                out.failures.append(IngestFailure(str(candidate), one_line(exc)))
-                continue
-            files.append(candidate)
-    # Group by (folder, stem): a media file and its sidecar captions are one video.
-    groups: dict[tuple[Path, str], dict[str, Path]] = {}
-    for f in files:
-        resolved = f.resolve()
-        if resolved in seen_media:
-            continue  # already described by a manifest row
-        key = (resolved.parent, resolved.stem)
-        kind = "captions" if f.suffix.lower() in caption_ext else "media"
-        group = groups.setdefault(key, {})
-        if kind == "media" and "media" in group and group["media"] != resolved:
-            key = (resolved.parent, resolved.name)  # same stem, two containers: keep both
-            group = groups.setdefault(key, {})
-        group.setdefault(kind, resolved)
-    for group in groups.values():
-        media = group.get("media")
-        captions = group.get("captions")
-        if media is not None and captions is None:
-            captions = _sidecar(media, settings, allowed)
-        anchor = media or captions
-        assert anchor is not None
-        video_id = slugify(anchor.stem)
-        if video_id in taken:
-            video_id = f"{video_id}-{hashlib.sha1(str(anchor).encode()).hexdigest()[:6]}"
-        taken.add(video_id)
-        out.items.append(
-            IngestItem(
-                video_id=video_id,
-                origin=str(anchor),
-                video=Video(
-                    id=video_id,
-                    title=_title_from_stem(anchor.stem),
-                    media_path=str(media) if media else None,
-                ),
-                media_path=media,
-                captions_path=captions,
-            )
-        )
-    return out
 
 
 # --- hashing ------------------------------------------------------------------------------------

@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 
 from retrieval import ingest_stages as stages
-from retrieval.errors import ConfigError, MissingDependencyError
-from retrieval.ingest import Ingestor, _RunState, one_line
+from retrieval.errors import ConfigError, MissingDependencyError, one_line
+from retrieval.ingest import Ingestor, _RunState
 from retrieval.settings import (
     ASRSettings,
     ChunkingSettings,
