@@ -235,37 +235,29 @@ class RayIngestor(Ingestor):
         import ray.data
 
         cfg = self.settings.ray
+        tasks = {"batch_size": 1, "num_cpus": cfg.decode_cpus, "batch_format": "numpy"}
+        actors = {"num_cpus": cfg.actor_cpus, "batch_format": "numpy"}
         # Any: Ray's annotations reject a batch function that takes fn_kwargs
         ds: Any = ray.data.from_items([{WORK: pickle.dumps(t, protocol=5)} for t in work])
-        ds = ds.map_batches(
-            decode_batch,
-            fn_kwargs={"settings": self.settings},
-            batch_size=1,
-            num_cpus=cfg.decode_cpus,
-            batch_format="numpy",
-        )
+        ds = ds.map_batches(decode_batch, fn_kwargs={"settings": self.settings}, **tasks)
         ds = ds.map_batches(
             _Transcribe,
             fn_constructor_kwargs={"asr": self.asr, "models_dir": self.models_dir},
             compute=ray.data.ActorPoolStrategy(size=cfg.transcribe_actors),
             batch_size=1,
-            num_cpus=cfg.actor_cpus,
-            batch_format="numpy",
+            **actors,
         )
         ds = ds.map_batches(
             finish_batch,
             fn_kwargs={"chunking": self.chunking, "settings": self.settings},
-            batch_size=1,
-            num_cpus=cfg.decode_cpus,
-            batch_format="numpy",
+            **tasks,
         )
         ds = ds.map_batches(
             _Embed,
             fn_constructor_kwargs={"embedding": self.embedding},
             compute=ray.data.ActorPoolStrategy(size=cfg.embed_actors),
             batch_size=cfg.embed_batch_videos,
-            num_cpus=cfg.actor_cpus,
-            batch_format="numpy",
+            **actors,
         )
         for batch in ds.iter_batches(batch_size=1, batch_format="numpy"):
             yield from _values(batch)
