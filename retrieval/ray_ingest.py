@@ -174,6 +174,7 @@ def connect(address: str, settings: RaySettings) -> bool:
     ray.init(**options)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False  # the CLI shows its own progress
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # its per-dataset INFO lines
     return True
 
 
