@@ -116,3 +116,9 @@ class NotReadyError(BackendUnavailableError):
     """Nothing to answer from yet (no index, no model loaded)."""
 
     code = "not_ready"
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one line for a report: our errors' own message, others with their type."""
+    text = str(exc) if isinstance(exc, VidrecError) else f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())

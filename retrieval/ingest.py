@@ -28,227 +28,36 @@ import dataclasses
 import hashlib
 import json
 import logging
-import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from retrieval import ingest_stages as stages
 from retrieval.asr.base import Transcriber
 from retrieval.catalogue import Catalogue
+from retrieval.discovery import discover
 from retrieval.embed.base import Embedder
 from retrieval.errors import (
     IngestBusyError,
-    InvalidInputError,
-    VidrecError,
+    one_line,
 )
 from retrieval.guard import IngestCancelled, IngestGuard, file_digest
-from retrieval.paths import checked_file, resolve_roots
+from retrieval.ingest_stages import IngestItem, PreparedVideo
 from retrieval.settings import ASRSettings, ChunkingSettings, IngestSettings
 from retrieval.sqldb.locks import LockBusy, database_lock
 from retrieval.store.base import ChunkRecord, VectorStore, date_key, video_record
 from retrieval.types import (
-    Chunk,
     IngestFailure,
     IngestProgress,
     IngestReport,
-    Transcript,
-    TranscriptSource,
-    Video,
 )
 
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[IngestProgress], None]
-
-
-@dataclass(frozen=True)
-class IngestItem:
-    """One video to ingest, before anything is decoded.
-
-    Attributes:
-        origin: what to name in messages (a file path or ``manifest:line``).
-        video: metadata known up front (duration and transcript source are filled in later).
-    """
-
-    video_id: str
-    origin: str
-    video: Video
-    media_path: Path | None = None
-    captions_path: Path | None = None
-    transcript_path: Path | None = None
-
-
-@dataclass
-class Discovery:
-    items: list[IngestItem] = field(default_factory=list)
-    failures: list[IngestFailure] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class PreparedVideo:
-    """A video ready to be embedded and written: final metadata and its chunks."""
-
-    item: IngestItem
-    content_hash: str
-    video: Video
-    chunks: list[Chunk]
-    audio_seconds: float = 0.0
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc) if isinstance(exc, VidrecError) else f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())
-
-
-def slugify(text: str) -> str:
-    slug = re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-._")
-    return slug or "video"
-
-
-def _title_from_stem(stem: str) -> str:
-    return re.sub(r"[_\s]+", " ", stem).strip() or stem
-
-
-# --- discovery ----------------------------------------------------------------------------------
-def _sidecar(
-    media: Path, settings: IngestSettings, roots: Sequence[Path] | None = None
-) -> Path | None:
-    """Captions beside ``media`` with the same stem (``talk.mp4`` -> ``talk.srt``/``talk.vtt``)."""
-    for ext in settings.caption_extensions:
-        candidate = media.with_suffix(ext)
-        if candidate.is_file():
-            try:
-                return checked_file(candidate, "captions", roots=roots)
-            except InvalidInputError as exc:
-                log.warning("sidecar captions skipped: %s", exc)
-    return None
-
-
-def discover(
-    paths: Sequence[str | Path],
-    manifest: str | Path | None,
-    settings: IngestSettings,
-    *,
-    roots: Sequence[str | Path] | None = None,
-) -> Discovery:
-    """Turn CLI paths and a manifest into ``IngestItem``s (and failures for what cannot be read).
-
-    With ``roots`` (inputs from outside), every file must resolve under one of them (see
-    ``retrieval.paths``); a file that does not is a failure of its own.
-    """
-    out = Discovery()
-    seen_media: set[Path] = set()
-    taken: set[str] = set()
-    allowed = resolve_roots(roots)
-    if manifest is not None:
-        from retrieval.manifest import read_manifest
-
-        try:
-            result = read_manifest(manifest, roots=allowed)
-        except VidrecError as exc:
-            out.failures.append(IngestFailure(str(manifest), one_line(exc)))
-            result = None
-        if result is not None:
-            out.failures.extend(result.failures)
-            for row in result.rows:
-                origin = f"{manifest} (id {row.id})"
-                if row.id in taken:
-                    out.failures.append(
-                        IngestFailure(
-                            origin,
-                            f"Duplicate video id {row.id!r} in the manifest; give every row a unique id.",
-                        )
-                    )
-                    continue
-                taken.add(row.id)
-                media = Path(row.media_path) if row.media_path else None
-                captions = Path(row.captions_path) if row.captions_path else None
-                transcript = Path(row.transcript_path) if row.transcript_path else None
-                if media is not None:
-                    seen_media.add(media.resolve())
-                    if captions is None and transcript is None:
-                        captions = _sidecar(media, settings, allowed)
-                out.items.append(
-                    IngestItem(
-                        video_id=row.id,
-                        origin=origin,
-                        video=row.to_video(),
-                        media_path=media,
-                        captions_path=captions,
-                        transcript_path=transcript,
-                    )
-                )
-    media_ext = {e.lower() for e in settings.media_extensions}
-    caption_ext = {e.lower() for e in settings.caption_extensions}
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if path.is_dir():
-            candidates = [
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                and p.suffix.lower() in media_ext | caption_ext
-            ]
-        elif path.exists() or path.is_symlink():
-            candidates = [path]
-        else:
-            out.failures.append(
-                IngestFailure(
-                    str(path),
-                    "No such file or folder; check the path (ingest takes media files or folders).",
-                )
-            )
-            continue
-        for candidate in candidates:
-            try:
-                checked_file(candidate, "input", roots=allowed)
-            except InvalidInputError as exc:
-                out.failures.append(IngestFailure(str(candidate), one_line(exc)))
-                continue
-            files.append(candidate)
-    # Group by (folder, stem): a media file and its sidecar captions are one video.
-    groups: dict[tuple[Path, str], dict[str, Path]] = {}
-    for f in files:
-        resolved = f.resolve()
-        if resolved in seen_media:
-            continue  # already described by a manifest row
-        key = (resolved.parent, resolved.stem)
-        kind = "captions" if f.suffix.lower() in caption_ext else "media"
-        group = groups.setdefault(key, {})
-        if kind == "media" and "media" in group and group["media"] != resolved:
-            key = (resolved.parent, resolved.name)  # same stem, two containers: keep both
-            group = groups.setdefault(key, {})
-        group.setdefault(kind, resolved)
-    for group in groups.values():
-        media = group.get("media")
-        captions = group.get("captions")
-        if media is not None and captions is None:
-            captions = _sidecar(media, settings, allowed)
-        anchor = media or captions
-        assert anchor is not None
-        video_id = slugify(anchor.stem)
-        if video_id in taken:
-            video_id = f"{video_id}-{hashlib.sha1(str(anchor).encode()).hexdigest()[:6]}"
-        taken.add(video_id)
-        out.items.append(
-            IngestItem(
-                video_id=video_id,
-                origin=str(anchor),
-                video=Video(
-                    id=video_id,
-                    title=_title_from_stem(anchor.stem),
-                    media_path=str(media) if media else None,
-                ),
-                media_path=media,
-                captions_path=captions,
-            )
-        )
-    return out
 
 
 # --- hashing ------------------------------------------------------------------------------------
@@ -281,15 +90,6 @@ def content_hash(
             parts["asr"] = {"backend": asr.backend, "model": asr.model, "language": asr.language}
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
-
-
-def metadata_text(video: Video) -> str:
-    parts = [video.title.strip()]
-    if video.description.strip():
-        parts.append(video.description.strip())
-    if video.tags:
-        parts.append("Tags: " + ", ".join(video.tags))
-    return "\n".join(p for p in parts if p)
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -350,46 +150,59 @@ class Ingestor:
         state = _RunState(report, total, progress, done=len(found.failures))
         with ingest_lock(self.catalogue, self.lock_path):
             self.recover(keep={item.video_id for item in found.items})
-            sources = self.catalogue.sources()
-            buffer: list[PreparedVideo] = []
-            for item in found.items:
-                guard.check()
-                try:
-                    digest = content_hash(
-                        item,
-                        chunking=self.chunking,
-                        ingest=self.settings,
-                        embedder_id=self.embedder_id,
-                        asr=self.asr,
-                        guard=guard,
-                    )
-                    known = sources.get(item.video_id)
-                    if (
-                        known is not None
-                        and known.status == "done"
-                        and known.content_hash == digest
-                    ):
-                        report.unchanged.append(item.video_id)
-                        state.tick(item.origin)
-                        continue
-                    prepared = self.prepare(item, digest)
-                except IngestCancelled:
-                    raise
-                except Exception as exc:  # one bad input never stops the batch
-                    log.warning("ingest failed for %s: %s", item.origin, exc)
-                    report.failed.append(IngestFailure(item.origin, one_line(exc)))
-                    state.tick(item.origin)
-                    continue
-                report.audio_seconds += prepared.audio_seconds
-                buffer.append(prepared)
-                state.buffered += len(prepared.chunks)
-                state.tick(item.origin)
-                if state.buffered >= self.settings.embed_flush_chunks:
-                    self.flush(buffer, state)
-                    buffer = []
-            if buffer:
-                self.flush(buffer, state)
+            self.process(self.changed(found.items, state, guard), state)
         return report
+
+    def changed(
+        self, items: Sequence[IngestItem], state: _RunState, guard: IngestGuard
+    ) -> Iterator[tuple[IngestItem, str]]:
+        """Yield each item with its content hash unless it is already ``done`` with that hash
+        (lazily: an item is hashed when the one before it has been handled)."""
+        sources = self.catalogue.sources()
+        for item in items:
+            guard.check()
+            try:
+                digest = content_hash(
+                    item,
+                    chunking=self.chunking,
+                    ingest=self.settings,
+                    embedder_id=self.embedder_id,
+                    asr=self.asr,
+                    guard=guard,
+                )
+            except IngestCancelled:
+                raise
+            except Exception as exc:  # one bad input never stops the batch
+                state.fail(item.origin, exc)
+                continue
+            known = sources.get(item.video_id)
+            if known is not None and known.status == "done" and known.content_hash == digest:
+                state.report.unchanged.append(item.video_id)
+                state.tick(item.origin)
+                continue
+            yield item, digest
+
+    def process(self, todo: Iterable[tuple[IngestItem, str]], state: _RunState) -> None:
+        """Prepare, embed and write the changed items, in this process (the Ray run overrides
+        this one step: ``retrieval.ray_ingest``)."""
+        buffer: list[PreparedVideo] = []
+        for item, digest in todo:
+            try:
+                prepared = self.prepare(item, digest)
+            except IngestCancelled:
+                raise
+            except Exception as exc:  # one bad input never stops the batch
+                state.fail(item.origin, exc)
+                continue
+            state.report.audio_seconds += prepared.audio_seconds
+            buffer.append(prepared)
+            state.buffered += len(prepared.chunks)
+            state.tick(item.origin)
+            if state.buffered >= self.settings.embed_flush_chunks:
+                self.flush(buffer, state)
+                buffer = []
+        if buffer:
+            self.flush(buffer, state)
 
     def recover(self, keep: set[str]) -> None:
         """Purge videos left ``pending`` by an interrupted run, unless this run redoes them."""
@@ -413,111 +226,40 @@ class Ingestor:
 
     def prepare(self, item: IngestItem, digest: str) -> PreparedVideo:
         """Decode/transcribe/parse one item into final metadata and chunks (no writes)."""
-        from retrieval.chunking import chunk_segments
-
-        transcript: Transcript | None = None
-        source: TranscriptSource = "metadata"
-        audio_seconds = 0.0
-        duration = item.video.duration
-        info = None
-        if item.media_path is not None:
-            from retrieval.media import probe
-
-            info = probe(item.media_path)
-            if duration is None and info.duration > 0:
-                duration = info.duration
-        if item.captions_path is not None:
-            from retrieval.captions import parse_captions
-
-            transcript, source = parse_captions(item.captions_path), "captions"
-        elif item.transcript_path is not None:
-            from retrieval.transcripts import read_transcript
-
-            transcript = read_transcript(
-                item.transcript_path, duration, language=item.video.language or "en"
-            )
-            source = "transcript"
-        elif item.media_path is not None:
-            from retrieval.media import check_length, load_audio
-
-            limit = self.settings.max_audio_seconds
-            declared = info.duration if info is not None else 0.0
-            check_length(item.media_path, declared, limit)
-            # the transcriber decodes with retrieval.media.load_audio (same MediaErrors); a file
-            # that declares no length is decoded here, stopping at the limit
-            audio: Path | np.ndarray = item.media_path
-            if declared <= 0:
-                audio = load_audio(item.media_path, max_seconds=limit)
-            transcript = self._transcriber().transcribe(audio, language=self.asr.language)
-            source = "asr"
-            audio_seconds = float(transcript.duration or duration or 0.0)
-        chunks: list[Chunk] = []
-        language = item.video.language
-        if transcript is not None:
-            chunks = chunk_segments(item.video_id, transcript.segments, self.chunking)
-            language = language or transcript.language
-            if duration is None:
-                ends = [s.end for s in transcript.segments]
-                duration = transcript.duration or (max(ends) if ends else None)
-        if self.settings.metadata_chunk or transcript is None:
-            text = metadata_text(item.video)
-            if text:
-                chunks.append(
-                    Chunk(
-                        id=f"{item.video_id}:{len(chunks)}",
-                        video_id=item.video_id,
-                        index=len(chunks),
-                        start=0.0,
-                        end=0.0,
-                        text=text,
-                    )
-                )
-        if not chunks:
-            raise InvalidInputError(
-                f"Nothing to index for {item.origin}",
-                expected="spoken text, captions, a transcript or a title",
-                got="none of them",
-                hint="Add captions or a transcript, or give the video a title in a manifest",
-            )
-        video = dataclasses.replace(
-            item.video,
-            duration=duration,
-            language=language.lower() if language else None,
-            transcript_source=source,
-            media_path=str(item.media_path) if item.media_path else item.video.media_path,
-        )
-        return PreparedVideo(item, digest, video, chunks, audio_seconds)
+        decoded = stages.decode(item, digest, self.settings)
+        if decoded.audio is not None:  # Whisper loads only when a video needs it
+            decoded = stages.transcribe(decoded, self._transcriber(), self.asr.language)
+        return stages.finish(decoded, self.chunking, self.settings)
 
     def flush(self, buffer: list[PreparedVideo], state: _RunState) -> None:
         """Embed every buffered chunk in one call, then write each video (see module doc)."""
         texts = [c.text for p in buffer for c in p.chunks]
-        vectors = self._embedder().encode_documents(texts)
-        if vectors.shape[0] != len(texts):
-            raise VidrecError(
-                "The embedder returned the wrong number of vectors",
-                expected=str(len(texts)),
-                got=str(vectors.shape[0]),
-            )
+        vectors = stages.embed(self._embedder(), texts)
         offset = 0
         store = self._store()
         for prepared in buffer:
             n = len(prepared.chunks)
-            rows = vectors[offset : offset + n]
-            offset += n
             state.buffered -= n
-            try:
-                self.write(store, prepared, rows)
-            except Exception as exc:
-                log.warning("writing %s failed: %s", prepared.video.id, exc)
-                state.report.failed.append(
-                    IngestFailure(
-                        prepared.item.origin, one_line(exc) + " Run the ingest again to retry."
-                    )
+            self.commit(store, prepared, vectors[offset : offset + n], state)
+            offset += n
+
+    def commit(
+        self, store: VectorStore, prepared: PreparedVideo, vectors: np.ndarray, state: _RunState
+    ) -> None:
+        """Write one embedded video and count it (a failed write is reported, not raised)."""
+        try:
+            self.write(store, prepared, vectors)
+        except Exception as exc:
+            log.warning("writing %s failed: %s", prepared.video.id, exc)
+            state.report.failed.append(
+                IngestFailure(
+                    prepared.item.origin, one_line(exc) + " Run the ingest again to retry."
                 )
-                continue
-            state.report.ingested.append(prepared.video.id)
-            state.report.chunks += n
-            state.emit(prepared.item.origin)
+            )
+            return
+        state.report.ingested.append(prepared.video.id)
+        state.report.chunks += len(prepared.chunks)
+        state.emit(prepared.item.origin)
 
     def write(self, store: VectorStore, prepared: PreparedVideo, vectors: np.ndarray) -> None:
         video = prepared.video
@@ -551,6 +293,11 @@ class _RunState:
     progress: ProgressFn | None
     done: int = 0
     buffered: int = 0
+
+    def fail(self, origin: str, exc: BaseException) -> None:
+        log.warning("ingest failed for %s: %s", origin, exc)
+        self.report.failed.append(IngestFailure(origin, one_line(exc)))
+        self.tick(origin)
 
     def tick(self, current: str) -> None:
         self.done += 1

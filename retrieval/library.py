@@ -180,22 +180,37 @@ class Library:
         manifest: str | Path | None = None,
         progress: Callable[[IngestProgress], None] | None = None,
         guard: IngestGuard | None = None,
+        *,
+        ray: str | None = None,
     ) -> IngestReport:
         """Index files/folders and manifest rows; see ``retrieval.ingest`` for the guarantees
-        (``guard``: the roots inputs from outside must stay under, a time limit, cancelling)."""
+        (``guard``: the roots inputs from outside must stay under, a time limit, cancelling).
+
+        With ``ray`` (a Ray address, "auto" or "local"), decoding, Whisper and embedding run as
+        Ray Data stages on that cluster (``retrieval.ray_ingest``), with the same guarantees."""
         if isinstance(paths, str | Path):
             paths = [paths]
-        ingestor = Ingestor(
-            catalogue=self.catalogue,
-            store=lambda: self.store,
-            embedder=lambda: self.embedder,
-            transcriber=lambda: self.transcriber,
-            chunking=self.config.chunking,
-            ingest=self.config.ingest,
-            asr=self.config.asr,
-            embedder_id=embedder_id(self.config.embedding),
-            lock_path=self.config.data_dir / "ingest.lock",
-        )
+        parts: dict[str, Any] = {
+            "catalogue": self.catalogue,
+            "store": lambda: self.store,
+            "embedder": lambda: self.embedder,
+            "transcriber": lambda: self.transcriber,
+            "chunking": self.config.chunking,
+            "ingest": self.config.ingest,
+            "asr": self.config.asr,
+            "embedder_id": embedder_id(self.config.embedding),
+            "lock_path": self.config.data_dir / "ingest.lock",
+        }
+        ingestor = Ingestor(**parts)
+        if ray is not None:
+            from retrieval.ray_ingest import RayIngestor
+
+            ingestor = RayIngestor(
+                address=ray,
+                embedding=self.config.embedding,
+                models_dir=self.config.models_dir,
+                **parts,
+            )
         report = ingestor.run(paths, manifest, progress, guard)
         self.backfill_video_vectors()
         if report.ingested:

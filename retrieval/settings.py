@@ -77,6 +77,18 @@ class SearchSettings(Section):
     )
 
 
+class RaySettings(Section):
+    """Batch ingest on Ray (``vidrec ingest --ray ADDRESS``; see ``retrieval.ray_ingest``)."""
+
+    transcribe_actors: int = Field(1, ge=1, description="Whisper actors (each loads Whisper once)")
+    embed_actors: int = Field(1, ge=1, description="embedder actors (each loads it once)")
+    actor_cpus: float = Field(1.0, gt=0, description="CPUs Ray reserves for each actor")
+    decode_cpus: float = Field(0.5, gt=0, description="CPUs Ray reserves for each decode task")
+    embed_batch_videos: int = Field(16, ge=1, description="videos per embedding call")
+    local_cpus: int | None = Field(None, description="--ray local: CPUs (unset = all)")
+    local_object_store_mb: int = Field(512, ge=64, description="--ray local: object store size")
+
+
 class IngestSettings(Section):
     media_extensions: list[str] = [
         ".mp4",
@@ -105,6 +117,7 @@ class IngestSettings(Section):
     max_audio_seconds: float = Field(
         6 * 3600.0, description="media longer than this is refused before it is transcribed"
     )
+    ray: RaySettings = Field(default_factory=RaySettings)
 
 
 class DataSettings(Section):

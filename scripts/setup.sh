@@ -22,6 +22,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# docker-compose (Debian's v1) only validates deploy/compose.yaml (tests/unit/test_deploy_compose.py):
+# no Docker engine is needed, so its recommended docker.io is left out
+if ! dpkg -s docker-compose >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    docker-compose >/dev/null
+fi
 
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

@@ -14,6 +14,7 @@ import glob
 import itertools
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -181,3 +182,128 @@ def chroma_server(path: Path) -> Iterator[str]:
     command = [exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
     with server_process(command, port, path.parent / f"{path.name}.log", "chroma run"):
         yield f"http://127.0.0.1:{port}"
+
+
+def _marked(marker: str) -> list[int]:
+    """Processes whose environment carries ``marker`` (what one ``ray_cluster`` started: Ray's
+    own workers inherit the environment of the ``ray start`` that spawned their raylet)."""
+    needle = marker.encode()
+    pids = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        with contextlib.suppress(OSError):
+            if needle in environ.read_bytes().split(b"\0"):
+                pids.append(int(environ.parent.name))
+    return [p for p in pids if p != os.getpid()]
+
+
+@contextlib.contextmanager
+def ray_cluster(env: dict[str, str], root: Path, nodes: int = 2) -> Iterator[str]:
+    """A local Ray cluster: ``ray start --head`` plus ``nodes - 1`` workers on 127.0.0.1, one
+    CPU each (``nice -n 10``), on a free port. Yields the head's address; at the end every
+    process of this cluster (and nothing else) is stopped."""
+    exe = shutil.which("ray", path=str(Path(sys.executable).parent)) or shutil.which("ray")
+    if exe is None:
+        unavailable("the `ray` CLI is not installed (pip install 'vidrec[ray]')")
+    marker = f"VIDREC_TEST_RAY={os.getpid()}-{next(_db_counter)}-{time.time_ns()}"
+    key, _, value = marker.partition("=")
+    env = {**env, key: value, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    port = free_port()
+    temp = Path(tempfile.mkdtemp(prefix="vidrec-ray-"))  # short: Ray's socket paths are in it
+    common = [
+        "--block",
+        "--node-ip-address=127.0.0.1",
+        "--num-cpus=1",
+        "--object-store-memory=150000000",
+        "--disable-usage-stats",
+        f"--temp-dir={temp}",
+    ]
+    head_cmd = ["start", "--head", f"--port={port}", "--include-dashboard=false"]
+    worker_cmd = ["start", f"--address=127.0.0.1:{port}"]
+    procs: list[subprocess.Popen[bytes]] = []
+    logs = [root / f"ray-node{i}.log" for i in range(nodes)]
+    try:
+        for i, log in enumerate(logs):
+            cmd = ["nice", "-n", "10", exe, *(head_cmd if i == 0 else worker_cmd), *common]
+            with log.open("wb") as out:
+                procs.append(subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT))
+            deadline = time.monotonic() + 120
+            while b"Ray runtime started" not in log.read_bytes():
+                if procs[-1].poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"ray node {i} did not start; see {log}")
+                time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        for proc in procs:  # `ray start --block` stops its node's processes on SIGTERM
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for _ in range(3):  # whatever outlived its node (detached actors, reparented workers)
+            left = _marked(marker)
+            if not left:
+                break
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(1)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+_LLAMA_CHILD = """
+import sys, threading
+from pathlib import Path
+from agent.llm.factory import create_llm
+from agent.settings import LLMSettings
+models, port, slots = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+# one thread: llama.cpp's threads spin-wait on each other on a shared, oversubscribed CPU
+settings = LLMSettings(backend="llamacpp", slots=slots, n_ctx=2048 * slots, threads=1)
+llm = create_llm(settings, models)
+llm.port = port
+llm.load()
+print(llm.model, flush=True)
+threading.Event().wait()
+"""
+
+
+@dataclass
+class LlamaServer:
+    """llama.cpp's OpenAI-compatible server (what stands in for ``vllm serve`` here)."""
+
+    base_url: str  # http://127.0.0.1:<port>/v1
+    model: str
+
+    def last_task(self) -> int:
+        """The id of the latest request a slot took (task ids only grow; -1 before the first):
+        it moves when the server did work."""
+        import httpx
+
+        slots = httpx.get(self.base_url.removesuffix("/v1") + "/slots", timeout=30).json()
+        return max(int(s.get("id_task", -1)) for s in slots)
+
+
+@contextlib.contextmanager
+def llama_server(models_cache: Path, root: Path, slots: int = 4) -> Iterator[LlamaServer]:
+    """The packaged GGUF served by llama.cpp (``xllamacpp.Server``) in a process of its own."""
+    port = free_port()
+    log = root / "llama-server.log"
+    command = [sys.executable, "-c", _LLAMA_CHILD, str(models_cache), str(port), str(slots)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=out)
+    try:
+        assert proc.stdout is not None
+        model = proc.stdout.readline().decode().strip()  # printed once the model is loaded
+        if not model:
+            proc.wait()
+            tail = log.read_text(errors="replace")[-500:]
+            if "MissingDependencyError" in tail:
+                unavailable(f"the packaged GGUF is not installed: {tail}")
+            raise RuntimeError(f"the llama.cpp server exited with {proc.returncode}: {tail}")
+        wait_for_port(port, proc, "llama.cpp server", timeout=60)
+        yield LlamaServer(f"http://127.0.0.1:{port}/v1", model)
+    finally:
+        proc.kill()
+        proc.wait()

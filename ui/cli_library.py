@@ -36,7 +36,9 @@ def mmss(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
-def _run_ingest(library: Library, paths: list[Path], manifest: Path | None) -> IngestReport:
+def _run_ingest(
+    library: Library, paths: list[Path], manifest: Path | None, ray: str | None = None
+) -> IngestReport:
     """Ingest with a progress bar (files, audio minutes, chunks); returns the report."""
     columns = (
         TextColumn("[bold]ingest[/]"),
@@ -59,7 +61,7 @@ def _run_ingest(library: Library, paths: list[Path], manifest: Path | None) -> I
                 current=Path(p.current).name[:40],
             )
 
-        return library.ingest(paths, manifest=manifest, progress=update)
+        return library.ingest(paths, manifest=manifest, progress=update, ray=ray)
 
 
 def _report(report: IngestReport, seconds: float) -> None:
@@ -75,12 +77,19 @@ def _report(report: IngestReport, seconds: float) -> None:
 def ingest(
     paths: list[Path] = typer.Argument(None, help="Media files or folders (searched recursively)."),
     manifest: Path | None = typer.Option(None, "--manifest", "-m", help="CSV or JSONL manifest."),
+    ray: str | None = typer.Option(
+        None,
+        "--ray",
+        metavar="ADDRESS",
+        help="Decode, transcribe and embed on a Ray cluster: host:port of its head, 'auto' (the "
+        "cluster this machine joined with `ray start`) or 'local' (a throwaway one here).",
+    ),
 ) -> None:
     """Index media (captions > transcript > Whisper) and manifest rows; re-runs skip unchanged."""
     if not paths and manifest is None:
         raise typer.BadParameter("give at least one PATH or --manifest")
     started = time.perf_counter()
-    report = _run_ingest(_library(), list(paths or []), manifest)
+    report = _run_ingest(_library(), list(paths or []), manifest, ray)
     _report(report, time.perf_counter() - started)
     if not report.ok:
         raise typer.Exit(1)

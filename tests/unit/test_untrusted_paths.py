@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from retrieval.discovery import discover
 from retrieval.errors import InvalidInputError
 from retrieval.guard import IngestCancelled, IngestGuard, file_digest
-from retrieval.ingest import discover
 from retrieval.manifest import read_manifest
 from retrieval.settings import IngestSettings
 
