@@ -98,12 +98,13 @@ def load_base(talks: int, work: Path) -> Base:
 def build_index(base: Base, n_chunks: int, data_dir: Path, sigma: float, seed: int) -> Any:
     """A library of about ``n_chunks`` chunks made of perturbed replicas of the base videos."""
     from retrieval.library import Library
-    from retrieval.store.base import ChunkRecord, date_key
+    from retrieval.store.base import ChunkRecord, VideoRecord, date_key, video_record
     from retrieval.types import Chunk
 
     library = Library(_settings(data_dir))
     rng = np.random.default_rng(seed)
     records: list[ChunkRecord] = []
+    centroids: list[VideoRecord] = []
     written, replica = 0, 0
     while written < n_chunks:
         for video in base.videos:
@@ -114,7 +115,9 @@ def build_index(base: Base, n_chunks: int, data_dir: Path, sigma: float, seed: i
                 Chunk(f"{vid}:{c.index}", vid, c.index, c.start, c.end, c.text)
                 for c in base.chunks[video.id]
             ]
-            library.catalogue.commit_video(_replica(video, vid), rows, vid)
+            replica_video = _replica(video, vid)
+            library.catalogue.commit_video(replica_video, rows, vid)
+            first = len(records)
             for row, src in zip(rows, base.chunks[video.id], strict=True):
                 vec = base.vectors[src.id]
                 noisy = vec + sigma * rng.standard_normal(vec.shape[0]) / np.sqrt(vec.shape[0])
@@ -132,13 +135,19 @@ def build_index(base: Base, n_chunks: int, data_dir: Path, sigma: float, seed: i
                         tags=tuple(t.lower() for t in video.tags),
                     )
                 )
+            centroids.append(
+                video_record(replica_video, np.stack([r.embedding for r in records[first:]]))
+            )
             written += len(rows)
             if len(records) >= 4096:
                 library.store.upsert(records)
-                records = []
+                library.store.upsert_videos(centroids)
+                records, centroids = [], []
         replica += 1
     if records:
         library.store.upsert(records)
+    if centroids:
+        library.store.upsert_videos(centroids)
     return library
 
 
@@ -260,11 +269,23 @@ def run_size(base: Base, n: int, args: argparse.Namespace, work: Path) -> SizeRe
 
     result = SizeResult(chunks=n)
     data_dir = work / f"n{n}"
-    shutil.rmtree(data_dir, ignore_errors=True)
-    t0 = time.perf_counter()
-    library = build_index(base, n, data_dir, args.sigma, args.seed)
-    result.build_s = time.perf_counter() - t0
+    built = data_dir / "built.json"
+    if args.reuse and built.is_file():  # an index a previous run (e.g. --build-only) finished
+        library = Library(_settings(data_dir))
+        result.build_s = float(json.loads(built.read_text())["build_s"])
+    else:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        t0 = time.perf_counter()
+        library = build_index(base, n, data_dir, args.sigma, args.seed)
+        result.build_s = time.perf_counter() - t0
+        library.lexical.ensure_fresh()  # both BM25 indexes built and saved with the index
+        library.video_lexical.ensure_fresh()
+        built.write_text(json.dumps({"build_s": result.build_s, "sigma": args.sigma}))
     result.chunks = library.store.count()
+    if args.build_only:
+        print(f"built {result.chunks} chunks in {result.build_s:.0f} s at {data_dir}", flush=True)
+        library.close()
+        return result
     vectors = library.embedder.encode_queries(QUERIES)
     result.latency_ms = measure_search(library, vectors, args.repeat)
     result.bm25_rebuild_s, result.bm25_load_s, result.bm25_rss_mb = measure_bm25(library, work)
@@ -375,6 +396,10 @@ def main() -> None:
     parser.add_argument("--sigma", type=float, default=0.35)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--server", action="store_true", help="also time a `chroma run` copy")
+    parser.add_argument(
+        "--reuse", action="store_true", help="time an index an earlier run built in --work"
+    )
+    parser.add_argument("--build-only", action="store_true", help="build the indexes, time nothing")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "vidrec-scale")
     parser.add_argument("--out", type=Path, default=Path("docs/scale"))
     parser.add_argument(
@@ -392,8 +417,10 @@ def main() -> None:
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
         results.append(run_size(base, n, args, args.work))
-        print(report(results, args), flush=True)
-    write_outputs(results, args)
+        if not args.build_only:
+            print(report(results, args), flush=True)
+    if not args.build_only:
+        write_outputs(results, args)
 
 
 def write_outputs(results: list[SizeResult], args: argparse.Namespace) -> None:

@@ -22,6 +22,7 @@ import json
 import logging
 import random
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -243,6 +244,14 @@ def run_ted(options: EvalOptions, settings: Settings, progress: Progress) -> Eva
             systems.append(vidrec)
             llms.append(llm)
     for suffix, queries in variants.items():
+        if library is not None and any(s.name != "popularity" for s in systems):
+            # every system embeds the same descriptions: in batches once, from the cache after
+            clock = time.perf_counter()
+            library.embed_queries(queries)
+            report.notes.append(
+                f"queries{suffix or ''}: {len(queries)} embedded once in batches "
+                f"({time.perf_counter() - clock:.0f}s, not in any system's time)"
+            )
         requests = [
             RankRequest(id=t.id + suffix, query=q, context=(Message("user", q),))
             for t, q in zip(queried, queries, strict=True)

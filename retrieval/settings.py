@@ -75,6 +75,16 @@ class SearchSettings(Section):
     video_lexical_weight: float = Field(
         1.0, ge=0, description="RRF weight of videos ranked by BM25 over their whole text"
     )
+    query_cache_size: int = Field(
+        4096, ge=0, description="query texts whose vectors are kept in memory (0: none)"
+    )
+    post_filter_min_share: float = Field(
+        0.2,
+        ge=0,
+        le=1.01,
+        description="a filter letting at least this share of videos through is applied after an "
+        "unfiltered vector query for proportionally more neighbours (above 1: always in the store)",
+    )
 
 
 class IngestSettings(Section):

@@ -186,3 +186,18 @@ def test_weighted_query_texts_and_their_validation(settings: Settings, two_talks
         lib.search([QueryText(" ")])
     with pytest.raises(InvalidInputError, match="weight"):
         lib.search([QueryText("harbour", 0.0)])
+
+
+def test_only_the_first_ingest_of_a_process_lists_every_video_vector(
+    settings: Settings, two_talks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lib = _library(settings)
+    calls = []
+    listing = lib.store.video_vector_ids
+    monkeypatch.setattr(lib.store, "video_vector_ids", lambda: calls.append(1) or listing())
+    lib.ingest(manifest=two_talks)
+    lib.ingest(manifest=two_talks)
+    lib.remove("pair")
+    lib.ingest(manifest=two_talks)
+    assert len(calls) == 1  # the backfill ran once; later ingests write their own vectors
+    assert listing() == {"spread", "pair"}
