@@ -90,9 +90,7 @@ class Library:
         self._lexical: LexicalIndex | None = None
         self._video_lexical: LexicalIndex | None = None
         self._search: HybridSearch | None = None
-        self.query_vectors = QueryVectorCache(
-            lambda: self.embedder, config.search.query_cache_size
-        )
+        self.query_vectors = QueryVectorCache(lambda: self.embedder, config.search.query_cache_size)
         self._video_vectors_complete = False  # every catalogued video has a centroid
 
     # --- lazily built parts -------------------------------------------------------------------

@@ -133,9 +133,7 @@ class HybridSearch:
         self.lexical = lexical
         self.video_lexical = video_lexical  # BM25 over whole videos (None: that side is off)
         # the model loads on the first query only; vectors of recent query texts are kept
-        self.query_vectors = query_vectors or QueryVectorCache(
-            embedder, settings.query_cache_size
-        )
+        self.query_vectors = query_vectors or QueryVectorCache(embedder, settings.query_cache_size)
         self.settings = settings
 
     @property

@@ -10,7 +10,22 @@ import pytest
 
 from retrieval.lexical import Postings, bm25s_module, english_stemmer, tokenize
 
-WORDS = "coral reef ocean glacier ice valley music brain sleep dream robot walk city car".split()
+WORDS = [
+    "coral",
+    "reef",
+    "ocean",
+    "glacier",
+    "ice",
+    "valley",
+    "music",
+    "brain",
+    "sleep",
+    "dream",
+    "robot",
+    "walk",
+    "city",
+    "car",
+]
 
 
 def _corpus(n: int, seed: int) -> tuple[list[str], list[str]]:
@@ -33,7 +48,8 @@ def test_postings_rank_as_bm25s_does(query: str) -> None:
     assert np.allclose(scores, expected_scores[0], rtol=1e-5)
     # the same set of documents (ties may come in another order)
     assert {(d, round(s, 4)) for d, s in zip(docs, scores, strict=True)} == {
-        (int(d), round(float(s), 4)) for d, s in zip(expected_docs[0], expected_scores[0], strict=True)
+        (int(d), round(float(s), 4))
+        for d, s in zip(expected_docs[0], expected_scores[0], strict=True)
     }
 
 
