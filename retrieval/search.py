@@ -139,7 +139,9 @@ class HybridSearch:
     @property
     def weights(self) -> FusionWeights:
         s = self.settings
-        return FusionWeights(s.chunk_weight, s.video_dense_weight, s.video_lexical_weight, s.rrf_k)
+        return FusionWeights(
+            s.chunk_weight, s.video_dense_weight, s.video_lexical_weight, s.rrf_k, s.fusion
+        )
 
     def search(
         self,
@@ -174,7 +176,15 @@ class HybridSearch:
                 ]
                 saturated = saturated or len(dense) >= n or len(lexical) >= n
                 rankings.append(
-                    QueryRankings(text.weight, dense, lexical, video_dense, video_lexical)
+                    QueryRankings(
+                        text.weight,
+                        dense,
+                        lexical,
+                        [vid for vid, _ in video_dense],
+                        [vid for vid, _ in video_lexical],
+                        [score for _, score in video_dense],
+                        [score for _, score in video_lexical],
+                    )
                 )
             grouped = fuse_videos(rankings, self.weights)
             if len(grouped) >= k or not saturated or n >= _MAX_CANDIDATES:
@@ -195,15 +205,18 @@ class HybridSearch:
 
     def _video_rankings(
         self, vector: np.ndarray, text: str, k: int, scope: Scope
-    ) -> tuple[list[str], list[str]]:
-        """Video ids nearest by centroid and by whole-video BM25 (a side weighted 0 is skipped)."""
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """``(video id, score)`` nearest by centroid (cosine) and by whole-video BM25, best first
+        (a side weighted 0 is skipped)."""
         n = max(self.settings.video_candidates, k)
-        dense: list[str] = []
-        lexical: list[str] = []
+        dense: list[tuple[str, float]] = []
+        lexical: list[tuple[str, float]] = []
         if self.settings.video_dense_weight > 0:
-            dense = [m.video_id for m in scope.videos(self.store, vector, n)]
+            dense = [(m.video_id, m.similarity) for m in scope.videos(self.store, vector, n)]
         if self.settings.video_lexical_weight > 0 and self.video_lexical is not None:
-            lexical = [m.video_id for m in self.video_lexical.search(text, n, scope.allowed)]
+            lexical = [
+                (m.video_id, m.score) for m in self.video_lexical.search(text, n, scope.allowed)
+            ]
         return dense, lexical
 
     def search_by_vector(

@@ -65,15 +65,19 @@ class SearchSettings(Section):
     chunk_candidates: int = 100
     video_candidates: int = Field(100, description="videos taken from each whole-video ranking")
     rrf_k: int = 60
-    fusion: Literal["rrf"] = "rrf"
+    fusion: Literal["zscore", "rrf"] = Field(
+        "zscore",
+        description="how video rankings are fused: z-scores of their scores (keeps margins) or "
+        "reciprocal ranks (retrieval.fusion)",
+    )
     chunk_weight: float = Field(
-        1.0, ge=0, description="RRF weight of videos ranked by their best chunk (dense + BM25)"
+        0.3, ge=0, description="weight of videos ranked by their best chunk (dense + BM25)"
     )
     video_dense_weight: float = Field(
-        1.0, ge=0, description="RRF weight of videos ranked by their chunk-vector centroid"
+        0.5, ge=0, description="weight of videos ranked by their chunk-vector centroid"
     )
     video_lexical_weight: float = Field(
-        1.0, ge=0, description="RRF weight of videos ranked by BM25 over their whole text"
+        1.0, ge=0, description="weight of videos ranked by BM25 over their whole text"
     )
     query_cache_size: int = Field(
         4096, ge=0, description="query texts whose vectors are kept in memory (0: none)"
