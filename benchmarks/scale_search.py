@@ -38,7 +38,12 @@ def _legacy_lexical() -> type:
         """``LexicalIndex.search`` as it was: ``bm25s.retrieve`` with a mask over all documents."""
 
         def search(
-            self, query: str, n: int, allowed_videos: set[str] | frozenset[str] | None = None
+            self,
+            query: str,
+            n: int,
+            allowed_videos: set[str] | frozenset[str] | None = None,
+            *,
+            version: int | None = None,  # ignored: the old search read it on every call
         ) -> list[LexicalMatch]:
             self.ensure_fresh()
             retriever, chunk_ids, video_ids = self._retriever, self._chunk_ids, self._video_ids

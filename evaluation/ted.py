@@ -10,8 +10,10 @@ bootstrap intervals of Recall@1 and MRR.
 
 Every system also runs on the descriptions with the speaker's name taken out (``<system>/no-speaker``),
 since a description often names its speaker and a transcript rarely does. ``hybrid`` is the
-library's search as configured; ``hybrid-chunk`` is the same search with the whole-video rankings
-weighted 0, i.e. each talk scored by its best chunk (the search before whole-video evidence).
+library's search as configured (z-score fusion of the best chunk, the centroid and whole-video
+BM25); ``hybrid-rrf`` the same rankings fused by reciprocal ranks with weights 1/1/1 (the search
+before z-score fusion); ``hybrid-chunk`` the search with the whole-video rankings weighted 0, i.e.
+each talk scored by its best chunk (the search before whole-video evidence).
 """
 
 from __future__ import annotations
@@ -58,8 +60,8 @@ from retrieval.transcripts import read_transcript
 
 log = logging.getLogger(__name__)
 
-SYSTEMS = ("popularity", "bm25", "dense", "hybrid-chunk", "hybrid", "vidrec")
-DEFAULT_SYSTEMS = ("popularity", "bm25", "dense", "hybrid-chunk", "hybrid")
+SYSTEMS = ("popularity", "bm25", "dense", "hybrid-chunk", "hybrid-rrf", "hybrid", "vidrec")
+DEFAULT_SYSTEMS = ("popularity", "bm25", "dense", "hybrid-chunk", "hybrid-rrf", "hybrid")
 K = 100
 
 
@@ -237,6 +239,17 @@ def run_ted(options: EvalOptions, settings: Settings, progress: Progress) -> Eva
             )
             description = "library hybrid search, whole-video rankings off: talk = best chunk"
             systems.append(HybridSystem(library, description, name=name, search=best_chunk))
+        elif library is not None and name == "hybrid-rrf":
+            rrf = ev_settings.search.model_copy(
+                update={
+                    "fusion": "rrf",
+                    "chunk_weight": 1.0,
+                    "video_dense_weight": 1.0,
+                    "video_lexical_weight": 1.0,
+                }
+            )
+            description = "library hybrid search, whole-video rankings fused by RRF, weights 1/1/1"
+            systems.append(HybridSystem(library, description, name=name, search=rrf))
         elif library is not None and name == "hybrid":
             systems.append(HybridSystem(library))
         elif library is not None and name == "vidrec":

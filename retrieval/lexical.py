@@ -119,9 +119,10 @@ class LexicalIndex:
     def _tokenize(self, texts: list[str], *, return_ids: bool) -> Any:
         return tokenize(texts, stemmer=self._stem, return_ids=return_ids)
 
-    def ensure_fresh(self) -> None:
-        """Make the in-memory index match the catalogue (load from disk or rebuild)."""
-        version = self.catalogue.version()
+    def ensure_fresh(self, version: int | None = None) -> None:
+        """Make the in-memory index match the catalogue (load from disk or rebuild);
+        ``version``: the catalogue's version when the caller has just read it."""
+        version = self.catalogue.version() if version is None else version
         if version == self._version:
             return
         with self._lock:
@@ -212,10 +213,16 @@ class LexicalIndex:
                 legacy.unlink(missing_ok=True)
 
     def search(
-        self, query: str, n: int, allowed_videos: set[str] | frozenset[str] | None = None
+        self,
+        query: str,
+        n: int,
+        allowed_videos: set[str] | frozenset[str] | None = None,
+        *,
+        version: int | None = None,
     ) -> list[LexicalMatch]:
-        """Top ``n`` chunks by BM25 with a positive score, restricted to ``allowed_videos``."""
-        self.ensure_fresh()
+        """Top ``n`` chunks by BM25 with a positive score, restricted to ``allowed_videos``
+        (``version``: the catalogue version the caller read, to save reading it again)."""
+        self.ensure_fresh(version)
         postings, chunk_ids, video_ids = self._postings, self._chunk_ids, self._video_ids
         if n <= 0 or not chunk_ids:
             return []

@@ -172,7 +172,8 @@ class HybridSearch:
             ):
                 dense = [(m.chunk_id, m.video_id) for m in scope.chunks(self.store, vector, n)]
                 lexical = [
-                    (m.chunk_id, m.video_id) for m in self.lexical.search(text.text, n, allowed)
+                    (m.chunk_id, m.video_id)
+                    for m in self.lexical.search(text.text, n, allowed, version=scope.version)
                 ]
                 saturated = saturated or len(dense) >= n or len(lexical) >= n
                 rankings.append(
@@ -197,11 +198,12 @@ class HybridSearch:
 
     def _scope(self, filters: SearchFilters) -> Scope:
         """What ``filters`` let through, and how the vector store is to apply it."""
+        version = self.catalogue.version()  # read once: both BM25 indexes check against it
         if is_unconstrained(filters):
-            return Scope(None, None, 1.0, self.settings)
+            return Scope(None, None, 1.0, self.settings, version)
         allowed = self.catalogue.matching_video_ids(filters)
         share = len(allowed) / max(1, self.catalogue.video_count())
-        return Scope(allowed, store_filter(filters), share, self.settings)
+        return Scope(allowed, store_filter(filters), share, self.settings, version)
 
     def _video_rankings(
         self, vector: np.ndarray, text: str, k: int, scope: Scope
@@ -215,7 +217,8 @@ class HybridSearch:
             dense = [(m.video_id, m.similarity) for m in scope.videos(self.store, vector, n)]
         if self.settings.video_lexical_weight > 0 and self.video_lexical is not None:
             lexical = [
-                (m.video_id, m.score) for m in self.video_lexical.search(text, n, scope.allowed)
+                (m.video_id, m.score)
+                for m in self.video_lexical.search(text, n, scope.allowed, version=scope.version)
             ]
         return dense, lexical
 
@@ -325,7 +328,9 @@ class Scope:
         where: StoreFilter | None,
         share: float,
         settings: SearchSettings,
+        version: int | None = None,
     ) -> None:
+        self.version = version  # the catalogue version the search started at
         self.allowed = allowed
         self.where = where
         self.share = share

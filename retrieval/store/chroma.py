@@ -166,20 +166,28 @@ class ChromaStore:
             self.videos.delete(ids=list(batch))
 
     def _query(
-        self, collection: Any, vector: np.ndarray, n: int, where: StoreFilter | None
+        self,
+        collection: Any,
+        vector: np.ndarray,
+        n: int,
+        where: StoreFilter | None,
+        ids_are_videos: bool = False,
     ) -> list[tuple[str, str, float]]:
-        """``(id, video_id, cosine similarity)`` of the ``n`` nearest records, best first."""
+        """``(id, video_id, cosine similarity)`` of the ``n`` nearest records, best first
+        (``ids_are_videos``: the record id is the video id, so no metadata is read)."""
         if n <= 0 or (where is not None and where.video_ids is not None and not where.video_ids):
             return []
         result = collection.query(
             query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
             n_results=n,
             where=where_clause(where),
-            include=["metadatas", "distances"],
+            include=["distances"] if ids_are_videos else ["metadatas", "distances"],
         )
         ids = result["ids"][0]
-        metas = (result.get("metadatas") or [[]])[0]
         dists = (result.get("distances") or [[]])[0]
+        if ids_are_videos:
+            return [(rid, rid, 1.0 - float(d)) for rid, d in zip(ids, dists, strict=True)]
+        metas = (result.get("metadatas") or [[]])[0]
         return [
             (rid, str(meta["video_id"]), 1.0 - float(d))
             for rid, meta, d in zip(ids, metas, dists, strict=True)
@@ -196,7 +204,8 @@ class ChromaStore:
     def query_videos(
         self, vector: np.ndarray, n: int, where: StoreFilter | None = None
     ) -> list[VideoMatch]:
-        return [VideoMatch(vid, sim) for _, vid, sim in self._query(self.videos, vector, n, where)]
+        found = self._query(self.videos, vector, n, where, ids_are_videos=True)
+        return [VideoMatch(vid, sim) for _, vid, sim in found]
 
     def video_vector_ids(self) -> set[str]:
         return set(_all_ids(self.videos))
