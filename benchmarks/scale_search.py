@@ -148,12 +148,16 @@ def measure_search(
         return run
 
     def rankings(p: Any) -> QueryRankings:
+        videos = store.query_videos(p[1], nv)
+        whole = library.video_lexical.search(p[0], nv)
         return QueryRankings(
             1.0,
             [(m.chunk_id, m.video_id) for m in store.query(p[1], n)],
             [(m.chunk_id, m.video_id) for m in library.lexical.search(p[0], n)],
-            [m.video_id for m in store.query_videos(p[1], nv)],
-            [m.video_id for m in library.video_lexical.search(p[0], nv)],
+            [m.video_id for m in videos],
+            [m.video_id for m in whole],
+            [m.similarity for m in videos],
+            [m.score for m in whole],
         )
 
     ranked = {p[0]: rankings(p) for p in pairs}
