@@ -102,3 +102,15 @@ def test_post_filtering_finds_what_the_store_filter_finds(
     assert [h.video.id for h in by_vector] == [
         h.video.id for h in in_store.search_by_vector(lib.embed_query(QUERY), filters, k=10)
     ]
+
+
+def test_a_chunk_id_names_its_video_and_the_store_refuses_any_other_id(lib: Library) -> None:
+    from retrieval.store.base import ChunkRecord
+    from retrieval.types import chunk_id, video_of_chunk
+
+    assert video_of_chunk(chunk_id("talk:2019.07", 3)) == "talk:2019.07"
+    vector = np.ones(lib.embedder.dim, dtype=np.float32) / np.sqrt(lib.embedder.dim)
+    with pytest.raises(ValueError, match="chunk_id"):
+        lib.store.upsert([ChunkRecord("cooking-7", "cooking", 7, 0.0, 1.0, vector)])
+    hits = lib.store.query(lib.embed_query("garlic"), 5)
+    assert hits and all(h.video_id == lib.catalogue.chunk(h.chunk_id).video_id for h in hits)  # type: ignore[union-attr]
