@@ -3,9 +3,11 @@ search as it was before, all on the same library in the same run (so ratios hold
 
 "Before" is the search of the commit before the speed work, rebuilt from today's parts with the
 old behaviour switched back on: no query-vector cache (``query_cache_size=0``), filters always
-inside Chroma's ``where`` (``post_filter_min_share`` above 1) and BM25 through ``bm25s``'
-``retrieve`` with a weight mask over every document (``LegacyLexical`` below, the old
-``LexicalIndex.search``). "best chunk" is the search before whole-video scoring (both video
+inside Chroma's ``where`` (``post_filter_min_share`` above 1), every vector hit's metadata read
+(``LegacyStore``) and BM25 through ``bm25s``' ``retrieve`` with a weight mask over every
+document (``LegacyLexical``, the old ``LexicalIndex.search``). It fuses as configured unless
+told otherwise (the z-score fusion costs what RRF costs). The catalogue reads (version read by
+each BM25 index, ORM rows) are today's. "best chunk" is the search before whole-video scoring (both video
 weights 0), on the old parts too: what issue 18 calls today's search.
 
 A hybrid search is timed cold (the query-vector cache emptied before each call: a new text, so
@@ -73,6 +75,41 @@ def _legacy_lexical() -> type:
     return LegacyLexical
 
 
+class LegacyStore:
+    """The Chroma store as it queried before: every hit's metadata read for its video id."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def _query(self, collection: Any, vector: np.ndarray, n: int, where: Any) -> list[Any]:
+        from retrieval.store.chroma import where_clause
+
+        if n <= 0 or (where is not None and where.video_ids is not None and not where.video_ids):
+            return []
+        got = collection.query(
+            query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
+            n_results=n,
+            where=where_clause(where),
+            include=["metadatas", "distances"],
+        )
+        return list(zip(got["ids"][0], got["metadatas"][0], got["distances"][0], strict=True))
+
+    def query(self, vector: np.ndarray, n: int, where: Any = None) -> list[Any]:
+        from retrieval.store.base import VectorMatch
+
+        found = self._query(self._store.collection, vector, n, where)
+        return [VectorMatch(i, str(m["video_id"]), 1.0 - float(d)) for i, m, d in found]
+
+    def query_videos(self, vector: np.ndarray, n: int, where: Any = None) -> list[Any]:
+        from retrieval.store.base import VideoMatch
+
+        found = self._query(self._store.videos, vector, n, where)
+        return [VideoMatch(str(m["video_id"]), 1.0 - float(d)) for _, m, d in found]
+
+
 def before(library: Library, **search: Any) -> HybridSearch:
     """The search as it was before the speed work (see the module docstring)."""
     from retrieval.embed.cache import QueryVectorCache
@@ -86,7 +123,7 @@ def before(library: Library, **search: Any) -> HybridSearch:
     data = library.config.data_dir
     return HybridSearch(
         library.catalogue,
-        library.store,
+        LegacyStore(library.store),  # type: ignore[arg-type]
         legacy(library.catalogue, data / "bm25"),
         lambda: library.embedder,
         settings,
@@ -164,7 +201,11 @@ def measure_search(
     fused = {q: fuse_videos([r], searcher.weights) for q, r in ranked.items()}
     fns: dict[str, Callable[[Any], Any]] = {
         "raw chroma": lambda p: collection.query(query_embeddings=p[1].reshape(1, -1), n_results=n),
+        "raw chroma, ids and distances only": lambda p: collection.query(
+            query_embeddings=p[1].reshape(1, -1), n_results=n, include=["distances"]
+        ),
         "dense": lambda p: library.search_by_vector(p[1], k=10),
+        "dense (before)": lambda p: old.search_by_vector(p[1], k=10),
         "dense+filters": lambda p: library.search_by_vector(p[1], filters, k=10),
         "dense+filters (before)": lambda p: old.search_by_vector(p[1], filters, k=10),
         "hybrid": cold(lambda p: searcher.search(p[0], k=10)),
