@@ -3,9 +3,11 @@ themselves mean nothing here; speed is never asserted in tests)."""
 
 from __future__ import annotations
 
+from argparse import Namespace
 from pathlib import Path
 
 from agent.settings import Settings
+from benchmarks.scale import SizeResult, report
 from benchmarks.scale_index import QUERIES
 from benchmarks.scale_search import before, measure_search
 from retrieval.library import Library
@@ -21,6 +23,9 @@ def test_every_stage_and_the_search_before_are_timed(tmp_path: Path) -> None:
     out = measure_search(library, library.embed_queries(QUERIES), repeat=1)
     for stage in ("raw chroma", "dense", "hybrid", "hybrid (before)", "stage: bm25 chunks"):
         assert 0 < out[stage]["p50"] <= out[stage]["p95"], stage
+    args = Namespace(sizes="100000", talks=1, repeat=1, server=False, sigma=0.35)
+    table = report([SizeResult(chunks=100_000, latency_ms=out)], args)
+    assert "| hybrid / hybrid (before) p95 |" in table and "goal 50" in table
     # the search before the speed work ranks as the RRF search of today's parts does
     old = before(library, fusion="rrf", chunk_weight=1.0, video_dense_weight=1.0)
     now = library.searcher_with(
