@@ -237,6 +237,24 @@ class LexicalIndex:
             for doc, score in zip(docs.tolist(), scores.tolist(), strict=True)
         ]
 
+    def best_per_video(
+        self, query: str, videos: set[str] | frozenset[str]
+    ) -> dict[str, LexicalMatch]:
+        """Each of ``videos``' best document for ``query`` (those with no matching word are
+        left out): every matching document of theirs is scored, none is cut by a top ``n``."""
+        self.ensure_fresh()
+        tokens = self._tokenize([query], return_ids=False)
+        if not videos or not self._chunk_ids or not tokens or not tokens[0]:
+            return {}
+        docs, scores = self._postings.scores(tokens[0], videos)
+        out: dict[str, LexicalMatch] = {}
+        for doc in np.lexsort((docs, -scores)).tolist():  # best first, ties: lower row
+            row = int(docs[doc])
+            video = str(self._video_ids[row])
+            if video not in out:
+                out[video] = LexicalMatch(self._chunk_ids[row], video, float(scores[doc]))
+        return out
+
 
 @dataclass(frozen=True)
 class Postings:

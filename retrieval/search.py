@@ -257,15 +257,16 @@ class HybridSearch:
         self, video_ids: Sequence[str], vector: np.ndarray, text: str = ""
     ) -> dict[str, tuple[FusedChunk, ...]]:
         """Evidence for videos that only whole-video rankings found: each one's best chunk by
-        BM25 for ``text`` (one pass restricted to them, cheap), else its chunk nearest
-        ``vector`` (one store query over those left, then one per video still left)."""
+        BM25 for ``text`` (every chunk of them that shares a word with it is scored: cheap),
+        else its chunk nearest ``vector`` (one store query over those left, then one per video
+        still left: filtered vector queries are slow, so they come last)."""
         out: dict[str, tuple[FusedChunk, ...]] = {}
         if not video_ids:
             return out
         wanted = frozenset(video_ids)
         if text:
-            for lx in self.lexical.search(text, 5 * len(wanted), set(wanted)):
-                out.setdefault(lx.video_id, (FusedChunk(lx.chunk_id, lx.video_id, 0.0),))
+            for lx in self.lexical.best_per_video(text, wanted).values():
+                out[lx.video_id] = (FusedChunk(lx.chunk_id, lx.video_id, 0.0),)
         left = wanted - out.keys()
         if left:
             for m in self.store.query(vector, 3 * len(left), StoreFilter(video_ids=left)):

@@ -4,6 +4,7 @@ retrieval, with and without a filter on videos."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,3 +73,22 @@ def test_a_video_filter_drops_other_videos_before_ranking() -> None:
     assert np.all(np.diff(scores) <= 0)  # best first
     assert postings.top(tokens, 100, {"unknown"})[0].size == 0
     assert postings.top(["nowordlikethis"], 10)[0].size == 0
+
+
+def test_best_per_video_scores_every_matching_chunk_of_the_videos(tmp_path: Path) -> None:
+    from agent.settings import Settings
+    from retrieval.library import Library
+    from tests.fakes.index import write_talks
+
+    root = tmp_path
+    library = Library(
+        Settings(data_dir=root / "data", asr={"backend": "fake"}, embedding={"backend": "fake"})
+    )
+    assert library.ingest(manifest=write_talks(root / "in")).ok
+    best = library.lexical.best_per_video("coral reefs garlic", {"cooking", "oceans", "nope"})
+    assert set(best) <= {"cooking", "oceans"} and best
+    for video, match in best.items():
+        everything = library.lexical.search("coral reefs garlic", 10_000, {video})
+        assert match.chunk_id == everything[0].chunk_id and match.video_id == video
+    assert library.lexical.best_per_video("zzzz", {"cooking"}) == {}
+    library.close()
