@@ -133,7 +133,11 @@ class HybridSearch:
         self.lexical = lexical
         self.video_lexical = video_lexical  # BM25 over whole videos (None: that side is off)
         # the model loads on the first query only; vectors of recent query texts are kept
-        self.query_vectors = query_vectors or QueryVectorCache(embedder, settings.query_cache_size)
+        self.query_vectors = (  # not `or`: an empty cache is falsy (it has a length)
+            query_vectors
+            if query_vectors is not None
+            else QueryVectorCache(embedder, settings.query_cache_size)
+        )
         self.settings = settings
 
     @property

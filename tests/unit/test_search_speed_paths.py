@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,7 +56,16 @@ def test_a_query_text_is_embedded_once_and_misses_in_one_batch(lib: Library) -> 
     assert (cache.hits, cache.misses) == (2, 4)
 
 
-def test_the_library_shares_one_cache_between_searches_and_embed_query(lib: Library) -> None:
+def test_the_library_shares_one_cache_between_searches_and_embed_query(
+    lib: Library, tmp_path: Path
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data", asr={"backend": "fake"}, embedding={"backend": "fake"}
+    )
+    fresh = Library(settings)  # its cache is empty when its searcher is made
+    assert fresh.searcher.query_vectors is fresh.query_vectors
+    assert fresh.searcher_with(settings.search).query_vectors is fresh.query_vectors
+    fresh.close()
     before = lib.query_vectors.misses
     lib.search("a text never searched before")
     vector = lib.embed_query("a text never searched before")
