@@ -123,7 +123,7 @@ def before(library: Library, **search: Any) -> HybridSearch:
     data = library.config.data_dir
     return HybridSearch(
         library.catalogue,
-        LegacyStore(library.store),  # type: ignore[arg-type]
+        LegacyStore(library.store),
         legacy(library.catalogue, data / "bm25"),
         lambda: library.embedder,
         settings,
