@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from retrieval.settings import ChunkingSettings
-from retrieval.types import Chunk, Segment
+from retrieval.types import Chunk, Segment, chunk_id
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def chunk_segments(
         index = len(chunks)
         chunks.append(
             Chunk(
-                id=f"{video_id}:{index}",
+                id=chunk_id(video_id, index),
                 video_id=video_id,
                 index=index,
                 start=round(start, 3),

@@ -111,6 +111,7 @@ class LexicalIndex:
         self._retriever: Any = None
         self._chunk_ids: list[str] = []
         self._video_ids: np.ndarray = np.array([], dtype=object)
+        self._postings = Postings.empty()
         self._stem = english_stemmer()
         self.rebuilds = 0  # how many times this process rebuilt the index (for tests/benchmarks)
         self.loads = 0  # how many times it loaded a version another process had saved
@@ -118,9 +119,10 @@ class LexicalIndex:
     def _tokenize(self, texts: list[str], *, return_ids: bool) -> Any:
         return tokenize(texts, stemmer=self._stem, return_ids=return_ids)
 
-    def ensure_fresh(self) -> None:
-        """Make the in-memory index match the catalogue (load from disk or rebuild)."""
-        version = self.catalogue.version()
+    def ensure_fresh(self, version: int | None = None) -> None:
+        """Make the in-memory index match the catalogue (load from disk or rebuild);
+        ``version``: the catalogue's version when the caller has just read it."""
+        version = self.catalogue.version() if version is None else version
         if version == self._version:
             return
         with self._lock:
@@ -147,12 +149,18 @@ class LexicalIndex:
         except (OSError, ValueError, KeyError) as exc:  # pruned meanwhile, or damaged
             log.warning("BM25 index at %s unreadable (%s); rebuilding", folder, exc)
             return False
-        self._retriever = retriever
-        self._chunk_ids = list(meta["chunk_ids"])
-        self._video_ids = np.array(meta["video_ids"], dtype=object)
-        self._version = version
+        self._install(version, retriever, list(meta["chunk_ids"]), list(meta["video_ids"]))
         self.loads += 1
         return True
+
+    def _install(
+        self, version: int, retriever: Any, chunk_ids: list[str], video_ids: list[str]
+    ) -> None:
+        self._postings = Postings.of(retriever, video_ids)
+        self._retriever = retriever
+        self._chunk_ids = chunk_ids
+        self._video_ids = np.array(video_ids, dtype=object)
+        self._version = version
 
     def _rebuild(self) -> None:
         bm25s = bm25s_module()
@@ -166,10 +174,7 @@ class LexicalIndex:
             retriever.index(
                 self._tokenize([text for _, _, text in rows], return_ids=True), show_progress=False
             )
-        self._retriever = retriever
-        self._chunk_ids = chunk_ids
-        self._video_ids = np.array(video_ids, dtype=object)
-        self._version = version
+        self._install(version, retriever, chunk_ids, video_ids)
         self.rebuilds += 1
         try:
             self._save(version, retriever, chunk_ids, video_ids)
@@ -208,29 +213,125 @@ class LexicalIndex:
                 legacy.unlink(missing_ok=True)
 
     def search(
-        self, query: str, n: int, allowed_videos: set[str] | None = None
+        self,
+        query: str,
+        n: int,
+        allowed_videos: set[str] | frozenset[str] | None = None,
+        *,
+        version: int | None = None,
     ) -> list[LexicalMatch]:
-        """Top ``n`` chunks by BM25 with a positive score, restricted to ``allowed_videos``."""
-        self.ensure_fresh()
-        retriever, chunk_ids, video_ids = self._retriever, self._chunk_ids, self._video_ids
-        if retriever is None or n <= 0 or not chunk_ids:
+        """Top ``n`` chunks by BM25 with a positive score, restricted to ``allowed_videos``
+        (``version``: the catalogue version the caller read, to save reading it again)."""
+        self.ensure_fresh(version)
+        postings, chunk_ids, video_ids = self._postings, self._chunk_ids, self._video_ids
+        if n <= 0 or not chunk_ids:
+            return []
+        if allowed_videos is not None and not allowed_videos:
             return []
         tokens = self._tokenize([query], return_ids=False)
         if not tokens or not tokens[0]:
             return []
-        mask = None
-        if allowed_videos is not None:
-            if not allowed_videos:
-                return []
-            # set membership: np.isin on object arrays compares every pair (~12 s at 10k x 10k)
-            allowed = allowed_videos
-            mask = np.fromiter((v in allowed for v in video_ids), np.float32, len(video_ids))
-        docs, scores = retriever.retrieve(
-            tokens, k=min(n, len(chunk_ids)), show_progress=False, weight_mask=mask
-        )
-        out: list[LexicalMatch] = []
-        for doc, score in zip(docs[0], scores[0], strict=True):
-            if score <= 0:
-                break
-            out.append(LexicalMatch(chunk_ids[int(doc)], str(video_ids[int(doc)]), float(score)))
+        docs, scores = postings.top(tokens[0], n, allowed_videos)
+        return [
+            LexicalMatch(chunk_ids[doc], str(video_ids[doc]), float(score))
+            for doc, score in zip(docs.tolist(), scores.tolist(), strict=True)
+        ]
+
+    def best_per_video(
+        self, query: str, videos: set[str] | frozenset[str]
+    ) -> dict[str, LexicalMatch]:
+        """Each of ``videos``' best document for ``query`` (those with no matching word are
+        left out): every matching document of theirs is scored, none is cut by a top ``n``."""
+        self.ensure_fresh()
+        tokens = self._tokenize([query], return_ids=False)
+        if not videos or not self._chunk_ids or not tokens or not tokens[0]:
+            return {}
+        docs, scores = self._postings.scores(tokens[0], videos)
+        out: dict[str, LexicalMatch] = {}
+        for doc in np.lexsort((docs, -scores)).tolist():  # best first, ties: lower row
+            row = int(docs[doc])
+            video = str(self._video_ids[row])
+            if video not in out:
+                out[video] = LexicalMatch(self._chunk_ids[row], video, float(scores[doc]))
         return out
+
+
+@dataclass(frozen=True)
+class Postings:
+    """The BM25 score matrix of a ``bm25s`` index (CSC: per token, the documents holding it and
+    their precomputed BM25 term scores), read directly so that one query costs the length of its
+    tokens' posting lists, not a pass over every document.
+
+    ``bm25s``' own retrieval adds postings with ``np.add.at`` (unbuffered: slow on long lists) and
+    applies a filter as a mask multiplied over every document; here the postings are summed with
+    one ``np.bincount`` and a filter drops postings of other videos before summing. Scores are the
+    same as ``bm25s`` gives (its Lucene variant has no non-occurrence term).
+    """
+
+    vocab: dict[str, int]
+    data: np.ndarray  # term scores, postings of token t at data[indptr[t]:indptr[t + 1]]
+    indices: np.ndarray  # document rows, aligned with data
+    indptr: np.ndarray
+    num_docs: int
+    doc_video: np.ndarray  # document row -> index into video_index
+    video_index: dict[str, int]
+
+    @staticmethod
+    def empty() -> Postings:
+        none = np.zeros(0, dtype=np.int64)
+        return Postings({}, none.astype(np.float32), none, np.zeros(1, np.int64), 0, none, {})
+
+    @staticmethod
+    def of(retriever: Any, video_ids: list[str]) -> Postings:
+        if retriever is None:
+            return Postings.empty()
+        if getattr(retriever, "nonoccurrence_array", None) is not None:
+            raise ValueError("BM25 variants with a non-occurrence score are not supported")
+        video_index: dict[str, int] = {}
+        doc_video = np.fromiter(
+            (video_index.setdefault(v, len(video_index)) for v in video_ids),
+            dtype=np.int32,
+            count=len(video_ids),
+        )
+        scores = retriever.scores
+        return Postings(
+            vocab=dict(retriever.vocab_dict),
+            data=np.asarray(scores["data"]),
+            indices=np.asarray(scores["indices"]),
+            indptr=np.asarray(scores["indptr"]),
+            num_docs=int(scores["num_docs"]),
+            doc_video=doc_video,
+            video_index=video_index,
+        )
+
+    def scores(
+        self, tokens: list[str], allowed_videos: set[str] | frozenset[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(document rows, BM25 scores)`` of every document matching a token (and allowed)."""
+        ids = [self.vocab[t] for t in tokens if t in self.vocab]
+        if not ids:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        slices = [slice(self.indptr[i], self.indptr[i + 1]) for i in ids]
+        rows = np.concatenate([self.indices[s] for s in slices])
+        weights = np.concatenate([self.data[s] for s in slices])
+        if allowed_videos is not None:
+            keep_video = np.zeros(len(self.video_index), dtype=bool)
+            keep_video[[self.video_index[v] for v in allowed_videos if v in self.video_index]] = 1
+            keep = keep_video[self.doc_video[rows]]
+            rows, weights = rows[keep], weights[keep]
+        if len(rows) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        summed = np.bincount(rows, weights=weights, minlength=self.num_docs)
+        docs = np.flatnonzero(summed > 0)
+        return docs, summed[docs]
+
+    def top(
+        self, tokens: list[str], n: int, allowed_videos: set[str] | frozenset[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` best ``(document rows, scores)``, best first (ties: lower row first)."""
+        docs, scores = self.scores(tokens, allowed_videos)
+        if len(docs) > n:
+            part = np.argpartition(-scores, n - 1)[:n]
+            docs, scores = docs[part], scores[part]
+        order = np.lexsort((docs, -scores))
+        return docs[order], scores[order]

@@ -17,6 +17,7 @@ import numpy as np
 
 from retrieval.catalogue import Catalogue
 from retrieval.embed.base import Embedder, normalise_rows
+from retrieval.embed.cache import QueryVectorCache
 from retrieval.errors import InvalidInputError, NotFoundError
 from retrieval.guard import IngestGuard
 from retrieval.ingest import Ingestor
@@ -89,6 +90,8 @@ class Library:
         self._lexical: LexicalIndex | None = None
         self._video_lexical: LexicalIndex | None = None
         self._search: HybridSearch | None = None
+        self.query_vectors = QueryVectorCache(lambda: self.embedder, config.search.query_cache_size)
+        self._video_vectors_complete = False  # every catalogued video has a centroid
 
     # --- lazily built parts -------------------------------------------------------------------
     def _lazy(self, attr: str, build: Callable[[], Any]) -> Any:
@@ -171,6 +174,7 @@ class Library:
             lambda: self.embedder,
             settings,
             video_lexical=self.video_lexical,
+            query_vectors=self.query_vectors,
         )
 
     # --- ingest -------------------------------------------------------------------------------
@@ -212,7 +216,8 @@ class Library:
                 **parts,
             )
         report = ingestor.run(paths, manifest, progress, guard)
-        self.backfill_video_vectors()
+        if not self._video_vectors_complete:
+            self.backfill_video_vectors()
         if report.ingested:
             self.lexical.ensure_fresh()  # rebuild BM25 now rather than on the first query
             self.video_lexical.ensure_fresh()
@@ -220,7 +225,10 @@ class Library:
 
     def backfill_video_vectors(self) -> int:
         """Give every catalogued video its whole-video vector (ingest writes them; a store
-        written before they existed gets them here, from its chunk vectors). Returns how many."""
+        written before they existed gets them here, from its chunk vectors). Returns how many.
+
+        The first ingest of a process calls it; later ones do not, since ingest itself writes
+        each new video's vector (listing every vector id costs seconds on a large library)."""
         have = self.store.video_vector_ids()
         missing = [v for v in self.catalogue.videos() if v.id not in have]
         for start in range(0, len(missing), 500):
@@ -231,6 +239,7 @@ class Library:
             )
         if missing:
             log.info("added whole-video vectors for %d videos", len(missing))
+        self._video_vectors_complete = True
         return len(missing)
 
     def remove(self, video_id: str) -> None:
@@ -271,8 +280,13 @@ class Library:
             raise InvalidInputError(
                 "Cannot embed an empty text", expected="some words", got=repr(text)
             )
-        vector: np.ndarray = self.embedder.encode_queries([text])[0]
+        vector: np.ndarray = self.query_vectors.encode([text])[0]
         return vector
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Query vectors of ``texts``, embedded in one batch where not kept from before (so
+        that searching them afterwards costs no embedding while they stay in the cache)."""
+        return self.query_vectors.encode(texts)
 
     def video_vectors(self, video_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Mean of each video's chunk vectors, L2-normalised; unknown ids are left out."""

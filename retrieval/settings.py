@@ -65,15 +65,29 @@ class SearchSettings(Section):
     chunk_candidates: int = 100
     video_candidates: int = Field(100, description="videos taken from each whole-video ranking")
     rrf_k: int = 60
-    fusion: Literal["rrf"] = "rrf"
+    fusion: Literal["rrf", "zscore"] = Field(
+        "rrf",
+        description="how video rankings are fused: reciprocal ranks, or z-scores of their scores "
+        "(retrieval.fusion; no better on held-out TED talks, docs/search.md)",
+    )
     chunk_weight: float = Field(
-        1.0, ge=0, description="RRF weight of videos ranked by their best chunk (dense + BM25)"
+        1.0, ge=0, description="weight of videos ranked by their best chunk (dense + BM25)"
     )
     video_dense_weight: float = Field(
-        1.0, ge=0, description="RRF weight of videos ranked by their chunk-vector centroid"
+        1.0, ge=0, description="weight of videos ranked by their chunk-vector centroid"
     )
     video_lexical_weight: float = Field(
-        1.0, ge=0, description="RRF weight of videos ranked by BM25 over their whole text"
+        1.0, ge=0, description="weight of videos ranked by BM25 over their whole text"
+    )
+    query_cache_size: int = Field(
+        4096, ge=0, description="query texts whose vectors are kept in memory (0: none)"
+    )
+    post_filter_min_share: float = Field(
+        0.2,
+        ge=0,
+        le=1.01,
+        description="a filter letting at least this share of videos through is applied after an "
+        "unfiltered vector query for proportionally more neighbours (above 1: always in the store)",
     )
 
 

@@ -56,7 +56,7 @@ class Video:
 class Chunk:
     """A window of a transcript that is embedded and indexed; keeps its time span."""
 
-    id: str  # f"{video_id}:{index}"
+    id: str  # chunk_id(video_id, index)
     video_id: str
     index: int
     start: float
@@ -138,3 +138,14 @@ class IngestProgress:
     current: str
     audio_seconds: float
     chunks: int
+
+
+def chunk_id(video_id: str, index: int) -> str:
+    """A chunk's id: ``<video id>:<index>``. The vector store reads the video back from it
+    (``video_of_chunk``) instead of fetching each hit's metadata, the larger part of a query."""
+    return f"{video_id}:{index}"
+
+
+def video_of_chunk(chunk: str) -> str:
+    """The video id inside a ``chunk_id`` (video ids may hold ``:``; the index never does)."""
+    return chunk.rpartition(":")[0]

@@ -64,7 +64,8 @@ class SentenceTransformerEmbedder:
             import torch
 
             # On a busy CPU, fewer threads avoid barrier waits: a short query got ~10x faster
-            # with 1 thread than 2 on a shared 2-core box (benchmarks/search_latency.py).
+            # with 1 thread than 2 on a shared 2-core box (the search benchmark, now part of
+            # benchmarks/scale.py).
             torch.set_num_threads(settings.threads)
         log.info("loading sentence-transformers model from %s on %s", path, settings.device)
         self._model: Any = SentenceTransformer(

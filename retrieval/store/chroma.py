@@ -19,6 +19,7 @@ import numpy as np
 from retrieval.errors import BackendUnavailableError, ConfigError
 from retrieval.settings import StoreSettings
 from retrieval.store.base import ChunkRecord, StoreFilter, VectorMatch, VideoMatch, VideoRecord
+from retrieval.types import chunk_id, video_of_chunk
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,11 @@ class ChromaStore:
             )
 
     def upsert(self, records: Sequence[ChunkRecord]) -> None:
+        wrong = [r.id for r in records if r.id != chunk_id(r.video_id, r.index)]
+        if wrong:
+            raise ValueError(
+                f"Chunk ids must be retrieval.types.chunk_id(video_id, index); got {wrong[:3]}"
+            )
         self._upsert(self.collection, [r.id for r in records], records)
 
     def upsert_videos(self, records: Sequence[VideoRecord]) -> None:
@@ -166,23 +172,31 @@ class ChromaStore:
             self.videos.delete(ids=list(batch))
 
     def _query(
-        self, collection: Any, vector: np.ndarray, n: int, where: StoreFilter | None
+        self,
+        collection: Any,
+        vector: np.ndarray,
+        n: int,
+        where: StoreFilter | None,
+        ids_are_videos: bool = False,
     ) -> list[tuple[str, str, float]]:
-        """``(id, video_id, cosine similarity)`` of the ``n`` nearest records, best first."""
+        """``(id, video_id, cosine similarity)`` of the ``n`` nearest records, best first.
+
+        No metadata is read: a whole-video record's id is its video id, and a chunk's id names
+        its video (``retrieval.types.chunk_id``, checked at ``upsert``). Reading each hit's
+        metadata took about 80 % of a query (29 ms against 6 ms at 100k chunks)."""
         if n <= 0 or (where is not None and where.video_ids is not None and not where.video_ids):
             return []
         result = collection.query(
             query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
             n_results=n,
             where=where_clause(where),
-            include=["metadatas", "distances"],
+            include=["distances"],
         )
         ids = result["ids"][0]
-        metas = (result.get("metadatas") or [[]])[0]
         dists = (result.get("distances") or [[]])[0]
         return [
-            (rid, str(meta["video_id"]), 1.0 - float(d))
-            for rid, meta, d in zip(ids, metas, dists, strict=True)
+            (rid, rid if ids_are_videos else video_of_chunk(rid), 1.0 - float(d))
+            for rid, d in zip(ids, dists, strict=True)
         ]
 
     def query(
@@ -196,7 +210,8 @@ class ChromaStore:
     def query_videos(
         self, vector: np.ndarray, n: int, where: StoreFilter | None = None
     ) -> list[VideoMatch]:
-        return [VideoMatch(vid, sim) for _, vid, sim in self._query(self.videos, vector, n, where)]
+        found = self._query(self.videos, vector, n, where, ids_are_videos=True)
+        return [VideoMatch(vid, sim) for _, vid, sim in found]
 
     def video_vector_ids(self) -> set[str]:
         return set(_all_ids(self.videos))

@@ -186,3 +186,64 @@ def test_weighted_query_texts_and_their_validation(settings: Settings, two_talks
         lib.search([QueryText(" ")])
     with pytest.raises(InvalidInputError, match="weight"):
         lib.search([QueryText("harbour", 0.0)])
+
+
+def test_only_the_first_ingest_of_a_process_lists_every_video_vector(
+    settings: Settings, two_talks: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lib = _library(settings)
+    calls = []
+    listing = lib.store.video_vector_ids
+    monkeypatch.setattr(lib.store, "video_vector_ids", lambda: calls.append(1) or listing())
+    lib.ingest(manifest=two_talks)
+    lib.ingest(manifest=two_talks)
+    lib.remove("pair")
+    lib.ingest(manifest=two_talks)
+    assert len(calls) == 1  # the backfill ran once; later ingests write their own vectors
+    assert listing() == {"spread", "pair"}
+
+
+# --- z-score fusion ------------------------------------------------------------------------------
+
+
+def test_shifted_zscores_keep_margins_and_start_at_zero() -> None:
+    from retrieval.fusion import shifted_zscores
+
+    z = shifted_zscores([9.0, 3.0, 2.0, 1.0])
+    assert z[-1] == 0.0 and z == sorted(z, reverse=True)
+    assert z[0] - z[1] > 3 * (z[1] - z[2])  # the large gap stays large (ranks would level it)
+    assert shifted_zscores([2.0, 2.0]) == [0.0, 0.0] and shifted_zscores([]) == []
+
+
+def test_zscore_fusion_lets_a_clear_margin_outweigh_one_rank() -> None:
+    # "a" leads whole-video BM25 by far; "b" is first everywhere else, narrowly
+    ranking = QueryRankings(
+        1.0,
+        dense=[("b:0", "b"), ("a:0", "a"), ("c:0", "c")],
+        lexical=[("b:0", "b"), ("a:0", "a"), ("c:0", "c")],
+        video_dense=["b", "a", "c"],
+        video_lexical=["a", "b", "c"],
+        video_dense_scores=[0.52, 0.51, 0.10],
+        video_lexical_scores=[30.0, 5.0, 4.0],
+    )
+    rrf = fuse_videos([ranking], FusionWeights())
+    z = fuse_videos([ranking], FusionWeights(method="zscore"))
+    assert [v.video_id for v in rrf][:2] == ["b", "a"]
+    assert [v.video_id for v in z][:2] == ["a", "b"]
+    assert z[0].chunks[0].chunk_id == "a:0"  # evidence is still the video's best chunk
+
+
+def test_zscore_fusion_with_video_weights_at_zero_is_best_chunk_scoring() -> None:
+    dense = [("b:0", "b"), ("a:0", "a"), ("a:1", "a"), ("c:0", "c")]
+    lexical = [("a:1", "a"), ("c:0", "c"), ("b:0", "b")]
+    only_chunks = FusionWeights(chunks=1.0, video_dense=0.0, video_lexical=0.0, method="zscore")
+    fused = fuse_videos([QueryRankings(1.0, dense, lexical, ["c"], ["c"])], only_chunks)
+    expected = group_by_video(rrf_fuse(dense, lexical, 60))
+    assert [v.video_id for v in fused] == [v.video_id for v in expected]
+
+
+def test_zscore_fusion_refuses_rankings_without_scores_and_unknown_methods() -> None:
+    with pytest.raises(ValueError, match="score for every video"):
+        fuse_videos([QueryRankings(1.0, video_dense=["a", "b"])], FusionWeights(method="zscore"))
+    with pytest.raises(InvalidInputError, match="rrf or zscore"):
+        fuse_videos([QueryRankings(1.0)], FusionWeights(method="borda"))
