@@ -44,7 +44,9 @@ from agent.conversation import (
     user_texts,
 )
 from agent.explain import Explainer, ReasonContext
+from agent.feedback import is_positive
 from agent.llm.base import LLM, Completion
+from agent.mentions import Mention, conversation_mentions, mention_events
 from agent.profile import ProfileWeights, UserProfile, build_profile
 from agent.query import turn_query
 from agent.ranking import Ranker, TitleIndex
@@ -410,7 +412,13 @@ class Recommender:
         cfg = self.settings.agent
         # the parser alone needs no model: do not load one for it
         llm = None if cfg.understand == "parser" else self.llm
-        return Understander(llm, mode=cfg.understand, lengths=cfg.lengths)
+        spotter = self.title_index().spotter() if llm is not None else None
+        return Understander(
+            llm,
+            mode=cfg.understand,
+            lengths=cfg.lengths,
+            names_title=(lambda text: bool(spotter.find(text))) if spotter else None,
+        )
 
     def _shown(
         self, user_id: str, messages: Sequence[Message], history: Sequence[FeedbackEvent]
@@ -498,8 +506,11 @@ class Recommender:
         shown: Sequence[str] = (),
     ) -> _Pool:
         """Retrieve, score, and (optionally) LLM-rerank; fills ``timings``."""
+        clock = time.perf_counter()
+        named = conversation_mentions(messages, self.title_index().spotter())
+        timings["mentions"] = time.perf_counter() - clock
         pool = self._candidates(
-            understanding, filters, history, timings, shown, user_texts(messages)
+            understanding, filters, history, timings, shown, user_texts(messages), named
         )
         clock = time.perf_counter()
         if rerank and len(pool.candidates) > 1:
@@ -552,16 +563,24 @@ class Recommender:
         timings: dict[str, float],
         shown: Sequence[str] = (),
         user_words: Sequence[str] = (),
+        named: Sequence[Mention] = (),
     ) -> _Pool:
+        """The turn's candidates. ``named``: the titles the conversation named
+        (:mod:`agent.mentions`); with what the turn understood they are the conversation's own
+        feedback: likes seed the collaborative model and similar-title retrieval (newest
+        first), dislikes count against their neighbours, and none of them is answered."""
         clock = time.perf_counter()
         references: dict[str, str] = {}
         liked_ids, _ = self._resolve(understanding.liked, shown, references)
         disliked_ids, disliked_topics = self._resolve(understanding.disliked, shown, references)
         seen_ids, _ = self._resolve(understanding.seen, shown, references)
         now = datetime.now(UTC)
-        said = [
-            FeedbackEvent("", v, "like", None, now) for v in liked_ids if v not in disliked_ids
-        ] + [FeedbackEvent("", v, "dislike", None, now) for v in disliked_ids]
+        understood = {*liked_ids, *disliked_ids}
+        said = (
+            [e for e in mention_events(named, now) if e.video_id not in understood]
+            + [FeedbackEvent("", v, "like", None, now) for v in liked_ids if v not in disliked_ids]
+            + [FeedbackEvent("", v, "dislike", None, now) for v in disliked_ids]
+        )
         events = [e for e in history if e.kind != "impression"][-PROFILE_EVENTS:] + said
         reacted = list(dict.fromkeys(e.video_id for e in events))
         vectors = self.library.video_vectors(reacted) if reacted else {}
@@ -581,11 +600,12 @@ class Recommender:
         if understanding.include_seen:
             exclude = frozenset(profile.disliked) - set(liked_ids)
         else:
-            exclude = profile.seen | set(seen_ids) | set(liked_ids) | set(disliked_ids)
+            exclude = profile.seen | set(seen_ids) | {e.video_id for e in said}
         merged = merge_filters(understanding.filters, filters)
         query = understanding.search_text if content_words(understanding.search_text) else ""
-        # conversation likes first, then the strongest of the history
-        seeds = list(dict.fromkeys([*liked_ids, *profile.liked]))
+        # this turn's likes first, then the conversation's newest first, then the history's
+        said_likes = [e.video_id for e in reversed(said) if is_positive(e)]
+        seeds = list(dict.fromkeys([*liked_ids, *said_likes, *profile.liked]))
         timings["retrieve"] = time.perf_counter() - clock
         if not query and profile.empty:
             # collab (agent/coldstart.py): nothing known and nothing asked: popular-but-diverse
@@ -608,7 +628,7 @@ class Recommender:
             profile,
             exclude=frozenset(exclude),
             liked=seeds,
-            history=history,
+            history=[*history, *said],  # the conversation's dislikes count against neighbours
             timings=timings,
         )
         return _Pool(candidates, profile, seeds, references)

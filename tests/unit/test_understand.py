@@ -345,3 +345,18 @@ def test_a_later_turn_refines_the_previous_request() -> None:
 def test_an_unknown_mode_is_refused() -> None:
     with pytest.raises(ConfigError, match="Unknown understanding mode"):
         Understander(None, mode="guess")
+
+
+def test_an_opinion_about_a_named_title_stays_with_the_parser() -> None:
+    def names(text: str) -> bool:
+        return "Heat (1995)" in text
+
+    assert needs_model([Message("user", "I loved Heat (1995)")]) == "I loved"
+    assert needs_model([Message("user", "I loved Heat (1995)")], names) is None
+    # an opinion about something the clause does not name still needs the model
+    assert needs_model([Message("user", "I loved Heat (1995). I liked that one too")], names)
+    llm = FakeLLM()
+    result = Understander(llm, names_title=names).understand(
+        [Message("user", "I really enjoyed Heat (1995), any thrillers?")]
+    )
+    assert llm.calls == [] and result.source == "parser"
