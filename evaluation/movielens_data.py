@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from agent.collab.splits import latest_per_group
 from evaluation.workspace import EvalError
 
 __all__ = ["Ratings", "Split", "leave_last_out", "load_ratings", "ratings_file"]
@@ -118,13 +119,11 @@ class Split:
 
 
 def leave_last_out(ratings: Ratings, min_train: int = 1) -> Split:
-    """Hold out each user's latest rating (ties: larger movie id last); users need ``min_train`` more."""
-    order = np.lexsort((ratings.item_ids[ratings.items], ratings.timestamps, ratings.users))
-    users_sorted = ratings.users[order]
-    last = np.r_[users_sorted[1:] != users_sorted[:-1], True]
+    """Hold out each user's latest rating (ties: larger movie id last, as
+    :func:`agent.collab.splits.latest_per_group` decides); users need ``min_train`` more."""
+    last = latest_per_group(ratings.users, ratings.timestamps, ratings.item_ids[ratings.items])
     counts = np.bincount(ratings.users, minlength=ratings.n_users)
-    eligible = counts[users_sorted] > min_train
-    test_mask = last & eligible
-    test = order[test_mask]
-    train = np.sort(order[~test_mask])
-    return Split(ratings=ratings, train=train, test=test)
+    test = last[counts[ratings.users[last]] > min_train]
+    keep = np.ones(len(ratings), dtype=bool)
+    keep[test] = False
+    return Split(ratings=ratings, train=np.flatnonzero(keep), test=test)
