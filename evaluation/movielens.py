@@ -268,7 +268,15 @@ def run_movielens(options: EvalOptions, settings: Settings, progress: Progress) 
             continue
         start = time.perf_counter()
         if name == "vidrec" and library is not None:
-            shipped = rank_shipped(split, users.tolist(), ev_settings, library, vectors, progress)
+            shipped = rank_shipped(
+                split,
+                users.tolist(),
+                ev_settings,
+                library,
+                vectors,
+                progress,
+                search=options.search,
+            )
             lists = shipped.lists
             report.notes.extend(shipped.notes)
         else:

@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
 from agent.collab.splits import latest_per_group
+from agent.interactions import movielens_user_id
+from agent.types import FeedbackEvent
 from evaluation.workspace import EvalError
 
-__all__ = ["Ratings", "Split", "leave_last_out", "load_ratings", "ratings_file"]
+__all__ = [
+    "EventSplit",
+    "Ratings",
+    "Split",
+    "as_events",
+    "leave_last_out",
+    "load_ratings",
+    "ratings_file",
+]
 
 
 @dataclass(frozen=True)
@@ -127,3 +138,33 @@ def leave_last_out(ratings: Ratings, min_train: int = 1) -> Split:
     keep = np.ones(len(ratings), dtype=bool)
     keep[test] = False
     return Split(ratings=ratings, train=np.flatnonzero(keep), test=test)
+
+
+@dataclass(frozen=True)
+class EventSplit:
+    """A split as the product reads it: the training ratings as feedback events, the held-out
+    movie of each test user, and every movie id (``ml:<movieId>``) in the ratings' order."""
+
+    train: list[FeedbackEvent]
+    targets: dict[str, str]
+    item_ids: list[str]
+
+
+def as_events(split: Split) -> EventSplit:
+    """The training ratings as ``rating`` events of ``ml-user:<id>`` (the ids
+    ``vidrec import-interactions`` gives them) and each test user's held-out movie."""
+    r = split.ratings
+    items = [f"ml:{int(m)}" for m in r.item_ids]
+    users = [movielens_user_id(int(u)) for u in r.user_ids]
+    train = [
+        FeedbackEvent(
+            users[int(r.users[i])],
+            items[int(r.items[i])],
+            "rating",
+            float(r.values[i]),
+            datetime.fromtimestamp(int(r.timestamps[i]), UTC),
+        )
+        for i in split.train
+    ]
+    targets = {users[int(r.users[i])]: items[int(r.items[i])] for i in split.test}
+    return EventSplit(train, targets, items)

@@ -65,6 +65,8 @@ class EvalOptions:
         collab: vidrec with its collaborative model (False: content and profile only).
         sessions: the training dialogues as conversation sessions (False: as imported history).
         cross_fit: also report vidrec with ``agent.collab_weight`` cross-fitted on the folds.
+        search: MovieLens: the shipped row's training searches the ALS settings and the recent
+            decay first (``vidrec train --search``).
     """
 
     task: Task
@@ -81,6 +83,7 @@ class EvalOptions:
     collab: bool = True
     sessions: bool = True
     cross_fit: bool = False
+    search: bool = False
 
 
 def sample(items: Sequence[T], limit: int | None, seed: int) -> list[T]:

@@ -77,6 +77,12 @@ def eval_cmd(
         "--cross-fit",
         help="Also report vidrec with agent.collab_weight cross-fitted on the --folds folds.",
     ),
+    search: bool = typer.Option(
+        False,
+        "--search",
+        help="MovieLens: the shipped row trains with `vidrec train --search` (ALS settings and "
+        "recent decay chosen on a held-out split of the training ratings).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Score vidrec and baselines on a public benchmark; print a table, write a JSON report."""
@@ -102,6 +108,7 @@ def eval_cmd(
         collab=collab,
         sessions=sessions,
         cross_fit=cross_fit,
+        search=search,
     )
     report = run_eval(options, settings, progress=make_progress(enabled=not quiet))
     stdout = Console()
