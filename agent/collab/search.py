@@ -103,6 +103,9 @@ def search_settings(
     the module docstring). ``cfg`` unchanged when the log has fewer than 10 such users."""
     train_events, held = leave_last_out(events, cfg)
     scores: dict[str, float] = {}
+    if len(held) < 10 or not grid:
+        log.info("too few users with 3+ positive videos (%d) to search the settings", len(held))
+        return SearchResult(cfg, scores)
     best: tuple[float, CollabSettings, CollabModel | None] = (-1.0, cfg, None)
     for params in grid:
         tried = cfg.model_copy(update=dict(params))
@@ -115,8 +118,9 @@ def search_settings(
         scores["als:" + ",".join(f"{k}={v:g}" for k, v in params.items())] = round(ndcg, 4)
         if ndcg > best[0]:
             best = (ndcg, tried, model)
-    chosen, model = best[1], best[2]
-    if model is not None and decays:
+    chosen, fitted = best[1], best[2]
+    if fitted is not None and decays:
+        model = fitted
         split = held_out(model, train_events, held, chosen, max_users)
         assert split is not None  # the same users scored above
         by_decay: dict[float, float] = {}
@@ -126,5 +130,5 @@ def search_settings(
             scores[f"recent_decay={decay:g}"] = round(by_decay[decay], 4)
         decay = max(by_decay, key=lambda d: (by_decay[d], -abs(d - cfg.recent_decay)))
         chosen = chosen.model_copy(update={"recent_decay": decay})
-    log.info("searched collaborative settings: %s", {k: getattr(chosen, k) for k in grid[0]})
+    log.info("searched collaborative settings: %s", scores)
     return SearchResult(chosen, scores)
