@@ -575,9 +575,14 @@ class Recommender:
         disliked_ids, disliked_topics = self._resolve(understanding.disliked, shown, references)
         seen_ids, _ = self._resolve(understanding.seen, shown, references)
         now = datetime.now(UTC)
-        understood = {*liked_ids, *disliked_ids}
+        # what the turn understood, or the user's own feedback, says more than a title's clause
+        known = {
+            *liked_ids,
+            *disliked_ids,
+            *(e.video_id for e in history if e.kind != "impression"),
+        }
         said = (
-            [e for e in mention_events(named, now) if e.video_id not in understood]
+            [e for e in mention_events(named, now) if e.video_id not in known]
             + [FeedbackEvent("", v, "like", None, now) for v in liked_ids if v not in disliked_ids]
             + [FeedbackEvent("", v, "dislike", None, now) for v in disliked_ids]
         )

@@ -151,8 +151,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
         report.dataset["index_unchanged"] = len(ingest.unchanged)
 
     requests = [
-        RankRequest(id=c.id, query=context_query(c), context=c.context, excluded=c.excluded)
-        for c in cases
+        RankRequest(c.id, context_query(c), c.context, c.excluded, c.feedback) for c in cases
     ]
     relevant = [c.targets for c in cases]
     dialogue_of = {c.id: c.dialogue_id for c in cases}
@@ -193,6 +192,11 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
             systems.append(vidrec)
             llms.append(llm)
             timed.extend(vidrec.systems.values() if isinstance(vidrec, RoutedSystem) else [vidrec])
+            if options.feedback:  # the same turns after the seeker's earlier opinions as clicks
+                with_feedback = _vidrec(
+                    options, settings, ev_settings, library, models, dialogue_of, feedback=True
+                )[0]
+                systems.append(with_feedback)
             if options.cross_fit and models is not None and options.train is None:
                 for weight in COLLAB_WEIGHTS:  # the LLM's answers come from its cache
                     tried = ev_settings.model_copy(
@@ -287,14 +291,21 @@ def _vidrec(
     library: Library,
     models: FoldModels | None,
     dialogue_of: dict[str, str],
+    *,
+    feedback: bool = False,
 ) -> tuple[VidrecSystem | RoutedSystem, CachingLLM]:
-    """The shipped Recommender, one per collaborative model (all sharing the library and LLM)."""
+    """The shipped Recommender, one per collaborative model (all sharing the library and LLM);
+    ``feedback``: the row ``vidrec-feedback``, which records each case's earlier opinions as
+    the user's feedback before the turn."""
+    name = "vidrec-feedback" if feedback else "vidrec"
     if models is None:
-        return make_vidrec(ev_settings, library, settings)
+        return make_vidrec(ev_settings, library, settings, feedback=feedback, name=name)
     llm = caching_llm(ev_settings, settings)
     per_model: dict[int, System] = {}
     for key, scorer in models.scorers.items():
-        per_model[key], _ = make_vidrec(ev_settings, library, settings, collab=scorer, llm=llm)
+        per_model[key], _ = make_vidrec(
+            ev_settings, library, settings, collab=scorer, llm=llm, feedback=feedback, name=name
+        )
     first = next(iter(per_model.values()))
     how = (
         f"trained on {options.train.name}"
@@ -305,9 +316,14 @@ def _vidrec(
         f"{first.description}; collaborative model (MovieLens + dialogues as "
         f"{'sessions' if options.sessions else 'history'}) {how}"
     )
+    if feedback:
+        description += (
+            "; before each turn the seeker's opinions (ReDial's questionnaire) of the movies "
+            "named earlier are recorded as like / dislike / watched feedback"
+        )
     return (
         RoutedSystem(
-            "vidrec",
+            name,
             description,
             per_model,
             lambda request: models.key(dialogue_of.get(request.id, "")),

@@ -33,8 +33,12 @@ class Utterance:
 
 @dataclass(frozen=True)
 class Dialogue:
+    """A dialogue; ``opinions``: what the seeker said afterwards about movies it names (ReDial's
+    questionnaire), as feedback kinds (``like``, ``dislike``, ``watched``) per item id."""
+
     id: str
     utterances: tuple[Utterance, ...]
+    opinions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,9 @@ class ConvCase:
     targets: tuple[str, ...]  # item ids first mentioned in this turn
     excluded: frozenset[str]  # item ids mentioned earlier: removed from every ranking
     response: str = ""  # the recommender's actual turn (for inspection, never shown to systems)
+    # the seeker's opinions (Dialogue.opinions) of movies mentioned BEFORE this turn only: what a
+    # user could have said with feedback buttons by then; never about a target
+    feedback: tuple[tuple[str, str], ...] = ()
 
     @property
     def last_user_text(self) -> str:
@@ -89,6 +96,7 @@ def extract_cases(dialogue: Dialogue, *, merge: bool = True) -> list[ConvCase]:
                 if movie not in seen and movie not in new:
                     new.append(movie)
             if new and any(m.role == "user" for m in context):
+                earlier = set(seen)
                 cases.append(
                     ConvCase(
                         id=f"{dialogue.id}#{index}",
@@ -97,6 +105,7 @@ def extract_cases(dialogue: Dialogue, *, merge: bool = True) -> list[ConvCase]:
                         targets=tuple(new),
                         excluded=frozenset(seen),
                         response=turn.text,
+                        feedback=tuple((v, k) for v, k in dialogue.opinions if v in earlier),
                     )
                 )
         for movie in turn.movies:
