@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from agent.feedback import is_positive
 from agent.text import STOPWORDS
 from agent.types import FeedbackEvent, Message
 from retrieval.types import Video
@@ -35,6 +36,8 @@ __all__ = [
     "clauses",
     "conversation_mentions",
     "mention_events",
+    "seeds_of",
+    "turn_feedback",
 ]
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9]+")
@@ -167,3 +170,27 @@ def mention_events(mentions: Sequence[Mention], now: datetime) -> list[FeedbackE
         FeedbackEvent("", m.video_id, "like" if m.polarity > 0 else "dislike", None, now)
         for m in mentions
     ]
+
+
+def turn_feedback(
+    mentions: Sequence[Mention],
+    liked: Sequence[str],
+    disliked: Sequence[str],
+    history: Sequence[FeedbackEvent],
+    now: datetime,
+) -> list[FeedbackEvent]:
+    """What the conversation says about videos, as feedback events of this turn: the named
+    titles (:func:`mention_events`) except those the turn's understanding (``liked`` /
+    ``disliked`` ids) or the user's own recorded feedback already speaks of, which say more than
+    a clause; then the understood likes (unless also disliked) and dislikes."""
+    known = {*liked, *disliked, *(e.video_id for e in history if e.kind != "impression")}
+    return (
+        [e for e in mention_events(mentions, now) if e.video_id not in known]
+        + [FeedbackEvent("", v, "like", None, now) for v in liked if v not in disliked]
+        + [FeedbackEvent("", v, "dislike", None, now) for v in disliked]
+    )
+
+
+def seeds_of(events: Sequence[FeedbackEvent]) -> list[str]:
+    """The positive videos of ``events`` (:func:`agent.feedback.polarity`), newest first."""
+    return list(dict.fromkeys(e.video_id for e in reversed(events) if is_positive(e)))

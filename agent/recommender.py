@@ -44,9 +44,8 @@ from agent.conversation import (
     user_texts,
 )
 from agent.explain import Explainer, ReasonContext
-from agent.feedback import is_positive
 from agent.llm.base import LLM, Completion
-from agent.mentions import Mention, conversation_mentions, mention_events
+from agent.mentions import Mention, conversation_mentions, seeds_of, turn_feedback
 from agent.profile import ProfileWeights, UserProfile, build_profile
 from agent.query import turn_query
 from agent.ranking import Ranker, TitleIndex
@@ -71,7 +70,14 @@ from prompts.loader import load_prompt
 from retrieval.errors import InvalidInputError, NotFoundError, VidrecError
 from retrieval.guard import IngestGuard
 from retrieval.library import Library
-from retrieval.types import IngestProgress, IngestReport, SearchFilters, Transcript, VideoHit
+from retrieval.types import (
+    IngestProgress,
+    IngestReport,
+    SearchFilters,
+    Transcript,
+    Video,
+    VideoHit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +85,6 @@ __all__ = ["Conversation", "RankedTurn", "Recommender"]
 
 MAX_K = 50
 PROFILE_EVENTS = 500  # the most recent events that shape the profile
-TITLE_CACHE_S = 30.0
 LIKED_SIMILARITY = 0.5  # a pick is "close to X, which you liked" from this cosine on
 CHAT_MAX_TOKENS = 80
 CLARIFYING_QUESTION = (
@@ -187,7 +192,8 @@ class Recommender:
         self._build_lock = threading.Lock()
         self._titles: TitleIndex | None = None
         self._described: DescribedVideos | None = None
-        self._titles_at = 0.0
+        self._videos: list[Video] = []
+        self._titles_version = -1
         self.forget_hooks: list[Callable[[str], None]] = []  # other stores holding user data
         # collab (agent/privacy.py): forgetting also drops the user from the collaborative model
         # versions and the caches, compacts SQLite and checks that no trace is left
@@ -229,19 +235,21 @@ class Recommender:
         return self._users
 
     def title_index(self, *, refresh: bool = False) -> TitleIndex:
-        """Titles of the library for resolving what users name (cached briefly)."""
-        now = time.monotonic()
-        if refresh or self._titles is None or now - self._titles_at > TITLE_CACHE_S:
-            videos = self.library.videos()
-            self._titles = TitleIndex(videos)
-            self._described = DescribedVideos(videos)
-            self._titles_at = now
+        """Titles of the library for resolving what users name, rebuilt when the catalogue
+        changed (its version, bumped by every change, also by another process's ingest)."""
+        version = self.library.catalogue.version()
+        if refresh or self._titles is None or version != self._titles_version:
+            self._videos = self.library.videos()
+            self._titles = TitleIndex(self._videos)
+            self._described = None  # built when first needed
+            self._titles_version = version
         return self._titles
 
     def references(self) -> DescribedVideos:
-        """The library's videos for resolving described mentions (cached with the titles)."""
+        """The library's videos for resolving described mentions (built with the titles)."""
         self.title_index()
-        assert self._described is not None
+        if self._described is None:
+            self._described = DescribedVideos(self._videos)
         return self._described
 
     def close(self) -> None:
@@ -575,17 +583,7 @@ class Recommender:
         disliked_ids, disliked_topics = self._resolve(understanding.disliked, shown, references)
         seen_ids, _ = self._resolve(understanding.seen, shown, references)
         now = datetime.now(UTC)
-        # what the turn understood, or the user's own feedback, says more than a title's clause
-        known = {
-            *liked_ids,
-            *disliked_ids,
-            *(e.video_id for e in history if e.kind != "impression"),
-        }
-        said = (
-            [e for e in mention_events(named, now) if e.video_id not in known]
-            + [FeedbackEvent("", v, "like", None, now) for v in liked_ids if v not in disliked_ids]
-            + [FeedbackEvent("", v, "dislike", None, now) for v in disliked_ids]
-        )
+        said = turn_feedback(named, liked_ids, disliked_ids, history, now)
         events = [e for e in history if e.kind != "impression"][-PROFILE_EVENTS:] + said
         reacted = list(dict.fromkeys(e.video_id for e in events))
         vectors = self.library.video_vectors(reacted) if reacted else {}
@@ -609,8 +607,7 @@ class Recommender:
         merged = merge_filters(understanding.filters, filters)
         query = understanding.search_text if content_words(understanding.search_text) else ""
         # this turn's likes first, then the conversation's newest first, then the history's
-        said_likes = [e.video_id for e in reversed(said) if is_positive(e)]
-        seeds = list(dict.fromkeys([*liked_ids, *said_likes, *profile.liked]))
+        seeds = list(dict.fromkeys([*liked_ids, *seeds_of(said), *profile.liked]))
         timings["retrieve"] = time.perf_counter() - clock
         if not query and profile.empty:
             # collab (agent/coldstart.py): nothing known and nothing asked: popular-but-diverse
