@@ -30,6 +30,7 @@ from agent.types import FeedbackEvent, Message
 from retrieval.types import Video
 
 __all__ = [
+    "ANAPHORA_RE",
     "Mention",
     "TitleSpotter",
     "clause_polarity",
@@ -49,6 +50,11 @@ _DISLIKE_RE = re.compile(
     r"not (?:for me|my (?:thing|type|cup of tea))|can'?t stand|boring|awful|terrible|horrible|"
     r"worst|overrated|disappointing|disappointed|too (?:scary|slow|long|violent|gory)|"
     r"not (?:into|interested in)|stay away from|couldn'?t finish|fell asleep)\b",
+    re.IGNORECASE,
+)
+# a user clause pointing back at what the assistant just named
+ANAPHORA_RE = re.compile(
+    r"\b(?:that one|this one|those(?: ones?)?|these ones?|like (?:that|this|it|those))\b",
     re.IGNORECASE,
 )
 MAX_TITLE_WORDS = 16  # longer titles are not looked for inside running text
@@ -146,15 +152,22 @@ def conversation_mentions(messages: Sequence[Message], spotter: TitleSpotter) ->
     """Every library video the conversation names, first mention first.
 
     A title the user names carries the polarity of the user's clause about it; one the assistant
-    named carries +1 unless a later user clause naming it again says otherwise (the latest
-    user word about a title wins).
+    named carries +1 unless a later user clause naming it again, or pointing back at it ("I
+    didn't like that one" right after the assistant named it), says otherwise (the latest user
+    word about a title wins).
     """
     out: dict[str, Mention] = {}
+    last_named: list[str] = []  # the titles of the latest assistant message that named any
     for turn, message in enumerate(messages):
         by_user = message.role == "user"
         for clause in clauses(message.content) if by_user else [message.content]:
             sign = clause_polarity(clause) if by_user else 1
-            for video_id in spotter.find(clause):
+            found = spotter.find(clause)
+            if not by_user and found:
+                last_named = found
+            elif by_user and not found and ANAPHORA_RE.search(clause):
+                found = last_named
+            for video_id in found:
                 first = out.get(video_id)
                 if first is None:
                     out[video_id] = Mention(video_id, turn, by_user, sign)

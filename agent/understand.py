@@ -29,7 +29,7 @@ from typing import Any
 from agent.conversation import last_user, render_conversation, user_texts
 from agent.lengths import strip_vague_length
 from agent.llm.base import LLM, LLMOutputError
-from agent.mentions import clauses
+from agent.mentions import ANAPHORA_RE, clauses
 from agent.rules import LANGUAGES, RuleParse, parse_rules, taste_only
 from agent.settings import LengthSettings
 from agent.text import content_words
@@ -217,16 +217,22 @@ def needs_model(
     turn: a topic, a length, a year, a language, a title seen, a topic to avoid, small talk).
 
     ``names_title`` (the library's title reader, :mod:`agent.mentions`): an opinion about a
-    title the clause names ("I loved Heat (1995)") is read by it, not by the model.
+    title the clause names ("I loved Heat (1995)"), or a pointer back at the titles the
+    assistant's last message named ("I haven't seen that one"), is read by it, not the model.
     """
     latest = last_user(messages)
     if taste_only(latest):
         return None  # "more of what I liked": the profile ranks it, nothing to read
+    before = [m.content for m in messages[:-1] if m.role == "assistant"][-1:]
+    points_back = bool(names_title and before and names_title(before[0]))
     for clause in clauses(latest):
         for m in _NEEDS_MODEL_RE.finditer(clause):
-            if names_title and _OPINION_RE.match(m.group(0)) and names_title(clause):
+            phrase = m.group(0)
+            if names_title and _OPINION_RE.match(phrase) and names_title(clause):
                 continue
-            return m.group(0)
+            if points_back and ANAPHORA_RE.fullmatch(phrase):
+                continue  # "that one" right after the assistant named titles: those titles
+            return phrase
     return None
 
 

@@ -120,3 +120,30 @@ def test_a_disliked_title_does_not_pull_its_neighbours_up(tmp_path: Path) -> Non
     # the disliked title's crowd is not pulled up (scores are z-scored: equal up to rounding)
     assert both.get("pasta", -np.inf) <= liked_only.get("pasta", -np.inf) + 1e-6
     rec.close()
+
+
+def test_that_one_points_back_at_what_the_assistant_just_named() -> None:
+    spot = TitleSpotter(VIDEOS)
+    messages = [
+        Message("user", "I want a thriller"),
+        Message("assistant", "Have you seen Heat (1995)?"),
+        Message("user", "I didn't like that one, too slow."),
+    ]
+    assert [(m.video_id, m.polarity) for m in conversation_mentions(messages, spot)] == [("m7", -1)]
+    # nothing named before: "that one" points at nothing
+    assert conversation_mentions([Message("user", "I didn't like that one")], spot) == []
+
+
+def test_that_one_after_a_named_title_stays_off_the_model() -> None:
+    from agent.understand import needs_model
+
+    spot = TitleSpotter(VIDEOS)
+
+    def names(text: str) -> bool:
+        return bool(spot.find(text))
+
+    after_title = [Message("assistant", "Try Heat (1995)"), Message("user", "seen that one")]
+    after_none = [Message("assistant", "What do you like?"), Message("user", "seen that one")]
+    assert needs_model(after_title, names) is None
+    assert needs_model(after_none, names) == "that one"
+    assert needs_model(after_title) == "that one"  # without the title reader: the model
