@@ -24,7 +24,13 @@ from evaluation.conv_collab import FoldModels, fold_of, train_fold_models
 from evaluation.crossfit import COLLAB_WEIGHTS, cross_fitted_lists
 from evaluation.dialogues import ConvCase, Dialogue, context_query, extract_all
 from evaluation.inspired import load_inspired, load_youtube_map
-from evaluation.metrics import catalogue_coverage, intra_list_diversity, mean, ranking_metrics
+from evaluation.metrics import (
+    add_intervals,
+    catalogue_coverage,
+    intra_list_diversity,
+    mean,
+    ranking_metrics,
+)
 from evaluation.movies import CatalogueBuilder, MovieLens
 from evaluation.redial import load_redial
 from evaluation.report import EvalReport, SystemResult
@@ -211,7 +217,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
     results: list[tuple[System, list[list[str]]]] = []
     for system in systems:
         ranked = run_system(system, requests, K, progress)
-        metrics = ranking_metrics(ranked.lists, relevant, recall_ks=RECALL_KS, ndcg_ks=(10,))
+        metrics = _metrics(ranked.lists, relevant)
         metrics["Coverage@10"] = catalogue_coverage(ranked.lists, len(catalogue), 10)
         if ranked.errors:
             metrics["errors"] = float(ranked.errors)
@@ -243,6 +249,12 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
     return report
 
 
+def _metrics(lists: list[list[str]], relevant: Sequence[tuple[str, ...]]) -> dict[str, float]:
+    """Recall@K and NDCG@10, with 95 % bootstrap intervals of Recall@10 and NDCG@10."""
+    metrics = ranking_metrics(lists, relevant, recall_ks=RECALL_KS, ndcg_ks=(10,))
+    return add_intervals(metrics, lists, relevant, recall_ks=(10,), ndcg_ks=(10,))
+
+
 @dataclass
 class _Row:
     result: SystemResult
@@ -272,7 +284,7 @@ def _cross_fitted(
         wall += ranked.wall_s
     fold_keys = [fold_of(c.dialogue_id, folds) for c in cases]
     lists, chosen = cross_fitted_lists(lists_by_weight, relevant, fold_keys)
-    metrics = ranking_metrics(lists, relevant, recall_ks=RECALL_KS, ndcg_ks=(10,))
+    metrics = _metrics(lists, relevant)
     description = (
         "vidrec with agent.collab_weight cross-fitted: each fold's cases with the weight "
         f"(of {', '.join(f'{w:g}' for w in COLLAB_WEIGHTS)}) best on the other folds' cases"
