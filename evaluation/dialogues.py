@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from agent.types import Message
+from retrieval.errors import InvalidInputError
 
 Speaker = Literal["seeker", "recommender"]
 
@@ -128,3 +130,16 @@ def context_query(case: ConvCase, *, max_turns: int = 6, max_chars: int = 1200) 
     lines = [m.content for m in case.context[-max_turns:] if m.content]
     text = "\n".join(lines)
     return text[-max_chars:] if len(text) > max_chars else text
+
+
+def dialogue_file(path: str | Path, name: str, suffix: str, example: str) -> Path:
+    """``path`` as a Path when it is a file, else an error naming the data set and an example."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(
+            f"{name} file not found: {path}",
+            expected=f"a {name} {suffix} file",
+            got=str(path),
+            hint=f"Use e.g. --data {example}",
+        )
+    return path

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from evaluation.dialogues import Dialogue, Speaker, Utterance
+from evaluation.dialogues import Dialogue, Speaker, Utterance, dialogue_file
 from evaluation.movies import CatalogueBuilder, split_title_year
 from retrieval.errors import InvalidInputError
 
@@ -98,14 +98,7 @@ def _opinions(
 
 def load_redial(path: str | Path, catalogue: CatalogueBuilder) -> list[Dialogue]:
     """Read every dialogue of a ReDial jsonl split (mentions are added to ``catalogue``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidInputError(
-            f"ReDial file not found: {path}",
-            expected="a ReDial .jsonl file",
-            got=str(path),
-            hint="Use e.g. --data ../shared/data/redial/valid_data.jsonl",
-        )
+    path = dialogue_file(path, "ReDial", ".jsonl", "../shared/data/redial/valid_data.jsonl")
     dialogues: list[Dialogue] = []
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
