@@ -85,8 +85,18 @@ def _key(words: Iterable[str]) -> tuple[str, ...]:
     return tuple(w.lower() for w in words)
 
 
+def _capitalised(word: str) -> bool:
+    return word[:1].isupper() or word[:1].isdigit()
+
+
 class TitleSpotter:
     """Finds the library's titles inside running text (longest match first, left to right).
+
+    A title with its year ("Heat (1995)") is taken wherever it stands. One said without a year
+    (or a video whose title has none) must not read as ordinary words: three words or more, or
+    its words written capitalised ("Star Wars", not "star wars"); a one-word title written
+    capitalised inside a sentence, not beside another capitalised word ("I loved Inception", not
+    "Life is short" or "Michael Caine").
 
     Args:
         videos: the library's videos.
@@ -95,6 +105,7 @@ class TitleSpotter:
     def __init__(self, videos: Iterable[Video]) -> None:
         self._full: dict[tuple[str, ...], set[str]] = {}
         self._bare: dict[tuple[str, ...], set[str]] = {}
+        self._dated: set[tuple[str, ...]] = set()
         for video in videos:
             full = _key(_tokens(video.title))
             if not full or len(full) > MAX_TITLE_WORDS:
@@ -103,35 +114,53 @@ class TitleSpotter:
             bare = _key(_tokens(_YEAR_RE.sub("", video.title)))
             if bare and bare != full:
                 self._bare.setdefault(bare, set()).add(video.id)
+                self._dated.add(full)
         self._longest = max((len(k) for k in (*self._full, *self._bare)), default=0)
 
-    def _bare_ok(self, key: tuple[str, ...], written: Sequence[str]) -> bool:
-        """A title said without its year is taken only when it cannot be an ordinary phrase."""
-        if all(w in STOPWORDS for w in key):
+    @staticmethod
+    def _plain_ok(words: Sequence[str], starts: Sequence[bool], i: int, n: int) -> bool:
+        """Whether words ``i .. i+n`` of a text, a title without its year, name it."""
+        said = words[i : i + n]
+        content = [w for w in said if w.lower() not in STOPWORDS]
+        if not content:
             return False
-        if len(key) == 1:
-            return written[0][:1].isupper() and len(key[0]) >= 4
-        return True
+        if n >= 3:
+            return True
+        if n == 2:
+            return all(_capitalised(w) for w in content)
+        beside = [words[j] for j in (i - 1, i + 1) if 0 <= j < len(words) and not starts[j]]
+        return (
+            _capitalised(said[0])
+            and len(said[0]) >= 4
+            and not starts[i]
+            and not any(_capitalised(w) for w in beside)
+        )
 
     def find(self, text: str) -> list[str]:
         """Ids of the videos whose titles ``text`` names, in order of mention, each once."""
-        words = _tokens(text)
+        return list(dict.fromkeys(video_id for video_id, _ in self.spans(text)))
+
+    def spans(self, text: str) -> list[tuple[str, int]]:
+        """Every title ``text`` names: ``(video id, offset of its first character)``."""
+        tokens = list(_TOKEN_RE.finditer(text))
+        words = [m.group(0) for m in tokens]
+        before = [text[: m.start()].rstrip() for m in tokens]
+        # a word that opens a sentence is capitalised whatever it is
+        starts = [not b or b[-1] in '.!?:"(' for b in before]
         lowered = _key(words)
-        found: list[str] = []
+        found: list[tuple[str, int]] = []
         i = 0
         while i < len(words):
             step = 1
             for n in range(min(self._longest, len(words) - i), 0, -1):
                 key = lowered[i : i + n]
-                ids = self._full.get(key)
+                ids = self._full.get(key) if key in self._dated else None
                 if ids is None:
-                    ids = self._bare.get(key)
-                    if ids is not None and not self._bare_ok(key, words[i : i + n]):
+                    ids = self._full.get(key) or self._bare.get(key)
+                    if ids is not None and not self._plain_ok(words, starts, i, n):
                         ids = None
                 if ids is not None and len(ids) == 1:  # two videos of one title: say nothing
-                    video_id = next(iter(ids))
-                    if video_id not in found:
-                        found.append(video_id)
+                    found.append((next(iter(ids)), tokens[i].start()))
                     step = n
                     break
             i += step
@@ -144,8 +173,13 @@ def clause_polarity(text: str) -> int:
 
 
 def clauses(text: str) -> list[str]:
-    """The clauses of a message (split at sentence ends and at \"but\")."""
-    return [c for c in _CLAUSE_RE.split(text) if c and c.strip()]
+    """The clauses of a message (split at sentence ends and at "but")."""
+    return [text[a:b] for a, b in _clause_bounds(text) if text[a:b].strip()]
+
+
+def _clause_bounds(text: str) -> list[tuple[int, int]]:
+    cuts = [0, *(x for m in _CLAUSE_RE.finditer(text) for x in (m.start(), m.end())), len(text)]
+    return [(cuts[j], cuts[j + 1]) for j in range(0, len(cuts) - 1, 2)]
 
 
 def conversation_mentions(messages: Sequence[Message], spotter: TitleSpotter) -> list[Mention]:
@@ -160,19 +194,26 @@ def conversation_mentions(messages: Sequence[Message], spotter: TitleSpotter) ->
     last_named: list[str] = []  # the titles of the latest assistant message that named any
     for turn, message in enumerate(messages):
         by_user = message.role == "user"
-        for clause in clauses(message.content) if by_user else [message.content]:
-            sign = clause_polarity(clause) if by_user else 1
-            found = spotter.find(clause)
-            if not by_user and found:
-                last_named = found
-            elif by_user and not found and ANAPHORA_RE.search(clause):
-                found = last_named
-            for video_id in found:
-                first = out.get(video_id)
-                if first is None:
-                    out[video_id] = Mention(video_id, turn, by_user, sign)
-                elif by_user:
-                    out[video_id] = Mention(video_id, first.turn, True, sign)
+        spans = spotter.spans(message.content)
+        if not by_user:
+            named = list(dict.fromkeys(v for v, _ in spans))
+            last_named = named or last_named
+            said = [(v, 1) for v in named]
+        else:
+            said = []
+            for a, b in _clause_bounds(message.content):
+                clause = message.content[a:b]
+                sign = clause_polarity(clause)
+                here = [v for v, at in spans if a <= at < b]
+                if not here and ANAPHORA_RE.search(clause):
+                    here = last_named
+                said.extend((v, sign) for v in here)
+        for video_id, sign in said:
+            first = out.get(video_id)
+            if first is None:
+                out[video_id] = Mention(video_id, turn, by_user, sign)
+            elif by_user:
+                out[video_id] = Mention(video_id, first.turn, True, sign)
     return sorted(out.values(), key=lambda m: m.turn)
 
 

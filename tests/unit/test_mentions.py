@@ -23,18 +23,27 @@ VIDEOS = [
     Video("m5", "Up (2009)"),
     Video("m6", "The Matrix Reloaded (2003)"),
     Video("m7", "Heat (1995)"),
+    Video("m8", "Jack (1996)"),
+    Video("m9", "Date Night (2010)"),
+    Video("m10", "Star Wars"),
 ]
 
 
 def test_titles_are_found_with_or_without_their_year() -> None:
     spot = TitleSpotter(VIDEOS)
     assert spot.find("I loved The Matrix (1999) and Inception") == ["m1", "m2"]
-    assert spot.find("the matrix reloaded was weaker than the matrix") == ["m6", "m1"]
+    assert spot.find("The Matrix Reloaded was weaker than The Matrix") == ["m6", "m1"]
+    assert spot.find("the matrix reloaded was weaker than the matrix") == ["m6"]
     # an ordinary word is no title, and a title two videos share names neither
     assert spot.find("it was up to you, I felt the heat") == []
     assert spot.find("have you seen It?") == []
     assert spot.find("It (2017) scared me") == ["m3"]
-    assert spot.find("Heat is a classic") == ["m7"]
+    assert spot.find("I think Heat is a classic") == ["m7"]
+    assert spot.find("Heat is a classic") == []  # a sentence's first word is capitalised anyway
+    assert spot.find("I saw it with Jack Nicholson") == []  # part of a name
+    assert spot.find("we had a date night") == []
+    assert spot.find("Date Night (2010) was fun, so was Date Night") == ["m9"]
+    assert spot.find("star wars") == [] and spot.find("loved Star Wars!") == ["m10"]
 
 
 def test_a_clause_against_a_title_is_negative() -> None:
