@@ -8,9 +8,7 @@ and NDCG@10 (mean over cases), catalogue coverage and intra-list diversity of th
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,7 +164,6 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
     llms: list[CachingLLM] = []
     timed: list[System] = []
     weighted: dict[float, System] = {}  # --cross-fit: vidrec at each collab weight tried
-    stack = contextlib.ExitStack()
     for system_name in wanted:
         if system_name == "popularity":
             prior = {i: float(m.popularity) for i, m in catalogue.items.items()}
@@ -182,7 +179,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
         elif library is not None and system_name == "vidrec":
             models = None
             if options.collab:
-                scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vidrec-")))
+                scratch = settings.cache_dir / "eval" / "collab"  # models kept for re-runs
                 models = train_fold_models(
                     dialogues,
                     train_dialogues,
@@ -234,7 +231,6 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
         report.systems.append(row.result)
         report.notes.append(row.note)
         results.append((weighted[next(iter(weighted))], row.lists))
-    stack.close()
     vidrecs = [s for s in timed if isinstance(s, VidrecSystem)]
     if vidrecs:
         report.notes.append(timing_note(vidrecs))

@@ -198,6 +198,12 @@ def test_vidrec_runs_with_a_collaborative_model_cross_fitted_or_trained_on_a_fil
     assert "cross-fitted on 2 folds" in crossed.system("vidrec").description
     assert any(n.startswith("vidrec: ") and "ms per case over 3 cases" in n for n in crossed.notes)
 
+    again = run_eval(_redial(systems=("vidrec",), folds=2), settings)
+    assert [n for n in again.notes if n.startswith("vidrec collaborative fold")] == [
+        f"{n} (fitted by an earlier run)" for n in folds
+    ]
+    assert again.system("vidrec").metrics == crossed.system("vidrec").metrics
+
     trained = run_eval(_redial(systems=("vidrec",), train=FIXTURES / "redial_tiny.jsonl"), settings)
     assert any("collaborative model: 2 training dialogues" in n for n in trained.notes)
     assert "trained on redial_tiny.jsonl" in trained.system("vidrec").description
