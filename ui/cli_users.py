@@ -31,7 +31,7 @@ def train_cmd(
         False,
         "--search",
         help="First choose the ALS settings (factors, regularization, alpha) and the recent "
-        "decay on a held-out split of the log (18 + 1 extra fits), then fit with them.",
+        "decay on a held-out split of the log (18 extra fits), then fit with them.",
     ),
 ) -> None:
     """Fit the collaborative model on the whole interaction log; saved as a new version."""
