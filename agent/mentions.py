@@ -93,8 +93,8 @@ class TitleSpotter:
     """Finds the library's titles inside running text (longest match first, left to right).
 
     A title with its year ("Heat (1995)") is taken wherever it stands. One said without a year
-    (or a video whose title has none) must not read as ordinary words: three words or more, or
-    its words written capitalised ("Star Wars", not "star wars"); a one-word title written
+    (or a video whose title has none) must not read as ordinary words: three words or more with
+    two that carry meaning, or its words written capitalised ("Star Wars", not "star wars"); a one-word title written
     capitalised inside a sentence, not beside another capitalised word ("I loved Inception", not
     "Life is short" or "Michael Caine").
 
@@ -121,10 +121,10 @@ class TitleSpotter:
     def _plain_ok(words: Sequence[str], starts: Sequence[bool], i: int, n: int) -> bool:
         """Whether words ``i .. i+n`` of a text, a title without its year, name it."""
         said = words[i : i + n]
-        content = [w for w in said if w.lower() not in STOPWORDS]
+        content = [w for w in said if w.lower() not in STOPWORDS and len(w) > 1]
         if not content:
             return False
-        if n >= 3:
+        if n >= 3 and len(content) >= 2:
             return True
         if n == 2:
             return all(_capitalised(w) for w in content)
