@@ -44,6 +44,7 @@ from agent.conversation import (
     user_texts,
 )
 from agent.explain import Explainer, ReasonContext
+from agent.feedback import is_positive
 from agent.llm.base import LLM, Completion
 from agent.mentions import Mention, conversation_mentions, seeds_of, turn_feedback
 from agent.profile import ProfileWeights, UserProfile, build_profile
@@ -94,7 +95,8 @@ CLARIFYING_QUESTION = (
 
 @dataclass(frozen=True)
 class _Pool:
-    """The ranked candidates of a turn, the profile that scored them and the liked seeds."""
+    """The ranked candidates of a turn, the profile that scored them, and the videos the user
+    said they like (understood or recorded; a reason may cite them as "which you liked")."""
 
     candidates: list[Candidate]
     profile: UserProfile
@@ -608,6 +610,14 @@ class Recommender:
         query = understanding.search_text if content_words(understanding.search_text) else ""
         # this turn's likes first, then the conversation's newest first, then the history's
         seeds = list(dict.fromkeys([*liked_ids, *seeds_of(said), *profile.liked]))
+        # a title merely named (or one the assistant named) seeds the ranking, but no reason may
+        # call it liked
+        named_only = (
+            {m.video_id for m in named}
+            - set(liked_ids)
+            - {e.video_id for e in history if is_positive(e)}
+        )
+        liked = [v for v in seeds if v not in named_only]
         timings["retrieve"] = time.perf_counter() - clock
         if not query and profile.empty:
             # collab (agent/coldstart.py): nothing known and nothing asked: popular-but-diverse
@@ -622,7 +632,7 @@ class Recommender:
                 filters=merged,
             )
             timings["rank"] = time.perf_counter() - clock
-            return _Pool(picks, profile, seeds, references)
+            return _Pool(picks, profile, liked, references)
         ranker = Ranker(self.library, cfg, self.collab)
         candidates = ranker.rank(
             turn_query(user_words, query) if query else "",  # the user's words count too
@@ -633,7 +643,7 @@ class Recommender:
             history=[*history, *said],  # the conversation's dislikes count against neighbours
             timings=timings,
         )
-        return _Pool(candidates, profile, seeds, references)
+        return _Pool(candidates, profile, liked, references)
 
     def _chat_reply(self, messages: Sequence[Message]) -> Iterator[str]:
         prompt = load_prompt("chat")

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 
 from agent.collab import Collaborative, train
 from agent.feedback import polarity
@@ -158,3 +160,30 @@ def test_that_one_after_a_named_title_stays_off_the_model() -> None:
     assert needs_model(after_title, names) is None
     assert needs_model(after_none, names) == "that one"
     assert needs_model(after_title) == "that one"  # without the title reader: the model
+
+
+def test_a_title_merely_named_is_never_called_liked_in_a_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import agent.recommender as recommender_module
+    from agent.explain import ReasonContext
+    from tests.agent_data import build_recommender
+    from tests.fakes.llm import FakeLLM
+    from tests.unit.test_recommender import form
+
+    offered: list[dict[str, str]] = []  # the titles each turn's reasons may call liked
+
+    def recording(**kwargs: Any) -> ReasonContext:
+        offered.append(dict(kwargs["liked"]))
+        return ReasonContext(**kwargs)
+
+    monkeypatch.setattr(recommender_module, "ReasonContext", recording)
+    llm = FakeLLM()
+    rec = build_recommender(tmp_path, llm, rerank=False, explain=False, understand="model")
+    title = "Do schools kill creativity?"
+    llm.enqueue(form("teaching children", liked=[title]))
+    rec.recommend(f"I loved {title} Something about teaching children?", "u1", k=3)
+    llm.enqueue(form("teaching children"))
+    rec.recommend(f"Have you seen {title} Something about teaching children?", "u2", k=3)
+    assert offered == [{"creativity": title}, {}]  # named, not said to be liked
+    rec.close()
