@@ -34,6 +34,7 @@ from rapidfuzz import fuzz, process
 
 from agent.collab import CollabScorer
 from agent.diversity import mmr_rerank
+from agent.mentions import TitleSpotter
 from agent.profile import UserProfile
 from agent.settings import AgentSettings
 from agent.types import Candidate, FeedbackEvent
@@ -64,6 +65,13 @@ class TitleIndex:
         self._titles = [_norm_title(v.title) for v in videos]
         self._by_id = {v.id: v for v in videos}
         self.size = len(videos)
+        self._spotter: TitleSpotter | None = None
+
+    def spotter(self) -> TitleSpotter:
+        """The same titles, for finding them inside running text (built on first use)."""
+        if self._spotter is None:
+            self._spotter = TitleSpotter(self._by_id.values())
+        return self._spotter
 
     def titles(self) -> dict[str, str]:
         """video id -> normalised title."""

@@ -44,7 +44,9 @@ from agent.conversation import (
     user_texts,
 )
 from agent.explain import Explainer, ReasonContext
+from agent.feedback import is_positive
 from agent.llm.base import LLM, Completion
+from agent.mentions import Mention, conversation_mentions, seeds_of, turn_feedback
 from agent.profile import ProfileWeights, UserProfile, build_profile
 from agent.query import turn_query
 from agent.ranking import Ranker, TitleIndex
@@ -69,7 +71,14 @@ from prompts.loader import load_prompt
 from retrieval.errors import InvalidInputError, NotFoundError, VidrecError
 from retrieval.guard import IngestGuard
 from retrieval.library import Library
-from retrieval.types import IngestProgress, IngestReport, SearchFilters, Transcript, VideoHit
+from retrieval.types import (
+    IngestProgress,
+    IngestReport,
+    SearchFilters,
+    Transcript,
+    Video,
+    VideoHit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +86,6 @@ __all__ = ["Conversation", "RankedTurn", "Recommender"]
 
 MAX_K = 50
 PROFILE_EVENTS = 500  # the most recent events that shape the profile
-TITLE_CACHE_S = 30.0
 LIKED_SIMILARITY = 0.5  # a pick is "close to X, which you liked" from this cosine on
 CHAT_MAX_TOKENS = 80
 CLARIFYING_QUESTION = (
@@ -87,7 +95,8 @@ CLARIFYING_QUESTION = (
 
 @dataclass(frozen=True)
 class _Pool:
-    """The ranked candidates of a turn, the profile that scored them and the liked seeds."""
+    """The ranked candidates of a turn, the profile that scored them, and the videos the user
+    said they like (understood or recorded; a reason may cite them as "which you liked")."""
 
     candidates: list[Candidate]
     profile: UserProfile
@@ -185,7 +194,8 @@ class Recommender:
         self._build_lock = threading.Lock()
         self._titles: TitleIndex | None = None
         self._described: DescribedVideos | None = None
-        self._titles_at = 0.0
+        self._videos: list[Video] = []
+        self._titles_version = -1
         self.forget_hooks: list[Callable[[str], None]] = []  # other stores holding user data
         # collab (agent/privacy.py): forgetting also drops the user from the collaborative model
         # versions and the caches, compacts SQLite and checks that no trace is left
@@ -227,19 +237,21 @@ class Recommender:
         return self._users
 
     def title_index(self, *, refresh: bool = False) -> TitleIndex:
-        """Titles of the library for resolving what users name (cached briefly)."""
-        now = time.monotonic()
-        if refresh or self._titles is None or now - self._titles_at > TITLE_CACHE_S:
-            videos = self.library.videos()
-            self._titles = TitleIndex(videos)
-            self._described = DescribedVideos(videos)
-            self._titles_at = now
+        """Titles of the library for resolving what users name, rebuilt when the catalogue
+        changed (its version, bumped by every change, also by another process's ingest)."""
+        version = self.library.catalogue.version()
+        if refresh or self._titles is None or version != self._titles_version:
+            self._videos = self.library.videos()
+            self._titles = TitleIndex(self._videos)
+            self._described = None  # built when first needed
+            self._titles_version = version
         return self._titles
 
     def references(self) -> DescribedVideos:
-        """The library's videos for resolving described mentions (cached with the titles)."""
+        """The library's videos for resolving described mentions (built with the titles)."""
         self.title_index()
-        assert self._described is not None
+        if self._described is None:
+            self._described = DescribedVideos(self._videos)
         return self._described
 
     def close(self) -> None:
@@ -410,7 +422,13 @@ class Recommender:
         cfg = self.settings.agent
         # the parser alone needs no model: do not load one for it
         llm = None if cfg.understand == "parser" else self.llm
-        return Understander(llm, mode=cfg.understand, lengths=cfg.lengths)
+        spotter = self.title_index().spotter() if llm is not None else None
+        return Understander(
+            llm,
+            mode=cfg.understand,
+            lengths=cfg.lengths,
+            names_title=(lambda text: bool(spotter.find(text))) if spotter else None,
+        )
 
     def _shown(
         self, user_id: str, messages: Sequence[Message], history: Sequence[FeedbackEvent]
@@ -498,8 +516,11 @@ class Recommender:
         shown: Sequence[str] = (),
     ) -> _Pool:
         """Retrieve, score, and (optionally) LLM-rerank; fills ``timings``."""
+        clock = time.perf_counter()
+        named = conversation_mentions(messages, self.title_index().spotter())
+        timings["mentions"] = time.perf_counter() - clock
         pool = self._candidates(
-            understanding, filters, history, timings, shown, user_texts(messages)
+            understanding, filters, history, timings, shown, user_texts(messages), named
         )
         clock = time.perf_counter()
         if rerank and len(pool.candidates) > 1:
@@ -576,16 +597,19 @@ class Recommender:
         timings: dict[str, float],
         shown: Sequence[str] = (),
         user_words: Sequence[str] = (),
+        named: Sequence[Mention] = (),
     ) -> _Pool:
+        """The turn's candidates. ``named``: the titles the conversation named
+        (:mod:`agent.mentions`); with what the turn understood they are the conversation's own
+        feedback: likes seed the collaborative model and similar-title retrieval (newest
+        first), dislikes count against their neighbours, and none of them is answered."""
         clock = time.perf_counter()
         references: dict[str, str] = {}
         liked_ids, _ = self._resolve(understanding.liked, shown, references)
         disliked_ids, disliked_topics = self._resolve(understanding.disliked, shown, references)
         seen_ids = self._resolve_watched(understanding.seen, shown, references)
         now = datetime.now(UTC)
-        said = [
-            FeedbackEvent("", v, "like", None, now) for v in liked_ids if v not in disliked_ids
-        ] + [FeedbackEvent("", v, "dislike", None, now) for v in disliked_ids]
+        said = turn_feedback(named, liked_ids, disliked_ids, history, now)
         events = [e for e in history if e.kind != "impression"][-PROFILE_EVENTS:] + said
         reacted = list(dict.fromkeys(e.video_id for e in events))
         vectors = self.library.video_vectors(reacted) if reacted else {}
@@ -605,11 +629,19 @@ class Recommender:
         if understanding.include_seen:
             exclude = frozenset(profile.disliked) - set(liked_ids)
         else:
-            exclude = profile.seen | set(seen_ids) | set(liked_ids) | set(disliked_ids)
+            exclude = profile.seen | set(seen_ids) | {e.video_id for e in said}
         merged = merge_filters(understanding.filters, filters)
         query = understanding.search_text if content_words(understanding.search_text) else ""
-        # conversation likes first, then the strongest of the history
-        seeds = list(dict.fromkeys([*liked_ids, *profile.liked]))
+        # this turn's likes first, then the conversation's newest first, then the history's
+        seeds = list(dict.fromkeys([*liked_ids, *seeds_of(said), *profile.liked]))
+        # a title merely named (or one the assistant named) seeds the ranking, but no reason may
+        # call it liked
+        named_only = (
+            {m.video_id for m in named}
+            - set(liked_ids)
+            - {e.video_id for e in history if is_positive(e)}
+        )
+        liked = [v for v in seeds if v not in named_only]
         timings["retrieve"] = time.perf_counter() - clock
         if not query and profile.empty:
             # collab (agent/coldstart.py): nothing known and nothing asked: popular-but-diverse
@@ -624,7 +656,7 @@ class Recommender:
                 filters=merged,
             )
             timings["rank"] = time.perf_counter() - clock
-            return _Pool(picks, profile, seeds, references)
+            return _Pool(picks, profile, liked, references)
         ranker = Ranker(self.library, cfg, self.collab)
         candidates = ranker.rank(
             # the user's words count too, but not those describing a talk they watched
@@ -637,10 +669,10 @@ class Recommender:
             profile,
             exclude=frozenset(exclude),
             liked=seeds,
-            history=history,
+            history=[*history, *said],  # the conversation's dislikes count against neighbours
             timings=timings,
         )
-        return _Pool(candidates, profile, seeds, references)
+        return _Pool(candidates, profile, liked, references)
 
     def _chat_reply(self, messages: Sequence[Message]) -> Iterator[str]:
         prompt = load_prompt("chat")

@@ -70,7 +70,8 @@ class CollabSettings(Section):
     (negative confidence = disliked, as the implicit library reads it).
     """
 
-    # ALS defaults: best validation NDCG@10 of a 3x2x3 grid on MovieLens (collab_eval --tune-als)
+    # ALS defaults: best held-out NDCG@10 of a 3x2x3 grid on MovieLens (`vidrec train --search`,
+    # agent.collab.search)
     factors: int = 128
     regularization: float = 1.0
     iterations: int = 15
@@ -87,7 +88,7 @@ class CollabSettings(Section):
         gt=0.0,
         le=1.0,
         description="weight of the i-th newest of them: recent_decay ** i (chosen on 3 MovieLens "
-        "validation folds, python -m evaluation.collab_eval)",
+        "validation folds; `vidrec train --search` chooses it on a log)",
     )
     candidates: int = Field(
         50,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -29,6 +29,7 @@ from typing import Any
 from agent.conversation import last_user, render_conversation, user_texts
 from agent.lengths import strip_vague_length
 from agent.llm.base import LLM, LLMOutputError
+from agent.mentions import ANAPHORA_RE, clauses
 from agent.rules import LANGUAGES, RuleParse, parse_rules, taste_only
 from agent.settings import LengthSettings
 from agent.text import content_words
@@ -201,14 +202,38 @@ _NEEDS_MODEL_RE = re.compile(
 )
 
 
-def needs_model(messages: Sequence[Message]) -> str | None:
+# an opinion the title reader (agent.mentions) takes when its clause names a library title
+_OPINION_RE = re.compile(
+    r"^(?:i (?:really )?(?:liked|loved|enjoyed|hated|disliked)|didn'?t like|did not like|"
+    r"not a fan|fan of|not (?:for me|my thing))$",
+    re.IGNORECASE,
+)
+
+
+def needs_model(
+    messages: Sequence[Message], names_title: Callable[[str], bool] | None = None
+) -> str | None:
     """The phrase of the latest turn that the parser cannot decide alone, or None (a plain
-    turn: a topic, a length, a year, a language, a title seen, a topic to avoid, small talk)."""
+    turn: a topic, a length, a year, a language, a title seen, a topic to avoid, small talk).
+
+    ``names_title`` (the library's title reader, :mod:`agent.mentions`): an opinion about a
+    title the clause names ("I loved Heat (1995)"), or a pointer back at the titles the
+    assistant's last message named ("I haven't seen that one"), is read by it, not the model.
+    """
     latest = last_user(messages)
     if taste_only(latest):
         return None  # "more of what I liked": the profile ranks it, nothing to read
-    m = _NEEDS_MODEL_RE.search(latest)
-    return m.group(0) if m else None
+    before = [m.content for m in messages[:-1] if m.role == "assistant"][-1:]
+    points_back = bool(names_title and before and names_title(before[0]))
+    for clause in clauses(latest):
+        for m in _NEEDS_MODEL_RE.finditer(clause):
+            phrase = m.group(0)
+            if names_title and _OPINION_RE.match(phrase) and names_title(clause):
+                continue
+            if points_back and ANAPHORA_RE.fullmatch(phrase):
+                continue  # "that one" right after the assistant named titles: those titles
+            return phrase
+    return None
 
 
 def normalise_understanding(
@@ -278,6 +303,8 @@ class Understander:
             about what the parser cannot read (:func:`needs_model`); ``model``: the model reads
             every turn (the parser still checks and completes it); ``parser``: never the model.
         lengths: the limits vague length phrases map to.
+        names_title: whether a text names a title of the library (opinions about such titles
+            are read without the model, see :func:`needs_model`).
     """
 
     def __init__(
@@ -287,6 +314,7 @@ class Understander:
         mode: str = "auto",
         lengths: LengthSettings | None = None,
         max_tokens: int = 256,
+        names_title: Callable[[str], bool] | None = None,
     ) -> None:
         if mode not in UNDERSTAND_MODES:
             raise ConfigError(
@@ -300,10 +328,12 @@ class Understander:
         self.lengths = lengths
         self.prompt = load_prompt("understand")
         self.max_tokens = max_tokens
+        self.names_title = names_title
 
     def understand(self, messages: Sequence[Message]) -> TurnUnderstanding:
         use_model = self.llm is not None and (
-            self.mode == "model" or (self.mode == "auto" and needs_model(messages) is not None)
+            self.mode == "model"
+            or (self.mode == "auto" and needs_model(messages, self.names_title) is not None)
         )
         if not use_model:
             result = normalise_understanding({}, messages, self.lengths, source="parser")

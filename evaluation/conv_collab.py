@@ -16,6 +16,9 @@ Which dialogues train which cases:
 
 ``--no-sessions`` records the dialogues as imported history instead of sessions (the model then
 has no session co-occurrence or session popularity).
+
+Each model is kept under ``<cache_dir>/eval/collab/log-<hash of its log and settings>``, so a
+re-run (an ablation flag, another ``--limit``) uses it again instead of fitting it anew.
 """
 
 from __future__ import annotations
@@ -28,7 +31,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from agent.collab import IMPORTED_SESSION_PREFIX, Collaborative, ModelStore, model_root, train
+from agent.collab import (
+    IMPORTED_SESSION_PREFIX,
+    Collaborative,
+    ModelStore,
+    load_model,
+    model_root,
+    train,
+)
 from agent.interactions import read_movielens_ratings
 from agent.settings import CollabSettings
 from agent.types import FeedbackEvent
@@ -56,6 +66,16 @@ def dialogue_events(dialogue: Dialogue, *, as_session: bool = True) -> list[Feed
                 at = DIALOGUE_EPOCH + timedelta(minutes=turn, seconds=len(seen))
                 out.append(FeedbackEvent(user, movie, "like", None, at, session_id=session))
     return out
+
+
+def _log_key(events: Sequence[FeedbackEvent], cfg: CollabSettings) -> str:
+    """A folder name for the model of this log and these settings (what decides the fit)."""
+    digest = hashlib.sha256(cfg.model_dump_json().encode())
+    for e in events:
+        digest.update(
+            f"{e.user_id}|{e.video_id}|{e.kind}|{e.value}|{e.timestamp}|{e.session_id}\n".encode()
+        )
+    return "log-" + digest.hexdigest()[:16]
 
 
 def fold_of(dialogue_id: str, folds: int) -> int:
@@ -87,7 +107,8 @@ def train_fold_models(
     sessions: bool = True,
     needed: set[str] | None = None,
 ) -> FoldModels:
-    """Fit the models (see the module docstring) into folders under ``scratch``.
+    """Fit the models (see the module docstring) into folders under ``scratch``, one per log
+    and settings: a model an earlier run fitted there on the same log is used again.
 
     Args:
         needed: the dialogue ids whose cases will be scored (folds without one are not fitted).
@@ -108,14 +129,17 @@ def train_fold_models(
         events = [*ml_events]
         for dialogue in dialogues:
             events.extend(dialogue_events(dialogue, as_session=sessions))
-        folder = scratch / ("all" if key == WHOLE else f"fold{key}")
-        report = train(events, cfg, ModelStore(model_root(folder), cfg.keep_versions))
+        folder = scratch / _log_key(events, cfg)
+        store = ModelStore(model_root(folder), cfg.keep_versions)
+        latest = store.latest()  # the same log and settings fitted by an earlier run
+        meta = load_model(latest).meta if latest else train(events, cfg, store).meta
         out.scorers[key] = Collaborative(folder, cfg)
-        sw = report.meta.session_blend
+        sw = meta.session_blend
         out.notes.append(
             f"{'model' if key == WHOLE else f'fold {key}'}: {len(dialogues)} training dialogues, "
             f"{len(ml_events)} MovieLens ratings; session weights "
             + (f"{sw.session:g} / {sw.popularity:g}" if sw else "not tuned")
+            + (" (fitted by an earlier run)" if latest else "")
         )
     out.seconds = time.perf_counter() - start
     log.info("collaborative models: %s (%.0fs)", "; ".join(out.notes), out.seconds)

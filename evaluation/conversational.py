@@ -8,9 +8,7 @@ and NDCG@10 (mean over cases), catalogue coverage and intra-list diversity of th
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,13 @@ from evaluation.conv_collab import FoldModels, fold_of, train_fold_models
 from evaluation.crossfit import COLLAB_WEIGHTS, cross_fitted_lists
 from evaluation.dialogues import ConvCase, Dialogue, context_query, extract_all
 from evaluation.inspired import load_inspired, load_youtube_map
-from evaluation.metrics import catalogue_coverage, intra_list_diversity, mean, ranking_metrics
+from evaluation.metrics import (
+    add_intervals,
+    catalogue_coverage,
+    intra_list_diversity,
+    mean,
+    ranking_metrics,
+)
 from evaluation.movies import CatalogueBuilder, MovieLens
 from evaluation.redial import load_redial
 from evaluation.report import EvalReport, SystemResult
@@ -151,8 +155,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
         report.dataset["index_unchanged"] = len(ingest.unchanged)
 
     requests = [
-        RankRequest(id=c.id, query=context_query(c), context=c.context, excluded=c.excluded)
-        for c in cases
+        RankRequest(c.id, context_query(c), c.context, c.excluded, c.feedback) for c in cases
     ]
     relevant = [c.targets for c in cases]
     dialogue_of = {c.id: c.dialogue_id for c in cases}
@@ -161,7 +164,6 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
     llms: list[CachingLLM] = []
     timed: list[System] = []
     weighted: dict[float, System] = {}  # --cross-fit: vidrec at each collab weight tried
-    stack = contextlib.ExitStack()
     for system_name in wanted:
         if system_name == "popularity":
             prior = {i: float(m.popularity) for i, m in catalogue.items.items()}
@@ -177,7 +179,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
         elif library is not None and system_name == "vidrec":
             models = None
             if options.collab:
-                scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vidrec-")))
+                scratch = settings.cache_dir / "eval" / "collab"  # models kept for re-runs
                 models = train_fold_models(
                     dialogues,
                     train_dialogues,
@@ -193,6 +195,11 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
             systems.append(vidrec)
             llms.append(llm)
             timed.extend(vidrec.systems.values() if isinstance(vidrec, RoutedSystem) else [vidrec])
+            if options.feedback:  # the same turns after the seeker's earlier opinions as clicks
+                with_feedback = _vidrec(
+                    options, settings, ev_settings, library, models, dialogue_of, feedback=True
+                )[0]
+                systems.append(with_feedback)
             if options.cross_fit and models is not None and options.train is None:
                 for weight in COLLAB_WEIGHTS:  # the LLM's answers come from its cache
                     tried = ev_settings.model_copy(
@@ -207,7 +214,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
     results: list[tuple[System, list[list[str]]]] = []
     for system in systems:
         ranked = run_system(system, requests, K, progress)
-        metrics = ranking_metrics(ranked.lists, relevant, recall_ks=RECALL_KS, ndcg_ks=(10,))
+        metrics = _metrics(ranked.lists, relevant)
         metrics["Coverage@10"] = catalogue_coverage(ranked.lists, len(catalogue), 10)
         if ranked.errors:
             metrics["errors"] = float(ranked.errors)
@@ -224,7 +231,6 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
         report.systems.append(row.result)
         report.notes.append(row.note)
         results.append((weighted[next(iter(weighted))], row.lists))
-    stack.close()
     vidrecs = [s for s in timed if isinstance(s, VidrecSystem)]
     if vidrecs:
         report.notes.append(timing_note(vidrecs))
@@ -237,6 +243,12 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
             f"{llm.cache.hits} answered from the cache"
         )
     return report
+
+
+def _metrics(lists: list[list[str]], relevant: Sequence[tuple[str, ...]]) -> dict[str, float]:
+    """Recall@K and NDCG@10, with 95 % bootstrap intervals of Recall@10 and NDCG@10."""
+    metrics = ranking_metrics(lists, relevant, recall_ks=RECALL_KS, ndcg_ks=(10,))
+    return add_intervals(metrics, lists, relevant, recall_ks=(10,), ndcg_ks=(10,))
 
 
 @dataclass
@@ -268,7 +280,7 @@ def _cross_fitted(
         wall += ranked.wall_s
     fold_keys = [fold_of(c.dialogue_id, folds) for c in cases]
     lists, chosen = cross_fitted_lists(lists_by_weight, relevant, fold_keys)
-    metrics = ranking_metrics(lists, relevant, recall_ks=RECALL_KS, ndcg_ks=(10,))
+    metrics = _metrics(lists, relevant)
     description = (
         "vidrec with agent.collab_weight cross-fitted: each fold's cases with the weight "
         f"(of {', '.join(f'{w:g}' for w in COLLAB_WEIGHTS)}) best on the other folds' cases"
@@ -287,14 +299,21 @@ def _vidrec(
     library: Library,
     models: FoldModels | None,
     dialogue_of: dict[str, str],
+    *,
+    feedback: bool = False,
 ) -> tuple[VidrecSystem | RoutedSystem, CachingLLM]:
-    """The shipped Recommender, one per collaborative model (all sharing the library and LLM)."""
+    """The shipped Recommender, one per collaborative model (all sharing the library and LLM);
+    ``feedback``: the row ``vidrec-feedback``, which records each case's earlier opinions as
+    the user's feedback before the turn."""
+    name = "vidrec-feedback" if feedback else "vidrec"
     if models is None:
-        return make_vidrec(ev_settings, library, settings)
+        return make_vidrec(ev_settings, library, settings, feedback=feedback, name=name)
     llm = caching_llm(ev_settings, settings)
     per_model: dict[int, System] = {}
     for key, scorer in models.scorers.items():
-        per_model[key], _ = make_vidrec(ev_settings, library, settings, collab=scorer, llm=llm)
+        per_model[key], _ = make_vidrec(
+            ev_settings, library, settings, collab=scorer, llm=llm, feedback=feedback, name=name
+        )
     first = next(iter(per_model.values()))
     how = (
         f"trained on {options.train.name}"
@@ -305,9 +324,14 @@ def _vidrec(
         f"{first.description}; collaborative model (MovieLens + dialogues as "
         f"{'sessions' if options.sessions else 'history'}) {how}"
     )
+    if feedback:
+        description += (
+            "; before each turn the seeker's opinions (ReDial's questionnaire) of the movies "
+            "named earlier are recorded as like / dislike / watched feedback"
+        )
     return (
         RoutedSystem(
-            "vidrec",
+            name,
             description,
             per_model,
             lambda request: models.key(dialogue_of.get(request.id, "")),

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from agent.types import Message
+from retrieval.errors import InvalidInputError
 
 Speaker = Literal["seeker", "recommender"]
 
@@ -33,8 +35,12 @@ class Utterance:
 
 @dataclass(frozen=True)
 class Dialogue:
+    """A dialogue; ``opinions``: what the seeker said afterwards about movies it names (ReDial's
+    questionnaire), as feedback kinds (``like``, ``dislike``, ``watched``) per item id."""
+
     id: str
     utterances: tuple[Utterance, ...]
+    opinions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,9 @@ class ConvCase:
     targets: tuple[str, ...]  # item ids first mentioned in this turn
     excluded: frozenset[str]  # item ids mentioned earlier: removed from every ranking
     response: str = ""  # the recommender's actual turn (for inspection, never shown to systems)
+    # the seeker's opinions (Dialogue.opinions) of movies mentioned BEFORE this turn only: what a
+    # user could have said with feedback buttons by then; never about a target
+    feedback: tuple[tuple[str, str], ...] = ()
 
     @property
     def last_user_text(self) -> str:
@@ -89,6 +98,7 @@ def extract_cases(dialogue: Dialogue, *, merge: bool = True) -> list[ConvCase]:
                 if movie not in seen and movie not in new:
                     new.append(movie)
             if new and any(m.role == "user" for m in context):
+                earlier = set(seen)
                 cases.append(
                     ConvCase(
                         id=f"{dialogue.id}#{index}",
@@ -97,6 +107,7 @@ def extract_cases(dialogue: Dialogue, *, merge: bool = True) -> list[ConvCase]:
                         targets=tuple(new),
                         excluded=frozenset(seen),
                         response=turn.text,
+                        feedback=tuple((v, k) for v, k in dialogue.opinions if v in earlier),
                     )
                 )
         for movie in turn.movies:
@@ -119,3 +130,16 @@ def context_query(case: ConvCase, *, max_turns: int = 6, max_chars: int = 1200) 
     lines = [m.content for m in case.context[-max_turns:] if m.content]
     text = "\n".join(lines)
     return text[-max_chars:] if len(text) > max_chars else text
+
+
+def dialogue_file(path: str | Path, name: str, suffix: str, example: str) -> Path:
+    """``path`` as a Path when it is a file, else an error naming the data set and an example."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(
+            f"{name} file not found: {path}",
+            expected=f"a {name} {suffix} file",
+            got=str(path),
+            hint=f"Use e.g. --data {example}",
+        )
+    return path

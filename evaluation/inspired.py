@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evaluation.dialogues import Dialogue, Speaker, Utterance
+from evaluation.dialogues import Dialogue, Speaker, Utterance, dialogue_file
 from evaluation.movies import CatalogueBuilder
 from retrieval.errors import InvalidInputError
 
@@ -75,14 +75,7 @@ def load_inspired(
     youtube: dict[str, int] | None = None,
 ) -> InspiredData:
     """Read every dialogue of an INSPIRED tsv split (mentions are added to ``catalogue``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidInputError(
-            f"INSPIRED file not found: {path}",
-            expected="an INSPIRED .tsv file",
-            got=str(path),
-            hint="Use e.g. --data ../shared/data/inspired/dev.tsv",
-        )
+    path = dialogue_file(path, "INSPIRED", ".tsv", "../shared/data/inspired/dev.tsv")
     order: list[str] = []
     rows: dict[str, list[Utterance]] = {}
     trailers: dict[str, str] = {}

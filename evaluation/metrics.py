@@ -16,7 +16,7 @@ Conventions (the usual ones, e.g. He et al. 2023 for conversational recall):
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 import numpy as np
 
@@ -170,3 +170,26 @@ def bootstrap_ci(
     tail = (1 - level) / 2 * 100
     lo, hi = np.percentile(means, [tail, 100 - tail])
     return float(lo), float(hi)
+
+
+def add_intervals(
+    metrics: dict[str, float],
+    ranked_lists: Sequence[Sequence[str]],
+    relevant_sets: Sequence[Collection[str]],
+    *,
+    recall_ks: Sequence[int] = (),
+    hit_ks: Sequence[int] = (),
+    ndcg_ks: Sequence[int] = (),
+) -> dict[str, float]:
+    """``metrics`` plus the 95 % bootstrap interval (:func:`bootstrap_ci`) of each requested
+    per-case mean, keyed ``"Recall@10 lo"`` / ``"Recall@10 hi"``."""
+    pairs = list(zip(ranked_lists, relevant_sets, strict=True))
+    per_case: list[tuple[str, Callable[[Sequence[str], Collection[str], int], float], int]] = [
+        *((f"Recall@{k}", recall_at_k, k) for k in recall_ks),
+        *((f"HR@{k}", hit_at_k, k) for k in hit_ks),
+        *((f"NDCG@{k}", ndcg_at_k, k) for k in ndcg_ks),
+    ]
+    for name, metric, k in per_case:
+        lo, hi = bootstrap_ci([metric(r, rel, k) for r, rel in pairs])
+        metrics[f"{name} lo"], metrics[f"{name} hi"] = lo, hi
+    return metrics

@@ -35,6 +35,7 @@ from evaluation import baselines
 from evaluation.baselines import Scorer
 from evaluation.cache import file_sha256
 from evaluation.metrics import (
+    add_intervals,
     catalogue_coverage,
     intra_list_diversity,
     mae,
@@ -268,16 +269,26 @@ def run_movielens(options: EvalOptions, settings: Settings, progress: Progress) 
             continue
         start = time.perf_counter()
         if name == "vidrec" and library is not None:
-            shipped = rank_shipped(split, users.tolist(), ev_settings, library, vectors, progress)
+            shipped = rank_shipped(
+                split,
+                users.tolist(),
+                ev_settings,
+                library,
+                vectors,
+                progress,
+                search=options.search,
+            )
             lists = shipped.lists
             report.notes.extend(shipped.notes)
         else:
             lists = _baseline_lists(name, split, users, vectors, settings, cfg, progress)
         wall = time.perf_counter() - start
         str_lists = [[str(i) for i in lst] for lst in lists]
-        metrics = ranking_metrics(
+        str_relevant = [[str(i) for i in rel] for rel in relevant]
+        metrics = add_intervals(
+            ranking_metrics(str_lists, str_relevant, hit_ks=(TOP_K,), ndcg_ks=(TOP_K,)),
             str_lists,
-            [[str(i) for i in rel] for rel in relevant],
+            str_relevant,
             hit_ks=(TOP_K,),
             ndcg_ks=(TOP_K,),
         )

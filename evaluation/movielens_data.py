@@ -8,14 +8,26 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
+from agent.collab.splits import latest_per_group
+from agent.interactions import movielens_user_id
+from agent.types import FeedbackEvent
 from evaluation.workspace import EvalError
 
-__all__ = ["Ratings", "Split", "leave_last_out", "load_ratings", "ratings_file"]
+__all__ = [
+    "EventSplit",
+    "Ratings",
+    "Split",
+    "as_events",
+    "leave_last_out",
+    "load_ratings",
+    "ratings_file",
+]
 
 
 @dataclass(frozen=True)
@@ -118,13 +130,41 @@ class Split:
 
 
 def leave_last_out(ratings: Ratings, min_train: int = 1) -> Split:
-    """Hold out each user's latest rating (ties: larger movie id last); users need ``min_train`` more."""
-    order = np.lexsort((ratings.item_ids[ratings.items], ratings.timestamps, ratings.users))
-    users_sorted = ratings.users[order]
-    last = np.r_[users_sorted[1:] != users_sorted[:-1], True]
+    """Hold out each user's latest rating (ties: larger movie id last, as
+    :func:`agent.collab.splits.latest_per_group` decides); users need ``min_train`` more."""
+    last = latest_per_group(ratings.users, ratings.timestamps, ratings.item_ids[ratings.items])
     counts = np.bincount(ratings.users, minlength=ratings.n_users)
-    eligible = counts[users_sorted] > min_train
-    test_mask = last & eligible
-    test = order[test_mask]
-    train = np.sort(order[~test_mask])
-    return Split(ratings=ratings, train=train, test=test)
+    test = last[counts[ratings.users[last]] > min_train]
+    keep = np.ones(len(ratings), dtype=bool)
+    keep[test] = False
+    return Split(ratings=ratings, train=np.flatnonzero(keep), test=test)
+
+
+@dataclass(frozen=True)
+class EventSplit:
+    """A split as the product reads it: the training ratings as feedback events, the held-out
+    movie of each test user, and every movie id (``ml:<movieId>``) in the ratings' order."""
+
+    train: list[FeedbackEvent]
+    targets: dict[str, str]
+    item_ids: list[str]
+
+
+def as_events(split: Split) -> EventSplit:
+    """The training ratings as ``rating`` events of ``ml-user:<id>`` (the ids
+    ``vidrec import-interactions`` gives them) and each test user's held-out movie."""
+    r = split.ratings
+    items = [f"ml:{int(m)}" for m in r.item_ids]
+    users = [movielens_user_id(int(u)) for u in r.user_ids]
+    train = [
+        FeedbackEvent(
+            users[int(r.users[i])],
+            items[int(r.items[i])],
+            "rating",
+            float(r.values[i]),
+            datetime.fromtimestamp(int(r.timestamps[i]), UTC),
+        )
+        for i in split.train
+    ]
+    targets = {users[int(r.users[i])]: items[int(r.items[i])] for i in split.test}
+    return EventSplit(train, targets, items)

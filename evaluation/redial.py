@@ -2,8 +2,10 @@
 
 One dialogue per line: ``conversationId``, ``messages`` [{text, senderWorkerId, ...}],
 ``movieMentions`` {id: "Title (Year)"}, ``initiatorWorkerId`` (the seeker) and
-``respondentWorkerId`` (the recommender). Movies appear in the text as ``@<id>``; they are replaced
-by their titles, and mapped to catalogue ids (MovieLens when the title + year match).
+``respondentWorkerId`` (the recommender), and ``initiatorQuestions`` / ``respondentQuestions``
+(whether the seeker liked each movie; kept as ``Dialogue.opinions``). Movies appear in the text as
+``@<id>``; they are replaced by their titles, and mapped to catalogue ids (MovieLens when the
+title + year match).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from evaluation.dialogues import Dialogue, Speaker, Utterance
+from evaluation.dialogues import Dialogue, Speaker, Utterance, dialogue_file
 from evaluation.movies import CatalogueBuilder, split_title_year
 from retrieval.errors import InvalidInputError
 
@@ -60,19 +62,43 @@ def parse_dialogue(obj: dict[str, Any], catalogue: CatalogueBuilder) -> Dialogue
 
         text = " ".join(_MENTION_RE.sub(_swap, text).split())
         utterances.append(Utterance(speaker=speaker, text=text, movies=tuple(movies)))
-    return Dialogue(id=str(obj["conversationId"]), utterances=tuple(utterances))
+    opinions = _opinions(obj, mentions, catalogue)
+    return Dialogue(str(obj["conversationId"]), tuple(utterances), opinions)
+
+
+def _opinion(answers: object) -> str | None:
+    """ReDial's answers about one movie -> a feedback kind: ``liked`` 1 like, 0 dislike (2: not
+    said); else ``seen`` 1 watched; else nothing."""
+    if not isinstance(answers, dict):
+        return None
+    if answers.get("liked") == 1:
+        return "like"
+    if answers.get("liked") == 0:
+        return "dislike"
+    return "watched" if answers.get("seen") == 1 else None
+
+
+def _opinions(
+    obj: dict[str, Any], mentions: dict[str, str], catalogue: CatalogueBuilder
+) -> tuple[tuple[str, str], ...]:
+    """The seeker's answers (``initiatorQuestions``, else the recommender's account of them in
+    ``respondentQuestions``) per catalogue id of a mentioned movie."""
+    out: dict[str, str] = {}
+    for key in ("respondentQuestions", "initiatorQuestions"):  # the seeker's own answers win
+        answers = obj.get(key)
+        if not isinstance(answers, dict):
+            continue
+        for movie, said in answers.items():
+            kind = _opinion(said)
+            raw = mentions.get(str(movie))
+            if kind is not None and raw is not None:
+                out[catalogue.resolve(raw)] = kind
+    return tuple(sorted(out.items()))
 
 
 def load_redial(path: str | Path, catalogue: CatalogueBuilder) -> list[Dialogue]:
     """Read every dialogue of a ReDial jsonl split (mentions are added to ``catalogue``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidInputError(
-            f"ReDial file not found: {path}",
-            expected="a ReDial .jsonl file",
-            got=str(path),
-            hint="Use e.g. --data ../shared/data/redial/valid_data.jsonl",
-        )
+    path = dialogue_file(path, "ReDial", ".jsonl", "../shared/data/redial/valid_data.jsonl")
     dialogues: list[Dialogue] = []
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):

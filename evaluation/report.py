@@ -84,14 +84,15 @@ class EvalReport:
         return names
 
     def table(self) -> Table:
-        """A rich table: one row per system, one column per metric."""
+        """A rich table: one row per system, one column per metric (its 95 % interval, when the
+        run measured one as ``"<metric> lo"`` / ``"<metric> hi"``, in brackets beside it)."""
         table = Table(
             title=f"{self.task}: {self.n_cases} of {self.n_cases_total} cases "
             f"(seed {self.seed}, {self.wall_s:.0f}s)",
             title_justify="left",
         )
         table.add_column("system", style="bold", no_wrap=True)
-        names = self.metric_names()
+        names = [n for n in self.metric_names() if not n.endswith((" lo", " hi"))]
         for name in names:
             table.add_column(name, justify="right", no_wrap=True)
         table.add_column("n", justify="right")
@@ -108,7 +109,9 @@ class EvalReport:
                     cells.append("-")
                     continue
                 text = f"{value:.3f}"
-                cells.append(f"[green]{text}[/green]" if value == best[name] else text)
+                text = f"[green]{text}[/green]" if value == best[name] else text
+                lo, hi = result.metrics.get(f"{name} lo"), result.metrics.get(f"{name} hi")
+                cells.append(text if lo is None or hi is None else f"{text} [{lo:.3f}, {hi:.3f}]")
             table.add_row(result.name, *cells, str(result.n), f"{result.wall_s:.0f}s")
         return table
 

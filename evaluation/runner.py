@@ -66,6 +66,10 @@ class EvalOptions:
         collab: vidrec with its collaborative model (False: content and profile only).
         sessions: the training dialogues as conversation sessions (False: as imported history).
         cross_fit: also report vidrec with ``agent.collab_weight`` cross-fitted on the folds.
+        search: MovieLens: the shipped row's training searches the ALS settings and the recent
+            decay first (``vidrec train --search``).
+        feedback: ReDial: also the row ``vidrec-feedback``, the seeker's opinions of movies named
+            before each case recorded as feedback first.
     """
 
     task: Task
@@ -82,6 +86,8 @@ class EvalOptions:
     collab: bool = True
     sessions: bool = True
     cross_fit: bool = False
+    search: bool = False
+    feedback: bool = False
 
 
 def sample(items: Sequence[T], limit: int | None, seed: int) -> list[T]:
@@ -192,9 +198,12 @@ def make_vidrec(
     *,
     collab: CollabScorer | None = None,
     llm: CachingLLM | None = None,
+    feedback: bool = False,
+    name: str = "vidrec",
 ) -> tuple[VidrecSystem, CachingLLM]:
     """The full Recommender over the eval library with this collaborative scorer (default: the
-    workspace's, i.e. none trained), its LLM behind a content-keyed cache."""
+    workspace's, i.e. none trained), its LLM behind a content-keyed cache; ``feedback``: it
+    records each request's earlier feedback first (:class:`VidrecSystem`)."""
     from agent.recommender import Recommender
 
     llm = llm or caching_llm(eval_settings, base)
@@ -206,7 +215,7 @@ def make_vidrec(
         f"{'LLM rerank of top ' + str(agent.rerank_top_n) if agent.rerank else 'no rerank'}, "
         f"{agent.candidates} candidates, fresh user per case"
     )
-    return VidrecSystem(recommender, description), llm
+    return VidrecSystem(recommender, description, feedback=feedback, name=name), llm
 
 
 def prompt_versions() -> list[str]:

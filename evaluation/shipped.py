@@ -89,6 +89,7 @@ def rank_shipped(
     progress: Progress,
     *,
     k: int = 10,
+    search: bool = False,
 ) -> ShippedRun:
     """Import, train and rank as the product does (see the module docstring).
 
@@ -98,6 +99,8 @@ def rank_shipped(
         settings: the eval workspace's settings (its library; SQL and the model go to a scratch
             folder).
         vectors: the library's content vectors of the movies, for tuning the blend.
+        search: train as ``vidrec train --search`` does (the ALS settings and the recent decay
+            chosen on a held-out split of the training ratings first).
     """
     run = ShippedRun([])
     index_of = {f"ml:{int(m)}": n for n, m in enumerate(split.ratings.item_ids)}
@@ -122,9 +125,19 @@ def rank_shipped(
                 ModelStore(model_root(folder), cfg.keep_versions),
                 item_vectors=vectors,
                 agent=run_settings.agent,
+                search=search,
             )
             run.seconds["train"] = time.perf_counter() - clock
             blend = report.meta.blend
+            if search:
+                chosen = report.meta.settings
+                run.notes.append(
+                    "vidrec: settings searched on a held-out split of the training ratings: "
+                    + ", ".join(
+                        f"{key} {chosen[key]:g}"
+                        for key in ("factors", "regularization", "alpha", "recent_decay")
+                    )
+                )
             run.notes.append(
                 f"vidrec: imported {imported.events} training ratings of {imported.users} users; "
                 f"trained {report.meta.n_users} users x {report.meta.n_items} movies; blend "

@@ -22,11 +22,11 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 
-from agent.types import Message
+from agent.types import FeedbackKind, Message
 from retrieval.lexical import bm25s_module, english_stemmer, tokenize
 from retrieval.settings import SearchSettings
 from retrieval.types import SearchFilters
@@ -47,12 +47,15 @@ class RankRequest:
         query: plain text for retrieval baselines (the recent dialogue, or a TED description).
         context: the conversation as messages, for the full recommender.
         excluded: ids that must not be ranked (movies already mentioned).
+        feedback: (video id, kind) the user gave before this turn (like, dislike, watched), for
+            a system that records it first (``VidrecSystem(feedback=True)``).
     """
 
     id: str
     query: str
     context: tuple[Message, ...]
     excluded: frozenset[str] = frozenset()
+    feedback: tuple[tuple[str, str], ...] = ()
 
 
 class System(Protocol):
@@ -262,18 +265,37 @@ class VidrecSystem:
     stage are summed in ``seconds`` (``cases`` counts the turns).
     """
 
-    name = "vidrec"
-
-    def __init__(self, recommender: Recommender, description: str) -> None:
+    def __init__(
+        self,
+        recommender: Recommender,
+        description: str,
+        *,
+        feedback: bool = False,
+        name: str = "vidrec",
+    ) -> None:
         self.recommender = recommender
         self.description = description
+        self.feedback = feedback
+        self.name = name
         self.seconds: dict[str, float] = defaultdict(float)
         self.cases = 0
 
     def rank(self, request: RankRequest, k: int) -> list[str]:
         user_id = "eval-" + hashlib.sha256(request.id.encode("utf-8")).hexdigest()[:16]
+        store = self.recommender.users_store
+        if self.feedback:
+            store.forget(user_id)  # a fresh user whatever an earlier run recorded
+            for video_id, kind in request.feedback:  # what the user clicked before this turn
+                value = 1.0 if kind == "watched" else None
+                self.recommender.feedback(user_id, video_id, cast(FeedbackKind, kind), value)
         clock = time.perf_counter()
-        turn = self.recommender.rank(list(request.context), user_id, k=k, filters=_filters(request))
+        try:
+            turn = self.recommender.rank(
+                list(request.context), user_id, k=k, filters=_filters(request)
+            )
+        finally:
+            if self.feedback:
+                store.forget(user_id)
         self.seconds["total"] += time.perf_counter() - clock
         for stage, seconds in turn.timings.items():
             self.seconds[stage] += seconds

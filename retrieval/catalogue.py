@@ -31,6 +31,7 @@ from sqlalchemy import (
     Text,
     delete,
     func,
+    literal,
     select,
     update,
 )
@@ -353,7 +354,10 @@ class Catalogue:
 
     def matching_video_ids(self, filters: SearchFilters) -> set[str]:
         """Ids of videos passing every filter (the same rules the vector store applies)."""
-        stmt = select(VideoRow.id, VideoRow.tags)
+        want_any = {t.lower() for t in filters.tags_any}
+        want_none = {t.lower() for t in filters.tags_none}
+        # the tags (JSON, decoded row by row) are read only when a tag filter needs them
+        stmt = select(VideoRow.id, VideoRow.tags if want_any or want_none else literal(None))
         if filters.min_duration is not None:
             stmt = stmt.where(VideoRow.duration >= filters.min_duration)
         if filters.max_duration is not None:
@@ -367,8 +371,6 @@ class Catalogue:
             stmt = stmt.where(func.lower(VideoRow.language).in_(langs))
         if filters.exclude_ids:
             stmt = stmt.where(VideoRow.id.not_in(sorted(filters.exclude_ids)))
-        want_any = {t.lower() for t in filters.tags_any}
-        want_none = {t.lower() for t in filters.tags_none}
         out: set[str] = set()
         with self._session() as session:
             for vid, tags in session.execute(stmt):

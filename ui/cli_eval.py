@@ -78,6 +78,18 @@ def eval_cmd(
         "--cross-fit",
         help="Also report vidrec with agent.collab_weight cross-fitted on the --folds folds.",
     ),
+    search: bool = typer.Option(
+        False,
+        "--search",
+        help="MovieLens: the shipped row trains with `vidrec train --search` (ALS settings and "
+        "recent decay chosen on a held-out split of the training ratings).",
+    ),
+    feedback: bool = typer.Option(
+        False,
+        "--feedback",
+        help="ReDial: also the row vidrec-feedback: before each turn, the seeker's opinions of "
+        "the movies named earlier (its questionnaire) are recorded as like / dislike / watched.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Score vidrec and baselines on a public benchmark; print a table, write a JSON report."""
@@ -103,6 +115,8 @@ def eval_cmd(
         collab=collab,
         sessions=sessions,
         cross_fit=cross_fit,
+        search=search,
+        feedback=feedback,
     )
     report = run_eval(options, settings, progress=make_progress(enabled=not quiet))
     stdout = Console()

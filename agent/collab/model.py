@@ -7,17 +7,10 @@ from the log), :meth:`CollabModel.recommend` for a user with filters, and
 folded in from their current events on every call (``recalculate_user``, one small least-squares
 solve), so a like or a watch changes the very next ranking without a retrain.
 
-Signals of a video for one user (:meth:`CollabModel.signals`, each z-scored over every model video):
-
-* ``collab``: the folded-in user score ``u · v_i``;
-* ``recent``: cosine between the item's factors and a recency-weighted mean of the factors of the
-  videos the user most recently liked (videos liked in the conversation first; weight
-  ``recent_decay ** position`` over the newest ``recent_items``);
-* ``session``: co-occurrence with those videos in other people's conversation sessions;
-* ``popular``: how many sessions liked the video.
-
-They are blended with the weights tuned with the model (``agent.collab.blend``). A video nobody
-has interacted with has no score (NaN: neutral, not a penalty) and stays reachable via content.
+The signals a video is scored with for one user (folded-in ALS score, recent neighbours, session
+co-occurrence, session popularity) are :mod:`agent.collab.signals`; they are blended with the
+weights tuned with the model (``agent.collab.blend``). A video nobody has interacted with has no
+score (NaN: neutral, not a penalty) and stays reachable via content.
 """
 
 from __future__ import annotations
@@ -34,7 +27,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from threadpoolctl import threadpool_limits
 
-from agent.collab.blend import BlendWeights, SessionWeights, combine, row_zscore, signal_weights
+from agent.collab.blend import BlendWeights, SessionWeights
 from agent.collab.matrix import (
     CollabError,
     InteractionMatrix,
@@ -46,6 +39,7 @@ from agent.collab.matrix import (
 )
 from agent.collab.meta import ModelMeta
 from agent.collab.metrics import top_k
+from agent.collab.signals import UserSignals
 from agent.settings import CollabSettings
 from agent.types import FeedbackEvent
 
@@ -69,7 +63,7 @@ def new_als(cfg: CollabSettings) -> Any:
         )
 
 
-class CollabModel:
+class CollabModel(UserSignals):
     """A fitted ALS model plus the ids that name its rows and columns, and the sessions.
 
     Item factors are fixed after the fit; user vectors are folded in from events on demand.
@@ -260,102 +254,6 @@ class CollabModel:
         if vector is None:
             return None
         return (self.item_factors @ vector.astype(np.float32)).astype(np.float64)
-
-    def recent_videos(
-        self, history: Iterable[FeedbackEvent], seeds: Sequence[str] = ()
-    ) -> list[str]:
-        """Known videos the user is positive about, most recent first, at most ``recent_items``.
-
-        ``seeds`` (liked in this conversation) come first, in their order; then the history's
-        videos with a positive net strength, by their latest positive event (ties: id order).
-        """
-        strength: dict[str, float] = {}
-        latest: dict[str, datetime] = {}
-        for event in history:
-            s = event_strength(event, self.cfg)
-            if not s:
-                continue
-            strength[event.video_id] = strength.get(event.video_id, 0.0) + s
-            if s > 0 and (event.video_id not in latest or event.timestamp > latest[event.video_id]):
-                latest[event.video_id] = event.timestamp
-        ordered = [v for v in dict.fromkeys(seeds) if v in self._item_index]
-        taken = set(ordered)
-        for video_id in sorted(latest, key=lambda v: (latest[v], v), reverse=True):
-            if video_id not in taken and strength[video_id] > 0 and video_id in self._item_index:
-                ordered.append(video_id)
-                taken.add(video_id)
-        return ordered[: max(1, self.cfg.recent_items)]
-
-    def recent_scores(
-        self, history: Iterable[FeedbackEvent], seeds: Sequence[str] = ()
-    ) -> np.ndarray | None:
-        """Cosine of every model video to the recency-weighted centre of :meth:`recent_videos`
-        (position ``i``, 0 = newest, weighs ``recent_decay ** i``); None without one."""
-        recent = self.recent_videos(history, seeds)
-        if not recent:
-            return None
-        weights = self.cfg.recent_decay ** np.arange(len(recent), dtype=np.float32)
-        rows = self.item_rows(recent)
-        centre = (weights[:, None] * self._unit_items[rows]).sum(axis=0) / weights.sum()
-        return (self._unit_items @ centre).astype(np.float64)
-
-    def session_scores(
-        self, history: Iterable[FeedbackEvent], seeds: Sequence[str] = ()
-    ) -> np.ndarray | None:
-        """Session co-occurrence ("liked in the same conversation"): for every model video,
-        ``log1p`` of the number of other sessions that liked it together with each of the
-        user's :meth:`recent_videos`, weighted ``recent_decay ** position`` as the recent
-        neighbours are (item-to-item session kNN). None without sessions or co-occurrence."""
-        if not self.sessions.users:
-            return None
-        recent = self.recent_videos(history, seeds)
-        if not recent:
-            return None
-        weights = self.cfg.recent_decay ** np.arange(len(recent), dtype=np.float64)
-        counts = self._cooc[self.item_rows(recent)].T @ weights
-        raw = np.asarray(counts, dtype=np.float64).ravel()
-        return np.log1p(raw) if raw.any() else None
-
-    def popular_scores(self) -> np.ndarray | None:
-        """``log1p`` of the number of sessions that liked each video (None without sessions):
-        what people ask for in conversations; all-time popularity only breaks ties (< 0.01)."""
-        if not self.session_popularity.any():
-            return None
-        overall = np.log1p(self.popularity.astype(np.float64))
-        ties = 0.01 * overall / (overall.max() or 1.0)
-        return np.log1p(self.session_popularity.astype(np.float64)) + ties
-
-    def signals(
-        self, history: Sequence[FeedbackEvent], seeds: Sequence[str] = ()
-    ) -> dict[str, np.ndarray]:
-        """Each collaborative signal this user has (see the module docstring), z-scored over all
-        the model's videos."""
-        out: dict[str, np.ndarray] = {}
-        for name, raw in (
-            ("collab", self.raw_scores(history, seeds)),
-            ("recent", self.recent_scores(history, seeds)),
-            ("session", self.session_scores(history, seeds)),
-            ("popular", self.popular_scores()),
-        ):
-            if raw is not None:
-                out[name] = row_zscore(raw[None, :])[0].astype(np.float64)
-        return out
-
-    def scores(
-        self,
-        history: Sequence[FeedbackEvent],
-        seeds: Sequence[str] = (),
-        *,
-        weights: BlendWeights | None = None,
-        session_weights: SessionWeights | None = None,
-    ) -> np.ndarray:
-        """The blended collaborative score of every model video for this user (model order; all
-        NaN when the user has no signal). Weights default to the model's tuned ones, else the
-        settings' (``agent.collab.blend``)."""
-        w = weights or self.meta.blend or BlendWeights()
-        sw = session_weights or self.meta.session_blend or SessionWeights()
-        blended = combine(self.signals(history, seeds), signal_weights(w, sw))
-        return np.full(len(self.item_ids), np.nan) if blended is None else blended
 
     # -- recommendations -------------------------------------------------------------------
     def top(

@@ -8,11 +8,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
+
 from agent.collab.matrix import IMPORTED_SESSION_PREFIX, event_strength
 from agent.settings import CollabSettings
 from agent.types import FeedbackEvent
 
-__all__ = ["HeldSession", "leave_last_in_session", "leave_last_out"]
+__all__ = ["HeldSession", "latest_per_group", "leave_last_in_session", "leave_last_out"]
+
+
+def latest_per_group(groups: np.ndarray, times: np.ndarray, ties: np.ndarray) -> np.ndarray:
+    """The index of each group's latest entry: the largest ``times``, among equal times the
+    largest ``ties`` (e.g. the item id), in group order. The one definition of "last" behind
+    every leave-last-out split (:func:`leave_last_out` here, the MovieLens harness's)."""
+    if len(groups) == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort((ties, times, groups))
+    ordered = groups[order]
+    last = np.r_[ordered[1:] != ordered[:-1], True]
+    return order[last].astype(np.int64)
 
 
 def leave_last_out(
@@ -22,17 +36,19 @@ def leave_last_out(
 
     Returns the events without the held-out pairs, and user -> held-out video id.
     """
-    latest: dict[str, dict[str, datetime]] = {}
-    for event in events:
-        if event_strength(event, cfg) > 0:
-            per_user = latest.setdefault(event.user_id, {})
-            seen = per_user.get(event.video_id)
-            if seen is None or event.timestamp > seen:
-                per_user[event.video_id] = event.timestamp
+    positive = [e for e in events if event_strength(e, cfg) > 0]
+    distinct: dict[str, set[str]] = {}
+    for event in positive:
+        distinct.setdefault(event.user_id, set()).add(event.video_id)
+    users = np.array([e.user_id for e in positive], dtype=object)
+    _, groups = np.unique(users.astype(str), return_inverse=True) if len(users) else (None, users)
+    times = np.array([e.timestamp.timestamp() for e in positive], dtype=np.float64)
+    ties = np.array([e.video_id for e in positive], dtype=str)
     held: dict[str, str] = {}
-    for user, items in latest.items():
-        if len(items) >= min_positive:
-            held[user] = max(items.items(), key=lambda kv: (kv[1], kv[0]))[0]
+    for i in latest_per_group(np.asarray(groups), times, ties):
+        event = positive[int(i)]
+        if len(distinct[event.user_id]) >= min_positive:
+            held[event.user_id] = event.video_id
     train = [e for e in events if held.get(e.user_id) != e.video_id]
     return train, held
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from agent.collab.blend import SessionWeights, row_zscore
-from agent.collab.matrix import build_matrix
 from agent.collab.meta import ModelMeta
 from agent.collab.model import CollabModel
+from agent.collab.search import held_out, search_settings
 from agent.collab.splits import leave_last_out
 from agent.collab.store import ModelStore, model_root
 from agent.collab.tuning import (
@@ -50,6 +50,7 @@ def train(
     tune: bool = True,
     max_tune_users: int = 2000,
     agent: AgentSettings | None = None,
+    search: bool = False,
 ) -> TrainReport:
     """Fit, tune the blend on a leave-last-out split of the same log, refit on all, save a version.
 
@@ -59,13 +60,24 @@ def train(
     Then, when the log has conversation sessions with 2+ liked videos, :func:`tune_sessions`
     weighs the session signals. The weights are recorded in ``meta.json``; the content-relevance
     weight is not tunable from a log without conversations and stays a setting.
+
+    ``search``: first choose the ALS settings and the recent decay on the same kind of split
+    (:func:`agent.collab.search.search_settings`); the model is fitted with them.
     """
+    searched: dict[str, float] = {}
+    if search:
+        found = search_settings(events, cfg, max_users=max_tune_users)
+        cfg, searched = found.settings, found.scores
     tuning: TuningResult | None = None
     sessions: tuple[SessionWeights, dict[str, float]] | None = None
     if tune:
         tuning = _tune_on_log(events, cfg, agent or AgentSettings(), item_vectors, max_tune_users)
         sessions = tune_sessions(events, cfg, tuning.weights if tuning else None)
-    validation = {**(tuning.scores if tuning else {}), **(sessions[1] if sessions else {})}
+    validation = {
+        **searched,
+        **(tuning.scores if tuning else {}),
+        **(sessions[1] if sessions else {}),
+    }
     model = CollabModel.fit_events(
         events,
         cfg,
@@ -92,17 +104,10 @@ def _tune_on_log(
         log.info("too few users with 3+ positive videos (%d) to tune the blend", len(held))
         return None
     model = CollabModel.fit_events(train_events, cfg)
-    users = [u for u in model.user_ids if u in held and model.has_item(held[u])]
-    if len(users) > max_users:
-        rng = np.random.default_rng(cfg.seed)
-        users = sorted(rng.choice(users, size=max_users, replace=False).tolist())
-    if len(users) < 10:
+    split = held_out(model, train_events, held, cfg, max_users)
+    if split is None:
         return None
-    rows = np.array([model.user_row(u) for u in users])
-    targets = model.item_rows([held[u] for u in users])
-    matrix = build_matrix(train_events, cfg, item_ids=model.item_ids)
-    user_pos = {u: n for n, u in enumerate(matrix.user_ids)}
-    seen = matrix.matrix[[user_pos[u] for u in users]]
+    users, rows, targets, seen = split.users, split.rows, split.targets, split.seen
     profile = profile_scores(users, train_events, model.item_ids, item_vectors, agent)
     signals = {
         "profile": profile,
@@ -120,7 +125,11 @@ def _tune_on_log(
 
 
 def train_from_log(
-    settings: Settings, *, tune: bool = True, item_vectors: Mapping[str, np.ndarray] | None = None
+    settings: Settings,
+    *,
+    tune: bool = True,
+    item_vectors: Mapping[str, np.ndarray] | None = None,
+    search: bool = False,
 ) -> TrainReport:
     """``vidrec train``: fit on every event in the SQL log, tune, save the next version.
 
@@ -146,6 +155,7 @@ def train_from_log(
         item_vectors=item_vectors,
         tune=tune,
         agent=settings.agent,
+        search=search,
     )
 
 

@@ -27,10 +27,10 @@ from agent.collab import (
     leave_last_out,
     load_model,
     model_root,
-    ratio_grid,
     train,
     tune_blend,
 )
+from agent.collab.tuning import ratio_grid
 from agent.settings import CollabSettings
 from agent.types import FeedbackEvent, FeedbackKind
 

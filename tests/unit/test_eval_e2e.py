@@ -7,6 +7,7 @@ is written and read back, and a second run is answered from the caches.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -197,6 +198,12 @@ def test_vidrec_runs_with_a_collaborative_model_cross_fitted_or_trained_on_a_fil
     assert "cross-fitted on 2 folds" in crossed.system("vidrec").description
     assert any(n.startswith("vidrec: ") and "ms per case over 3 cases" in n for n in crossed.notes)
 
+    again = run_eval(_redial(systems=("vidrec",), folds=2), settings)
+    assert [n for n in again.notes if n.startswith("vidrec collaborative fold")] == [
+        f"{n} (fitted by an earlier run)" for n in folds
+    ]
+    assert again.system("vidrec").metrics == crossed.system("vidrec").metrics
+
     trained = run_eval(_redial(systems=("vidrec",), train=FIXTURES / "redial_tiny.jsonl"), settings)
     assert any("collaborative model: 2 training dialogues" in n for n in trained.notes)
     assert "trained on redial_tiny.jsonl" in trained.system("vidrec").description
@@ -212,3 +219,35 @@ def test_cross_fitting_the_collab_weight_is_a_row_of_the_same_command(settings: 
     row = report.system("vidrec-crossfit")
     assert row.n == 3 and 0.0 <= row.metrics["Recall@10"] <= 1.0 and "ILD@10" in row.metrics
     assert any(n.startswith("vidrec-crossfit: collab_weight per fold") for n in report.notes)
+
+
+def test_the_feedback_row_records_earlier_opinions_before_the_turn_only(
+    settings: Settings, tmp_path: Path
+) -> None:
+    report = run_eval(_redial(systems=("vidrec",), folds=2, feedback=True), settings)
+    assert [s.name for s in report.systems] == ["vidrec", "vidrec-feedback"]
+    assert "questionnaire" in report.system("vidrec-feedback").description
+
+    from evaluation.systems import RankRequest, VidrecSystem
+    from tests.agent_data import build_recommender
+    from tests.fakes.llm import FakeLLM
+
+    rec = build_recommender(tmp_path, FakeLLM(), understand="parser")
+    system = VidrecSystem(rec, "spy", feedback=True, name="vidrec-feedback")
+    seen_at_rank: list[list[tuple[str, str]]] = []
+    rank = rec.rank
+
+    def spy(conversation, user_id, **kwargs):  # type: ignore[no-untyped-def]
+        seen_at_rank.append([(e.video_id, e.kind) for e in rec.history(user_id)])
+        return rank(conversation, user_id, **kwargs)
+
+    rec.rank = spy  # type: ignore[method-assign]
+    request = RankRequest(
+        "d#1", "", (Message("user", "something about food"),), feedback=(("pasta", "dislike"),)
+    )
+    for _ in range(2):  # a second run starts from a fresh user again
+        ranked = system.rank(request, 5)
+    assert seen_at_rank == [[("pasta", "dislike")], [("pasta", "dislike")]]
+    assert "pasta" not in ranked
+    assert rec.history("eval-" + hashlib.sha256(b"d#1").hexdigest()[:16]) == []
+    rec.close()

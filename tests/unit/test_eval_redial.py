@@ -79,6 +79,27 @@ def test_cases_follow_the_protocol(movielens: MovieLens) -> None:
     assert "@999" in only.context[-1].content  # an id the record does not name stays as text
 
 
+def test_opinions_reach_a_case_only_for_movies_named_before_it(movielens: MovieLens) -> None:
+    builder = CatalogueBuilder(movielens, "redial")
+    d1 = load_redial(FIXTURES / "redial_tiny.jsonl", builder)[0]
+    # the seeker's own answers win over the recommender's account of them; liked 2 = not said
+    assert dict(d1.opinions) == {
+        "ml:2": "like",
+        "ml:3": "dislike",
+        "ml:6": "like",
+        "redial:cosmos-2015": "watched",
+    }
+    first, second = extract_all([d1])
+    assert first.feedback == (("ml:2", "like"),)
+    # the target's own opinion (ml:6, named in this very turn) never reaches its case
+    assert dict(second.feedback) == {
+        "ml:2": "like",
+        "ml:3": "dislike",
+        "redial:cosmos-2015": "watched",
+    }
+    assert all(video not in second.targets for video, _ in second.feedback)
+
+
 def test_cases_without_merging_split_the_turn(movielens: MovieLens) -> None:
     builder = CatalogueBuilder(movielens, "redial")
     cases = extract_all(load_redial(FIXTURES / "redial_tiny.jsonl", builder), merge=False)

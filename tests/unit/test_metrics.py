@@ -115,3 +115,23 @@ def test_ranking_metrics_averages_over_cases() -> None:
     with pytest.raises(InvalidInputError):
         ranking_metrics(lists, relevant[:1], recall_ks=(1,))
     assert mean([]) == 0.0
+
+
+def test_intervals_bracket_the_mean_and_show_beside_it_in_the_table() -> None:
+    from evaluation.metrics import add_intervals, ranking_metrics
+    from evaluation.report import EvalReport, SystemResult
+
+    lists = [["a", "b"], ["c", "d"], ["e", "f"], ["a", "x"]] * 10
+    relevant = [{"a"}, {"z"}, {"f"}, {"q"}] * 10
+    metrics = ranking_metrics(lists, relevant, recall_ks=(1,), ndcg_ks=(2,))
+    add_intervals(metrics, lists, relevant, recall_ks=(1,), ndcg_ks=(2,))
+    assert metrics["Recall@1"] == 0.25
+    assert metrics["Recall@1 lo"] < 0.25 < metrics["Recall@1 hi"]
+    assert metrics["NDCG@2 lo"] < metrics["NDCG@2"] < metrics["NDCG@2 hi"]
+    report = EvalReport("t", "d", "", 40, 40, 0, None, [SystemResult("s", "", metrics, 40)])
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    console.print(report.table())
+    text = console.export_text()
+    assert "Recall@1 lo" not in text and f"0.250 [{metrics['Recall@1 lo']:.3f}," in text

@@ -383,3 +383,18 @@ def test_the_parser_reads_a_watched_talk_said_in_common_ways(
 ) -> None:
     seen = parse_rules(said).seen
     assert seen == ((mention,) if mention else ())
+
+
+def test_an_opinion_about_a_named_title_stays_with_the_parser() -> None:
+    def names(text: str) -> bool:
+        return "Heat (1995)" in text
+
+    assert needs_model([Message("user", "I loved Heat (1995)")]) == "I loved"
+    assert needs_model([Message("user", "I loved Heat (1995)")], names) is None
+    # an opinion about something the clause does not name still needs the model
+    assert needs_model([Message("user", "I loved Heat (1995). I liked that one too")], names)
+    llm = FakeLLM()
+    result = Understander(llm, names_title=names).understand(
+        [Message("user", "I really enjoyed Heat (1995), any thrillers?")]
+    )
+    assert llm.calls == [] and result.source == "parser"
