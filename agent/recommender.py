@@ -26,38 +26,31 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from agent import privacy
-from agent.coldstart import cold_start_candidates
 from agent.collab import Collaborative, CollabScorer
 from agent.conversation import (
     Conversation,
-    last_user,
     normalise_conversation,
     render_conversation,
     user_texts,
 )
 from agent.explain import Explainer, ReasonContext
 from agent.llm.base import LLM, Completion
-from agent.profile import ProfileWeights, UserProfile, build_profile
-from agent.query import turn_query
-from agent.ranking import Ranker, TitleIndex
+from agent.pool import CandidatePool, Pool, RankedTurn, request_text
+from agent.ranking import TitleIndex
 from agent.references import DescribedVideos
 from agent.relay import Relay
-from agent.rerank import Reranker
 from agent.settings import Settings
 from agent.text import content_words
 from agent.turn import NOTHING_FOUND, TELL_ME_MORE, TurnState, lead_line
 from agent.types import (
     Answer,
     AnswerEvent,
-    Candidate,
     FeedbackEvent,
     FeedbackKind,
     Message,
@@ -76,33 +69,12 @@ log = logging.getLogger(__name__)
 __all__ = ["Conversation", "RankedTurn", "Recommender"]
 
 MAX_K = 50
-PROFILE_EVENTS = 500  # the most recent events that shape the profile
 TITLE_CACHE_S = 30.0
 LIKED_SIMILARITY = 0.5  # a pick is "close to X, which you liked" from this cosine on
 CHAT_MAX_TOKENS = 80
 CLARIFYING_QUESTION = (
     "What are you in the mood for? Tell me a topic, a speaker you like, or how much time you have."
 )
-
-
-@dataclass(frozen=True)
-class _Pool:
-    """The ranked candidates of a turn, the profile that scored them and the liked seeds."""
-
-    candidates: list[Candidate]
-    profile: UserProfile
-    liked: list[str]
-    references: dict[str, str] = field(default_factory=dict)  # what the turn named -> video id
-
-
-@dataclass(frozen=True)
-class RankedTurn:
-    """What ``Recommender.rank`` returns: the understanding and the ranked candidates."""
-
-    understanding: TurnUnderstanding
-    candidates: list[Candidate]
-    timings: dict[str, float] = field(default_factory=dict)
-    references: dict[str, str] = field(default_factory=dict)  # liked/disliked/seen -> video id
 
 
 _LINK = re.compile(
@@ -186,6 +158,7 @@ class Recommender:
         self._titles: TitleIndex | None = None
         self._described: DescribedVideos | None = None
         self._titles_at = 0.0
+        self._pool = CandidatePool(self)  # resolve, profile, retrieve, score, rerank
         self.forget_hooks: list[Callable[[str], None]] = []  # other stores holding user data
         # collab (agent/privacy.py): forgetting also drops the user from the collaborative model
         # versions and the caches, compacts SQLite and checks that no trace is left
@@ -350,7 +323,7 @@ class Recommender:
         """The stages after ``understand`` of a recommending turn (see :mod:`agent.turn`)."""
         u = state.understanding
         vague = not content_words(u.search_text) and not u.liked
-        pool = self._ranked(
+        pool = self._pool.ranked(
             state.messages,
             u,
             state.filters,
@@ -424,7 +397,7 @@ class Recommender:
         shown = [e.video_id for e in history if e.kind == "impression" and e.session_id == session]
         return list(dict.fromkeys(reversed(shown)))
 
-    def _reason_context(self, state: TurnState, pool: _Pool) -> ReasonContext:
+    def _reason_context(self, state: TurnState, pool: Pool) -> ReasonContext:
         """The request, the limits and, for picks the user's taste drove, the closest liked video."""
         liked = {v: video.title for v in pool.liked[:10] if (video := self.library.get_video(v))}
         closest: dict[str, str] = {}
@@ -438,7 +411,7 @@ class Recommender:
                 if scored and max(scored)[0] >= LIKED_SIMILARITY:
                     closest[video_id] = max(scored)[1]
         return ReasonContext(
-            request=self._request_text(state.messages, state.understanding),
+            request=request_text(state.messages, state.understanding),
             limits=merge_filters(state.understanding.filters, state.filters),
             liked=liked,
             closest_liked=closest,
@@ -473,7 +446,7 @@ class Recommender:
                 wants_recommendations=True,
             )
         history = self.users_store.history(user_id)
-        pool = self._ranked(
+        pool = self._pool.ranked(
             messages,
             understanding,
             filters,
@@ -484,134 +457,6 @@ class Recommender:
             shown=self._shown(user_id, messages, history),
         )
         return RankedTurn(understanding, pool.candidates[:k], timings, pool.references)
-
-    def _ranked(
-        self,
-        messages: Sequence[Message],
-        understanding: TurnUnderstanding,
-        filters: SearchFilters | None,
-        history: list[FeedbackEvent],
-        timings: dict[str, float],
-        *,
-        rerank: bool,
-        k: int = 5,
-        shown: Sequence[str] = (),
-    ) -> _Pool:
-        """Retrieve, score, and (optionally) LLM-rerank; fills ``timings``."""
-        pool = self._candidates(
-            understanding, filters, history, timings, shown, user_texts(messages)
-        )
-        clock = time.perf_counter()
-        if rerank and len(pool.candidates) > 1:
-            taste = [
-                c.title
-                for v in pool.profile.liked[:3]
-                if (c := self.library.get_video(v)) is not None
-            ]
-            reranker = Reranker(self.llm, top_n=self.settings.agent.rerank_top_n)
-            pool = replace(
-                pool,
-                candidates=reranker.rerank(
-                    self._request_text(messages, understanding), pool.candidates, taste, picks=k
-                ),
-            )
-        timings["rerank"] = time.perf_counter() - clock
-        return pool
-
-    @staticmethod
-    def _request_text(messages: Sequence[Message], understanding: TurnUnderstanding) -> str:
-        latest = last_user(messages)
-        if understanding.search_text and understanding.search_text not in latest:
-            return f"{latest} ({understanding.search_text})"
-        return latest
-
-    def _resolve(
-        self, mentions: Sequence[str], shown: Sequence[str], found: dict[str, str]
-    ) -> tuple[list[str], list[str]]:
-        """Mentions -> video ids (by title, else by description, :mod:`agent.references`) and
-        the mentions that name no video (topics); ``found`` gets mention -> id."""
-        ids: list[str] = []
-        rest = []
-        for mention in mentions:
-            video_id = self.title_index().resolve(mention) or self.references().resolve(
-                mention, shown
-            )
-            if video_id is None:
-                rest.append(mention)
-                continue
-            found[mention] = video_id
-            if video_id not in ids:
-                ids.append(video_id)
-        return ids, rest
-
-    def _candidates(
-        self,
-        understanding: TurnUnderstanding,
-        filters: SearchFilters | None,
-        history: list[FeedbackEvent],
-        timings: dict[str, float],
-        shown: Sequence[str] = (),
-        user_words: Sequence[str] = (),
-    ) -> _Pool:
-        clock = time.perf_counter()
-        references: dict[str, str] = {}
-        liked_ids, _ = self._resolve(understanding.liked, shown, references)
-        disliked_ids, disliked_topics = self._resolve(understanding.disliked, shown, references)
-        seen_ids, _ = self._resolve(understanding.seen, shown, references)
-        now = datetime.now(UTC)
-        said = [
-            FeedbackEvent("", v, "like", None, now) for v in liked_ids if v not in disliked_ids
-        ] + [FeedbackEvent("", v, "dislike", None, now) for v in disliked_ids]
-        events = [e for e in history if e.kind != "impression"][-PROFILE_EVENTS:] + said
-        reacted = list(dict.fromkeys(e.video_id for e in events))
-        vectors = self.library.video_vectors(reacted) if reacted else {}
-        negatives: list[np.ndarray] = [
-            self.library.embed_query(t) for t in disliked_topics[:3] if content_words(t)
-        ]
-        cfg = self.settings.agent
-        profile = build_profile(
-            events,
-            vectors,
-            now=now,
-            weights=ProfileWeights(
-                half_life_days=cfg.profile_half_life_days, negative_weight=cfg.negative_weight
-            ),
-            extra_negatives=negatives,
-        )
-        if understanding.include_seen:
-            exclude = frozenset(profile.disliked) - set(liked_ids)
-        else:
-            exclude = profile.seen | set(seen_ids) | set(liked_ids) | set(disliked_ids)
-        merged = merge_filters(understanding.filters, filters)
-        query = understanding.search_text if content_words(understanding.search_text) else ""
-        # conversation likes first, then the strongest of the history
-        seeds = list(dict.fromkeys([*liked_ids, *profile.liked]))
-        timings["retrieve"] = time.perf_counter() - clock
-        if not query and profile.empty:
-            # collab (agent/coldstart.py): nothing known and nothing asked: popular-but-diverse
-            # picks (the turn still gets the clarifying question)
-            clock = time.perf_counter()
-            picks = cold_start_candidates(
-                self.library,
-                self.collab,
-                self.users_store,
-                self.settings,
-                exclude=exclude,
-                filters=merged,
-            )
-            timings["rank"] = time.perf_counter() - clock
-            return _Pool(picks, profile, seeds, references)
-        ranker = Ranker(self.library, cfg, self.collab)
-        candidates = ranker.rank(
-            turn_query(user_words, query) if query else "",  # the user's words count too
-            merged,
-            profile,
-            exclude=frozenset(exclude),
-            liked=seeds,
-            history=history,
-            timings=timings,
-        )
-        return _Pool(candidates, profile, seeds, references)
 
     def _chat_reply(self, messages: Sequence[Message]) -> Iterator[str]:
         prompt = load_prompt("chat")

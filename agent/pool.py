@@ -1,0 +1,216 @@
+"""The candidate pool of a turn: what the user named resolved to videos, their profile, the
+ranked candidates and (optionally) the LLM's listwise rerank of them.
+
+``Recommender.rank`` (evaluation, benchmarks, fast surfaces) and ``Recommender.recommend`` /
+``stream`` (the whole turn) both rank through :class:`CandidatePool`; it reads the recommender's
+parts through :class:`PoolParts`, so it needs no import of the facade.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Protocol
+
+import numpy as np
+
+from agent.coldstart import cold_start_candidates
+from agent.collab import CollabScorer
+from agent.conversation import last_user, user_texts
+from agent.llm.base import LLM
+from agent.profile import ProfileWeights, UserProfile, build_profile
+from agent.query import turn_query
+from agent.ranking import Ranker, TitleIndex
+from agent.references import DescribedVideos
+from agent.rerank import Reranker
+from agent.settings import Settings
+from agent.text import content_words
+from agent.types import Candidate, FeedbackEvent, Message, TurnUnderstanding
+from agent.understand import merge_filters
+from agent.users import UserStore
+from retrieval.library import Library
+from retrieval.types import SearchFilters
+
+__all__ = ["PROFILE_EVENTS", "CandidatePool", "Pool", "PoolParts", "RankedTurn", "request_text"]
+
+PROFILE_EVENTS = 500  # the most recent events that shape the profile
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The ranked candidates of a turn, the profile that scored them and the liked seeds."""
+
+    candidates: list[Candidate]
+    profile: UserProfile
+    liked: list[str]
+    references: dict[str, str] = field(default_factory=dict)  # what the turn named -> video id
+
+
+@dataclass(frozen=True)
+class RankedTurn:
+    """What ``Recommender.rank`` returns: the understanding and the ranked candidates."""
+
+    understanding: TurnUnderstanding
+    candidates: list[Candidate]
+    timings: dict[str, float] = field(default_factory=dict)
+    references: dict[str, str] = field(default_factory=dict)  # liked/disliked/seen -> video id
+
+
+class PoolParts(Protocol):
+    """What the pool reads of the facade (``agent.recommender.Recommender`` provides it)."""
+
+    settings: Settings
+    collab: CollabScorer
+
+    @property
+    def library(self) -> Library: ...
+
+    @property
+    def llm(self) -> LLM: ...
+
+    @property
+    def users_store(self) -> UserStore: ...
+
+    def title_index(self, *, refresh: bool = False) -> TitleIndex: ...
+
+    def references(self) -> DescribedVideos: ...
+
+
+def request_text(messages: Sequence[Message], understanding: TurnUnderstanding) -> str:
+    """The latest user turn, with the model's search text when it says more."""
+    latest = last_user(messages)
+    if understanding.search_text and understanding.search_text not in latest:
+        return f"{latest} ({understanding.search_text})"
+    return latest
+
+
+class CandidatePool:
+    """Resolve, profile, retrieve and score, then (optionally) LLM-rerank one turn."""
+
+    def __init__(self, parts: PoolParts) -> None:
+        self.parts = parts
+
+    def ranked(
+        self,
+        messages: Sequence[Message],
+        understanding: TurnUnderstanding,
+        filters: SearchFilters | None,
+        history: list[FeedbackEvent],
+        timings: dict[str, float],
+        *,
+        rerank: bool,
+        k: int = 5,
+        shown: Sequence[str] = (),
+    ) -> Pool:
+        """Retrieve, score, and (optionally) LLM-rerank; fills ``timings``."""
+        parts = self.parts
+        pool = self.candidates(
+            understanding, filters, history, timings, shown, user_texts(messages)
+        )
+        clock = time.perf_counter()
+        if rerank and len(pool.candidates) > 1:
+            taste = [
+                c.title
+                for v in pool.profile.liked[:3]
+                if (c := parts.library.get_video(v)) is not None
+            ]
+            reranker = Reranker(parts.llm, top_n=parts.settings.agent.rerank_top_n)
+            pool = replace(
+                pool,
+                candidates=reranker.rerank(
+                    request_text(messages, understanding), pool.candidates, taste, picks=k
+                ),
+            )
+        timings["rerank"] = time.perf_counter() - clock
+        return pool
+
+    def resolve(
+        self, mentions: Sequence[str], shown: Sequence[str], found: dict[str, str]
+    ) -> tuple[list[str], list[str]]:
+        """Mentions -> video ids (by title, else by description, :mod:`agent.references`) and
+        the mentions that name no video (topics); ``found`` gets mention -> id."""
+        ids: list[str] = []
+        rest = []
+        for mention in mentions:
+            video_id = self.parts.title_index().resolve(mention) or self.parts.references().resolve(
+                mention, shown
+            )
+            if video_id is None:
+                rest.append(mention)
+                continue
+            found[mention] = video_id
+            if video_id not in ids:
+                ids.append(video_id)
+        return ids, rest
+
+    def candidates(
+        self,
+        understanding: TurnUnderstanding,
+        filters: SearchFilters | None,
+        history: list[FeedbackEvent],
+        timings: dict[str, float],
+        shown: Sequence[str] = (),
+        user_words: Sequence[str] = (),
+    ) -> Pool:
+        parts = self.parts
+        clock = time.perf_counter()
+        references: dict[str, str] = {}
+        liked_ids, _ = self.resolve(understanding.liked, shown, references)
+        disliked_ids, disliked_topics = self.resolve(understanding.disliked, shown, references)
+        seen_ids, _ = self.resolve(understanding.seen, shown, references)
+        now = datetime.now(UTC)
+        said = [
+            FeedbackEvent("", v, "like", None, now) for v in liked_ids if v not in disliked_ids
+        ] + [FeedbackEvent("", v, "dislike", None, now) for v in disliked_ids]
+        events = [e for e in history if e.kind != "impression"][-PROFILE_EVENTS:] + said
+        reacted = list(dict.fromkeys(e.video_id for e in events))
+        vectors = parts.library.video_vectors(reacted) if reacted else {}
+        negatives: list[np.ndarray] = [
+            parts.library.embed_query(t) for t in disliked_topics[:3] if content_words(t)
+        ]
+        cfg = parts.settings.agent
+        profile = build_profile(
+            events,
+            vectors,
+            now=now,
+            weights=ProfileWeights(
+                half_life_days=cfg.profile_half_life_days, negative_weight=cfg.negative_weight
+            ),
+            extra_negatives=negatives,
+        )
+        if understanding.include_seen:
+            exclude = frozenset(profile.disliked) - set(liked_ids)
+        else:
+            exclude = profile.seen | set(seen_ids) | set(liked_ids) | set(disliked_ids)
+        merged = merge_filters(understanding.filters, filters)
+        query = understanding.search_text if content_words(understanding.search_text) else ""
+        # conversation likes first, then the strongest of the history
+        seeds = list(dict.fromkeys([*liked_ids, *profile.liked]))
+        timings["retrieve"] = time.perf_counter() - clock
+        if not query and profile.empty:
+            # collab (agent/coldstart.py): nothing known and nothing asked: popular-but-diverse
+            # picks (the turn still gets the clarifying question)
+            clock = time.perf_counter()
+            picks = cold_start_candidates(
+                parts.library,
+                parts.collab,
+                parts.users_store,
+                parts.settings,
+                exclude=exclude,
+                filters=merged,
+            )
+            timings["rank"] = time.perf_counter() - clock
+            return Pool(picks, profile, seeds, references)
+        ranker = Ranker(parts.library, cfg, parts.collab)
+        candidates = ranker.rank(
+            turn_query(user_words, query) if query else "",  # the user's words count too
+            merged,
+            profile,
+            exclude=frozenset(exclude),
+            liked=seeds,
+            history=history,
+            timings=timings,
+        )
+        return Pool(candidates, profile, seeds, references)
