@@ -12,13 +12,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
 from agent.coldstart import cold_start_candidates
 from agent.collab import CollabScorer
 from agent.conversation import last_user, user_texts
+from agent.learn.features import feature_matrix
+from agent.learn.reading import Vocabulary
+from agent.learn.stage import RankingModel, learned_order, turn_context
 from agent.llm.base import LLM
 from agent.profile import ProfileWeights, UserProfile, build_profile
 from agent.query import turn_query
@@ -36,6 +39,7 @@ from retrieval.types import SearchFilters
 __all__ = ["PROFILE_EVENTS", "CandidatePool", "Pool", "PoolParts", "RankedTurn", "request_text"]
 
 PROFILE_EVENTS = 500  # the most recent events that shape the profile
+POPULARITY_CACHE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Pool:
     profile: UserProfile
     liked: list[str]
     references: dict[str, str] = field(default_factory=dict)  # what the turn named -> video id
+    features: np.ndarray | None = None  # the learned stage's rows, in the candidates' order
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,10 @@ class RankedTurn:
     candidates: list[Candidate]
     timings: dict[str, float] = field(default_factory=dict)
     references: dict[str, str] = field(default_factory=dict)  # liked/disliked/seen -> video id
+    features: np.ndarray | None = None  # with ``Recommender.ranking_rows``: one row a candidate
+
+
+Stage = Literal["auto", "rows", "off"]
 
 
 class PoolParts(Protocol):
@@ -63,6 +72,7 @@ class PoolParts(Protocol):
 
     settings: Settings
     collab: CollabScorer
+    learned: RankingModel | None
 
     @property
     def library(self) -> Library: ...
@@ -76,6 +86,8 @@ class PoolParts(Protocol):
     def title_index(self, *, refresh: bool = False) -> TitleIndex: ...
 
     def references(self) -> DescribedVideos: ...
+
+    def vocabulary(self) -> Vocabulary: ...
 
 
 def request_text(messages: Sequence[Message], understanding: TurnUnderstanding) -> str:
@@ -91,6 +103,7 @@ class CandidatePool:
 
     def __init__(self, parts: PoolParts) -> None:
         self.parts = parts
+        self._popular: tuple[float, dict[str, float]] | None = None
 
     def ranked(
         self,
@@ -103,11 +116,17 @@ class CandidatePool:
         rerank: bool,
         k: int = 5,
         shown: Sequence[str] = (),
+        stage: Stage = "auto",
     ) -> Pool:
-        """Retrieve, score, and (optionally) LLM-rerank; fills ``timings``."""
+        """Retrieve, score, and (optionally) LLM-rerank; fills ``timings``.
+
+        ``stage``: "auto" orders by the learned ranker when one is trained, "rows" keeps the
+        blend's order of the whole learned-stage pool and returns its feature rows (training),
+        "off" is the blend alone.
+        """
         parts = self.parts
         pool = self.candidates(
-            understanding, filters, history, timings, shown, user_texts(messages)
+            understanding, filters, history, timings, shown, user_texts(messages), stage
         )
         clock = time.perf_counter()
         if rerank and len(pool.candidates) > 1:
@@ -153,6 +172,7 @@ class CandidatePool:
         timings: dict[str, float],
         shown: Sequence[str] = (),
         user_words: Sequence[str] = (),
+        stage: Stage = "auto",
     ) -> Pool:
         parts = self.parts
         clock = time.perf_counter()
@@ -203,6 +223,10 @@ class CandidatePool:
             )
             timings["rank"] = time.perf_counter() - clock
             return Pool(picks, profile, seeds, references)
+        model = None
+        if stage == "auto" and cfg.learned.enabled and parts.learned is not None:
+            model = parts.learned.current()
+        learned = model is not None or stage == "rows"
         ranker = Ranker(parts.library, cfg, parts.collab)
         candidates = ranker.rank(
             turn_query(user_words, query) if query else "",  # the user's words count too
@@ -212,5 +236,34 @@ class CandidatePool:
             liked=seeds,
             history=history,
             timings=timings,
+            limit=max(cfg.learned.pool, cfg.candidates) if learned else None,
+            diversify=not learned,
         )
-        return Pool(candidates, profile, seeds, references)
+        if not learned or not candidates:
+            return Pool(candidates, profile, seeds, references)
+        clock = time.perf_counter()
+        ids = [c.video.id for c in candidates]
+        vectors = {**vectors, **parts.library.video_vectors(ids)}
+        context = turn_context(
+            user_words,
+            embed=parts.library.embed_query,
+            vectors=vectors,
+            liked=liked_ids,
+            disliked=disliked_ids,
+            profile=profile,
+            popularity=self._popularity(),
+            vocabulary=parts.vocabulary() if cfg.learned.reading else None,
+        )
+        features = feature_matrix(candidates, vectors, context)
+        if model is not None:
+            candidates, features = learned_order(model, candidates, features)
+            candidates, features = candidates[: cfg.candidates], features[: cfg.candidates]
+        timings["learned"] = time.perf_counter() - clock
+        return Pool(candidates, profile, seeds, references, features)
+
+    def _popularity(self) -> dict[str, float]:
+        """The collaborative model's popularity, refreshed every 30 s like the titles."""
+        now = time.monotonic()
+        if self._popular is None or now - self._popular[0] > POPULARITY_CACHE_S:
+            self._popular = (now, self.parts.collab.popularity())
+        return self._popular[1]

@@ -136,6 +136,7 @@ class _Pool:
     video: Video
     hit: VideoHit
     content_rank: int | None = None
+    similar_rank: int | None = None  # best rank among the similar-to-liked / profile hits
 
 
 class Ranker:
@@ -159,6 +160,7 @@ class Ranker:
         history: Sequence[FeedbackEvent] = (),
         limit: int | None = None,
         timings: dict[str, float] | None = None,
+        diversify: bool = True,
     ) -> list[Candidate]:
         """Scored candidates, best first.
 
@@ -172,6 +174,7 @@ class Ranker:
             history: the user's events (for the collaborative scorer).
             limit: how many to return (default: ``AgentSettings.candidates``).
             timings: if given, seconds spent are added under "retrieve" and "rank".
+            diversify: MMR-diversify the list (off when a learned stage orders it next).
         """
         clock = time.perf_counter()
         n = limit or self.settings.candidates
@@ -196,11 +199,16 @@ class Ranker:
             vector_queries.append(profile.vector)
             per_query = max(LIKED_K, n // 2)
         for vector in vector_queries:
-            for hit in self.library.search_by_vector(vector, filters, k=per_query):
+            hits = self.library.search_by_vector(vector, filters, k=per_query)
+            for rank, hit in enumerate(hits):
                 if hit.video.id not in pool and passes(hit.video, filters) and hit.chunks:
                     pool[hit.video.id] = _Pool(hit.video, hit)
+                if hit.video.id in pool:
+                    entry = pool[hit.video.id]
+                    if entry.similar_rank is None or rank < entry.similar_rank:
+                        entry.similar_rank = rank
 
-        self._add_collab_candidates(pool, filters, history, liked)
+        collab_ranks = self._add_collab_candidates(pool, filters, history, liked)
 
         if timings is not None:
             timings["retrieve"] = timings.get("retrieve", 0.0) + time.perf_counter() - clock
@@ -231,6 +239,15 @@ class Ranker:
             co = collab[i]
             score = (1 - h) * content + h * taste + c * co
             best = evidence_of(entry.hit)
+            ranks = {
+                name: r
+                for name, r in (
+                    ("search", entry.content_rank),
+                    ("similar", entry.similar_rank),
+                    ("collab", collab_ranks.get(video_id)),
+                )
+                if r is not None
+            }
             candidates.append(
                 Candidate(
                     video=entry.video,
@@ -242,10 +259,11 @@ class Ranker:
                     evidence_text=best.text,
                     evidence_start=best.start,
                     evidence_end=best.end,
+                    source_ranks=ranks,
                 )
             )
         candidates.sort(key=lambda c: -c.score)
-        ranked = self._diversify(candidates, video_vectors)[:n]
+        ranked = (self._diversify(candidates, video_vectors) if diversify else candidates)[:n]
         if timings is not None:
             timings["rank"] = timings.get("rank", 0.0) + time.perf_counter() - clock
         return ranked
@@ -256,18 +274,18 @@ class Ranker:
         filters: SearchFilters,
         history: Sequence[FeedbackEvent],
         liked: Sequence[str],
-    ) -> None:
+    ) -> dict[str, int]:
         """Add the scorer's best videos that pass the filters (evidence: their first spoken
-        chunk, else their first chunk)."""
+        chunk, else their first chunk); returns each of its candidates' rank among them."""
         k = self.settings.collab.candidates
         if self.collab is None or k <= 0 or self.settings.collab_weight == 0:
-            return
+            return {}
         try:
             wanted = k + len(filters.exclude_ids)
             video_ids = list(self.collab.collab_candidates(history, list(liked), wanted))
         except Exception as exc:  # the collaborative signal is optional; never fail a turn on it
             log.warning("collaborative candidates unavailable: %s", exc)
-            return
+            return {}
         added = 0
         for video_id in video_ids:
             if added >= k:
@@ -281,6 +299,7 @@ class Ranker:
             first = next((c for c in chunks if is_spoken(c)), chunks[0])
             pool[video_id] = _Pool(video, VideoHit(video, 0.0, (ChunkHit(first, 0.0),)))
             added += 1
+        return {v: rank for rank, v in enumerate(video_ids)}
 
     def _collab(
         self, history: Sequence[FeedbackEvent], ids: list[str], liked: Sequence[str]

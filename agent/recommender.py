@@ -40,8 +40,11 @@ from agent.conversation import (
     user_texts,
 )
 from agent.explain import Explainer, ReasonContext
+from agent.learn.reading import Vocabulary
+from agent.learn.stage import RankingModel
+from agent.learn.store import RankerStore, ranker_root
 from agent.llm.base import LLM, Completion
-from agent.pool import CandidatePool, Pool, RankedTurn, request_text
+from agent.pool import CandidatePool, Pool, RankedTurn, Stage, request_text
 from agent.ranking import TitleIndex
 from agent.references import DescribedVideos
 from agent.relay import Relay
@@ -132,6 +135,8 @@ class Recommender:
         llm: the language model (default: ``create_llm(settings.llm, ...)``, loaded on first use).
         users: the user store (default: ``UserStore(settings.sql_url)``).
         collab: the collaborative scorer, when one is fitted (``collab_score`` is 0 without).
+        learned: the learned ranker (default: the newest version ``vidrec train`` saved under
+            the data dir; the hand-tuned blend ranks until there is one).
     """
 
     def __init__(
@@ -142,6 +147,7 @@ class Recommender:
         llm: LLM | None = None,
         users: UserStore | None = None,
         collab: CollabScorer | None = None,
+        learned: RankingModel | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self._library = library
@@ -154,7 +160,15 @@ class Recommender:
             if collab is not None
             else Collaborative(self.settings.data_dir, self.settings.agent.collab)
         )
+        self.learned: RankingModel | None = (
+            learned
+            if learned is not None
+            else RankerStore(
+                ranker_root(self.settings.data_dir), self.settings.agent.learned.keep_versions
+            )
+        )
         self._build_lock = threading.Lock()
+        self._vocabulary: Vocabulary | None = None
         self._titles: TitleIndex | None = None
         self._described: DescribedVideos | None = None
         self._titles_at = 0.0
@@ -206,6 +220,7 @@ class Recommender:
             videos = self.library.videos()
             self._titles = TitleIndex(videos)
             self._described = DescribedVideos(videos)
+            self._vocabulary = Vocabulary(videos)
             self._titles_at = now
         return self._titles
 
@@ -214,6 +229,13 @@ class Recommender:
         self.title_index()
         assert self._described is not None
         return self._described
+
+    def vocabulary(self) -> Vocabulary:
+        """The library's tags, speakers and years for reading the dialogue (cached with the
+        titles)."""
+        self.title_index()
+        assert self._vocabulary is not None
+        return self._vocabulary
 
     def close(self) -> None:
         if self._users is not None:
@@ -426,11 +448,17 @@ class Recommender:
         *,
         rerank: bool | None = None,
         understanding: TurnUnderstanding | None = None,
+        stage: Stage = "auto",
+        history: list[FeedbackEvent] | None = None,
     ) -> RankedTurn:
         """The ranked candidates of a turn, without reply or reasons, and nothing stored.
 
         For evaluation, benchmarks and fast surfaces. ``rerank`` overrides
         ``settings.agent.rerank``; a given ``understanding`` skips the understanding call.
+        ``stage`` "off" ranks by the hand-tuned blend even when a learned ranker is trained;
+        "rows" (training the learned ranker) returns every candidate of the learned stage's pool
+        in the blend's order with its feature row, no rerank, ``k`` ignored. ``history``
+        replaces the stored one (a logged turn replayed with the history it had then).
         """
         messages, user_id, k = self._check(conversation, user_id, k)
         timings: dict[str, float] = {}
@@ -445,17 +473,24 @@ class Recommender:
                 search_text=search_text_of(None, messages),
                 wants_recommendations=True,
             )
-        history = self.users_store.history(user_id)
+        if history is None:
+            history = self.users_store.history(user_id)
+        rows = stage == "rows"
         pool = self._pool.ranked(
             messages,
             understanding,
             filters,
             history,
             timings,
-            rerank=self.settings.agent.rerank if rerank is None else rerank,
+            rerank=False if rows else self.settings.agent.rerank if rerank is None else rerank,
             k=k,
             shown=self._shown(user_id, messages, history),
+            stage=stage,
         )
+        if rows:
+            return RankedTurn(
+                understanding, pool.candidates, timings, pool.references, pool.features
+            )
         return RankedTurn(understanding, pool.candidates[:k], timings, pool.references)
 
     def _chat_reply(self, messages: Sequence[Message]) -> Iterator[str]:

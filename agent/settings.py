@@ -111,6 +111,29 @@ class CollabSettings(Section):
     seed: int = 42
 
 
+class LearnedSettings(Section):
+    """The learned ranking stage (agent/learn): LightGBM lambdarank over every signal, trained by
+    `vidrec train` on the logged conversations; without a trained version the hand-tuned blend
+    ranks."""
+
+    enabled: bool = Field(
+        True, description="rank with the newest trained version when there is one (off: the blend)"
+    )
+    pool: int = Field(
+        100, ge=1, description="candidates the learned stage orders (the blend's best this many)"
+    )
+    min_turns: int = Field(
+        50,
+        ge=2,
+        description="logged turns with a liked pick among their candidates needed to train; "
+        "fewer: no version is saved and the blend keeps ranking",
+    )
+    reading: bool = Field(
+        True, description="the dialogue's genres, tags, years and speakers as features"
+    )
+    keep_versions: int = 3
+
+
 class LengthSettings(Section):
     """Duration limits that vague phrases map to (agent/lengths.py), in minutes; hard limits.
 
@@ -167,6 +190,7 @@ class AgentSettings(Section):
         0.5, description="how strongly similarity to disliked videos lowers a candidate's score"
     )
     collab: CollabSettings = CollabSettings()
+    learned: LearnedSettings = LearnedSettings()
     lengths: LengthSettings = LengthSettings()
 
 
