@@ -65,6 +65,10 @@ class EvalOptions:
         collab: vidrec with its collaborative model (False: content and profile only).
         sessions: the training dialogues as conversation sessions (False: as imported history).
         cross_fit: also report vidrec with ``agent.collab_weight`` cross-fitted on the folds.
+        learned: vidrec with its learned ranking stage, fitted on the other folds' cases
+            (False: the hand-tuned blend).
+        learned_cases: at most this many cases of the file make the learned ranker's training
+            rows (None: all).
     """
 
     task: Task
@@ -81,6 +85,8 @@ class EvalOptions:
     collab: bool = True
     sessions: bool = True
     cross_fit: bool = False
+    learned: bool = True
+    learned_cases: int | None = 1500
 
 
 def sample(items: Sequence[T], limit: int | None, seed: int) -> list[T]:

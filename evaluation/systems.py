@@ -225,6 +225,11 @@ class HybridSystem:
         return [h.video.id for h in hits]
 
 
+def eval_user_id(case_id: str) -> str:
+    """The fresh user a case is ranked for (stable across runs)."""
+    return "eval-" + hashlib.sha256(case_id.encode("utf-8")).hexdigest()[:16]
+
+
 class VidrecSystem:
     """The shipped ``Recommender`` ranking the conversation's turn, a fresh user per case.
 
@@ -242,7 +247,7 @@ class VidrecSystem:
         self.cases = 0
 
     def rank(self, request: RankRequest, k: int) -> list[str]:
-        user_id = "eval-" + hashlib.sha256(request.id.encode("utf-8")).hexdigest()[:16]
+        user_id = eval_user_id(request.id)
         clock = time.perf_counter()
         turn = self.recommender.rank(list(request.context), user_id, k=k, filters=_filters(request))
         self.seconds["total"] += time.perf_counter() - clock

@@ -212,3 +212,28 @@ def test_cross_fitting_the_collab_weight_is_a_row_of_the_same_command(settings: 
     row = report.system("vidrec-crossfit")
     assert row.n == 3 and 0.0 <= row.metrics["Recall@10"] <= 1.0 and "ILD@10" in row.metrics
     assert any(n.startswith("vidrec-crossfit: collab_weight per fold") for n in report.notes)
+
+
+def test_the_learned_ranker_is_fitted_per_fold_on_the_other_folds_only(
+    settings: Settings,
+) -> None:
+    learned = settings.agent.learned.model_copy(update={"min_turns": 2})
+    few = settings.model_copy(
+        update={"agent": settings.agent.model_copy(update={"learned": learned})}
+    )
+    report = run_eval(_redial(systems=("vidrec",), folds=2), few)
+    note = next(n for n in report.notes if n.startswith("vidrec learned ranker"))
+    assert "with the dialogue reading" in note
+    # each fold's ranker is fitted on the cases outside it, or not at all when too few
+    assert "fold 0:" in note and "fold 1:" in note
+    assert "errors" not in report.system("vidrec").metrics
+
+    default = run_eval(_redial(systems=("vidrec",), folds=2), settings)  # min_turns 50
+    note = next(n for n in default.notes if n.startswith("vidrec learned ranker"))
+    assert "no learned ranker" in note and "min_turns = 50" in note
+
+    off = run_eval(_redial(systems=("vidrec",), folds=2, learned=False), settings)
+    assert any("learned ranker: off (--no-learned)" in n for n in off.notes)
+    assert (
+        off.system("vidrec").metrics["Recall@10"] == default.system("vidrec").metrics["Recall@10"]
+    )
