@@ -87,8 +87,7 @@ def fit_learned_folds(
             continue
         out.notes.append(
             f"fold {fold}: {data.turns} training turns ({len(data.labels)} rows), "
-            f"{ranker.meta.rounds} rounds; top features "
-            + ", ".join(ranker.importance_lines(5))
+            f"{ranker.meta.rounds} rounds; top features " + ", ".join(ranker.importance_lines(5))
         )
     out.seconds = time.perf_counter() - start
     return out

@@ -69,6 +69,8 @@ class EvalOptions:
             (False: the hand-tuned blend).
         learned_cases: at most this many cases of the file make the learned ranker's training
             rows (None: all).
+        random_ties: MovieLens: order ratings with equal timestamps at random (``seed``)
+            instead of by movie id.
     """
 
     task: Task
@@ -87,6 +89,7 @@ class EvalOptions:
     cross_fit: bool = False
     learned: bool = True
     learned_cases: int | None = 1500
+    random_ties: bool = False
 
 
 def sample(items: Sequence[T], limit: int | None, seed: int) -> list[T]:

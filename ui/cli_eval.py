@@ -95,6 +95,12 @@ def eval_cmd(
         min=1,
         help="At most N cases of the file make the learned ranker's training rows.",
     ),
+    random_ties: bool = typer.Option(
+        False,
+        "--random-ties",
+        help="MovieLens: order ratings with equal timestamps at random (--seed) instead of by "
+        "movieId ascending.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Score vidrec and baselines on a public benchmark; print a table, write a JSON report."""
@@ -128,6 +134,7 @@ def eval_cmd(
         cross_fit=cross_fit,
         learned=learned,
         learned_cases=learned_cases,
+        random_ties=random_ties,
     )
     report = run_eval(options, settings, progress=make_progress(enabled=not quiet))
     stdout = Console()

@@ -177,7 +177,9 @@ class LearnedRanker:
         total = float(np.sum(gains)) or 1.0
         meta = RankerMeta(
             features=FEATURES,
-            importances={n: round(float(g) / total, 4) for n, g in zip(FEATURES, gains, strict=True)},
+            importances={
+                n: round(float(g) / total, 4) for n, g in zip(FEATURES, gains, strict=True)
+            },
             turns=data.turns,
             rows=len(data.labels),
             positives=int(np.sum(data.labels > 0)),

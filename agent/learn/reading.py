@@ -82,7 +82,32 @@ MOODS: dict[str, tuple[str, ...]] = {
     "soldiers": ("war",),
 }
 _NEGATIONS = frozenset(
-    ["not", "no", "don't", "dont", "didn't", "didnt", "hate", "hated", "dislike", "disliked", "isn't", "isnt", "aren't", "arent", "without", "never", "nothing", "avoid", "can't", "cant", "won't", "wont", "neither", "nor"]
+    [
+        "not",
+        "no",
+        "don't",
+        "dont",
+        "didn't",
+        "didnt",
+        "hate",
+        "hated",
+        "dislike",
+        "disliked",
+        "isn't",
+        "isnt",
+        "aren't",
+        "arent",
+        "without",
+        "never",
+        "nothing",
+        "avoid",
+        "can't",
+        "cant",
+        "won't",
+        "wont",
+        "neither",
+        "nor",
+    ]
 )
 _NEGATION_REACH = 4  # words before a tag that can negate it
 _MAX_NGRAM = 3
