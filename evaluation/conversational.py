@@ -24,7 +24,7 @@ from evaluation.conv_collab import FoldModels, fold_of, train_fold_models
 from evaluation.crossfit import COLLAB_WEIGHTS, cross_fitted_lists
 from evaluation.dialogues import ConvCase, Dialogue, context_query, extract_all
 from evaluation.inspired import load_inspired, load_youtube_map
-from evaluation.learned_eval import fit_learned_folds
+from evaluation.learned_eval import learned_stage
 from evaluation.metrics import catalogue_coverage, intra_list_diversity, mean, ranking_metrics
 from evaluation.movies import CatalogueBuilder, MovieLens
 from evaluation.redial import load_redial
@@ -191,8 +191,20 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
                 )
                 report.notes.extend(f"vidrec collaborative {note}" for note in models.notes)
             vidrec, llm = _vidrec(options, settings, ev_settings, library, models, dialogue_of)
-            report.notes.extend(_learned(options, vidrec, models, all_cases, ev_settings, progress))
+            notes, variants = learned_stage(
+                options,
+                vidrec,
+                models,
+                all_cases,
+                ev_settings,
+                progress,
+                lambda tried, fold_models=models: _vidrec(  # type: ignore[misc]
+                    options, settings, tried, library, fold_models, dialogue_of
+                )[0],
+            )
+            report.notes.extend(notes)
             systems.append(vidrec)
+            systems.extend(variants)
             llms.append(llm)
             timed.extend(vidrec.systems.values() if isinstance(vidrec, RoutedSystem) else [vidrec])
             if options.cross_fit and models is not None and options.train is None:
@@ -316,48 +328,6 @@ def _vidrec(
         ),
         llm,
     )
-
-
-def _learned(
-    options: EvalOptions,
-    vidrec: VidrecSystem | RoutedSystem,
-    models: FoldModels | None,
-    all_cases: Sequence[ConvCase],
-    ev_settings: Settings,
-    progress: Progress,
-) -> list[str]:
-    """Fit the learned ranking stage per fold (:mod:`evaluation.learned_eval`), or switch it off
-    (``--no-learned``, or no cross-fitted collaborative models to compute its rows with)."""
-    per_fold = (
-        {k: s for k, s in vidrec.systems.items() if isinstance(s, VidrecSystem)}
-        if isinstance(vidrec, RoutedSystem)
-        else {}
-    )
-    everyone = list(per_fold.values()) or ([vidrec] if isinstance(vidrec, VidrecSystem) else [])
-    for system in everyone:
-        system.recommender.learned = None  # the blend, unless fitted below
-    if not options.learned:
-        return ["vidrec learned ranker: off (--no-learned): the hand-tuned blend ranks"]
-    if models is None or options.train is not None or not per_fold:
-        return [
-            "vidrec learned ranker: not fitted (its training rows need the per-fold models of "
-            "--folds cross-fitting, which --no-collab and --train do not give): the hand-tuned "
-            "blend ranks"
-        ]
-    learned = fit_learned_folds(
-        all_cases,
-        per_fold,
-        lambda case: models.key(case.dialogue_id),
-        ev_settings.agent.learned,
-        progress,
-        max_cases=options.learned_cases,
-        seed=options.seed,
-    )
-    reading = "with" if ev_settings.agent.learned.reading else "without (--no-reading)"
-    return [
-        f"vidrec learned ranker (LightGBM lambdarank, {reading} the dialogue reading), fitted "
-        f"per fold on the other folds' cases in {learned.seconds:.0f}s: " + "; ".join(learned.notes)
-    ]
 
 
 def _add_diversity(

@@ -30,6 +30,7 @@ from retrieval.settings import SearchSettings
 from retrieval.types import SearchFilters
 
 if TYPE_CHECKING:
+    from agent.pool import Stage
     from agent.recommender import Recommender
     from retrieval.library import Library
 
@@ -238,18 +239,27 @@ class VidrecSystem:
     stage are summed in ``seconds`` (``cases`` counts the turns).
     """
 
-    name = "vidrec"
-
-    def __init__(self, recommender: Recommender, description: str) -> None:
+    def __init__(
+        self,
+        recommender: Recommender,
+        description: str,
+        *,
+        name: str = "vidrec",
+        stage: Stage = "auto",
+    ) -> None:
         self.recommender = recommender
         self.description = description
+        self.name = name
+        self.stage: Stage = stage  # "off": the hand-tuned blend even with a learned ranker
         self.seconds: dict[str, float] = defaultdict(float)
         self.cases = 0
 
     def rank(self, request: RankRequest, k: int) -> list[str]:
         user_id = eval_user_id(request.id)
         clock = time.perf_counter()
-        turn = self.recommender.rank(list(request.context), user_id, k=k, filters=_filters(request))
+        turn = self.recommender.rank(
+            list(request.context), user_id, k=k, filters=_filters(request), stage=self.stage
+        )
         self.seconds["total"] += time.perf_counter() - clock
         for stage, seconds in turn.timings.items():
             self.seconds[stage] += seconds

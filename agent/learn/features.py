@@ -30,7 +30,7 @@ import numpy as np
 from agent.learn.reading import Reading, agreement
 from agent.types import Candidate
 
-__all__ = ["FEATURES", "MISSING_RANK", "TurnContext", "feature_matrix"]
+__all__ = ["FEATURES", "MISSING_RANK", "READING_FEATURES", "TurnContext", "feature_matrix"]
 
 MISSING_RANK = 200.0
 FEATURES: tuple[str, ...] = (
@@ -59,6 +59,8 @@ FEATURES: tuple[str, ...] = (
     "user_turns",
     "liked_in_dialogue",
 )
+
+READING_FEATURES = ("tag_hits", "tag_share", "tags_avoided", "year_agree", "speaker_named")
 
 
 @dataclass(frozen=True)

@@ -226,7 +226,10 @@ def test_the_learned_ranker_is_fitted_per_fold_on_the_other_folds_only(
     assert "with the dialogue reading" in note
     # each fold's ranker is fitted on the cases outside it, or not at all when too few
     assert "fold 0:" in note and "fold 1:" in note
-    assert "errors" not in report.system("vidrec").metrics
+    # the ablation rows of the same run: the blend alone, and the stage without the reading
+    assert [s.name for s in report.systems] == ["vidrec", "vidrec-blend", "vidrec-noreading"]
+    for row in report.systems:
+        assert "errors" not in row.metrics, report.notes
 
     default = run_eval(_redial(systems=("vidrec",), folds=2), settings)  # min_turns 50
     note = next(n for n in default.notes if n.startswith("vidrec learned ranker"))
@@ -234,6 +237,7 @@ def test_the_learned_ranker_is_fitted_per_fold_on_the_other_folds_only(
 
     off = run_eval(_redial(systems=("vidrec",), folds=2, learned=False), settings)
     assert any("learned ranker: off (--no-learned)" in n for n in off.notes)
-    assert (
-        off.system("vidrec").metrics["Recall@10"] == default.system("vidrec").metrics["Recall@10"]
-    )
+    assert [s.name for s in off.systems] == ["vidrec"]
+    blend = default.system("vidrec-blend").metrics
+    assert off.system("vidrec").metrics == {**blend, **off.system("vidrec").metrics}
+    assert off.system("vidrec").metrics["Recall@10"] == blend["Recall@10"]
