@@ -21,7 +21,7 @@ from agent.collab import CollabScorer
 from agent.conversation import last_user, user_texts
 from agent.learn.features import feature_matrix
 from agent.learn.reading import Vocabulary
-from agent.learn.stage import RankingModel, learned_order, turn_context
+from agent.learn.stage import RankingModel, diversified, learned_order, turn_context
 from agent.llm.base import LLM
 from agent.profile import ProfileWeights, UserProfile, build_profile
 from agent.query import turn_query
@@ -257,6 +257,7 @@ class CandidatePool:
         features = feature_matrix(candidates, vectors, context)
         if model is not None:
             candidates, features = learned_order(model, candidates, features)
+            candidates, features = diversified(candidates, features, vectors, cfg.diversity_lambda)
             candidates, features = candidates[: cfg.candidates], features[: cfg.candidates]
         timings["learned"] = time.perf_counter() - clock
         return Pool(candidates, profile, seeds, references, features)

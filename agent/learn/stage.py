@@ -16,13 +16,14 @@ from typing import Protocol
 
 import numpy as np
 
+from agent.diversity import mmr_rerank
 from agent.learn.features import TurnContext
 from agent.learn.model import LearnedRanker
 from agent.learn.reading import Reading, Vocabulary, read_dialogue
 from agent.profile import UserProfile
 from agent.types import Candidate
 
-__all__ = ["DIALOGUE_CHARS", "RankingModel", "learned_order", "turn_context"]
+__all__ = ["DIALOGUE_CHARS", "RankingModel", "diversified", "learned_order", "turn_context"]
 
 log = logging.getLogger(__name__)
 
@@ -83,3 +84,23 @@ def learned_order(
     order = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
     ranked = [replace(candidates[i], score=float(scores[i])) for i in order]
     return ranked, features[order]
+
+
+def diversified(
+    candidates: Sequence[Candidate],
+    features: np.ndarray,
+    vectors: Mapping[str, np.ndarray],
+    diversity_lambda: float,
+) -> tuple[list[Candidate], np.ndarray]:
+    """MMR over the learned order (``agent.diversity``, as the blend's order gets it), the learned
+    scores scaled to [0, 1] over the pool first so that ``diversity_lambda`` means the same."""
+    if diversity_lambda >= 1.0 or len(candidates) < 3:
+        return list(candidates), features
+    scores = np.array([c.score for c in candidates], dtype=np.float64)
+    spread = float(scores.max() - scores.min())
+    relevance = (scores - scores.min()) / spread if spread > 0 else np.ones_like(scores)
+    ids = [c.video.id for c in candidates]
+    order = mmr_rerank(ids, relevance, vectors, len(ids), diversity_lambda)
+    position = {video_id: n for n, video_id in enumerate(ids)}
+    rows = [position[video_id] for video_id in order]
+    return [candidates[i] for i in rows], features[rows]

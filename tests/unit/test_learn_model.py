@@ -129,3 +129,20 @@ def test_a_model_of_other_features_is_refused(tmp_path: Path) -> None:
     (tmp_path / "v0001" / "meta.json").write_text("{}")
     with pytest.raises(LearnedRankerError, match="vidrec train"):
         LearnedRanker.load(tmp_path / "v0001")
+
+
+def test_the_learned_order_is_diversified_like_the_blend() -> None:
+    from agent.learn.stage import diversified
+
+    candidates = [
+        _candidate("a", score=3.0),
+        _candidate("a2", score=2.9),  # a near copy of a
+        _candidate("b", score=2.0),
+    ]
+    vectors = {"a": np.array([1.0, 0.0]), "a2": np.array([1.0, 0.01]), "b": np.array([0.0, 1.0])}
+    rows = np.arange(3, dtype=np.float32)[:, None]
+    same, same_rows = diversified(candidates, rows, vectors, 1.0)
+    assert [c.video.id for c in same] == ["a", "a2", "b"]
+    mixed, mixed_rows = diversified(candidates, rows, vectors, 0.5)
+    assert [c.video.id for c in mixed] == ["a", "b", "a2"]
+    assert mixed_rows[:, 0].tolist() == [0.0, 2.0, 1.0]  # the rows follow their candidates
