@@ -141,7 +141,7 @@ def test_the_learned_order_is_diversified_like_the_blend() -> None:
     ]
     vectors = {"a": np.array([1.0, 0.0]), "a2": np.array([1.0, 0.01]), "b": np.array([0.0, 1.0])}
     rows = np.arange(3, dtype=np.float32)[:, None]
-    same, same_rows = diversified(candidates, rows, vectors, 1.0)
+    same, _ = diversified(candidates, rows, vectors, 1.0)
     assert [c.video.id for c in same] == ["a", "a2", "b"]
     mixed, mixed_rows = diversified(candidates, rows, vectors, 0.5)
     assert [c.video.id for c in mixed] == ["a", "b", "a2"]
