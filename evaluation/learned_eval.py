@@ -134,9 +134,9 @@ def learned_stage(
 ) -> tuple[list[str], list[System]]:
     """Fit the stage per fold into ``vidrec`` (or switch it off: ``--no-learned``, or no
     cross-fitted collaborative models to compute its rows with); returns notes and the ablation
-    rows of the same run: ``vidrec-blend`` (the same recommenders, ``stage="off"``) and
-    ``vidrec-noreading`` (``rebuild`` with the reading off, rankers fitted without its
-    features)."""
+    rows of the same run when a ranker was fitted: ``vidrec-blend`` (the same recommenders,
+    ``stage="off"``) and ``vidrec-noreading`` (``rebuild`` with the reading off, rankers fitted
+    without its features)."""
     per_fold = (
         {k: s for k, s in vidrec.systems.items() if isinstance(s, VidrecSystem)}
         if isinstance(vidrec, RoutedSystem)
@@ -170,6 +170,8 @@ def learned_stage(
         f"fold on the other folds' cases ({len(rows.rows)} cases' rows in {rows.seconds:.0f}s): "
         + "; ".join(fitted.notes)
     ]
+    if not any(fitted.rankers.values()):
+        return notes, []  # every fold ranks by the blend: the ablation rows would repeat it
     blend = RoutedSystem(
         "vidrec-blend",
         "vidrec without the learned stage (the hand-tuned blend), same run and recommenders",

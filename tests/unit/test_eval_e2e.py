@@ -237,7 +237,11 @@ def test_the_learned_ranker_is_fitted_per_fold_on_the_other_folds_only(
 
     off = run_eval(_redial(systems=("vidrec",), folds=2, learned=False), settings)
     assert any("learned ranker: off (--no-learned)" in n for n in off.notes)
+    # no fold had enough turns: every fold ranks by the blend, so no ablation rows either
+    assert [s.name for s in default.systems] == ["vidrec"]
     assert [s.name for s in off.systems] == ["vidrec"]
-    blend = default.system("vidrec-blend").metrics
-    assert off.system("vidrec").metrics == {**blend, **off.system("vidrec").metrics}
-    assert off.system("vidrec").metrics["Recall@10"] == blend["Recall@10"]
+    assert (
+        off.system("vidrec").metrics["Recall@10"] == default.system("vidrec").metrics["Recall@10"]
+    )
+    blend = report.system("vidrec-blend").metrics
+    assert blend["Recall@10"] == off.system("vidrec").metrics["Recall@10"]
