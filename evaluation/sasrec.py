@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from evaluation.baselines import Scorer
-
 __all__ = ["SASRecConfig", "sasrec_scorer"]
+
+Scorer = Callable[[np.ndarray], np.ndarray]  # as evaluation.baselines.Scorer (no import: a circle)
 
 log = logging.getLogger(__name__)
 
