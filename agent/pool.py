@@ -238,6 +238,7 @@ class CandidatePool:
             timings=timings,
             limit=max(cfg.learned.pool, cfg.candidates) if learned else None,
             diversify=not learned,
+            popular=cfg.learned.popular if learned else 0,
         )
         if not learned or not candidates:
             return Pool(candidates, profile, seeds, references)

@@ -120,7 +120,10 @@ class LearnedSettings(Section):
         True, description="rank with the newest trained version when there is one (off: the blend)"
     )
     pool: int = Field(
-        100, ge=1, description="candidates the learned stage orders (the blend's best this many)"
+        100, ge=1, description="hits asked of the hybrid search when the learned stage ranks"
+    )
+    popular: int = Field(
+        50, ge=0, description="the most popular videos the stage adds as candidates (0: none)"
     )
     min_turns: int = Field(
         50,

@@ -9,7 +9,8 @@ column per name in :data:`FEATURES`:
   the user said (the embedder);
 * taste: the profile score, the closest liked and disliked video of this conversation (cosine);
 * collaborative (what :class:`agent.collab.CollabScorer` gives): the blended score, whether there
-  was a signal, the rank among its candidates, the log of its popularity;
+  was a signal, the rank among its candidates, the log of its popularity and the popularity rank
+  (the stage adds the most popular videos as candidates);
 * the dialogue reading (:mod:`agent.learn.reading`): tags asked for / said against, the years,
   the speaker;
 * the user: whether the history liked, disliked or saw the candidate (normally excluded, seen
@@ -48,6 +49,7 @@ FEATURES: tuple[str, ...] = (
     "collab_known",
     "collab_rank",
     "popularity_log",
+    "popular_rank",
     "tag_hits",
     "tag_share",
     "tags_avoided",
@@ -119,6 +121,7 @@ def feature_matrix(
             1.0 if collab_known else 0.0,
             _rank(ranks, "collab"),
             math.log1p(max(0.0, context.popularity.get(video_id, 0.0))),
+            _rank(ranks, "popular"),
             float(agree.tags),
             agree.tag_share,
             float(agree.avoided),

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from agent.learn.cases import Step, logged_cases, ranking_cases
-from agent.learn.features import FEATURES
+from agent.learn.features import FEATURES, MISSING_RANK
 from agent.learn.model import LearnedRanker
 from agent.learn.store import RankerStore, ranker_root
 from agent.learn.training import train_ranker
@@ -132,3 +132,50 @@ def test_vidrec_train_replays_logged_turns_and_saves_a_version(
     )
     fallback = train_ranker(strict)
     assert fallback.model is None and "min_turns = 1000" in fallback.reason
+
+
+class Popular:
+    """A collaborative scorer with popularity only (no scores, no candidates)."""
+
+    model_dir = None
+
+    def collab_scores(
+        self, history: object, video_ids: list[str], seeds: object = ()
+    ) -> np.ndarray:
+        return np.full(len(video_ids), np.nan)
+
+    def collab_candidates(self, history: object, seeds: object, k: int) -> list[str]:
+        return []
+
+    def collab_weight(self, profile_weight: float, default: float) -> float:
+        return default
+
+    def popularity(self) -> dict[str, float]:
+        return {"climate": 40.0, "creativity": 10.0}
+
+    def export_user(self, user_id: str) -> dict[str, list[float]]:
+        return {}
+
+    def forget_user(self, user_id: str) -> int:
+        return 0
+
+
+def test_the_stage_adds_the_most_popular_videos_as_candidates(base: Recommender) -> None:
+    rec = Recommender(base.settings, library=base.library, llm=FakeLLM(), users=base.users_store)
+    rec.collab = Popular()
+    turn = rec.rank([Message("user", "talks about going to mars")], "u-popular", stage="rows")
+    assert turn.features is not None
+    ids = [c.video.id for c in turn.candidates]
+    assert "climate" in ids and "creativity" in ids
+    column = FEATURES.index("popular_rank")
+    assert turn.features[ids.index("climate"), column] == 0
+    assert turn.features[ids.index("creativity"), column] == 1
+    assert all(
+        turn.features[ids.index(v), column] == MISSING_RANK
+        for v in ids[:2]
+        if v not in {"climate", "creativity"}
+    )
+    # with nothing popular (no collaborative model), no video has a popularity rank
+    plain = base.rank([Message("user", "talks about going to mars")], "u-popular", stage="rows")
+    assert plain.features is not None
+    assert set(plain.features[:, column].tolist()) == {MISSING_RANK}
