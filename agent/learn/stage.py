@@ -23,11 +23,11 @@ from agent.learn.reading import Reading, Vocabulary, read_dialogue
 from agent.profile import UserProfile
 from agent.types import Candidate
 
-__all__ = ["DIALOGUE_CHARS", "RankingModel", "diversified", "learned_order", "turn_context"]
+__all__ = ["DIALOGUE_TURNS", "RankingModel", "diversified", "learned_order", "turn_context"]
 
 log = logging.getLogger(__name__)
 
-DIALOGUE_CHARS = 1200  # the embedder reads ~256 word pieces: the newest user words are kept
+DIALOGUE_TURNS = 4  # the dialogue vector: the mean of the newest user turns' vectors
 
 
 class RankingModel(Protocol):
@@ -56,10 +56,16 @@ def turn_context(
         liked / disliked: videos the conversation liked / disliked (resolved ids).
         vocabulary: the catalogue's metadata vocabulary (None: no dialogue reading).
     """
-    texts = [t for t in user_words if t.strip()]
+    # the texts as the search embedded them (agent.query.turn_query), so that the embedder's
+    # query cache answers: no new embedding for a turn the search already read
+    texts = [" ".join(t.split()) for t in user_words if t.strip()]
     latest = embed(texts[-1]) if texts else None
-    together = " ".join(texts)[-DIALOGUE_CHARS:]
-    dialogue = embed(together) if len(texts) > 1 else latest
+    dialogue = latest
+    if len(texts) > 1:
+        earlier = [embed(t) for t in texts[-DIALOGUE_TURNS:]]
+        mean = np.mean(earlier, axis=0)
+        norm = float(np.linalg.norm(mean))
+        dialogue = mean / norm if norm > 0 else latest
     reading = read_dialogue(texts, vocabulary) if vocabulary is not None else Reading()
     return TurnContext(
         latest=latest,
