@@ -120,7 +120,10 @@ class LearnedSettings(Section):
         True, description="rank with the newest trained version when there is one (off: the blend)"
     )
     pool: int = Field(
-        100, ge=1, description="hits asked of the hybrid search when the learned stage ranks"
+        50,
+        ge=1,
+        description="hits asked of the hybrid search when the learned stage ranks (100 cost "
+        "about 0.3 s more per turn than 50 on the shared 2-core box, benchmarks/learned_stage.py)",
     )
     popular: int = Field(
         50, ge=0, description="the most popular videos the stage adds as candidates (0: none)"
