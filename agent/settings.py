@@ -122,8 +122,9 @@ class LearnedSettings(Section):
     pool: int = Field(
         50,
         ge=1,
-        description="hits asked of the hybrid search when the learned stage ranks (100 cost "
-        "about 0.3 s more per turn than 50 on the shared 2-core box, benchmarks/learned_stage.py)",
+        description="hits asked of the hybrid search when the learned stage ranks (with 100 the "
+        "stage's turn was slower: per-turn difference p50 345 ms against 141 ms with 50, one run "
+        "each of benchmarks/learned_stage.py on the shared 2-core box)",
     )
     popular: int = Field(
         50, ge=0, description="the most popular videos the stage adds as candidates (0: none)"
