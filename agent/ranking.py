@@ -144,6 +144,7 @@ class _Pool:
     video: Video
     hit: VideoHit
     content_rank: int | None = None
+    similar_rank: int | None = None  # best rank among the similar-to-liked / profile hits
 
 
 class Ranker:
@@ -167,6 +168,8 @@ class Ranker:
         history: Sequence[FeedbackEvent] = (),
         limit: int | None = None,
         timings: dict[str, float] | None = None,
+        diversify: bool = True,
+        popular: int = 0,
     ) -> list[Candidate]:
         """Scored candidates, best first.
 
@@ -180,6 +183,10 @@ class Ranker:
             history: the user's events (for the collaborative scorer).
             limit: how many to return (default: ``AgentSettings.candidates``).
             timings: if given, seconds spent are added under "retrieve" and "rank".
+            diversify: MMR-diversify the list and keep ``limit`` (off when a learned stage
+                orders it next: the whole pool is returned).
+            popular: also this many of the most popular videos (the collaborative model's
+                popularity) as candidates (the learned stage asks for them).
         """
         clock = time.perf_counter()
         n = limit or self.settings.candidates
@@ -204,11 +211,17 @@ class Ranker:
             vector_queries.append(profile.vector)
             per_query = max(LIKED_K, n // 2)
         for vector in vector_queries:
-            for hit in self.library.search_by_vector(vector, filters, k=per_query):
+            hits = self.library.search_by_vector(vector, filters, k=per_query)
+            for rank, hit in enumerate(hits):
                 if hit.video.id not in pool and passes(hit.video, filters) and hit.chunks:
                     pool[hit.video.id] = _Pool(hit.video, hit)
+                if hit.video.id in pool:
+                    entry = pool[hit.video.id]
+                    if entry.similar_rank is None or rank < entry.similar_rank:
+                        entry.similar_rank = rank
 
-        self._add_collab_candidates(pool, filters, history, liked)
+        collab_ranks = self._add_collab_candidates(pool, filters, history, liked)
+        popular_ranks = self._add_popular_candidates(pool, filters, popular)
 
         if timings is not None:
             timings["retrieve"] = timings.get("retrieve", 0.0) + time.perf_counter() - clock
@@ -239,6 +252,16 @@ class Ranker:
             co = collab[i]
             score = (1 - h) * content + h * taste + c * co
             best = evidence_of(entry.hit)
+            ranks = {
+                name: r
+                for name, r in (
+                    ("search", entry.content_rank),
+                    ("similar", entry.similar_rank),
+                    ("collab", collab_ranks.get(video_id)),
+                    ("popular", popular_ranks.get(video_id)),
+                )
+                if r is not None
+            }
             candidates.append(
                 Candidate(
                     video=entry.video,
@@ -250,13 +273,49 @@ class Ranker:
                     evidence_text=best.text,
                     evidence_start=best.start,
                     evidence_end=best.end,
+                    source_ranks=ranks,
                 )
             )
         candidates.sort(key=lambda c: -c.score)
-        ranked = self._diversify(candidates, video_vectors)[:n]
+        # the learned stage (diversify off) orders the whole pool: nothing is cut here
+        ranked = self._diversify(candidates, video_vectors)[:n] if diversify else candidates
         if timings is not None:
             timings["rank"] = timings.get("rank", 0.0) + time.perf_counter() - clock
         return ranked
+
+    def _add_popular_candidates(
+        self, pool: dict[str, _Pool], filters: SearchFilters, k: int
+    ) -> dict[str, int]:
+        """Add the ``k`` most popular videos that pass the filters; returns the popularity rank
+        of the most popular ``k`` (whether or not another source found them first)."""
+        if self.collab is None or k <= 0:
+            return {}
+        try:
+            counts = self.collab.popularity()
+        except Exception as exc:  # the collaborative signal is optional; never fail a turn on it
+            log.warning("popularity unavailable: %s", exc)
+            return {}
+        ranks: dict[str, int] = {}
+        for video_id, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            if len(ranks) >= k:
+                break
+            if video_id in filters.exclude_ids:
+                continue
+            ranks[video_id] = len(ranks)
+            if video_id not in pool:
+                self._add_by_id(pool, video_id, filters)
+        return ranks
+
+    def _add_by_id(self, pool: dict[str, _Pool], video_id: str, filters: SearchFilters) -> bool:
+        """Add a video found by a signal without a text hit (evidence: its first spoken chunk,
+        else its first chunk); False when it is gone or fails the filters."""
+        video = self.library.get_video(video_id)
+        chunks = self.library.chunks(video_id) if video is not None else []
+        if video is None or not chunks or not passes(video, filters):
+            return False
+        first = next((c for c in chunks if is_spoken(c)), chunks[0])
+        pool[video_id] = _Pool(video, VideoHit(video, 0.0, (ChunkHit(first, 0.0),)))
+        return True
 
     def _add_collab_candidates(
         self,
@@ -264,31 +323,27 @@ class Ranker:
         filters: SearchFilters,
         history: Sequence[FeedbackEvent],
         liked: Sequence[str],
-    ) -> None:
+    ) -> dict[str, int]:
         """Add the scorer's best videos that pass the filters (evidence: their first spoken
-        chunk, else their first chunk)."""
+        chunk, else their first chunk); returns each of its candidates' rank among them."""
         k = self.settings.collab.candidates
         if self.collab is None or k <= 0 or self.settings.collab_weight == 0:
-            return
+            return {}
         try:
             wanted = k + len(filters.exclude_ids)
             video_ids = list(self.collab.collab_candidates(history, list(liked), wanted))
         except Exception as exc:  # the collaborative signal is optional; never fail a turn on it
             log.warning("collaborative candidates unavailable: %s", exc)
-            return
+            return {}
         added = 0
         for video_id in video_ids:
             if added >= k:
                 break
             if video_id in pool or video_id in filters.exclude_ids:
                 continue
-            video = self.library.get_video(video_id)
-            chunks = self.library.chunks(video_id) if video is not None else []
-            if video is None or not chunks or not passes(video, filters):
-                continue
-            first = next((c for c in chunks if is_spoken(c)), chunks[0])
-            pool[video_id] = _Pool(video, VideoHit(video, 0.0, (ChunkHit(first, 0.0),)))
-            added += 1
+            if self._add_by_id(pool, video_id, filters):
+                added += 1
+        return {v: rank for rank, v in enumerate(video_ids)}
 
     def _collab(
         self, history: Sequence[FeedbackEvent], ids: list[str], liked: Sequence[str]

@@ -26,40 +26,34 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from agent import privacy
-from agent.coldstart import cold_start_candidates
 from agent.collab import Collaborative, CollabScorer
 from agent.conversation import (
     Conversation,
-    last_user,
     normalise_conversation,
     render_conversation,
     user_texts,
 )
 from agent.explain import Explainer, ReasonContext
-from agent.feedback import is_positive
+from agent.learn.reading import Vocabulary
+from agent.learn.stage import RankingModel
+from agent.learn.store import RankerStore, ranker_root
 from agent.llm.base import LLM, Completion
-from agent.mentions import Mention, conversation_mentions, seeds_of, turn_feedback
-from agent.profile import ProfileWeights, UserProfile, build_profile
-from agent.query import turn_query
-from agent.ranking import Ranker, TitleIndex
-from agent.references import DescribedVideos, resolve_by_search
+from agent.pool import CandidatePool, Pool, RankedTurn, Stage, request_text
+from agent.ranking import TitleIndex
+from agent.references import DescribedVideos
 from agent.relay import Relay
-from agent.rerank import Reranker
 from agent.settings import Settings
 from agent.text import content_words
 from agent.turn import NOTHING_FOUND, TELL_ME_MORE, TurnState, lead_line
 from agent.types import (
     Answer,
     AnswerEvent,
-    Candidate,
     FeedbackEvent,
     FeedbackKind,
     Message,
@@ -85,33 +79,11 @@ log = logging.getLogger(__name__)
 __all__ = ["Conversation", "RankedTurn", "Recommender"]
 
 MAX_K = 50
-PROFILE_EVENTS = 500  # the most recent events that shape the profile
 LIKED_SIMILARITY = 0.5  # a pick is "close to X, which you liked" from this cosine on
 CHAT_MAX_TOKENS = 80
 CLARIFYING_QUESTION = (
     "What are you in the mood for? Tell me a topic, a speaker you like, or how much time you have."
 )
-
-
-@dataclass(frozen=True)
-class _Pool:
-    """The ranked candidates of a turn, the profile that scored them, and the videos the user
-    said they like (understood or recorded; a reason may cite them as "which you liked")."""
-
-    candidates: list[Candidate]
-    profile: UserProfile
-    liked: list[str]
-    references: dict[str, str] = field(default_factory=dict)  # what the turn named -> video id
-
-
-@dataclass(frozen=True)
-class RankedTurn:
-    """What ``Recommender.rank`` returns: the understanding and the ranked candidates."""
-
-    understanding: TurnUnderstanding
-    candidates: list[Candidate]
-    timings: dict[str, float] = field(default_factory=dict)
-    references: dict[str, str] = field(default_factory=dict)  # liked/disliked/seen -> video id
 
 
 _LINK = re.compile(
@@ -169,6 +141,8 @@ class Recommender:
         llm: the language model (default: ``create_llm(settings.llm, ...)``, loaded on first use).
         users: the user store (default: ``UserStore(settings.sql_url)``).
         collab: the collaborative scorer, when one is fitted (``collab_score`` is 0 without).
+        learned: the learned ranker (default: the newest version ``vidrec train`` saved under
+            the data dir; the hand-tuned blend ranks until there is one).
     """
 
     def __init__(
@@ -179,6 +153,7 @@ class Recommender:
         llm: LLM | None = None,
         users: UserStore | None = None,
         collab: CollabScorer | None = None,
+        learned: RankingModel | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self._library = library
@@ -191,11 +166,20 @@ class Recommender:
             if collab is not None
             else Collaborative(self.settings.data_dir, self.settings.agent.collab)
         )
+        self.learned: RankingModel | None = (
+            learned
+            if learned is not None
+            else RankerStore(
+                ranker_root(self.settings.data_dir), self.settings.agent.learned.keep_versions
+            )
+        )
         self._build_lock = threading.Lock()
+        self._vocabulary: Vocabulary | None = None
         self._titles: TitleIndex | None = None
         self._described: DescribedVideos | None = None
         self._videos: list[Video] = []
         self._titles_version = -1
+        self._pool = CandidatePool(self)  # resolve, profile, retrieve, score, rerank
         self.forget_hooks: list[Callable[[str], None]] = []  # other stores holding user data
         # collab (agent/privacy.py): forgetting also drops the user from the collaborative model
         # versions and the caches, compacts SQLite and checks that no trace is left
@@ -244,6 +228,7 @@ class Recommender:
             self._videos = self.library.videos()
             self._titles = TitleIndex(self._videos)
             self._described = None  # built when first needed
+            self._vocabulary = None
             self._titles_version = version
         return self._titles
 
@@ -253,6 +238,14 @@ class Recommender:
         if self._described is None:
             self._described = DescribedVideos(self._videos)
         return self._described
+
+    def vocabulary(self) -> Vocabulary:
+        """The library's tags, speakers and years for reading the dialogue (cached with the
+        titles)."""
+        self.title_index()
+        if self._vocabulary is None:
+            self._vocabulary = Vocabulary(self._videos)
+        return self._vocabulary
 
     def close(self) -> None:
         if self._users is not None:
@@ -362,7 +355,7 @@ class Recommender:
         """The stages after ``understand`` of a recommending turn (see :mod:`agent.turn`)."""
         u = state.understanding
         vague = not content_words(u.search_text) and not u.liked
-        pool = self._ranked(
+        pool = self._pool.ranked(
             state.messages,
             u,
             state.filters,
@@ -442,7 +435,7 @@ class Recommender:
         shown = [e.video_id for e in history if e.kind == "impression" and e.session_id == session]
         return list(dict.fromkeys(reversed(shown)))
 
-    def _reason_context(self, state: TurnState, pool: _Pool) -> ReasonContext:
+    def _reason_context(self, state: TurnState, pool: Pool) -> ReasonContext:
         """The request, the limits and, for picks the user's taste drove, the closest liked video."""
         liked = {v: video.title for v in pool.liked[:10] if (video := self.library.get_video(v))}
         closest: dict[str, str] = {}
@@ -456,7 +449,7 @@ class Recommender:
                 if scored and max(scored)[0] >= LIKED_SIMILARITY:
                     closest[video_id] = max(scored)[1]
         return ReasonContext(
-            request=self._request_text(state.messages, state.understanding),
+            request=request_text(state.messages, state.understanding),
             limits=merge_filters(state.understanding.filters, state.filters),
             liked=liked,
             closest_liked=closest,
@@ -471,11 +464,17 @@ class Recommender:
         *,
         rerank: bool | None = None,
         understanding: TurnUnderstanding | None = None,
+        stage: Stage = "auto",
+        history: list[FeedbackEvent] | None = None,
     ) -> RankedTurn:
         """The ranked candidates of a turn, without reply or reasons, and nothing stored.
 
         For evaluation, benchmarks and fast surfaces. ``rerank`` overrides
         ``settings.agent.rerank``; a given ``understanding`` skips the understanding call.
+        ``stage`` "off" ranks by the hand-tuned blend even when a learned ranker is trained;
+        "rows" (training the learned ranker) returns every candidate of the learned stage's pool
+        in the blend's order with its feature row, no rerank, ``k`` ignored. ``history``
+        replaces the stored one (a logged turn replayed with the history it had then).
         """
         messages, user_id, k = self._check(conversation, user_id, k)
         timings: dict[str, float] = {}
@@ -490,189 +489,25 @@ class Recommender:
                 search_text=search_text_of(None, messages),
                 wants_recommendations=True,
             )
-        history = self.users_store.history(user_id)
-        pool = self._ranked(
+        if history is None:
+            history = self.users_store.history(user_id)
+        rows = stage == "rows"
+        pool = self._pool.ranked(
             messages,
             understanding,
             filters,
             history,
             timings,
-            rerank=self.settings.agent.rerank if rerank is None else rerank,
+            rerank=False if rows else self.settings.agent.rerank if rerank is None else rerank,
             k=k,
             shown=self._shown(user_id, messages, history),
+            stage=stage,
         )
+        if rows:
+            return RankedTurn(
+                understanding, pool.candidates, timings, pool.references, pool.features
+            )
         return RankedTurn(understanding, pool.candidates[:k], timings, pool.references)
-
-    def _ranked(
-        self,
-        messages: Sequence[Message],
-        understanding: TurnUnderstanding,
-        filters: SearchFilters | None,
-        history: list[FeedbackEvent],
-        timings: dict[str, float],
-        *,
-        rerank: bool,
-        k: int = 5,
-        shown: Sequence[str] = (),
-    ) -> _Pool:
-        """Retrieve, score, and (optionally) LLM-rerank; fills ``timings``."""
-        clock = time.perf_counter()
-        named = conversation_mentions(messages, self.title_index().spotter())
-        timings["mentions"] = time.perf_counter() - clock
-        pool = self._candidates(
-            understanding, filters, history, timings, shown, user_texts(messages), named
-        )
-        clock = time.perf_counter()
-        if rerank and len(pool.candidates) > 1:
-            taste = [
-                c.title
-                for v in pool.profile.liked[:3]
-                if (c := self.library.get_video(v)) is not None
-            ]
-            reranker = Reranker(self.llm, top_n=self.settings.agent.rerank_top_n)
-            pool = replace(
-                pool,
-                candidates=reranker.rerank(
-                    self._request_text(messages, understanding), pool.candidates, taste, picks=k
-                ),
-            )
-        timings["rerank"] = time.perf_counter() - clock
-        return pool
-
-    @staticmethod
-    def _request_text(messages: Sequence[Message], understanding: TurnUnderstanding) -> str:
-        latest = last_user(messages)
-        if understanding.search_text and understanding.search_text not in latest:
-            return f"{latest} ({understanding.search_text})"
-        return latest
-
-    def _resolve(
-        self, mentions: Sequence[str], shown: Sequence[str], found: dict[str, str]
-    ) -> tuple[list[str], list[str]]:
-        """Mentions -> video ids (by title, else by description, :mod:`agent.references`) and
-        the mentions that name no video (topics); ``found`` gets mention -> id."""
-        ids: list[str] = []
-        rest = []
-        for mention in mentions:
-            video_id = self.title_index().resolve(mention) or self.references().resolve(
-                mention, shown
-            )
-            if video_id is None:
-                rest.append(mention)
-                continue
-            found[mention] = video_id
-            if video_id not in ids:
-                ids.append(video_id)
-        return ids, rest
-
-    def _resolve_watched(
-        self, mentions: Sequence[str], shown: Sequence[str], found: dict[str, str]
-    ) -> list[str]:
-        """Talks the user watched: by title or description, else by searching what they said
-        happens in it (:func:`agent.references.resolve_by_search`)."""
-        ids, rest = self._resolve(mentions, shown, found)
-        for mention in rest:
-            video_id = resolve_by_search(
-                mention,
-                lambda m: [h.video.id for h in self.library.search(m, k=1)],
-                self._whole_text,
-            )
-            if video_id is not None:
-                found[mention] = video_id
-                ids.append(video_id)
-        return ids
-
-    def _whole_text(self, video_id: str) -> str:
-        video = self.library.get_video(video_id)
-        if video is None:
-            return ""
-        spoken = " ".join(c.text for c in self.library.chunks(video_id))
-        return " ".join((video.title, video.speaker or "", video.description, *video.tags, spoken))
-
-    def _candidates(
-        self,
-        understanding: TurnUnderstanding,
-        filters: SearchFilters | None,
-        history: list[FeedbackEvent],
-        timings: dict[str, float],
-        shown: Sequence[str] = (),
-        user_words: Sequence[str] = (),
-        named: Sequence[Mention] = (),
-    ) -> _Pool:
-        """The turn's candidates. ``named``: the titles the conversation named
-        (:mod:`agent.mentions`); with what the turn understood they are the conversation's own
-        feedback: likes seed the collaborative model and similar-title retrieval (newest
-        first), dislikes count against their neighbours, and none of them is answered."""
-        clock = time.perf_counter()
-        references: dict[str, str] = {}
-        liked_ids, _ = self._resolve(understanding.liked, shown, references)
-        disliked_ids, disliked_topics = self._resolve(understanding.disliked, shown, references)
-        seen_ids = self._resolve_watched(understanding.seen, shown, references)
-        now = datetime.now(UTC)
-        said = turn_feedback(named, liked_ids, disliked_ids, history, now)
-        events = [e for e in history if e.kind != "impression"][-PROFILE_EVENTS:] + said
-        reacted = list(dict.fromkeys(e.video_id for e in events))
-        vectors = self.library.video_vectors(reacted) if reacted else {}
-        negatives: list[np.ndarray] = [
-            self.library.embed_query(t) for t in disliked_topics[:3] if content_words(t)
-        ]
-        cfg = self.settings.agent
-        profile = build_profile(
-            events,
-            vectors,
-            now=now,
-            weights=ProfileWeights(
-                half_life_days=cfg.profile_half_life_days, negative_weight=cfg.negative_weight
-            ),
-            extra_negatives=negatives,
-        )
-        if understanding.include_seen:
-            exclude = frozenset(profile.disliked) - set(liked_ids)
-        else:
-            exclude = profile.seen | set(seen_ids) | {e.video_id for e in said}
-        merged = merge_filters(understanding.filters, filters)
-        query = understanding.search_text if content_words(understanding.search_text) else ""
-        # this turn's likes first, then the conversation's newest first, then the history's
-        seeds = list(dict.fromkeys([*liked_ids, *seeds_of(said), *profile.liked]))
-        # a title merely named (or one the assistant named) seeds the ranking, but no reason may
-        # call it liked
-        named_only = (
-            {m.video_id for m in named}
-            - set(liked_ids)
-            - {e.video_id for e in history if is_positive(e)}
-        )
-        liked = [v for v in seeds if v not in named_only]
-        timings["retrieve"] = time.perf_counter() - clock
-        if not query and profile.empty:
-            # collab (agent/coldstart.py): nothing known and nothing asked: popular-but-diverse
-            # picks (the turn still gets the clarifying question)
-            clock = time.perf_counter()
-            picks = cold_start_candidates(
-                self.library,
-                self.collab,
-                self.users_store,
-                self.settings,
-                exclude=exclude,
-                filters=merged,
-            )
-            timings["rank"] = time.perf_counter() - clock
-            return _Pool(picks, profile, liked, references)
-        ranker = Ranker(self.library, cfg, self.collab)
-        candidates = ranker.rank(
-            # the user's words count too, but not those describing a talk they watched
-            turn_query(
-                user_words, query, watched=[m for m in understanding.seen if m in references]
-            )
-            if query
-            else "",
-            merged,
-            profile,
-            exclude=frozenset(exclude),
-            liked=seeds,
-            history=[*history, *said],  # the conversation's dislikes count against neighbours
-            timings=timings,
-        )
-        return _Pool(candidates, profile, liked, references)
 
     def _chat_reply(self, messages: Sequence[Message]) -> Iterator[str]:
         prompt = load_prompt("chat")

@@ -112,6 +112,36 @@ class CollabSettings(Section):
     seed: int = 42
 
 
+class LearnedSettings(Section):
+    """The learned ranking stage (agent/learn): LightGBM lambdarank over every signal, trained by
+    `vidrec train` on the logged conversations; without a trained version the hand-tuned blend
+    ranks."""
+
+    enabled: bool = Field(
+        True, description="rank with the newest trained version when there is one (off: the blend)"
+    )
+    pool: int = Field(
+        50,
+        ge=1,
+        description="hits asked of the hybrid search when the learned stage ranks (with 100 the "
+        "stage's turn was slower: per-turn difference p50 345 ms against 141 ms with 50, one run "
+        "each of benchmarks/learned_stage.py on the shared 2-core box)",
+    )
+    popular: int = Field(
+        50, ge=0, description="the most popular videos the stage adds as candidates (0: none)"
+    )
+    min_turns: int = Field(
+        50,
+        ge=2,
+        description="logged turns with a liked pick among their candidates needed to train; "
+        "fewer: no version is saved and the blend keeps ranking",
+    )
+    reading: bool = Field(
+        True, description="the dialogue's genres, tags, years and speakers as features"
+    )
+    keep_versions: int = 3
+
+
 class LengthSettings(Section):
     """Duration limits that vague phrases map to (agent/lengths.py), in minutes; hard limits.
 
@@ -168,6 +198,7 @@ class AgentSettings(Section):
         0.5, description="how strongly similarity to disliked videos lowers a candidate's score"
     )
     collab: CollabSettings = CollabSettings()
+    learned: LearnedSettings = LearnedSettings()
     lengths: LengthSettings = LengthSettings()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -64,6 +65,8 @@ class Candidate:
     evidence_text: str = ""
     evidence_start: float | None = None
     evidence_end: float | None = None
+    # the candidate's rank in each source that found it ("search", "similar", "collab")
+    source_ranks: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)

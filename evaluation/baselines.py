@@ -1,6 +1,7 @@
 """The collaborative baselines every task compares against, written once: popularity, item-kNN,
 ALS and BPR from ``implicit``, each fitted on a users x items matrix of positive interactions and
-scoring every item for the given rows.
+scoring every item for the given rows; and the next-item baselines, fitted on each user's ordered
+items: a first-order Markov count model and SASRec (:mod:`evaluation.sasrec`).
 
 The latent-factor baselines use the product's ALS settings (``agent.settings.CollabSettings``:
 factors, regularization, iterations, alpha, seed, threads), so "ALS" in a table is the ALS that
@@ -10,7 +11,7 @@ factors, regularization, iterations, alpha, seed, threads), so "ALS" in a table 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -23,12 +24,16 @@ from agent.settings import CollabSettings
 __all__ = [
     "BASELINES",
     "DESCRIPTIONS",
+    "SEQUENTIAL",
+    "SEQUENTIAL_DESCRIPTIONS",
     "Scorer",
     "als_scorer",
     "binary",
     "bpr_scorer",
     "fit",
+    "fit_sequential",
     "itemknn_scorer",
+    "markov_scorer",
     "popularity_scorer",
 ]
 
@@ -44,6 +49,12 @@ DESCRIPTIONS = {
     "bpr": f"implicit BPR (the product's factors, lr 0.01, reg 0.01, {BPR_ITERATIONS} iterations)",
 }
 BASELINES = tuple(DESCRIPTIONS)
+SEQUENTIAL_DESCRIPTIONS = {
+    "markov": "first-order Markov next-item counts from the last training item (ties: popularity)",
+    "sasrec": "SASRec (Kang & McAuley 2018): 2 causal self-attention blocks, 64 dims, the last "
+    "200 items, BCE with one sampled negative, PyTorch CPU",
+}
+SEQUENTIAL = tuple(SEQUENTIAL_DESCRIPTIONS)
 
 
 def binary(matrix: csr_matrix) -> csr_matrix:
@@ -96,6 +107,45 @@ def itemknn_scorer(matrix: csr_matrix, cfg: CollabSettings) -> Scorer:
         model.fit(positive, show_progress=False)
     similarity = model.similarity.tocsr()
     return lambda rows: np.asarray((positive[rows] @ similarity).todense(), dtype=np.float32)
+
+
+def markov_scorer(sequences: Sequence[np.ndarray], n_items: int) -> Scorer:
+    """First-order Markov next-item counts: how often item j directly followed item i in the
+    training sequences; a user's scores are the row of their last training item (add-one
+    popularity, scaled below one transition, breaks ties and covers an unseen last item)."""
+    sources = np.concatenate([s[:-1] for s in sequences if len(s) > 1] or [np.zeros(0, int)])
+    targets = np.concatenate([s[1:] for s in sequences if len(s) > 1] or [np.zeros(0, int)])
+    transitions = csr_matrix(
+        (np.ones(len(sources), dtype=np.float32), (sources, targets)), shape=(n_items, n_items)
+    )
+    counts = np.bincount(
+        np.concatenate([*sequences, np.zeros(0, int)]).astype(np.int64), minlength=n_items
+    ).astype(np.float32)
+    prior = 0.5 * counts / (counts.max() + 1.0)
+    last = np.array([int(s[-1]) if len(s) else -1 for s in sequences])
+
+    def score(rows: np.ndarray) -> np.ndarray:
+        out = np.tile(prior, (len(rows), 1))
+        for n, u in enumerate(rows):
+            if last[u] >= 0:
+                out[n] += transitions[last[u]].toarray().ravel()
+        return out
+
+    return score
+
+
+def fit_sequential(
+    name: str, sequences: Sequence[np.ndarray], n_items: int, cfg: CollabSettings
+) -> Scorer:
+    """The next-item baseline called ``name`` (one of :data:`SEQUENTIAL`) fitted on each user's
+    ordered training items."""
+    if name == "markov":
+        return markov_scorer(sequences, n_items)
+    if name == "sasrec":
+        from evaluation.sasrec import sasrec_scorer
+
+        return sasrec_scorer(sequences, n_items, seed=cfg.seed)
+    raise ValueError(f"unknown next-item baseline {name!r}; expected one of {SEQUENTIAL}")
 
 
 def fit(name: str, matrix: csr_matrix, cfg: CollabSettings) -> Scorer:

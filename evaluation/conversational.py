@@ -22,6 +22,7 @@ from evaluation.conv_collab import FoldModels, fold_of, train_fold_models
 from evaluation.crossfit import COLLAB_WEIGHTS, cross_fitted_lists
 from evaluation.dialogues import ConvCase, Dialogue, context_query, extract_all
 from evaluation.inspired import load_inspired, load_youtube_map
+from evaluation.learned_eval import learned_stage
 from evaluation.metrics import (
     add_intervals,
     catalogue_coverage,
@@ -192,7 +193,20 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
                 )
                 report.notes.extend(f"vidrec collaborative {note}" for note in models.notes)
             vidrec, llm = _vidrec(options, settings, ev_settings, library, models, dialogue_of)
+            notes, variants = learned_stage(
+                options,
+                vidrec,
+                models,
+                all_cases,
+                ev_settings,
+                progress,
+                lambda tried, fold_models=models: _vidrec(  # type: ignore[misc]
+                    options, settings, tried, library, fold_models, dialogue_of
+                )[0],
+            )
+            report.notes.extend(notes)
             systems.append(vidrec)
+            systems.extend(variants)
             llms.append(llm)
             timed.extend(vidrec.systems.values() if isinstance(vidrec, RoutedSystem) else [vidrec])
             if options.feedback:  # the same turns after the seeker's earlier opinions as clicks

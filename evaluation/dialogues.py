@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from agent.types import Message
+from agent.learn.cases import RankingCase, Step, ranking_cases
 from retrieval.errors import InvalidInputError
 
 Speaker = Literal["seeker", "recommender"]
@@ -43,26 +43,7 @@ class Dialogue:
     opinions: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True)
-class ConvCase:
-    """One ranking question: given ``context``, which new movies does the recommender name?"""
-
-    id: str  # f"{dialogue_id}#{turn index}"
-    dialogue_id: str
-    context: tuple[Message, ...]  # seeker = "user", recommender = "assistant"
-    targets: tuple[str, ...]  # item ids first mentioned in this turn
-    excluded: frozenset[str]  # item ids mentioned earlier: removed from every ranking
-    response: str = ""  # the recommender's actual turn (for inspection, never shown to systems)
-    # the seeker's opinions (Dialogue.opinions) of movies mentioned BEFORE this turn only: what a
-    # user could have said with feedback buttons by then; never about a target
-    feedback: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def last_user_text(self) -> str:
-        for message in reversed(self.context):
-            if message.role == "user":
-                return message.content
-        return ""
+ConvCase = RankingCase  # one ranking question (agent.learn.cases: the one definition)
 
 
 def merge_consecutive(utterances: Iterable[Utterance]) -> list[Utterance]:
@@ -83,38 +64,15 @@ def _role(speaker: Speaker) -> Literal["user", "assistant"]:
 
 
 def extract_cases(dialogue: Dialogue, *, merge: bool = True) -> list[ConvCase]:
-    """The test cases of one dialogue, in order (see the module docstring for the protocol).
+    """The test cases of one dialogue, in order (``agent.learn.cases.ranking_cases``: the
+    protocol of the module docstring, shared with the learned ranker's training).
 
     A recommender turn before any seeker turn is skipped: there is nothing to answer yet.
     """
     turns = merge_consecutive(dialogue.utterances) if merge else list(dialogue.utterances)
-    cases: list[ConvCase] = []
-    seen: list[str] = []
-    context: list[Message] = []
-    for index, turn in enumerate(turns):
-        if turn.speaker == "recommender" and turn.movies:
-            new: list[str] = []
-            for movie in turn.movies:
-                if movie not in seen and movie not in new:
-                    new.append(movie)
-            if new and any(m.role == "user" for m in context):
-                earlier = set(seen)
-                cases.append(
-                    ConvCase(
-                        id=f"{dialogue.id}#{index}",
-                        dialogue_id=dialogue.id,
-                        context=tuple(context),
-                        targets=tuple(new),
-                        excluded=frozenset(seen),
-                        response=turn.text,
-                        feedback=tuple((v, k) for v, k in dialogue.opinions if v in earlier),
-                    )
-                )
-        for movie in turn.movies:
-            if movie not in seen:
-                seen.append(movie)
-        context.append(Message(role=_role(turn.speaker), content=turn.text))
-    return cases
+    return ranking_cases(
+        dialogue.id, [Step(_role(t.speaker), t.text, t.movies) for t in turns], dialogue.opinions
+    )
 
 
 def extract_all(dialogues: Sequence[Dialogue], *, merge: bool = True) -> list[ConvCase]:

@@ -53,7 +53,7 @@ from retrieval.library import Library
 
 log = logging.getLogger(__name__)
 
-SYSTEMS = ("popularity", "itemknn", "als", "bpr", "profile", "vidrec")
+SYSTEMS = ("popularity", "itemknn", "als", "bpr", "markov", "sasrec", "profile", "vidrec")
 TOP_K = 10
 
 
@@ -213,7 +213,7 @@ def top_k_lists(split: Split, users: np.ndarray, scores: np.ndarray, k: int) -> 
 
 def run_movielens(options: EvalOptions, settings: Settings, progress: Progress) -> EvalReport:
     ratings = load_ratings(options.data)
-    split = leave_last_out(ratings)
+    split = leave_last_out(ratings, tie_seed=options.seed if options.random_ties else None)
     if len(split.test) == 0:
         raise EvalError(
             "No user has two ratings to split",
@@ -236,7 +236,13 @@ def run_movielens(options: EvalOptions, settings: Settings, progress: Progress) 
     }
     report.notes.append(
         "leave-last-out by timestamp; full ranking over every item of the ratings file minus the "
-        "user's training items; HR@10 = Recall@10 (one held-out item)"
+        "user's training items; HR@10 = Recall@10 (one held-out item); ratings with equal "
+        "timestamps ordered "
+        + (
+            f"at random (--random-ties, seed {options.seed})"
+            if options.random_ties
+            else "by movieId ascending (the larger id is held out)"
+        )
     )
     relevant = [[int(i)] for i in test_items]
 
@@ -254,6 +260,7 @@ def run_movielens(options: EvalOptions, settings: Settings, progress: Progress) 
     cfg = settings.agent.collab.model_copy(update={"seed": options.seed})
     descriptions = {
         **baselines.DESCRIPTIONS,
+        **baselines.SEQUENTIAL_DESCRIPTIONS,
         "profile": "vidrec content profile (agent.profile.build_profile over rating events; "
         f"movie metadata embeddings {settings.embedding.backend}/{settings.embedding.model})",
         "vidrec": "the product as shipped: vidrec import-interactions, vidrec train (tuned on the "
@@ -312,11 +319,12 @@ def _baseline_lists(
 ) -> list[list[int]]:
     """A baseline's (or the content profile's) top 10 per user, by full ranking."""
     task_id = progress.add_task(name, total=len(users))
-    scorer = (
-        profile_scorer(split, vectors, settings)
-        if name == "profile"
-        else baselines.fit(name, split.train_matrix(), cfg)
-    )
+    if name == "profile":
+        scorer = profile_scorer(split, vectors, settings)
+    elif name in baselines.SEQUENTIAL:
+        scorer = baselines.fit_sequential(name, split.train_sequences(), split.ratings.n_items, cfg)
+    else:
+        scorer = baselines.fit(name, split.train_matrix(), cfg)
     lists: list[list[int]] = []
     for lo in range(0, len(users), 256):
         chunk = users[lo : lo + 256]

@@ -115,10 +115,20 @@ class Split:
     ratings: Ratings
     train: np.ndarray  # indices into ratings
     test: np.ndarray  # indices into ratings, one per test user, in user order
+    order: np.ndarray | None = None  # every rating index by (user, time, tie rule)
 
     @property
     def test_users(self) -> np.ndarray:
         return self.ratings.users[self.test]
+
+    def train_sequences(self) -> list[np.ndarray]:
+        """Each user's training items in the split's order (time, then the tie rule)."""
+        r = self.ratings
+        order = self.order if self.order is not None else np.sort(self.train)
+        users = r.users[order]
+        bounds = np.searchsorted(users, np.arange(r.n_users + 1))
+        items = r.items[order]
+        return [items[bounds[u] : bounds[u + 1]] for u in range(r.n_users)]
 
     def train_matrix(self, values: np.ndarray | None = None) -> sparse.csr_matrix:
         """Users x items CSR of the training part (binary unless ``values`` given)."""
@@ -129,15 +139,27 @@ class Split:
         )
 
 
-def leave_last_out(ratings: Ratings, min_train: int = 1) -> Split:
-    """Hold out each user's latest rating (ties: larger movie id last, as
-    :func:`agent.collab.splits.latest_per_group` decides); users need ``min_train`` more."""
-    last = latest_per_group(ratings.users, ratings.timestamps, ratings.item_ids[ratings.items])
+def leave_last_out(ratings: Ratings, min_train: int = 1, tie_seed: int | None = None) -> Split:
+    """Hold out each user's latest rating (as :func:`agent.collab.splits.latest_per_group`
+    decides); users need ``min_train`` more.
+
+    Ratings with the same timestamp (about half of MovieLens's consecutive ones) are ordered by
+    movie id ascending (the larger id last: held out), or, with ``tie_seed``, in a random order
+    drawn with that seed.
+    """
+    if tie_seed is None:
+        tie = ratings.item_ids[ratings.items]
+    else:
+        tie = np.random.default_rng(tie_seed).permutation(len(ratings))
+    last = latest_per_group(ratings.users, ratings.timestamps, tie)
     counts = np.bincount(ratings.users, minlength=ratings.n_users)
     test = last[counts[ratings.users[last]] > min_train]
     keep = np.ones(len(ratings), dtype=bool)
     keep[test] = False
-    return Split(ratings=ratings, train=np.flatnonzero(keep), test=test)
+    order = np.lexsort((tie, ratings.timestamps, ratings.users))
+    return Split(
+        ratings=ratings, train=np.flatnonzero(keep), test=test, order=order[keep[order]]
+    )
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,12 @@ class EvalOptions:
             decay first (``vidrec train --search``).
         feedback: ReDial: also the row ``vidrec-feedback``, the seeker's opinions of movies named
             before each case recorded as feedback first.
+        learned: vidrec with its learned ranking stage, fitted on the other folds' cases
+            (False: the hand-tuned blend).
+        learned_cases: at most this many cases of the file make the learned ranker's training
+            rows (None: all).
+        random_ties: MovieLens: order ratings with equal timestamps at random (``seed``)
+            instead of by movie id.
     """
 
     task: Task
@@ -88,6 +94,9 @@ class EvalOptions:
     cross_fit: bool = False
     search: bool = False
     feedback: bool = False
+    learned: bool = True
+    learned_cases: int | None = 1500
+    random_ties: bool = False
 
 
 def sample(items: Sequence[T], limit: int | None, seed: int) -> list[T]:

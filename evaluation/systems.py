@@ -32,6 +32,7 @@ from retrieval.settings import SearchSettings
 from retrieval.types import SearchFilters
 
 if TYPE_CHECKING:
+    from agent.pool import Stage
     from agent.recommender import Recommender
     from retrieval.library import Library
 
@@ -257,6 +258,11 @@ class HybridSystem:
         return [h.video.id for h in hits]
 
 
+def eval_user_id(case_id: str) -> str:
+    """The fresh user a case is ranked for (stable across runs)."""
+    return "eval-" + hashlib.sha256(case_id.encode("utf-8")).hexdigest()[:16]
+
+
 class VidrecSystem:
     """The shipped ``Recommender`` ranking the conversation's turn, a fresh user per case.
 
@@ -272,16 +278,18 @@ class VidrecSystem:
         *,
         feedback: bool = False,
         name: str = "vidrec",
+        stage: Stage = "auto",
     ) -> None:
         self.recommender = recommender
         self.description = description
         self.feedback = feedback
         self.name = name
+        self.stage: Stage = stage  # "off": the hand-tuned blend even with a learned ranker
         self.seconds: dict[str, float] = defaultdict(float)
         self.cases = 0
 
     def rank(self, request: RankRequest, k: int) -> list[str]:
-        user_id = "eval-" + hashlib.sha256(request.id.encode("utf-8")).hexdigest()[:16]
+        user_id = eval_user_id(request.id)
         store = self.recommender.users_store
         if self.feedback:
             store.forget(user_id)  # a fresh user whatever an earlier run recorded
@@ -291,7 +299,7 @@ class VidrecSystem:
         clock = time.perf_counter()
         try:
             turn = self.recommender.rank(
-                list(request.context), user_id, k=k, filters=_filters(request)
+                list(request.context), user_id, k=k, filters=_filters(request), stage=self.stage
             )
         finally:
             if self.feedback:

@@ -90,6 +90,30 @@ def eval_cmd(
         help="ReDial: also the row vidrec-feedback: before each turn, the seeker's opinions of "
         "the movies named earlier (its questionnaire) are recorded as like / dislike / watched.",
     ),
+    learned: bool = typer.Option(
+        True,
+        "--learned/--no-learned",
+        help="ReDial/INSPIRED: vidrec with its learned ranking stage, fitted on the other folds' "
+        "cases (ablation: the hand-tuned blend).",
+    ),
+    reading: bool = typer.Option(
+        True,
+        "--reading/--no-reading",
+        help="The dialogue reading (genres, tags, years, speakers) among the learned features "
+        "(ablation: off).",
+    ),
+    learned_cases: int = typer.Option(
+        1500,
+        "--learned-cases",
+        min=1,
+        help="At most N cases of the file make the learned ranker's training rows.",
+    ),
+    random_ties: bool = typer.Option(
+        False,
+        "--random-ties",
+        help="MovieLens: order ratings with equal timestamps at random (--seed) instead of by "
+        "movieId ascending.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Score vidrec and baselines on a public benchmark; print a table, write a JSON report."""
@@ -99,6 +123,12 @@ def eval_cmd(
     if backend:
         settings = settings.model_copy(
             update={"llm": settings.llm.model_copy(update={"backend": backend})}
+        )
+    if not reading:
+        agent = settings.agent
+        learned_cfg = agent.learned.model_copy(update={"reading": False})
+        settings = settings.model_copy(
+            update={"agent": agent.model_copy(update={"learned": learned_cfg})}
         )
     data_path = data or settings.data.shared_dir / DEFAULT_DATA[task]
     options = EvalOptions(
@@ -117,6 +147,9 @@ def eval_cmd(
         cross_fit=cross_fit,
         search=search,
         feedback=feedback,
+        learned=learned,
+        learned_cases=learned_cases,
+        random_ties=random_ties,
     )
     report = run_eval(options, settings, progress=make_progress(enabled=not quiet))
     stdout = Console()

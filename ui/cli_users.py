@@ -9,6 +9,7 @@ import typer
 
 from agent.collab import Collaborative, train_from_log
 from agent.interactions import import_movielens
+from agent.learn.training import train_ranker
 from agent.privacy import export_user, forget_user
 from agent.settings import Settings
 from agent.users import UserStore
@@ -33,8 +34,14 @@ def train_cmd(
         help="First choose the ALS settings (factors, regularization, alpha) and the recent "
         "decay on a held-out split of the log (18 extra fits), then fit with them.",
     ),
+    ranker: bool = typer.Option(
+        True,
+        "--ranker/--no-ranker",
+        help="Then train the learned ranker on the logged conversations (needs an index).",
+    ),
 ) -> None:
-    """Fit the collaborative model on the whole interaction log; saved as a new version."""
+    """Fit the collaborative model on the whole interaction log, then the learned ranker on the
+    logged conversations; each saved as a new version."""
     settings = _settings()
     report = train_from_log(settings, tune=not no_tune, search=search)
     meta = report.meta
@@ -71,6 +78,25 @@ def train_cmd(
             f"{sw.session:g}, session popularity {sw.popularity:g} x the collab side (NDCG@10 "
             f"{held['session:blend:ndcg@10']:.3f}; without them {held['session:none:ndcg@10']:.3f})"
         )
+    if ranker:
+        _train_ranker(settings)
+
+
+def _train_ranker(settings: Settings) -> None:
+    """The learned ranker's part of ``vidrec train``: data size, importances, or the fallback."""
+    ranked = train_ranker(settings)
+    if ranked.model is None:
+        typer.echo(f"learned ranker not trained: {ranked.reason}")
+        return
+    meta = ranked.model.meta
+    typer.echo(
+        f"learned ranker v{meta.version:04d}: {ranked.cases} logged turns replayed, {meta.turns} "
+        f"with a liked pick among the candidates, {meta.rows} rows ({meta.positives} positive), "
+        f"{meta.rounds} rounds"
+        + (f", held-out NDCG@10 {meta.validation_ndcg10:.3f}" if meta.validation_ndcg10 else "")
+    )
+    typer.echo("feature importances (gain): " + ", ".join(ranked.model.importance_lines()))
+    typer.echo(f"saved to {ranked.path}")
 
 
 def import_interactions_cmd(

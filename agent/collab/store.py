@@ -2,9 +2,8 @@
 
 A version holds ``als.npz`` (as ``implicit`` saves it), ``index.npz`` (user and video ids,
 popularity, sessions) and ``meta.json``, written last: a version without it is incomplete and
-ignored. ``LATEST`` names the newest complete version, replaced atomically after each save, so a
-reader learns that a new version appeared by reading one small file instead of listing the folder.
-The newest ``keep_versions`` are kept. :meth:`ModelStore.forget_user` removes a user's factors from
+ignored. ``LATEST`` names the newest complete version (the mechanism is :mod:`agent.versions`,
+shared with the learned ranker). The newest ``keep_versions`` are kept. :meth:`ModelStore.forget_user` removes a user's factors from
 every stored version at once (right to be forgotten).
 """
 
@@ -24,6 +23,7 @@ from agent.collab.matrix import CollabError, Sessions
 from agent.collab.meta import ModelMeta
 from agent.collab.model import CollabModel
 from agent.settings import CollabSettings
+from agent.versions import Versions
 
 __all__ = ["MODEL_DIR_NAME", "ModelStore", "load_model", "model_root", "save_model"]
 
@@ -33,7 +33,6 @@ MODEL_DIR_NAME = "collab"
 _META = "meta.json"
 _ALS = "als.npz"
 _INDEX = "index.npz"
-_LATEST = "LATEST"
 
 
 def model_root(data_dir: Path) -> Path:
@@ -99,32 +98,15 @@ class ModelStore:
     def __init__(self, root: Path, keep_versions: int = 3) -> None:
         self.root = Path(root)
         self.keep_versions = max(1, keep_versions)
+        self._versions = Versions(self.root, _META, self.keep_versions)
 
     def versions(self) -> list[Path]:
         """Complete versions (with ``meta.json``), oldest first."""
-        if not self.root.is_dir():
-            return []
-        found = [
-            p
-            for p in self.root.iterdir()
-            if p.is_dir()
-            and p.name.startswith("v")
-            and p.name[1:].isdigit()
-            and (p / _META).is_file()
-        ]
-        return sorted(found, key=lambda p: int(p.name[1:]))
+        return self._versions.versions()
 
     def latest(self) -> Path | None:
-        """The newest complete version: the one ``LATEST`` names (one small read), else (a store
-        written before ``LATEST`` existed, or the named version is gone) the newest listed."""
-        try:
-            name = (self.root / _LATEST).read_text(encoding="utf-8").strip()
-        except OSError:
-            name = ""
-        if name and (self.root / name / _META).is_file():
-            return self.root / name
-        versions = self.versions()
-        return versions[-1] if versions else None
+        """The newest complete version (:meth:`agent.versions.Versions.latest`)."""
+        return self._versions.latest()
 
     def load_latest(self) -> CollabModel | None:
         """The newest complete version, or None when nothing was trained yet."""
@@ -134,25 +116,9 @@ class ModelStore:
     def save(self, model: CollabModel) -> Path:
         """Write ``model`` as the next version (atomically: a temp folder renamed), point
         ``LATEST`` at it, prune old ones."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        existing = [int(p.name[1:]) for p in self.root.glob("v[0-9]*") if p.name[1:].isdigit()]
-        version = max(existing, default=0) + 1
+        version = self._versions.next_number()
         model.meta = replace(model.meta, version=version)
-        target = self.root / f"v{version:04d}"
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
-        try:
-            save_model(model, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        pointer = self.root / f".tmp-{_LATEST}-{os.getpid()}"
-        pointer.write_text(target.name, encoding="utf-8")
-        os.replace(pointer, self.root / _LATEST)
-        for old in self.versions()[: -self.keep_versions]:
-            shutil.rmtree(old, ignore_errors=True)
-        for stale in self.root.glob(".tmp-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+        target = self._versions.save(version, lambda folder: save_model(model, folder))
         log.info("saved collaborative model %s", target)
         return target
 

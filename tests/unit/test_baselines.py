@@ -8,7 +8,7 @@ import pytest
 from scipy.sparse import csr_matrix
 
 from agent.settings import CollabSettings
-from evaluation.baselines import BASELINES, fit
+from evaluation.baselines import BASELINES, fit, fit_sequential
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +45,35 @@ def test_popularity_is_the_same_count_for_everyone(matrix: csr_matrix) -> None:
 def test_an_unknown_baseline_lists_the_known_ones(matrix: csr_matrix) -> None:
     with pytest.raises(ValueError, match="itemknn"):
         fit("svd", matrix, CollabSettings())
+
+
+def _chains(users: int = 40, length: int = 12, items: int = 30) -> list[np.ndarray]:
+    """Each user walks the items in a fixed cycle from a random start: the next item is known."""
+    rng = np.random.default_rng(0)
+    return [(int(rng.integers(items)) + np.arange(length)) % items for _ in range(users)]
+
+
+def test_markov_predicts_the_item_that_follows_the_last_one() -> None:
+    sequences = _chains()
+    scores = fit_sequential("markov", sequences, 30, CollabSettings())(np.arange(40))
+    for user, seq in enumerate(sequences):
+        assert int(np.argmax(scores[user])) == (int(seq[-1]) + 1) % 30
+
+
+def test_sasrec_learns_the_order() -> None:
+    from evaluation.sasrec import SASRecConfig, sasrec_scorer
+
+    config = SASRecConfig()
+    config.dims, config.max_len, config.epochs, config.dropout = 32, 12, 150, 0.0
+    config.lr = 5e-3
+    sequences = _chains()
+    scores = sasrec_scorer(sequences, 30, seed=0, config=config)(np.arange(40))
+    hits = sum(
+        (int(seq[-1]) + 1) % 30 in np.argsort(-scores[u])[:3] for u, seq in enumerate(sequences)
+    )
+    assert hits >= 30, hits
+
+
+def test_an_unknown_next_item_baseline_is_named() -> None:
+    with pytest.raises(ValueError, match="markov"):
+        fit_sequential("gru", _chains(), 30, CollabSettings())

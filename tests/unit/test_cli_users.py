@@ -113,6 +113,9 @@ def test_train_versions_export_and_delete(movielens: Path, data_dir: Path) -> No
         assert trained.exit_code == 0, trained.output
         assert f"model {version}: 8 users, 6 videos, 24 events" in trained.output
         assert (data_dir / "collab" / version / "meta.json").is_file()
+        # imported ratings hold no conversations: the learned ranker falls back to the blend
+        assert "learned ranker not trained: 0 logged turns" in trained.output
+        assert not (data_dir / "ranker").exists()
 
     out = data_dir / "export" / "u3.json"
     exported = runner.invoke(app, ["users", "export", "ml-user:3", "--out", str(out)])

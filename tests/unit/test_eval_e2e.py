@@ -251,3 +251,36 @@ def test_the_feedback_row_records_earlier_opinions_before_the_turn_only(
     assert "pasta" not in ranked
     assert rec.history("eval-" + hashlib.sha256(b"d#1").hexdigest()[:16]) == []
     rec.close()
+
+
+def test_the_learned_ranker_is_fitted_per_fold_on_the_other_folds_only(
+    settings: Settings,
+) -> None:
+    learned = settings.agent.learned.model_copy(update={"min_turns": 2})
+    few = settings.model_copy(
+        update={"agent": settings.agent.model_copy(update={"learned": learned})}
+    )
+    report = run_eval(_redial(systems=("vidrec",), folds=2), few)
+    note = next(n for n in report.notes if n.startswith("vidrec learned ranker"))
+    assert "with the dialogue reading" in note
+    # each fold's ranker is fitted on the cases outside it, or not at all when too few
+    assert "fold 0:" in note and "fold 1:" in note
+    # the ablation rows of the same run: the blend alone, and the stage without the reading
+    assert [s.name for s in report.systems] == ["vidrec", "vidrec-blend", "vidrec-noreading"]
+    for row in report.systems:
+        assert "errors" not in row.metrics, report.notes
+
+    default = run_eval(_redial(systems=("vidrec",), folds=2), settings)  # min_turns 50
+    note = next(n for n in default.notes if n.startswith("vidrec learned ranker"))
+    assert "no learned ranker" in note and "min_turns = 50" in note
+
+    off = run_eval(_redial(systems=("vidrec",), folds=2, learned=False), settings)
+    assert any("learned ranker: off (--no-learned)" in n for n in off.notes)
+    # no fold had enough turns: every fold ranks by the blend, so no ablation rows either
+    assert [s.name for s in default.systems] == ["vidrec"]
+    assert [s.name for s in off.systems] == ["vidrec"]
+    assert (
+        off.system("vidrec").metrics["Recall@10"] == default.system("vidrec").metrics["Recall@10"]
+    )
+    blend = report.system("vidrec-blend").metrics
+    assert blend["Recall@10"] == off.system("vidrec").metrics["Recall@10"]

@@ -145,3 +145,31 @@ def test_the_shipped_product_is_a_row_of_the_movielens_task(settings: Settings) 
     assert "Recommender.rank" in vidrec.description
     assert any(n.startswith("vidrec: imported") for n in report.notes)
     assert any("seconds per stage" in n and "rank" in n for n in report.notes)
+
+
+def test_equal_timestamps_follow_the_tie_rule_or_a_seeded_random_order() -> None:
+    ratings = load_ratings(RATINGS)
+    user2 = int(np.searchsorted(ratings.user_ids, 2))
+
+    def held(split: object) -> int:
+        test = split.test  # type: ignore[attr-defined]
+        return next(_movie(ratings, int(i)) for i in test if ratings.users[i] == user2)
+
+    assert held(leave_last_out(ratings)) == 4  # movies 2 and 4 tie: movieId ascending
+    drawn = {held(leave_last_out(ratings, tie_seed=seed)) for seed in range(20)}
+    assert drawn == {2, 4}  # either may be last under a random order
+    assert held(leave_last_out(ratings, tie_seed=7)) == held(leave_last_out(ratings, tie_seed=7))
+    # the training sequences keep the split's order and leave the held-out rating out
+    split = leave_last_out(ratings)
+    sequences = split.train_sequences()
+    assert sum(len(s) for s in sequences) == len(split.train)
+    assert [int(ratings.item_ids[i]) for i in sequences[user2]][-1] == 2
+
+
+def test_next_item_baselines_run_end_to_end(settings: Settings) -> None:
+    report = run_eval(
+        EvalOptions(task="movielens", data=RATINGS, systems=("markov",), random_ties=True),
+        settings,
+    )
+    assert 0.0 <= report.system("markov").metrics["HR@10"] <= 1.0
+    assert any("at random (--random-ties, seed 0)" in n for n in report.notes)

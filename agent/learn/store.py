@@ -1,0 +1,55 @@
+"""Versions of the learned ranker on disk, under ``<data_dir>/ranker/vNNNN/`` beside the
+collaborative model's ``<data_dir>/collab/`` (the same mechanism: :mod:`agent.versions`)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+from agent.learn.model import META_FILE, LearnedRanker
+from agent.versions import Versions
+
+__all__ = ["RANKER_DIR_NAME", "RankerStore", "ranker_root"]
+
+log = logging.getLogger(__name__)
+
+RANKER_DIR_NAME = "ranker"
+
+
+def ranker_root(data_dir: Path) -> Path:
+    return Path(data_dir) / RANKER_DIR_NAME
+
+
+class RankerStore:
+    """The saved versions of the learned ranker; ``current()`` is the newest (None before any
+    training: the turn keeps the hand-tuned blend). Cheap to create, thread-safe; a version
+    saved by another process is picked up on the next call."""
+
+    def __init__(self, root: Path, keep_versions: int = 3) -> None:
+        self.versions = Versions(root, META_FILE, keep_versions)
+        self._model: LearnedRanker | None = None
+        self._loaded_from: Path | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def root(self) -> Path:
+        return self.versions.root
+
+    def current(self) -> LearnedRanker | None:
+        latest = self.versions.latest()
+        with self._lock:
+            if latest is None:
+                self._model, self._loaded_from = None, None
+            elif latest != self._loaded_from:
+                self._model = LearnedRanker.load(latest)
+                self._loaded_from = latest
+                log.info("loaded learned ranker %s", latest)
+            return self._model
+
+    def save(self, model: LearnedRanker) -> Path:
+        """Save ``model`` as the next version (its meta gets the version number)."""
+        version = self.versions.next_number()
+        model.meta = replace(model.meta, version=version)
+        return self.versions.save(version, model.save)

@@ -1,0 +1,86 @@
+"""Numbered versions of a trained model under one folder: ``<root>/vNNNN/``, newest named by
+``<root>/LATEST``.
+
+A version is complete once its marker file (e.g. ``meta.json``, written last) exists; an
+incomplete one is ignored. A save writes into a temp folder that is renamed into place, then
+``LATEST`` is replaced atomically, so a reader learns that a new version appeared by reading one
+small file instead of listing the folder. The newest ``keep`` versions are kept. The
+collaborative model (``agent.collab.store``) and the learned ranker (``agent.learn.store``)
+are both stored this way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["LATEST", "Versions"]
+
+log = logging.getLogger(__name__)
+
+LATEST = "LATEST"
+
+
+class Versions:
+    """The versions under ``root`` whose folder holds ``marker``."""
+
+    def __init__(self, root: Path, marker: str, keep: int = 3) -> None:
+        self.root = Path(root)
+        self.marker = marker
+        self.keep = max(1, keep)
+
+    def versions(self) -> list[Path]:
+        """Complete versions, oldest first."""
+        if not self.root.is_dir():
+            return []
+        found = [
+            p
+            for p in self.root.iterdir()
+            if p.is_dir()
+            and p.name.startswith("v")
+            and p.name[1:].isdigit()
+            and (p / self.marker).is_file()
+        ]
+        return sorted(found, key=lambda p: int(p.name[1:]))
+
+    def latest(self) -> Path | None:
+        """The newest complete version: the one ``LATEST`` names (one small read), else (a store
+        written before ``LATEST`` existed, or the named version is gone) the newest listed."""
+        try:
+            name = (self.root / LATEST).read_text(encoding="utf-8").strip()
+        except OSError:
+            name = ""
+        if name and (self.root / name / self.marker).is_file():
+            return self.root / name
+        versions = self.versions()
+        return versions[-1] if versions else None
+
+    def next_number(self) -> int:
+        existing = [int(p.name[1:]) for p in self.root.glob("v[0-9]*") if p.name[1:].isdigit()]
+        return max(existing, default=0) + 1
+
+    def save(self, version: int, write: Callable[[Path], None]) -> Path:
+        """``write`` the files of version ``version`` into a temp folder, rename it into place,
+        point ``LATEST`` at it and prune old versions; returns its folder."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        target = self.root / f"v{version:04d}"
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
+        try:
+            write(tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        pointer = self.root / f".tmp-{LATEST}-{os.getpid()}"
+        pointer.write_text(target.name, encoding="utf-8")
+        os.replace(pointer, self.root / LATEST)
+        for old in self.versions()[: -self.keep]:
+            shutil.rmtree(old, ignore_errors=True)
+        for stale in self.root.glob(".tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        log.info("saved %s", target)
+        return target

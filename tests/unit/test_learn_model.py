@@ -1,0 +1,148 @@
+"""The learned ranker: features, fitting on data whose answer is known, fallback, versions."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.learn.features import FEATURES, MISSING_RANK, TurnContext, feature_matrix
+from agent.learn.model import LearnedRanker, LearnedRankerError, TrainingData
+from agent.learn.reading import Vocabulary, read_dialogue
+from agent.learn.store import RankerStore
+from agent.learn.training import fit_ranker
+from agent.settings import LearnedSettings
+from agent.types import Candidate
+from retrieval.types import Video
+
+COL = {name: i for i, name in enumerate(FEATURES)}
+
+
+def _candidate(video_id: str, **kw: object) -> Candidate:
+    video = Video(video_id, video_id, tags=("horror",), published=date(1996, 1, 1))
+    return Candidate(video=video, **kw)  # type: ignore[arg-type]
+
+
+def test_feature_rows_follow_the_candidates_and_mark_missing_sources() -> None:
+    candidates = [
+        _candidate("a", score=0.9, content_score=0.8, source_ranks={"search": 0, "collab": 3}),
+        _candidate("b", score=0.5, collab_score=1.2, source_ranks={"similar": 2}),
+    ]
+    vectors = {"a": np.array([1.0, 0.0]), "b": np.array([0.0, 1.0])}
+    vocab = Vocabulary([c.video for c in candidates])
+    context = TurnContext(
+        latest=np.array([1.0, 0.0]),
+        dialogue=np.array([0.0, 2.0]),
+        liked=(np.array([0.0, 1.0]),),
+        reading=read_dialogue(["a scary movie from the 90s"], vocab),
+        popularity={"a": 9.0},
+        history_seen=frozenset({"b"}),
+        user_turns=2,
+    )
+    rows = feature_matrix(candidates, vectors, context)
+    assert rows.shape == (2, len(FEATURES))
+    a, b = rows
+    assert a[COL["blend_rank"]] == 0 and b[COL["blend_rank"]] == 1
+    assert a[COL["search_rank"]] == 0 and b[COL["search_rank"]] == MISSING_RANK
+    assert a[COL["similar_rank"]] == MISSING_RANK and b[COL["similar_rank"]] == 2
+    assert a[COL["collab_rank"]] == 3 and b[COL["collab_known"]] == 1.0
+    assert a[COL["sim_latest"]] == pytest.approx(1.0) and b[COL["sim_latest"]] == 0.0
+    assert b[COL["sim_dialogue"]] == pytest.approx(1.0)
+    assert b[COL["liked_sim_max"]] == pytest.approx(1.0)
+    assert a[COL["popularity_log"]] == pytest.approx(np.log1p(9.0))
+    assert a[COL["tag_hits"]] == 1 and a[COL["year_agree"]] == 1
+    assert b[COL["history_seen"]] == 1 and a[COL["history_seen"]] == 0
+    assert a[COL["user_turns"]] == 2 and a[COL["liked_in_dialogue"]] == 1
+
+
+def _synthetic(turns: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Turns of 20 candidates whose one target has the highest tag_hits: the blend score is
+    noise, so only a ranker that learned the signal puts targets first."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(turns):
+        x = rng.random((20, len(FEATURES))).astype(np.float32)
+        y = np.zeros(20, np.float32)
+        y[int(rng.integers(20))] = 1.0
+        x[:, COL["tag_hits"]] = rng.random(20) * 0.5 + y
+        out.append((x, y))
+    return out
+
+
+def test_the_ranker_learns_the_signal_that_finds_the_targets() -> None:
+    model, data, reason = fit_ranker(
+        _synthetic(200), LearnedSettings(min_turns=50), source="synthetic", seed=1
+    )
+    assert model is not None and reason == ""
+    assert data.turns == 200 and model.meta.rows == 4000 and model.meta.positives == 200
+    hits = 0
+    for x, y in _synthetic(50, seed=2):
+        hits += int(y[int(np.argmax(model.score(x)))] == 1.0)
+    assert hits >= 45
+    top = max(model.meta.importances, key=lambda n: model.meta.importances[n])
+    assert top == "tag_hits"
+    assert abs(sum(model.meta.importances.values()) - 1.0) < 0.01
+
+
+def test_too_little_data_keeps_the_blend() -> None:
+    model, data, reason = fit_ranker(_synthetic(10), LearnedSettings(min_turns=50), source="s")
+    assert model is None and data.turns == 10
+    assert "fewer than agent.learned.min_turns = 50" in reason
+
+
+def test_turns_without_a_positive_or_a_negative_are_dropped() -> None:
+    x = np.zeros((3, len(FEATURES)), np.float32)
+    data = TrainingData.stack(
+        [(x, np.zeros(3, np.float32)), (x, np.ones(3, np.float32)), (x, np.eye(3)[0])]
+    )
+    assert data.turns == 1 and data.groups == [3]
+
+
+def test_versions_save_reload_and_prune(tmp_path: Path) -> None:
+    store = RankerStore(tmp_path / "ranker", keep_versions=2)
+    assert store.current() is None  # nothing trained: the blend ranks
+    model, _, _ = fit_ranker(_synthetic(60), LearnedSettings(min_turns=50), source="s")
+    assert model is not None
+    first = store.save(model)
+    assert first.name == "v0001" and (tmp_path / "ranker" / "LATEST").read_text() == "v0001"
+    loaded = store.current()
+    assert loaded is not None and loaded.meta.version == 1
+    x = _synthetic(1, seed=5)[0][0]
+    np.testing.assert_allclose(loaded.score(x), model.score(x), rtol=1e-6)
+    assert loaded.meta.importances == model.meta.importances
+    # another process saves a newer version: picked up on the next call
+    RankerStore(tmp_path / "ranker", keep_versions=2).save(model)
+    RankerStore(tmp_path / "ranker", keep_versions=2).save(model)
+    newest = store.current()
+    assert newest is not None and newest.meta.version == 3
+    assert [p.name for p in store.versions.versions()] == ["v0002", "v0003"]
+
+
+def test_a_model_of_other_features_is_refused(tmp_path: Path) -> None:
+    model, _, _ = fit_ranker(_synthetic(60), LearnedSettings(min_turns=50), source="s")
+    assert model is not None
+    with pytest.raises(LearnedRankerError, match="other features"):
+        model.score(np.zeros((2, 3), np.float32))
+    (tmp_path / "v0001").mkdir()
+    (tmp_path / "v0001" / "meta.json").write_text("{}")
+    with pytest.raises(LearnedRankerError, match="vidrec train"):
+        LearnedRanker.load(tmp_path / "v0001")
+
+
+def test_the_learned_order_is_diversified_like_the_blend() -> None:
+    from agent.learn.stage import diversified
+
+    candidates = [
+        _candidate("a", score=3.0),
+        _candidate("a2", score=2.9),  # a near copy of a
+        _candidate("b", score=2.0),
+    ]
+    vectors = {"a": np.array([1.0, 0.0]), "a2": np.array([1.0, 0.01]), "b": np.array([0.0, 1.0])}
+    rows = np.arange(3, dtype=np.float32)[:, None]
+    same, _ = diversified(candidates, rows, vectors, 1.0)
+    assert [c.video.id for c in same] == ["a", "a2", "b"]
+    mixed, mixed_rows = diversified(candidates, rows, vectors, 0.5)
+    assert [c.video.id for c in mixed] == ["a", "b", "a2"]
+    assert mixed_rows[:, 0].tolist() == [0.0, 2.0, 1.0]  # the rows follow their candidates
