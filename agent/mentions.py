@@ -9,19 +9,22 @@ you seen Inception?", "I hated Cats, too long". Each title of the library found 
   it is written capitalised and is no ordinary word ("Inception", not "it" or "up");
 * the polarity of a mention is what the clause around it says (:func:`clause_polarity`): a
   dislike cue ("hated", "didn't like", "not a fan of", "boring") makes it -1, anything else +1:
-  naming a title in a conversation about what to watch says it is near the user's taste.
+  naming a title in a conversation about what to watch says it is near the user's taste;
+* a title the user's latest turn names first, in clauses that say no opinion of it and not that
+  it was seen (:func:`clause_opinion`), is ``asked`` for: "the magic of Fibonacci numbers, not
+  too long" asks for that talk (or one like it) and must not lose it.
 
 The turn turns them into feedback events of the conversation (:func:`mention_events`: like or
 dislike, whose meaning is :func:`agent.feedback.polarity`), so a liked mention seeds the
 collaborative model and similar-title retrieval, a disliked one counts against its neighbours,
-and every named title is left out of the answer (the user knows it).
+and every named title is left out of the answer (the user knows it), except those ``asked`` for.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from agent.feedback import is_positive
@@ -33,6 +36,7 @@ __all__ = [
     "ANAPHORA_RE",
     "Mention",
     "TitleSpotter",
+    "clause_opinion",
     "clause_polarity",
     "clauses",
     "conversation_mentions",
@@ -48,8 +52,15 @@ _DISLIKE_RE = re.compile(
     r"\b(?:hate[ds]?|hating|dislike[ds]?|didn'?t (?:like|enjoy|care for)|did not (?:like|enjoy)|"
     r"don'?t (?:like|enjoy|care for)|do not (?:like|enjoy)|not (?:a|much of a) fan|"
     r"not (?:for me|my (?:thing|type|cup of tea))|can'?t stand|boring|awful|terrible|horrible|"
-    r"worst|overrated|disappointing|disappointed|too (?:scary|slow|long|violent|gory)|"
+    r"worst|overrated|disappointing|disappointed|(?<!not )(?<!n't )too (?:scary|slow|long|violent|gory)|"
     r"not (?:into|interested in)|stay away from|couldn'?t finish|fell asleep)\b",
+    re.IGNORECASE,
+)
+# a clause saying the user likes, or has seen, what it names ("something like" asks, says nothing)
+_OPINION_RE = re.compile(
+    r"\b(?:(?:i|we|you|really|also|both|do|did|just|totally)\s+(?:like|love|enjoy|adore)|"
+    r"liked|loved|enjoyed|adored|favou?rites?|great|amazing|awesome|brilliant|fantastic|"
+    r"excellent|masterpiece|good|fun|funny|grew on me|seen|saw|watched|rewatched|already)\b",
     re.IGNORECASE,
 )
 # a user clause pointing back at what the assistant just named
@@ -69,12 +80,15 @@ class Mention:
         turn: index of the message that named it first (0 = oldest).
         by_user: the user named it (else the assistant did).
         polarity: +1 (the user is for it, or named it without a word against) or -1 (against).
+        asked: first named by the user in the latest turn, in clauses with no opinion of it and
+            no word of having seen it: the user asks for it (or for one like it).
     """
 
     video_id: str
     turn: int
     by_user: bool
     polarity: int
+    asked: bool = False
 
 
 def _tokens(text: str) -> list[str]:
@@ -172,6 +186,11 @@ def clause_polarity(text: str) -> int:
     return -1 if _DISLIKE_RE.search(text) else 1
 
 
+def clause_opinion(text: str) -> bool:
+    """Whether ``text`` (one clause) says the user likes, dislikes or has seen what it names."""
+    return bool(_DISLIKE_RE.search(text) or _OPINION_RE.search(text))
+
+
 def clauses(text: str) -> list[str]:
     """The clauses of a message (split at sentence ends and at "but")."""
     return [text[a:b] for a, b in _clause_bounds(text) if text[a:b].strip()]
@@ -188,9 +207,11 @@ def conversation_mentions(messages: Sequence[Message], spotter: TitleSpotter) ->
     A title the user names carries the polarity of the user's clause about it; one the assistant
     named carries +1 unless a later user clause naming it again, or pointing back at it ("I
     didn't like that one" right after the assistant named it), says otherwise (the latest user
-    word about a title wins).
+    word about a title wins). A title first named in the user's latest turn, with no opinion in
+    any of its clauses there, is ``asked`` for (:class:`Mention`).
     """
     out: dict[str, Mention] = {}
+    opinions: set[str] = set()  # the titles the latest turn names with an opinion
     last_named: list[str] = []  # the titles of the latest assistant message that named any
     for turn, message in enumerate(messages):
         by_user = message.role == "user"
@@ -208,13 +229,22 @@ def conversation_mentions(messages: Sequence[Message], spotter: TitleSpotter) ->
                 if not here and ANAPHORA_RE.search(clause):
                     here = last_named
                 said.extend((v, sign) for v in here)
+                if turn == len(messages) - 1 and clause_opinion(clause):
+                    opinions.update(here)
         for video_id, sign in said:
             first = out.get(video_id)
             if first is None:
                 out[video_id] = Mention(video_id, turn, by_user, sign)
             elif by_user:
                 out[video_id] = Mention(video_id, first.turn, True, sign)
-    return sorted(out.values(), key=lambda m: m.turn)
+    latest = len(messages) - 1
+    return sorted(
+        (
+            replace(m, asked=m.by_user and m.turn == latest and m.video_id not in opinions)
+            for m in out.values()
+        ),
+        key=lambda m: m.turn,
+    )
 
 
 def mention_events(mentions: Sequence[Mention], now: datetime) -> list[FeedbackEvent]:

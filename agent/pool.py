@@ -208,7 +208,8 @@ class CandidatePool:
         """The turn's candidates. ``named``: the titles the conversation named
         (:mod:`agent.mentions`); with what the turn understood they are the conversation's own
         feedback: likes seed the collaborative model and similar-title retrieval (newest
-        first), dislikes count against their neighbours, and none of them is answered."""
+        first), dislikes count against their neighbours, and none of them is answered but those
+        the latest turn asks for by name (``Mention.asked``)."""
         parts = self.parts
         clock = time.perf_counter()
         references: dict[str, str] = {}
@@ -236,7 +237,15 @@ class CandidatePool:
         if understanding.include_seen:
             exclude = frozenset(profile.disliked) - set(liked_ids)
         else:
-            exclude = profile.seen | set(seen_ids) | {e.video_id for e in said}
+            # a title the latest turn asks for by name is answered, unless the turn's understanding
+            # or the user's own feedback says they know it
+            asked = {m.video_id for m in named if m.asked} - {
+                *liked_ids,
+                *disliked_ids,
+                *seen_ids,
+                *(e.video_id for e in history if e.kind != "impression"),
+            }
+            exclude = (profile.seen | set(seen_ids) | {e.video_id for e in said}) - asked
         merged = merge_filters(understanding.filters, filters)
         query = understanding.search_text if content_words(understanding.search_text) else ""
         # this turn's likes first, then the conversation's newest first, then the history's

@@ -108,6 +108,8 @@ def test_stream_with_the_real_model(ted_rec: Recommender) -> None:
     events = list(rec.stream("the magic of Fibonacci numbers, not too long", "e2e-3", k=1))
     kinds = [e.kind for e in events]
     assert kinds[0] == "understanding" and kinds[-1] == "done", kinds
+    understood = events[0].understanding
+    assert understood is not None and not understood.seen  # asked for by its title, not seen
     # the card first, then the limit it was held to, then maybe the model's better reason
     assert kinds[1:3] == ["recommendation", "text"], kinds
     assert set(kinds[3:-1]) <= {"reason"}

@@ -54,6 +54,8 @@ def test_a_clause_against_a_title_is_negative() -> None:
     assert clause_polarity("I hated The Matrix") == -1
     assert clause_polarity("not a fan of Inception") == -1
     assert clause_polarity("have you seen Inception") == 1
+    assert clause_polarity("Heat was too long") == -1
+    assert clause_polarity("something like Heat, not too long") == 1  # a length asked for
     assert clause_polarity("I've seen The Matrix, loved it") == 1
 
 
@@ -187,3 +189,53 @@ def test_a_title_merely_named_is_never_called_liked_in_a_reason(
     rec.recommend(f"Have you seen {title} Something about teaching children?", "u2", k=3)
     assert offered == [{"creativity": title}, {}]  # named, not said to be liked
     rec.close()
+
+
+def test_a_title_the_latest_turn_asks_for_is_answered_not_left_out(tmp_path: Path) -> None:
+    """A video asked for by its title (no opinion, not said seen) is what the user wants: it
+    stays in the answer; one named with an opinion or said seen, or named in an earlier turn,
+    is left out as before."""
+    from tests.agent_data import build_recommender
+    from tests.fakes.llm import FakeLLM
+
+    rec = build_recommender(tmp_path, FakeLLM(), rerank=False)
+
+    def ids(*texts: str) -> list[str]:
+        conversation = [
+            Message("user" if i % 2 == 0 else "assistant", t) for i, t in enumerate(texts)
+        ]
+        ranked = rec.rank(conversation, "u-ask", k=5, rerank=False)
+        assert "Do schools kill creativity?" not in ranked.understanding.seen
+        return [c.video.id for c in ranked.candidates]
+
+    assert ids("Do schools kill creativity? Not too long please")[:1] == ["creativity"]
+    # "not too long" in the title's own clause asks for a length, it says nothing against it
+    assert ids("the secret of perfect pasta, not too long")[:1] == ["pasta"]
+    assert "creativity" not in ids("I loved Do schools kill creativity? Not too long please")
+    assert "creativity" not in ids("I've seen Do schools kill creativity? Something new")
+    assert "creativity" not in ids(
+        "Do schools kill creativity? Not too long",
+        "Here is one on schools.",
+        "Something else about schools",
+    )
+    rec.close()
+
+
+def test_the_latest_turns_plain_mentions_are_its_requests() -> None:
+    spot = TitleSpotter(VIDEOS)
+
+    def asked(*texts: str) -> set[str]:
+        messages = [Message("user" if i % 2 == 0 else "assistant", t) for i, t in enumerate(texts)]
+        return {m.video_id for m in conversation_mentions(messages, spot) if m.asked}
+
+    assert asked("Heat (1995), not too long") == {"m7"}
+    assert asked("Something like Heat (1995)") == {"m7"}  # the understanding reads "like"
+    for said in ("I loved Heat (1995)", "I hated Heat (1995)", "I've seen Heat (1995) twice"):
+        assert asked(said) == set(), said
+    assert asked("Heat (1995), not too long. I loved Heat (1995)!") == set()
+    # earlier turns keep their rule: named before, never asked for; the assistant asks nothing
+    assert asked("Have you seen Heat (1995)?", "Try The Matrix (1999)", "Inception (2010)?") == {
+        "m2"
+    }
+    assert asked("Heat (1995)", "Try The Matrix (1999)", "Heat (1995) then") == set()
+    assert asked("a thriller", "Try The Matrix (1999)", "The Matrix (1999), fine") == set()
