@@ -36,6 +36,7 @@ from pathlib import Path
 from agent.recommender import Recommender
 from agent.settings import Settings
 from agent.types import Message, TurnUnderstanding
+from evaluation.labelled import read_labelled
 from retrieval.demo import TedTalk, load_ted, select_talks, ted_row
 from retrieval.errors import InvalidInputError
 from retrieval.manifest import ManifestRow, write_manifest
@@ -82,27 +83,19 @@ class Outcome:
 
 
 def load_requests(path: Path = REQUESTS) -> list[Request]:
-    out = []
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-            out.append(
-                Request(
-                    id=str(raw["id"]),
-                    turns=tuple(raw["turns"]),
-                    targets=tuple(raw["targets"]),
-                    liked=tuple(raw.get("liked", ())),
-                )
-            )
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise InvalidInputError(
-                f"{path}:{line_no}: not a request",
-                expected='{"id", "turns": [...], "targets": [...], "liked": [...]}',
-                got=f"{type(exc).__name__}: {exc}",
-            ) from exc
-    return out
+    rows = read_labelled(
+        path,
+        lambda raw: Request(
+            id=str(raw["id"]),
+            turns=tuple(raw["turns"]),
+            targets=tuple(raw["targets"]),
+            liked=tuple(raw.get("liked", ())),
+        ),
+        what="a request",
+        expected='{"id", "turns": [...], "targets": [...], "liked": [...]}',
+        error=InvalidInputError,
+    )
+    return [request for _, request in rows]
 
 
 def interleave(requests: Sequence[Request]) -> list[Request]:

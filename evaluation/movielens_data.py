@@ -157,9 +157,7 @@ def leave_last_out(ratings: Ratings, min_train: int = 1, tie_seed: int | None = 
     keep = np.ones(len(ratings), dtype=bool)
     keep[test] = False
     order = np.lexsort((tie, ratings.timestamps, ratings.users))
-    return Split(
-        ratings=ratings, train=np.flatnonzero(keep), test=test, order=order[keep[order]]
-    )
+    return Split(ratings=ratings, train=np.flatnonzero(keep), test=test, order=order[keep[order]])
 
 
 @dataclass(frozen=True)

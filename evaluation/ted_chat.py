@@ -32,12 +32,14 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.progress import Progress
 
 from agent.settings import Settings
 from evaluation.agent_hitrate import conversation
 from evaluation.cache import file_sha256, text_sha256
+from evaluation.labelled import read_labelled
 from evaluation.metrics import bootstrap_ci, hit_at_k, reciprocal_rank
 from evaluation.report import EvalReport, SystemResult
 from evaluation.runner import (
@@ -86,38 +88,36 @@ class ChatRequest:
     split: str = "dev"  # "heldout", "heldout2": batches written after product changes
 
 
+def _chat_request(raw: dict[str, Any]) -> ChatRequest:
+    limit = raw.get("constraint")
+    return ChatRequest(
+        id=str(raw["id"]),
+        kind=str(raw["kind"]),
+        turns=tuple(str(t) for t in raw["turns"]),
+        target=str(raw["target"]),
+        watched=raw.get("watched"),
+        constraint=Constraint(**limit) if limit else None,
+        split=str(raw.get("split", "dev")),
+    )
+
+
 def load_requests(path: Path = REQUESTS) -> list[ChatRequest]:
     """The labelled set; a malformed line is an error naming its line."""
-    out = []
-    for line_no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            raw = json.loads(line)
-            limit = raw.get("constraint")
-            request = ChatRequest(
-                id=str(raw["id"]),
-                kind=str(raw["kind"]),
-                turns=tuple(str(t) for t in raw["turns"]),
-                target=str(raw["target"]),
-                watched=raw.get("watched"),
-                constraint=Constraint(**limit) if limit else None,
-                split=str(raw.get("split", "dev")),
-            )
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise EvalError(
-                f"{path}:{line_no}: not a TED chat request",
-                expected='{"id", "kind", "turns": [...], "target", "watched"?, "constraint"?}',
-                got=f"{type(exc).__name__}: {exc}",
-            ) from exc
+    rows = read_labelled(
+        path,
+        _chat_request,
+        what="a TED chat request",
+        expected='{"id", "kind", "turns": [...], "target", "watched"?, "constraint"?}',
+        error=EvalError,
+    )
+    for line_no, request in rows:
         if request.kind not in KINDS or not request.turns:
             raise EvalError(
                 f"{path}:{line_no}: request {request.id} has kind {request.kind!r} or no turns",
                 expected=f"kind one of {', '.join(KINDS)} and at least one turn",
                 got=f"kind={request.kind!r}, {len(request.turns)} turn(s)",
             )
-        out.append(request)
-    return out
+    return [request for _, request in rows]
 
 
 def _speaks(talk: TedTalk) -> bool:
