@@ -10,9 +10,9 @@ bootstrap intervals of Recall@1 and MRR.
 
 Every system also runs on the descriptions with the speaker's name taken out (``<system>/no-speaker``),
 since a description often names its speaker and a transcript rarely does. ``hybrid`` is the
-library's search as configured (RRF of the best chunk, the centroid and whole-video BM25);
-``hybrid-zscore`` the same rankings fused by their z-scores with weights 0.3/0.5/1 (tuned on TED
-talks outside the default sample, docs/search.md); ``hybrid-chunk`` the search with the
+library's search as configured (by default the z-scores of the best chunk, the centroid and
+whole-video BM25 with weights 0.3/0.5/1, docs/search.md); ``hybrid-rrf`` the same rankings fused
+by reciprocal ranks with weights 1/1/1 (the default before the 2,092-talk run); ``hybrid-chunk`` the search with the
 whole-video rankings weighted 0, i.e. each talk scored by its best chunk (the search before
 whole-video evidence).
 """
@@ -61,8 +61,8 @@ from retrieval.transcripts import read_transcript
 
 log = logging.getLogger(__name__)
 
-SYSTEMS = ("popularity", "bm25", "dense", "hybrid-chunk", "hybrid-zscore", "hybrid", "vidrec")
-DEFAULT_SYSTEMS = ("popularity", "bm25", "dense", "hybrid-chunk", "hybrid-zscore", "hybrid")
+SYSTEMS = ("popularity", "bm25", "dense", "hybrid-chunk", "hybrid-rrf", "hybrid", "vidrec")
+DEFAULT_SYSTEMS = ("popularity", "bm25", "dense", "hybrid-chunk", "hybrid-rrf", "hybrid")
 K = 100
 
 
@@ -240,17 +240,17 @@ def run_ted(options: EvalOptions, settings: Settings, progress: Progress) -> Eva
             )
             description = "library hybrid search, whole-video rankings off: talk = best chunk"
             systems.append(HybridSystem(library, description, name=name, search=best_chunk))
-        elif library is not None and name == "hybrid-zscore":
-            zscore = ev_settings.search.model_copy(
+        elif library is not None and name == "hybrid-rrf":
+            rrf = ev_settings.search.model_copy(
                 update={
-                    "fusion": "zscore",
-                    "chunk_weight": 0.3,
-                    "video_dense_weight": 0.5,
+                    "fusion": "rrf",
+                    "chunk_weight": 1.0,
+                    "video_dense_weight": 1.0,
                     "video_lexical_weight": 1.0,
                 }
             )
-            description = "library hybrid search, video rankings fused by z-scores 0.3/0.5/1"
-            systems.append(HybridSystem(library, description, name=name, search=zscore))
+            description = "library hybrid search, video rankings fused by reciprocal ranks 1/1/1"
+            systems.append(HybridSystem(library, description, name=name, search=rrf))
         elif library is not None and name == "hybrid":
             systems.append(HybridSystem(library))
         elif library is not None and name == "vidrec":

@@ -101,12 +101,12 @@ def test_retrieval_baselines_find_the_known_talk(settings: Settings) -> None:
         EvalOptions(
             task="ted",
             data=FIXTURES / "ted",
-            systems=("bm25", "dense", "hybrid-chunk", "hybrid-zscore", "hybrid"),
+            systems=("bm25", "dense", "hybrid-chunk", "hybrid-rrf", "hybrid"),
         ),
         settings,
     )
     # each description shares words only with its own transcript
-    for name in ("bm25", "dense", "hybrid-chunk", "hybrid-zscore", "hybrid", "hybrid/no-speaker"):
+    for name in ("bm25", "dense", "hybrid-chunk", "hybrid-rrf", "hybrid", "hybrid/no-speaker"):
         assert report.system(name).metrics["Recall@1"] == 1.0, name
 
 
