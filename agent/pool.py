@@ -26,7 +26,7 @@ from agent.learn.stage import RankingModel, diversified, learned_order, turn_con
 from agent.llm.base import LLM
 from agent.mentions import Mention, conversation_mentions, seeds_of, turn_feedback
 from agent.profile import ProfileWeights, UserProfile, build_profile
-from agent.query import turn_query
+from agent.query import turn_query, without_watched
 from agent.ranking import Ranker, TitleIndex
 from agent.references import DescribedVideos, resolve_by_search
 from agent.rerank import Reranker
@@ -94,10 +94,12 @@ class PoolParts(Protocol):
 
 
 def request_text(messages: Sequence[Message], understanding: TurnUnderstanding) -> str:
-    """The latest user turn, with the model's search text when it says more."""
-    latest = last_user(messages)
-    if understanding.search_text and understanding.search_text not in latest:
-        return f"{latest} ({understanding.search_text})"
+    """The latest user turn, with the model's search text when it says more; a clause about a
+    talk the user watched is no part of it (:func:`agent.query.without_watched`)."""
+    latest = without_watched(last_user(messages), understanding.seen)
+    search = without_watched(understanding.search_text, understanding.seen)
+    if search and search not in latest:
+        return f"{latest} ({search})"
     return latest
 
 
