@@ -25,6 +25,7 @@ storage); the stores (SQL, Chroma server) are written only by the driver.
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -165,6 +166,9 @@ def connect(address: str, settings: RaySettings) -> bool:
         ) from None
     if ray.is_initialized():
         return False
+    # Ray reports usage to its makers by default: nothing leaves the machine unless the operator
+    # sets RAY_USAGE_STATS_ENABLED=1 themselves
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     options: dict[str, Any] = {"logging_level": logging.WARNING, "include_dashboard": False}
     if address == "local":
         options["num_cpus"] = settings.local_cpus

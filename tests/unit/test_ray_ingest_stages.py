@@ -91,3 +91,31 @@ def test_a_cluster_too_small_for_the_actors_is_refused_before_anything_waits() -
         ray_ingest.check_resources(ray, cpus=2)
     assert "2 CPUs" in str(info.value) and "actor_cpus" in (info.value.hint or "")
     ray_ingest.check_resources(ray.model_copy(update={"actor_cpus": 0.5}), cpus=2)
+
+
+def test_a_local_ray_sends_no_usage_stats_off_the_machine(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import types
+
+    seen: dict[str, object] = {}
+    fake = types.ModuleType("ray")
+    fake.is_initialized = lambda: False  # type: ignore[attr-defined]
+
+    def init(**options: object) -> None:
+        seen["stats"] = os.environ.get("RAY_USAGE_STATS_ENABLED")
+        seen["options"] = options
+
+    fake.init = init  # type: ignore[attr-defined]
+    context = types.SimpleNamespace(enable_progress_bars=True)
+    fake.data = types.SimpleNamespace(  # type: ignore[attr-defined]
+        DataContext=types.SimpleNamespace(get_current=lambda: context)
+    )
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.delenv("RAY_USAGE_STATS_ENABLED", raising=False)
+    assert ray_ingest.connect("local", settings.ingest.ray) is True
+    assert seen["stats"] == "0"  # Ray reports usage to its makers unless told not to
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "1")  # an operator's own choice stands
+    ray_ingest.connect("local", settings.ingest.ray)
+    assert seen["stats"] == "1"
