@@ -15,10 +15,14 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Generic, TypeVar
 
-__all__ = ["LATEST", "Versions"]
+__all__ = ["LATEST", "Loaded", "Versions"]
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +88,28 @@ class Versions:
             shutil.rmtree(stale, ignore_errors=True)
         log.info("saved %s", target)
         return target
+
+
+class Loaded(Generic[T]):
+    """What ``load`` made of the newest version, loaded again only when ``latest`` names a newer
+    one (a save by another process included). Thread-safe: ``lock`` also guards in-place edits of
+    ``value``."""
+
+    def __init__(
+        self, latest: Callable[[], Path | None], load: Callable[[Path], T], what: str
+    ) -> None:
+        self._latest, self._load, self._what = latest, load, what
+        self.value: T | None = None
+        self._from: Path | None = None
+        self.lock = threading.Lock()
+
+    def get(self) -> T | None:
+        latest = self._latest()
+        with self.lock:
+            if latest is None:
+                self.value, self._from = None, None
+            elif latest != self._from:
+                self.value = self._load(latest)
+                self._from = latest
+                log.info("loaded %s %s", self._what, latest)
+            return self.value

@@ -4,7 +4,6 @@ answers from the newest saved version (:class:`Collaborative`)."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,6 +15,7 @@ from agent.collab.model import CollabModel
 from agent.collab.store import ModelStore, load_model, model_root
 from agent.settings import CollabSettings
 from agent.types import FeedbackEvent
+from agent.versions import Loaded
 
 __all__ = ["CollabScorer", "Collaborative"]
 
@@ -78,9 +78,8 @@ class Collaborative:
     def __init__(self, data_dir: Path, cfg: CollabSettings) -> None:
         self.cfg = cfg
         self.store = ModelStore(model_root(data_dir), cfg.keep_versions)
-        self._model: CollabModel | None = None
-        self._loaded_from: Path | None = None
-        self._lock = threading.Lock()
+        self._current = Loaded(self.store.latest, load_model, "collaborative model")
+        self._lock = self._current.lock  # also guards the last user state below
         # the last user state scored: (model, (history, seeds), score of every model video)
         self._last: tuple[CollabModel, tuple[Any, ...], np.ndarray] | None = None
 
@@ -91,15 +90,7 @@ class Collaborative:
     @property
     def model(self) -> CollabModel | None:
         """The newest complete version on disk (reloaded when a newer one appears)."""
-        latest = self.store.latest()
-        with self._lock:
-            if latest is None:
-                self._model, self._loaded_from = None, None
-            elif latest != self._loaded_from:
-                self._model = load_model(latest)
-                self._loaded_from = latest
-                log.info("loaded collaborative model %s", latest)
-            return self._model
+        return self._current.get()
 
     def collab_scores(
         self,
@@ -162,6 +153,6 @@ class Collaborative:
         with self._lock:
             changed = self.store.forget_user(user_id)
             self._last = None  # it may hold this user's history and scores
-            if self._model is not None:
-                self._model.drop_user(user_id)
+            if self._current.value is not None:
+                self._current.value.drop_user(user_id)
         return changed

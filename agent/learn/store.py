@@ -4,12 +4,11 @@ collaborative model's ``<data_dir>/collab/`` (the same mechanism: :mod:`agent.ve
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import replace
 from pathlib import Path
 
 from agent.learn.model import META_FILE, LearnedRanker
-from agent.versions import Versions
+from agent.versions import Loaded, Versions
 
 __all__ = ["RANKER_DIR_NAME", "RankerStore", "ranker_root"]
 
@@ -29,24 +28,14 @@ class RankerStore:
 
     def __init__(self, root: Path, keep_versions: int = 3) -> None:
         self.versions = Versions(root, META_FILE, keep_versions)
-        self._model: LearnedRanker | None = None
-        self._loaded_from: Path | None = None
-        self._lock = threading.Lock()
+        self._current = Loaded(self.versions.latest, LearnedRanker.load, "learned ranker")
 
     @property
     def root(self) -> Path:
         return self.versions.root
 
     def current(self) -> LearnedRanker | None:
-        latest = self.versions.latest()
-        with self._lock:
-            if latest is None:
-                self._model, self._loaded_from = None, None
-            elif latest != self._loaded_from:
-                self._model = LearnedRanker.load(latest)
-                self._loaded_from = latest
-                log.info("loaded learned ranker %s", latest)
-            return self._model
+        return self._current.get()
 
     def save(self, model: LearnedRanker) -> Path:
         """Save ``model`` as the next version (its meta gets the version number)."""
