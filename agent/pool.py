@@ -280,13 +280,10 @@ class CandidatePool:
             model = parts.learned.current()
         learned = model is not None or stage == "rows"
         ranker = Ranker(parts.library, cfg, parts.collab)
+        watched = [m for m in understanding.seen if m in references]
         candidates = ranker.rank(
             # the user's words count too, but not those describing a talk they watched
-            turn_query(
-                user_words, query, watched=[m for m in understanding.seen if m in references]
-            )
-            if query
-            else "",
+            turn_query(user_words, query, watched=watched) if query else "",
             merged,
             profile,
             exclude=frozenset(exclude),
@@ -303,7 +300,7 @@ class CandidatePool:
         ids = [c.video.id for c in candidates]
         vectors = {**vectors, **parts.library.video_vectors(ids)}
         context = turn_context(
-            user_words,
+            _searched_turns(user_words, watched, searched=bool(query)),
             embed=parts.library.embed_query,
             vectors=vectors,
             liked=liked_ids,
@@ -326,3 +323,13 @@ class CandidatePool:
         if self._popular is None or now - self._popular[0] > POPULARITY_CACHE_S:
             self._popular = (now, self.parts.collab.popularity())
         return self._popular[1]
+
+
+def _searched_turns(
+    user_words: Sequence[str], watched: Sequence[str], *, searched: bool
+) -> list[str]:
+    """The user's turns, oldest first, as the search embedded them (so that the learned stage's
+    dialogue vectors cost no new embedding); without a search, the latest turn alone."""
+    if not searched:
+        return [" ".join(user_words[-1].split())] if user_words else []
+    return [t.text for t in reversed(turn_query(user_words, "", watched=watched))]

@@ -50,7 +50,8 @@ def turn_context(
     """What the features of this turn share.
 
     Args:
-        user_words: the user's turns, oldest first.
+        user_words: the user's turns, oldest first, as the search embedded them
+            (``agent.pool``: the turns ``agent.query.turn_query`` searched).
         embed: the library's query embedder.
         vectors: content vectors of (at least) the ``liked`` and ``disliked`` videos.
         liked / disliked: videos the conversation liked / disliked (resolved ids).

@@ -179,3 +179,29 @@ def test_the_stage_adds_the_most_popular_videos_as_candidates(base: Recommender)
     plain = base.rank([Message("user", "talks about going to mars")], "u-popular", stage="rows")
     assert plain.features is not None
     assert set(plain.features[:, column].tolist()) == {MISSING_RANK}
+
+
+def test_the_stage_embeds_no_text_the_search_did_not(base: Recommender) -> None:
+    """The dialogue's vectors are the searched turns' vectors: a greeting, a turn without content
+    words, or a turn older than the search reads costs no extra embedding (regression: every
+    user turn was embedded again, 0.3-1.3 s a miss on the ReDial benchmark)."""
+    conversation = [
+        Message("user", "Hi"),
+        Message("assistant", "Hello! What would you like to watch?"),
+        Message("user", "ok"),
+        Message("assistant", "Tell me more."),
+        Message("user", "something on oceans and climate"),
+        Message("assistant", "Here are some."),
+        Message("user", "talks about education and teaching children"),
+    ]
+    cache = base.library.query_vectors
+
+    def misses(stage: str) -> int:
+        cache._vectors.clear()
+        before = cache.misses
+        base.rank(conversation, f"u-embed-{stage}", stage=stage)  # type: ignore[arg-type]
+        return cache.misses - before
+
+    searched = misses("off")
+    assert searched >= 2  # the latest turn and the earlier one with content words
+    assert misses("rows") == searched
