@@ -17,7 +17,7 @@ import numpy as np
 
 from retrieval.catalogue import Catalogue
 from retrieval.embed.base import Embedder, normalise_rows
-from retrieval.embed.cache import QueryVectorCache
+from retrieval.embed.cache import QueryVectorCache, VersionedVectors
 from retrieval.errors import InvalidInputError, NotFoundError
 from retrieval.guard import IngestGuard
 from retrieval.ingest import Ingestor
@@ -92,6 +92,7 @@ class Library:
         self._search: HybridSearch | None = None
         self.query_vectors = QueryVectorCache(lambda: self.embedder, config.search.query_cache_size)
         self._video_vectors_complete = False  # every catalogued video has a centroid
+        self._centroids = VersionedVectors()
 
     # --- lazily built parts -------------------------------------------------------------------
     def _lazy(self, attr: str, build: Callable[[], Any]) -> Any:
@@ -289,13 +290,18 @@ class Library:
         return self.query_vectors.encode(texts)
 
     def video_vectors(self, video_ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """Mean of each video's chunk vectors, L2-normalised; unknown ids are left out."""
-        stacked = self.store.video_embeddings(list(video_ids))
-        return {
-            vid: normalise_rows(vectors.mean(axis=0))[0]
-            for vid, vectors in stacked.items()
-            if len(vectors)
-        }
+        """Mean of each video's chunk vectors, L2-normalised; unknown ids are left out. Kept in
+        memory until the catalogue's version changes (a turn's learned stage reads ~150)."""
+
+        def load(ids: list[str]) -> dict[str, np.ndarray]:
+            stacked = self.store.video_embeddings(ids)
+            return {
+                vid: normalise_rows(vectors.mean(axis=0))[0]
+                for vid, vectors in stacked.items()
+                if len(vectors)
+            }
+
+        return self._centroids.get(list(video_ids), self.catalogue.version(), load)
 
     # --- catalogue ----------------------------------------------------------------------------
     def get_video(self, video_id: str) -> Video | None:

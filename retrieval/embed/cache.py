@@ -66,3 +66,44 @@ class QueryVectorCache:
 
     def __len__(self) -> int:
         return len(self._vectors)
+
+
+class VersionedVectors:
+    """Vectors by id kept in memory while a version (the catalogue's) stays the same: a new
+    version drops them all, since any video may have been re-ingested or removed."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = max(0, int(size))
+        self._version: int | None = None
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(
+        self,
+        ids: Sequence[str],
+        version: int,
+        load: Callable[[list[str]], dict[str, np.ndarray]],
+    ) -> dict[str, np.ndarray]:
+        """The vectors of ``ids`` (those ``load`` knows), loading only the ones not kept."""
+        found: dict[str, np.ndarray] = {}
+        with self._lock:
+            if version != self._version:
+                self._vectors.clear()
+                self._version = version
+            for video_id in ids:
+                vector = self._vectors.get(video_id)
+                if vector is not None:
+                    self._vectors.move_to_end(video_id)
+                    found[video_id] = vector
+        missing = list(dict.fromkeys(v for v in ids if v not in found))
+        if missing:
+            loaded = load(missing)
+            found.update(loaded)
+            with self._lock:
+                if version == self._version and self.size:
+                    for video_id, vector in loaded.items():
+                        vector.flags.writeable = False
+                        self._vectors[video_id] = vector
+                    while len(self._vectors) > self.size:
+                        self._vectors.popitem(last=False)
+        return found
