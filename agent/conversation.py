@@ -22,6 +22,7 @@ MAX_MESSAGE_CHARS = 4000
 MAX_MESSAGES = 200
 PROMPT_MESSAGES = 8  # how many of the latest messages the prompts see
 PROMPT_CHARS = 2400  # and at most this many characters of them
+MAX_K = 50  # the most recommendations one turn may ask for
 
 
 def normalise_conversation(conversation: Conversation) -> list[Message]:
@@ -76,6 +77,32 @@ def normalise_conversation(conversation: Conversation) -> list[Message]:
                 hint="Shorten the message",
             )
     return messages
+
+
+def check_request(
+    conversation: Conversation, user_id: str, k: int
+) -> tuple[list[Message], str, int]:
+    """A turn's input checked: the conversation as messages, the user id stripped, ``k``.
+
+    Raises:
+        InvalidInputError: empty or malformed conversation, bad user id or ``k``.
+    """
+    messages = normalise_conversation(conversation)
+    if not isinstance(user_id, str) or not user_id.strip():
+        raise InvalidInputError(
+            "A user id is required",
+            expected="a non-empty user id",
+            got=repr(user_id),
+            hint="Pass --user NAME (CLI) or user_id (API)",
+        )
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise InvalidInputError(
+            "k is out of range",
+            expected=f"a whole number of recommendations from 1 to {MAX_K}",
+            got=repr(k),
+            hint="Ask for e.g. k=5",
+        )
+    return messages, user_id.strip(), k
 
 
 def user_texts(messages: Sequence[Message]) -> list[str]:

@@ -32,8 +32,9 @@ from agent.references import DescribedVideos, resolve_by_search
 from agent.rerank import Reranker
 from agent.settings import Settings
 from agent.text import content_words
+from agent.turn_log import shown_before
 from agent.types import Candidate, FeedbackEvent, Message, TurnUnderstanding
-from agent.understand import merge_filters
+from agent.understand import Understander, merge_filters, search_text_of
 from agent.users import UserStore
 from retrieval.library import Library
 from retrieval.types import SearchFilters
@@ -91,6 +92,8 @@ class PoolParts(Protocol):
     def references(self) -> DescribedVideos: ...
 
     def vocabulary(self) -> Vocabulary: ...
+
+    def understander(self) -> Understander: ...
 
 
 def request_text(messages: Sequence[Message], understanding: TurnUnderstanding) -> str:
@@ -152,6 +155,53 @@ class CandidatePool:
             )
         timings["rerank"] = time.perf_counter() - clock
         return pool
+
+    def rank_turn(
+        self,
+        messages: Sequence[Message],
+        user_id: str,
+        k: int,
+        filters: SearchFilters | None,
+        *,
+        rerank: bool,
+        understanding: TurnUnderstanding | None,
+        stage: Stage,
+        history: list[FeedbackEvent] | None,
+    ) -> RankedTurn:
+        """``Recommender.rank`` after its input checks: understand (unless given), then
+        :meth:`ranked` with the user's stored history (unless given)."""
+        parts = self.parts
+        timings: dict[str, float] = {}
+        if understanding is None:
+            clock = time.perf_counter()
+            understanding = parts.understander().understand(messages)
+            timings["understand"] = time.perf_counter() - clock
+        if not understanding.search_text:
+            # a ranking was asked for: a turn the model read as small talk is searched as said
+            understanding = replace(
+                understanding,
+                search_text=search_text_of(None, messages),
+                wants_recommendations=True,
+            )
+        if history is None:
+            history = parts.users_store.history(user_id)
+        rows = stage == "rows"
+        pool = self.ranked(
+            messages,
+            understanding,
+            filters,
+            history,
+            timings,
+            rerank=False if rows else rerank,
+            k=k,
+            shown=shown_before(parts.users_store, user_id, messages, history),
+            stage=stage,
+        )
+        if rows:
+            return RankedTurn(
+                understanding, pool.candidates, timings, pool.references, pool.features
+            )
+        return RankedTurn(understanding, pool.candidates[:k], timings, pool.references)
 
     def resolve(
         self, mentions: Sequence[str], shown: Sequence[str], found: dict[str, str]

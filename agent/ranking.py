@@ -94,18 +94,6 @@ class TitleIndex:
                 return None
         return self._ids[best[2]]
 
-    def resolve_all(self, mentions: Sequence[str]) -> tuple[list[str], list[str]]:
-        """Split mentions into resolved video ids and unresolved (topics)."""
-        ids: list[str] = []
-        topics: list[str] = []
-        for mention in mentions:
-            video_id = self.resolve(mention)
-            if video_id is None:
-                topics.append(mention)
-            elif video_id not in ids:
-                ids.append(video_id)
-        return ids, topics
-
 
 def passes(video: Video, filters: SearchFilters) -> bool:
     """The hard filters, checked again on every candidate whichever source found it."""

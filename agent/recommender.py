@@ -3,17 +3,8 @@
 Surfaces stay thin: a CLI command, a Gradio callback or an API route is a few lines over these
 methods. Heavy parts (models, stores) load lazily on first use.
 
-One turn runs these stages over one :class:`agent.turn.TurnState`, each timed in
-``Answer.timings``:
-
-``understand`` (the deterministic parser; the LLM only for what it cannot read, see
-``agent.understand``) -> ``retrieve`` (hybrid search + similar-to-liked + profile vector) ->
-``rank`` (personalised score, exclusions, filters) -> ``rerank`` (optional LLM listwise rerank) ->
-``cards`` (each pick with a grounded reason built from its evidence, streamed at once;
-``first_card`` is the time the first one was ready) -> ``explain`` (one short LLM request per top
-card, sent together; a sentence replaces a grounded one only if it passes the checks, streamed as
-a ``reason`` event the moment it does). ``stream`` yields the understanding, each card, a short line with the limits applied
-(only when there are any), the improved reasons, then ``done`` with the whole ``Answer``.
+One turn runs the stages :mod:`agent.turn` describes (understand, retrieve, rank, rerank, cards,
+explain), each timed in ``Answer.timings``; ``stream`` yields them as events.
 
 The object is safe to share between worker threads: LLM calls are serialised by one lock (the
 embedded model is not re-entrant), the SQL store serialises its own writes.
@@ -22,35 +13,30 @@ embedded model is not re-entrant), the SQL store serialises its own writes.
 from __future__ import annotations
 
 import logging
-import re
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 from agent import privacy
+from agent.catalogue import CatalogueViews
+from agent.chat import chat_turn, without_links
 from agent.collab import Collaborative, CollabScorer
-from agent.conversation import (
-    Conversation,
-    normalise_conversation,
-    render_conversation,
-    user_texts,
-)
+from agent.conversation import Conversation, check_request
 from agent.explain import Explainer, ReasonContext
 from agent.learn.reading import Vocabulary
 from agent.learn.stage import RankingModel
 from agent.learn.store import RankerStore, ranker_root
-from agent.llm.base import LLM, Completion
+from agent.llm.base import LLM
+from agent.llm.locked import LockedLLM
 from agent.pool import CandidatePool, Pool, RankedTurn, Stage, request_text
 from agent.ranking import TitleIndex
 from agent.references import DescribedVideos
 from agent.relay import Relay
 from agent.settings import Settings
 from agent.text import content_words
-from agent.turn import NOTHING_FOUND, TELL_ME_MORE, TurnState, lead_line
+from agent.turn import CLARIFYING_QUESTION, NOTHING_FOUND, TELL_ME_MORE, TurnState, card_events
+from agent.turn_log import shown_before, store_turn
 from agent.types import (
     Answer,
     AnswerEvent,
@@ -59,10 +45,9 @@ from agent.types import (
     Message,
     TurnUnderstanding,
 )
-from agent.understand import Understander, merge_filters, search_text_of
+from agent.understand import Understander, merge_filters
 from agent.users import UserStore, validate_feedback
-from prompts.loader import load_prompt
-from retrieval.errors import InvalidInputError, NotFoundError, VidrecError
+from retrieval.errors import NotFoundError, VidrecError
 from retrieval.guard import IngestGuard
 from retrieval.library import Library
 from retrieval.types import (
@@ -70,66 +55,15 @@ from retrieval.types import (
     IngestReport,
     SearchFilters,
     Transcript,
-    Video,
     VideoHit,
 )
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Conversation", "RankedTurn", "Recommender"]
+# CLARIFYING_QUESTION and without_links are imported from here by callers of the facade
+__all__ = ["CLARIFYING_QUESTION", "Conversation", "RankedTurn", "Recommender", "without_links"]
 
-MAX_K = 50
 LIKED_SIMILARITY = 0.5  # a pick is "close to X, which you liked" from this cosine on
-CHAT_MAX_TOKENS = 80
-CLARIFYING_QUESTION = (
-    "What are you in the mood for? Tell me a topic, a speaker you like, or how much time you have."
-)
-
-
-_LINK = re.compile(
-    r"(?:(?:https?://|www\.)\S*|\S+\.(?:com|org|net|io|be)/\S*)[ \t]*", re.IGNORECASE
-)
-
-
-def without_links(pieces: Iterator[str]) -> Iterator[str]:
-    """Pass streamed text on word by word, dropping links: a small model invents URLs, and the
-    only links shown are the picks' own."""
-    buffer = ""
-    for piece in pieces:
-        buffer += piece
-        cut = max(buffer.rfind(" "), buffer.rfind("\n"))
-        if cut < 0:
-            continue
-        ready, buffer = buffer[: cut + 1], buffer[cut + 1 :]
-        cleaned = _LINK.sub("", ready)
-        if cleaned:
-            yield cleaned
-    if buffer:
-        cleaned = _LINK.sub("", buffer)
-        if cleaned:
-            yield cleaned
-
-
-class _LockedLLM:
-    """Serialises every call to one LLM across threads (a stream holds the lock until it ends).
-
-    The lock is re-entrant and so thread-owned: a stream must be stepped on one thread, which
-    ``Recommender.stream`` guarantees by running the turn on its own (:mod:`agent.relay`).
-    """
-
-    def __init__(self, llm: LLM, lock: threading.RLock) -> None:
-        self.inner = llm
-        self._lock = lock
-        self.backend = llm.backend
-        self.model = llm.model
-
-    def complete(self, messages: Sequence[Message], **kwargs: Any) -> Completion:
-        with self._lock:
-            return self.inner.complete(messages, **kwargs)
-
-    def stream(self, messages: Sequence[Message], **kwargs: Any) -> Iterator[str]:
-        with self._lock:
-            yield from self.inner.stream(messages, **kwargs)
 
 
 class Recommender:
@@ -157,7 +91,7 @@ class Recommender:
     ) -> None:
         self.settings = settings or Settings()
         self._library = library
-        self._llm = _LockedLLM(llm, threading.RLock()) if llm is not None else None
+        self._llm = LockedLLM(llm) if llm is not None else None
         self._users = users
         # collab (agent/collab): by default the newest model `vidrec train` saved (lazy; NaN
         # scores, i.e. no signal, until one exists)
@@ -174,11 +108,7 @@ class Recommender:
             )
         )
         self._build_lock = threading.Lock()
-        self._vocabulary: Vocabulary | None = None
-        self._titles: TitleIndex | None = None
-        self._described: DescribedVideos | None = None
-        self._videos: list[Video] = []
-        self._titles_version = -1
+        self._catalogue = CatalogueViews(lambda: self.library)
         self._pool = CandidatePool(self)  # resolve, profile, retrieve, score, rerank
         self.forget_hooks: list[Callable[[str], None]] = []  # other stores holding user data
         # collab (agent/privacy.py): forgetting also drops the user from the collaborative model
@@ -205,9 +135,7 @@ class Recommender:
                 if self._llm is None:
                     from agent.llm.factory import create_llm
 
-                    self._llm = _LockedLLM(
-                        create_llm(self.settings.llm, self.settings.models_dir), threading.RLock()
-                    )
+                    self._llm = LockedLLM(create_llm(self.settings.llm, self.settings.models_dir))
         return self._llm
 
     @property
@@ -221,39 +149,22 @@ class Recommender:
         return self._users
 
     def title_index(self, *, refresh: bool = False) -> TitleIndex:
-        """Titles of the library for resolving what users name, rebuilt when the catalogue
-        changed (its version, bumped by every change, also by another process's ingest)."""
-        version = self.library.catalogue.version()
-        if refresh or self._titles is None or version != self._titles_version:
-            self._videos = self.library.videos()
-            self._titles = TitleIndex(self._videos)
-            self._described = None  # built when first needed
-            self._vocabulary = None
-            self._titles_version = version
-        return self._titles
+        """Titles of the library for resolving what users name (:mod:`agent.catalogue`)."""
+        return self._catalogue.titles(refresh=refresh)
 
     def references(self) -> DescribedVideos:
         """The library's videos for resolving described mentions (built with the titles)."""
-        self.title_index()
-        if self._described is None:
-            self._described = DescribedVideos(self._videos)
-        return self._described
+        return self._catalogue.described()
 
     def vocabulary(self) -> Vocabulary:
-        """The library's tags, speakers and years for reading the dialogue (cached with the
-        titles)."""
-        self.title_index()
-        if self._vocabulary is None:
-            self._vocabulary = Vocabulary(self._videos)
-        return self._vocabulary
+        """The library's tags, speakers and years for reading the dialogue."""
+        return self._catalogue.vocabulary()
 
     def close(self) -> None:
         if self._users is not None:
             self._users.close()
-        inner = getattr(self._llm, "inner", None)
-        close = getattr(inner, "close", None)
-        if callable(close):
-            close()
+        if self._llm is not None:
+            self._llm.close()
         lib_close = getattr(self._library, "close", None)
         if callable(lib_close):
             lib_close()
@@ -297,7 +208,7 @@ class Recommender:
         from any thread, one step at a time, e.g. by a Gradio generator or an async server.
         ``close()`` (or dropping the iterator) stops the turn at its next event.
         """
-        messages, user_id, k = self._check(conversation, user_id, k)
+        messages, user_id, k = check_request(conversation, user_id, k)
         return Relay(lambda: self._guarded(messages, user_id, k, filters), name="vidrec-turn")
 
     def _guarded(
@@ -309,26 +220,6 @@ class Recommender:
             log.warning("turn failed for %s: %s", user_id, exc)
             yield AnswerEvent(kind="error", text=str(exc))
 
-    def _check(
-        self, conversation: Conversation, user_id: str, k: int
-    ) -> tuple[list[Message], str, int]:
-        messages = normalise_conversation(conversation)
-        if not isinstance(user_id, str) or not user_id.strip():
-            raise InvalidInputError(
-                "A user id is required",
-                expected="a non-empty user id",
-                got=repr(user_id),
-                hint="Pass --user NAME (CLI) or user_id (API)",
-            )
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-            raise InvalidInputError(
-                "k is out of range",
-                expected=f"a whole number of recommendations from 1 to {MAX_K}",
-                got=repr(k),
-                hint="Ask for e.g. k=5",
-            )
-        return messages, user_id.strip(), k
-
     def _turn(
         self,
         conversation: Conversation | list[Message],
@@ -336,19 +227,19 @@ class Recommender:
         k: int,
         filters: SearchFilters | None,
     ) -> Iterator[AnswerEvent]:
-        messages, user_id, k = self._check(conversation, user_id, k)
+        messages, user_id, k = check_request(conversation, user_id, k)
         state = TurnState(messages, user_id, k, filters)
         with state.stage("understand"):
-            state.understanding = self._understander().understand(messages)
+            state.understanding = self.understander().understand(messages)
         yield AnswerEvent(kind="understanding", understanding=state.understanding)
         state.history = self.users_store.history(user_id)
-        state.shown = self._shown(user_id, messages, state.history)
+        state.shown = shown_before(self.users_store, user_id, messages, state.history)
         if state.understanding.wants_recommendations:
             yield from self._recommend(state)
         else:
-            yield from self._chat(state)
+            yield from chat_turn(self.llm, state)
         answer = state.answer()
-        self._store_turn(user_id, messages, answer)
+        store_turn(self.users_store, user_id, messages, answer)
         yield AnswerEvent(kind="done", answer=answer)
 
     def _recommend(self, state: TurnState) -> Iterator[AnswerEvent]:
@@ -383,35 +274,10 @@ class Recommender:
         )
         with state.stage("cards"):
             state.context = self._reason_context(state, pool)
-            for candidate in pool.candidates:
-                if len(state.cards) >= state.k:
-                    break
-                card = explainer.explain(candidate, state.context, len(state.cards) + 1)
-                if card is None:
-                    continue
-                state.cards.append(card)
-                state.mark("first_card")
-                yield AnswerEvent(kind="recommendation", recommendation=card[0])
-        state.text = lead_line(u, len(state.cards), state.k)
-        if state.text:
-            yield AnswerEvent(kind="text", text=state.text)
-        with state.stage("explain"):  # each card's reason the moment it passes the check
-            for rec in explainer.refine(state.cards, state.context, self.title_index().titles()):
-                i = rec.rank - 1
-                state.cards[i] = (rec, state.cards[i][1])
-                yield AnswerEvent(kind="reason", recommendation=rec)
+        yield from card_events(state, explainer, pool.candidates, self.title_index().titles())
 
-    def _chat(self, state: TurnState) -> Iterator[AnswerEvent]:
-        """Small talk: a short streamed reply (and a question for a new user)."""
-        parts: list[str] = []
-        with state.stage("chat"):
-            for piece in self._chat_reply(state.messages):
-                parts.append(piece)
-                yield AnswerEvent(kind="text", text=piece)
-        state.text = "".join(parts)
-        state.clarifying_question = CLARIFYING_QUESTION if state.new_user else None
-
-    def _understander(self) -> Understander:
+    def understander(self) -> Understander:
+        """The turn's reader: the parser, with the model only where settings ask for it."""
         cfg = self.settings.agent
         # the parser alone needs no model: do not load one for it
         llm = None if cfg.understand == "parser" else self.llm
@@ -422,18 +288,6 @@ class Recommender:
             lengths=cfg.lengths,
             names_title=(lambda text: bool(spotter.find(text))) if spotter else None,
         )
-
-    def _shown(
-        self, user_id: str, messages: Sequence[Message], history: Sequence[FeedbackEvent]
-    ) -> list[str]:
-        """The videos this conversation showed before (its session's impressions), newest first."""
-        if len(user_texts(messages)) < 2:
-            return []
-        session = self.users_store.latest_session(user_id)
-        if session is None:
-            return []
-        shown = [e.video_id for e in history if e.kind == "impression" and e.session_id == session]
-        return list(dict.fromkeys(reversed(shown)))
 
     def _reason_context(self, state: TurnState, pool: Pool) -> ReasonContext:
         """The request, the limits and, for picks the user's taste drove, the closest liked video."""
@@ -476,58 +330,17 @@ class Recommender:
         in the blend's order with its feature row, no rerank, ``k`` ignored. ``history``
         replaces the stored one (a logged turn replayed with the history it had then).
         """
-        messages, user_id, k = self._check(conversation, user_id, k)
-        timings: dict[str, float] = {}
-        if understanding is None:
-            clock = time.perf_counter()
-            understanding = self._understander().understand(messages)
-            timings["understand"] = time.perf_counter() - clock
-        if not understanding.search_text:
-            # a ranking was asked for: a turn the model read as small talk is searched as said
-            understanding = replace(
-                understanding,
-                search_text=search_text_of(None, messages),
-                wants_recommendations=True,
-            )
-        if history is None:
-            history = self.users_store.history(user_id)
-        rows = stage == "rows"
-        pool = self._pool.ranked(
+        messages, user_id, k = check_request(conversation, user_id, k)
+        return self._pool.rank_turn(
             messages,
-            understanding,
+            user_id,
+            k,
             filters,
-            history,
-            timings,
-            rerank=False if rows else self.settings.agent.rerank if rerank is None else rerank,
-            k=k,
-            shown=self._shown(user_id, messages, history),
+            rerank=self.settings.agent.rerank if rerank is None else rerank,
+            understanding=understanding,
             stage=stage,
+            history=history,
         )
-        if rows:
-            return RankedTurn(
-                understanding, pool.candidates, timings, pool.references, pool.features
-            )
-        return RankedTurn(understanding, pool.candidates[:k], timings, pool.references)
-
-    def _chat_reply(self, messages: Sequence[Message]) -> Iterator[str]:
-        prompt = load_prompt("chat")
-        rendered = prompt.render(conversation=render_conversation(messages))
-        yield from without_links(
-            self.llm.stream(rendered, max_tokens=CHAT_MAX_TOKENS, temperature=0.0, tag=prompt.tag)
-        )
-
-    def _store_turn(self, user_id: str, messages: Sequence[Message], answer: Answer) -> None:
-        """Keep the turn in the user's session and record the picks as impressions."""
-        store = self.users_store
-        session_id = store.latest_session(user_id) if len(user_texts(messages)) > 1 else None
-        if session_id is None:
-            session_id = store.start_session(user_id)
-        ids = [r.video.id for r in answer.recommendations]
-        store.add_turn(session_id, [messages[-1]], answer.text, ids)
-        if ids:
-            store.record_many(
-                user_id, [(v, "impression", None) for v in ids], session_id=session_id
-            )
 
     # --- retrieval passthrough ----------------------------------------------------------------
     def search(
@@ -591,9 +404,9 @@ class Recommender:
         guard: IngestGuard | None = None,
     ) -> IngestReport:
         report = self.library.ingest(paths, manifest=manifest, progress=progress, guard=guard)
-        self._titles = None
+        self._catalogue.invalidate()
         return report
 
     def remove_video(self, video_id: str) -> None:
         self.library.remove(video_id)
-        self._titles = None
+        self._catalogue.invalidate()

@@ -14,13 +14,14 @@ start of the turn to the first card, the figure a user feels.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from agent.explain import ReasonContext
+from agent.explain import Explainer, ReasonContext
 from agent.types import (
     Answer,
+    AnswerEvent,
     Candidate,
     FeedbackEvent,
     Message,
@@ -31,6 +32,9 @@ from retrieval.types import Chunk, SearchFilters
 
 NOTHING_FOUND = "I found nothing in the library that fits this request"
 TELL_ME_MORE = "Tell me a little more about what you would like to watch."
+CLARIFYING_QUESTION = (
+    "What are you in the mood for? Tell me a topic, a speaker you like, or how much time you have."
+)
 
 
 @dataclass
@@ -102,3 +106,33 @@ def lead_line(understanding: TurnUnderstanding, shown: int, asked: int) -> str:
         return ""
     text = "; ".join(notes)
     return text[0].upper() + text[1:] + "."
+
+
+def card_events(
+    state: TurnState,
+    explainer: Explainer,
+    candidates: Sequence[Candidate],
+    titles: Mapping[str, str],
+) -> Iterator[AnswerEvent]:
+    """The ``cards`` and ``explain`` stages over ``state.context``: each pick with its grounded
+    reason the moment it is ready, the lead line, then each reason the model improved once it
+    passes the checks (``titles``: the library's, which a reason must not name wrongly)."""
+    assert state.context is not None, "the reason context is set before the cards"
+    with state.stage("cards"):
+        for candidate in candidates:
+            if len(state.cards) >= state.k:
+                break
+            card = explainer.explain(candidate, state.context, len(state.cards) + 1)
+            if card is None:
+                continue
+            state.cards.append(card)
+            state.mark("first_card")
+            yield AnswerEvent(kind="recommendation", recommendation=card[0])
+    state.text = lead_line(state.understanding, len(state.cards), state.k)
+    if state.text:
+        yield AnswerEvent(kind="text", text=state.text)
+    with state.stage("explain"):  # each card's reason the moment it passes the check
+        for rec in explainer.refine(state.cards, state.context, titles):
+            i = rec.rank - 1
+            state.cards[i] = (rec, state.cards[i][1])
+            yield AnswerEvent(kind="reason", recommendation=rec)

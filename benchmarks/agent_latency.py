@@ -30,9 +30,9 @@ from typing import Any
 
 from agent.recommender import Recommender
 from agent.types import Message
-from evaluation.agent_hitrate import interleave, load_requests
+from evaluation.agent_hitrate import interleave, load_requests, open_ted
 from evaluation.agent_reasons import answer_row
-from evaluation.agent_turns import LENGTHS, conversation, load_labelled, open_ted
+from evaluation.agent_turns import LENGTHS, conversation, load_labelled
 from prompts.loader import load_prompt
 
 STAGES = ("understand", "retrieve", "rank", "rerank", "cards", "explain", "chat")

@@ -174,6 +174,27 @@ def eval_settings(base: Settings, data_dir: Path) -> Settings:
     )
 
 
+def open_ted(data_dir: Path | None, talks: int) -> tuple[Recommender, Settings]:
+    """The Recommender over the TED eval index of the labelled requests' talks (built or brought
+    up to date here, with one line saying what the ingest did)."""
+    base = Settings()
+    settings = eval_settings(base, data_dir or base.data_dir / "eval" / "agent-ted")
+    manifest = build_manifest(
+        base.data.shared_dir, settings.data_dir / "manifest", load_requests(), talks
+    )
+    rec = Recommender(settings)
+    clock = time.perf_counter()
+    ingest = rec.ingest([], manifest=manifest)
+    print(
+        f"index: {len(rec.library.videos())} talks ({len(ingest.ingested)} ingested now, "
+        f"{len(ingest.unchanged)} unchanged, {len(ingest.failed)} failed) in "
+        f"{time.perf_counter() - clock:.1f}s; LLM {settings.llm.backend}/{settings.llm.model} "
+        f"on {settings.llm.device}, {settings.llm.threads} threads",
+        flush=True,
+    )
+    return rec, settings
+
+
 def _top(
     rec: Recommender, request: Request, user: str, rerank: bool, u: TurnUnderstanding
 ) -> tuple[list[str], float]:
@@ -293,28 +314,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    base = Settings()
-    data_dir = args.data_dir or base.data_dir / "eval" / "agent-ted"
-    settings = eval_settings(base, data_dir)
     requests = interleave(load_requests())  # any prefix mixes single, multi-turn and history
     if args.limit:
         requests = requests[: args.limit]
-    shared = base.data.shared_dir
+    shared = Settings().data.shared_dir
     if not (shared / "ted" / "ted_main.csv").is_file():
         print(f"TED data not found under {shared}; set VIDREC_DATA__SHARED_DIR", file=sys.stderr)
         return 2
-    all_requests = load_requests()
-    manifest = build_manifest(shared, data_dir / "manifest", all_requests, args.talks)
-    rec = Recommender(settings)
-    clock = time.perf_counter()
-    ingest = rec.ingest([], manifest=manifest)
-    print(
-        f"index: {len(rec.library.videos())} talks ({len(ingest.ingested)} ingested now, "
-        f"{len(ingest.unchanged)} unchanged, {len(ingest.failed)} failed) in "
-        f"{time.perf_counter() - clock:.1f}s; LLM {settings.llm.backend}/{settings.llm.model} "
-        f"on {settings.llm.device}, {settings.llm.threads} threads",
-        flush=True,
-    )
+    rec, settings = open_ted(args.data_dir, args.talks)
+    data_dir = settings.data_dir
     run_id = datetime.now(UTC).strftime("%H%M%S")
     # outcomes are appended as they come, so an interrupted run resumes (--fresh starts over)
     partial = (

@@ -31,16 +31,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from agent.recommender import RankedTurn, Recommender
-from agent.settings import Settings
 from agent.types import Message
 from evaluation.agent_hitrate import (
     Request,
-    build_manifest,
     conversation,
-    eval_settings,
     interleave,
     load_requests,
+    open_ted,
 )
+from evaluation.labelled import read_labelled
+from retrieval.errors import InvalidInputError
 
 DATA = Path(__file__).resolve().parent / "data"
 LENGTHS = DATA / "length_requests.jsonl"
@@ -64,26 +64,17 @@ class Labelled:
 
 
 def load_labelled(path: Path) -> list[Labelled]:
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            raw = json.loads(line)
-            raw["turns"] = tuple(raw["turns"])
-            raw["shown"] = tuple(raw.get("shown", ()))
-            out.append(Labelled(**raw))
-    return out
-
-
-def open_ted(data_dir: Path | None, talks: int) -> tuple[Recommender, Settings]:
-    """The Recommender over the TED eval index (built or brought up to date here)."""
-    base = Settings()
-    settings = eval_settings(base, data_dir or base.data_dir / "eval" / "agent-ted")
-    manifest = build_manifest(
-        base.data.shared_dir, settings.data_dir / "manifest", load_requests(), talks
+    rows = read_labelled(
+        path,
+        lambda raw: Labelled(
+            **{**raw, "turns": tuple(raw["turns"]), "shown": tuple(raw.get("shown", ()))}
+        ),
+        what="a labelled turn",
+        expected='{"id", "turns": [...], and max_minutes, min_minutes, no_limit, shown, exclude '
+        "or like}",
+        error=InvalidInputError,
     )
-    rec = Recommender(settings)
-    rec.ingest([], manifest=manifest)
-    return rec, settings
+    return [row for _, row in rows]
 
 
 @dataclass

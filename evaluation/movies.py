@@ -255,9 +255,6 @@ class CatalogueBuilder:
     def mentioned(self) -> dict[str, MovieItem]:
         return dict(self._mentioned)
 
-    def is_movielens(self, item_id: str) -> bool:
-        return item_id.startswith("ml:")
-
     def catalogue(self) -> Catalogue:
         items = dict(self._mentioned)
         if self.movielens is not None:

@@ -51,13 +51,6 @@ class RankingCase:
     # only: what a user could have said with feedback buttons by then; never about a target
     feedback: tuple[tuple[str, str], ...] = ()
 
-    @property
-    def last_user_text(self) -> str:
-        for message in reversed(self.context):
-            if message.role == "user":
-                return message.content
-        return ""
-
 
 def ranking_cases(
     dialogue_id: str, steps: Sequence[Step], opinions: Sequence[tuple[str, str]] = ()
