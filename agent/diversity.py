@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from retrieval.blas import one_blas_thread
 from retrieval.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,8 @@ def mmr_order(
     rel = _scale(rel)
     if diversity_lambda >= 1.0:
         return [int(i) for i in np.argsort(-rel, kind="stable")[:k]]
-    sims = unit @ unit.T
+    with one_blas_thread():
+        sims = unit @ unit.T
     chosen: list[int] = []
     max_sim = np.full(n, -np.inf)  # nothing chosen yet: no redundancy penalty
     available = np.ones(n, dtype=bool)
@@ -142,7 +144,8 @@ def intra_list_diversity(vectors: np.ndarray) -> float:
         return 0.0
     norms = np.linalg.norm(m, axis=1, keepdims=True)
     unit = m / np.where(norms == 0.0, 1.0, norms)
-    sims = unit @ unit.T
+    with one_blas_thread():
+        sims = unit @ unit.T
     upper = sims[np.triu_indices(n, k=1)]
     return float(np.mean(1.0 - upper))
 

@@ -15,11 +15,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy.sparse import csr_matrix
-from threadpoolctl import threadpool_limits
 
 from agent.collab.matrix import confidence
 from agent.collab.model import new_als
 from agent.settings import CollabSettings
+from retrieval.blas import one_blas_thread
 
 __all__ = [
     "BASELINES",
@@ -72,7 +72,7 @@ def als_scorer(matrix: csr_matrix, cfg: CollabSettings) -> Scorer:
     positive = binary(matrix)
     positive.data = confidence(positive.data, cfg.alpha)
     model = new_als(cfg)
-    with threadpool_limits(1, "blas"):  # implicit runs its own threads; a BLAS pool only slows it
+    with one_blas_thread():  # implicit runs its own threads; a BLAS pool only slows it
         model.fit(positive, show_progress=False)
     user_f, item_f = np.asarray(model.user_factors), np.asarray(model.item_factors)
     return lambda rows: user_f[rows] @ item_f.T
@@ -82,7 +82,7 @@ def bpr_scorer(matrix: csr_matrix, cfg: CollabSettings) -> Scorer:
     """BPR on the binary matrix (its multi-threaded SGD varies a little from run to run)."""
     from implicit.cpu.bpr import BayesianPersonalizedRanking
 
-    with threadpool_limits(1, "blas"):
+    with one_blas_thread():
         model = BayesianPersonalizedRanking(
             factors=cfg.factors,
             learning_rate=0.01,

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 from scipy.sparse import csr_matrix
-from threadpoolctl import threadpool_limits
 
 from agent.collab.blend import BlendWeights, SessionWeights
 from agent.collab.matrix import (
@@ -42,6 +41,7 @@ from agent.collab.metrics import top_k
 from agent.collab.signals import UserSignals
 from agent.settings import CollabSettings
 from agent.types import FeedbackEvent
+from retrieval.blas import one_blas_thread
 
 __all__ = ["CollabModel", "new_als"]
 
@@ -53,7 +53,7 @@ def new_als(cfg: CollabSettings) -> Any:
     from implicit.cpu.als import AlternatingLeastSquares
 
     # implicit runs its own threads; a multi-threaded BLAS under it only oversubscribes the cores.
-    with threadpool_limits(1, "blas"):
+    with one_blas_thread():
         return AlternatingLeastSquares(
             factors=cfg.factors,
             regularization=cfg.regularization,
@@ -132,7 +132,7 @@ class CollabModel(UserSignals):
             )
         als = new_als(cfg)
         start = time.perf_counter()
-        with threadpool_limits(1, "blas"):
+        with one_blas_thread():
             als.fit(data.matrix, show_progress=False)
         elapsed = time.perf_counter() - start
         popularity = np.asarray((data.matrix > 0).astype(np.float32).sum(axis=0)).ravel()
@@ -240,7 +240,7 @@ class CollabModel(UserSignals):
             shape=(1, len(self.item_ids)),
             dtype=np.float32,
         )
-        with self._lock, threadpool_limits(1, "blas"):
+        with self._lock, one_blas_thread():
             vector = self._als.recalculate_user(0, row)
         return np.asarray(vector, dtype=np.float32).reshape(-1)
 
