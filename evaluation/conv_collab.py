@@ -87,6 +87,7 @@ class FoldModels:
     """One collaborative scorer per fold (or one for all, :data:`WHOLE`), and what was done."""
 
     folds: int
+    sessions: bool = True  # the training dialogues as sessions (False: as imported history)
     scorers: dict[int, Collaborative] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -115,7 +116,7 @@ def train_fold_models(
     """
     start = time.perf_counter()
     ml_events = read_movielens_ratings(movielens)[0] if movielens.exists() else []
-    out = FoldModels(max(1, folds))
+    out = FoldModels(max(1, folds), sessions)
     plans: list[tuple[int, list[Dialogue]]]
     if train_dialogues is not None:
         plans = [(WHOLE, list(train_dialogues))]

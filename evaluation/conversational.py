@@ -180,14 +180,12 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
         elif library is not None and system_name == "vidrec":
             models = None
             if options.collab:
-                scratch = settings.cache_dir / "eval" / "collab"  # models kept for re-runs
-                models = train_fold_models(
+                models = _fold_models(
+                    options,
+                    settings,
+                    ev_settings,
                     dialogues,
                     train_dialogues,
-                    ml_dir / "ratings.csv",
-                    ev_settings.agent.collab,
-                    scratch,
-                    folds=options.folds,
                     sessions=options.sessions,
                     needed={c.dialogue_id for c in cases},
                 )
@@ -214,6 +212,11 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
                     options, settings, ev_settings, library, models, dialogue_of, feedback=True
                 )[0]
                 systems.append(with_feedback)
+            systems.extend(
+                _ablations(
+                    options, settings, ev_settings, library, dialogues, train_dialogues, dialogue_of
+                )
+            )
             if options.cross_fit and models is not None and options.train is None:
                 for weight in COLLAB_WEIGHTS:  # the LLM's answers come from its cache
                     tried = ev_settings.model_copy(
@@ -306,6 +309,60 @@ def _cross_fitted(
     return _Row(result, lists, note)
 
 
+def _fold_models(
+    options: EvalOptions,
+    settings: Settings,
+    ev_settings: Settings,
+    dialogues: Sequence[Dialogue],
+    train_dialogues: Sequence[Dialogue] | None,
+    *,
+    sessions: bool,
+    needed: set[str],
+) -> FoldModels:
+    """The collaborative models of the run: fitted on ``--train`` or cross-fitted on folds."""
+    scratch = settings.cache_dir / "eval" / "collab"  # models kept for re-runs
+    return train_fold_models(
+        dialogues,
+        train_dialogues,
+        (options.movielens or default_movielens(settings)) / "ratings.csv",
+        ev_settings.agent.collab,
+        scratch,
+        folds=options.folds,
+        sessions=sessions,
+        needed=needed,
+    )
+
+
+def _ablations(
+    options: EvalOptions,
+    settings: Settings,
+    ev_settings: Settings,
+    library: Library,
+    dialogues: Sequence[Dialogue],
+    train_dialogues: Sequence[Dialogue] | None,
+    dialogue_of: dict[str, str],
+) -> list[System]:
+    """The rows of ``--ablations``, each the shipped recommender without one part (the
+    hand-tuned blend ranks them: the learned stage is fitted for the row ``vidrec`` only)."""
+    rows: list[System] = []
+    for ablation in options.ablations:
+        if ablation == "nocollab":
+            models = None
+        else:  # nosessions
+            models = _fold_models(
+                options,
+                settings,
+                ev_settings,
+                dialogues,
+                train_dialogues,
+                sessions=False,
+                needed=set(dialogue_of.values()),
+            )
+        name = f"vidrec-{ablation}"
+        rows.append(_vidrec(options, settings, ev_settings, library, models, dialogue_of, name)[0])
+    return rows
+
+
 def _vidrec(
     options: EvalOptions,
     settings: Settings,
@@ -313,13 +370,14 @@ def _vidrec(
     library: Library,
     models: FoldModels | None,
     dialogue_of: dict[str, str],
+    name: str = "vidrec",
     *,
     feedback: bool = False,
 ) -> tuple[VidrecSystem | RoutedSystem, CachingLLM]:
     """The shipped Recommender, one per collaborative model (all sharing the library and LLM);
     ``feedback``: the row ``vidrec-feedback``, which records each case's earlier opinions as
     the user's feedback before the turn."""
-    name = "vidrec-feedback" if feedback else "vidrec"
+    name = "vidrec-feedback" if feedback else name
     if models is None:
         return make_vidrec(ev_settings, library, settings, feedback=feedback, name=name)
     llm = caching_llm(ev_settings, settings)
@@ -336,7 +394,7 @@ def _vidrec(
     )
     description = (
         f"{first.description}; collaborative model (MovieLens + dialogues as "
-        f"{'sessions' if options.sessions else 'history'}) {how}"
+        f"{'sessions' if models.sessions else 'history'}) {how}"
     )
     if feedback:
         description += (

@@ -43,6 +43,12 @@ Task = Literal["redial", "inspired", "movielens", "ted", "ted-chat"]
 T = TypeVar("T")
 
 
+ABLATIONS: dict[str, str] = {
+    "nocollab": "vidrec-nocollab: without its collaborative model",
+    "nosessions": "vidrec-nosessions: the training dialogues as imported history, not sessions",
+}
+
+
 @dataclass(frozen=True)
 class EvalOptions:
     """What one ``vidrec eval`` run does.
@@ -76,6 +82,8 @@ class EvalOptions:
             rows (None: all).
         random_ties: MovieLens: order ratings with equal timestamps at random (``seed``)
             instead of by movie id.
+        ablations: ReDial / INSPIRED: rows added to the same run, each vidrec without one part
+            (:data:`ABLATIONS`).
     """
 
     task: Task
@@ -97,6 +105,7 @@ class EvalOptions:
     learned: bool = True
     learned_cases: int | None = 1500
     random_ties: bool = False
+    ablations: tuple[str, ...] = ()
 
 
 def sample(items: Sequence[T], limit: int | None, seed: int) -> list[T]:

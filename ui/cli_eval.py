@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from agent.settings import Settings
-from evaluation.runner import EvalOptions, Task, make_progress
+from evaluation.runner import ABLATIONS, EvalOptions, Task, make_progress
 from evaluation.tasks import TASKS, run_eval
 from ui.console import err_console
 
@@ -114,6 +114,12 @@ def eval_cmd(
         help="MovieLens: order ratings with equal timestamps at random (--seed) instead of by "
         "movieId ascending.",
     ),
+    ablations: str = typer.Option(
+        "",
+        "--ablations",
+        help="ReDial/INSPIRED: comma-separated rows added to the same run, each vidrec without one "
+        "part: " + "; ".join(ABLATIONS.values()) + ".",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Score vidrec and baselines on a public benchmark; print a table, write a JSON report."""
@@ -150,6 +156,7 @@ def eval_cmd(
         learned=learned,
         learned_cases=learned_cases,
         random_ties=random_ties,
+        ablations=_ablations(ablations),
     )
     report = run_eval(options, settings, progress=make_progress(enabled=not quiet))
     stdout = Console()
@@ -162,3 +169,14 @@ def eval_cmd(
 
 def register(app: typer.Typer) -> None:
     app.command("eval")(eval_cmd)
+
+
+def _ablations(text: str) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(a.strip() for a in text.split(",") if a.strip()))
+    unknown = [a for a in names if a not in ABLATIONS]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown ablation {', '.join(unknown)}; expected some of {', '.join(ABLATIONS)} "
+            "(comma-separated), e.g. --ablations nocollab,nosessions"
+        )
+    return names

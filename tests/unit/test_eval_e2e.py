@@ -221,6 +221,21 @@ def test_cross_fitting_the_collab_weight_is_a_row_of_the_same_command(settings: 
     assert any(n.startswith("vidrec-crossfit: collab_weight per fold") for n in report.notes)
 
 
+def test_ablations_are_rows_of_the_same_command(settings: Settings, cli_env: Path) -> None:
+    report = run_eval(
+        _redial(systems=("vidrec",), folds=2, ablations=("nocollab", "nosessions")), settings
+    )
+    assert [s.name for s in report.systems] == ["vidrec", "vidrec-nocollab", "vidrec-nosessions"]
+    assert "collaborative model" not in report.system("vidrec-nocollab").description
+    assert "dialogues as history" in report.system("vidrec-nosessions").description
+    assert "dialogues as sessions" in report.system("vidrec").description
+    # the row is what the flag of its own run gives
+    alone = run_eval(_redial(systems=("vidrec",), folds=2, collab=False), settings)
+    assert report.system("vidrec-nocollab").metrics == alone.system("vidrec").metrics
+    bad = CliRunner().invoke(app, ["eval", "redial", "--ablations", "nocollab,magic", "-q"])
+    assert bad.exit_code != 0 and "unknown ablation magic" in bad.output
+
+
 def test_the_feedback_row_records_earlier_opinions_before_the_turn_only(
     settings: Settings, tmp_path: Path
 ) -> None:
