@@ -36,6 +36,8 @@ MAX_EARLIER = 3
 
 _CUE = re.compile(
     r"\b(?:(?:i|i've|i have|we|we've)\s+)?(?:already\s+|have\s+)?(?:seen|watched|saw)\b|"
+    r"\b(?:(?:i|i've|i have|we|we've)\s+)?(?:already\s+|just\s+)+(?:finished|did|done)\b|"
+    r"\b(?:i|i've|i have|we|we've)\s+finished\b|"
     r"\bnot (?:the|that)\b",
     re.IGNORECASE,
 )

@@ -103,10 +103,13 @@ _AVOID_RE = re.compile(
     re.IGNORECASE,
 )
 # "I already saw X", "I've seen X", and "I watched the one where ..." (a definite "the one / the
-# talk": someone looking for a talk they saw says "a talk"); a description may run long
+# talk": someone looking for a talk they saw says "a talk"); "I just finished the one about ...",
+# "already did the octopus one" (finished / did / done only before a definite "the": "I already
+# did my homework" names no talk); a description may run long
 _SEEN_RE = re.compile(
     r"(?:\b(?:already|have|I've|i have)\s+(?:seen|watched|saw)\s+|"
-    r"(?:^|(?<=[.!?])\s+|\b(?:i|we)\s+(?:already\s+)?)(?:seen|watched|saw)\s+"
+    r"\b(?:already|just|have|I've|i have)\s+(?:just\s+)?(?:finished|did|done)\s+(?=the\b)|"
+    r"(?:^|(?<=[.!?])\s+|\b(?:i|we)\s+(?:already\s+|just\s+)?)(?:seen|watched|saw|finished)\s+"
     r"(?=the (?:one|talk|video)\b))(?:the one about\s+)?"
     r"([^,.;!?]{3,160}?)\s*(?=[,.;!?]|$|\band (?:i|it|loved|liked|hated|want|would|now|then)\b|"
     r"\bbut\b|\bso\b)",

@@ -51,7 +51,7 @@ def _legacy_lexical() -> type:
             retriever, chunk_ids, video_ids = self._retriever, self._chunk_ids, self._video_ids
             if retriever is None or n <= 0 or not chunk_ids:
                 return []
-            tokens = self._tokenize([query], return_ids=False)
+            tokens = self._tokenize([query])
             if not tokens or not tokens[0]:
                 return []
             mask = None

@@ -11,8 +11,8 @@ bootstrap intervals of Recall@1 and MRR.
 Every system also runs on the descriptions with the speaker's name taken out (``<system>/no-speaker``),
 since a description often names its speaker and a transcript rarely does. ``hybrid`` is the
 library's search as configured (by default the z-scores of the best chunk, the centroid and
-whole-video BM25 with weights 0.3/0.5/1, docs/search.md); ``hybrid-rrf`` the same rankings fused
-by reciprocal ranks with weights 1/1/1 (the default before the 2,092-talk run); ``hybrid-chunk`` the search with the
+whole-video BM25, docs/search.md); ``hybrid-rrf`` the same rankings fused by reciprocal ranks with
+weights 1/1/1 (the default before the 2,092-talk run); ``hybrid-chunk`` the search with the
 whole-video rankings weighted 0, i.e. each talk scored by its best chunk (the search before
 whole-video evidence).
 """

@@ -4,6 +4,11 @@ Two kinds of document: every chunk text (``chunk_documents``, the default), and 
 video (``video_documents``: its title, speaker, description, tags and whole transcript), which
 scores a video by everything it says rather than by one passage.
 
+``Bm25Params`` sets an index's k1 and b, and whether adjacent word pairs count as extra terms
+(``pair_buckets``: "climate change", "dark matter" match as phrases, not as two common words). A
+pair is hashed into one of ``pair_buckets`` terms, so the vocabulary stays bounded (about 1.1M
+distinct pairs over 2,092 TED transcripts; 2^18 buckets scored the same, docs/search.md).
+
 The index is derived data: it is rebuilt from the SQL catalogue whenever the catalogue's version
 counter moved. Every search reads that counter (one SQL query), so a process notices a change made
 by any other process on the same database (another API worker, an ingest job) and catches up
@@ -16,12 +21,14 @@ of rebuilding it, and a reader never sees a folder half replaced. Only the newes
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
 import shutil
 import threading
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.catalogue import Catalogue
+from retrieval.settings import SearchSettings
 from retrieval.types import Video
 
 log = logging.getLogger(__name__)
@@ -97,14 +105,50 @@ def tokenize(texts: list[str], *, stemmer: Any, return_ids: bool = True) -> Any:
     )
 
 
+@dataclass(frozen=True)
+class Bm25Params:
+    """BM25's term saturation ``k1`` and length normalisation ``b`` (``bm25s``' defaults), and
+    ``pair_buckets``: adjacent word pairs (after stop-words and stemming) added as terms, hashed
+    into that many buckets (0: single words only)."""
+
+    k1: float = 1.5
+    b: float = 0.75
+    pair_buckets: int = 0
+
+    def signature(self) -> str:
+        """Names the parameters in a saved index's folder: one built with others is not loaded."""
+        return f"k{self.k1:g}-b{self.b:g}-p{self.pair_buckets}"
+
+
+def video_bm25_params(settings: SearchSettings) -> Bm25Params:
+    """The whole-video index's parameters from ``search`` settings."""
+    return Bm25Params(
+        settings.video_bm25_k1, settings.video_bm25_b, settings.video_bm25_pair_buckets
+    )
+
+
+def with_pairs(tokens: list[str], buckets: int) -> list[str]:
+    """``tokens`` and, when ``buckets`` > 0, a term for each adjacent pair of them (``+`` and a
+    stable hash: no single token holds ``+``, and the hash is the same in every process)."""
+    if buckets <= 0:
+        return tokens
+    pairs = (zlib.crc32(f"{a} {b}".encode()) % buckets for a, b in itertools.pairwise(tokens))
+    return [*tokens, *(f"+{p:x}" for p in pairs)]
+
+
 class LexicalIndex:
     """BM25 over the catalogue's chunks (or ``documents``), rebuilt lazily when it changes."""
 
     def __init__(
-        self, catalogue: Catalogue, directory: Path, documents: Documents | None = None
+        self,
+        catalogue: Catalogue,
+        directory: Path,
+        documents: Documents | None = None,
+        params: Bm25Params | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.directory = directory
+        self.params = params or Bm25Params()
         self._documents = documents or chunk_documents(catalogue)
         self._lock = threading.Lock()
         self._version: int | None = None
@@ -116,8 +160,10 @@ class LexicalIndex:
         self.rebuilds = 0  # how many times this process rebuilt the index (for tests/benchmarks)
         self.loads = 0  # how many times it loaded a version another process had saved
 
-    def _tokenize(self, texts: list[str], *, return_ids: bool) -> Any:
-        return tokenize(texts, stemmer=self._stem, return_ids=return_ids)
+    def _tokenize(self, texts: list[str]) -> list[list[str]]:
+        buckets = self.params.pair_buckets
+        found = tokenize(texts, stemmer=self._stem, return_ids=False)
+        return [with_pairs(list(tokens), buckets) for tokens in found]
 
     def ensure_fresh(self, version: int | None = None) -> None:
         """Make the in-memory index match the catalogue (load from disk or rebuild);
@@ -132,7 +178,8 @@ class LexicalIndex:
                 self._rebuild()
 
     def _folder(self, version: int) -> Path:
-        return self.directory / f"v{version:010d}"
+        default = self.params == Bm25Params()  # the folders written before there were params
+        return self.directory / f"v{version:010d}{'' if default else '-' + self.params.signature()}"
 
     def _load(self, version: int) -> bool:
         folder = self._folder(version)
@@ -170,10 +217,8 @@ class LexicalIndex:
         video_ids = [vid for _, vid, _ in rows]
         retriever = None
         if rows:
-            retriever = bm25s.BM25()
-            retriever.index(
-                self._tokenize([text for _, _, text in rows], return_ids=True), show_progress=False
-            )
+            retriever = bm25s.BM25(k1=self.params.k1, b=self.params.b)
+            retriever.index(self._tokenize([text for _, _, text in rows]), show_progress=False)
         self._install(version, retriever, chunk_ids, video_ids)
         self.rebuilds += 1
         try:
@@ -228,7 +273,7 @@ class LexicalIndex:
             return []
         if allowed_videos is not None and not allowed_videos:
             return []
-        tokens = self._tokenize([query], return_ids=False)
+        tokens = self._tokenize([query])
         if not tokens or not tokens[0]:
             return []
         docs, scores = postings.top(tokens[0], n, allowed_videos)
@@ -243,7 +288,7 @@ class LexicalIndex:
         """Each of ``videos``' best document for ``query`` (those with no matching word are
         left out): every matching document of theirs is scored, none is cut by a top ``n``."""
         self.ensure_fresh()
-        tokens = self._tokenize([query], return_ids=False)
+        tokens = self._tokenize([query])
         if not videos or not self._chunk_ids or not tokens or not tokens[0]:
             return {}
         docs, scores = self._postings.scores(tokens[0], videos)

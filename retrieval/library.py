@@ -21,7 +21,7 @@ from retrieval.embed.cache import QueryVectorCache, VersionedVectors
 from retrieval.errors import InvalidInputError, NotFoundError
 from retrieval.guard import IngestGuard
 from retrieval.ingest import Ingestor
-from retrieval.lexical import LexicalIndex, video_documents
+from retrieval.lexical import LexicalIndex, video_bm25_params, video_documents
 from retrieval.search import HybridSearch
 from retrieval.settings import (
     ASRSettings,
@@ -157,6 +157,7 @@ class Library:
                 self.catalogue,
                 self.config.data_dir / "bm25-videos",
                 video_documents(self.catalogue),
+                video_bm25_params(self.config.search),
             ),
         )
         return result

@@ -3,8 +3,9 @@
 A query is one text or several weighted ones (``QueryText``: e.g. the user's latest message in
 full, earlier turns that still apply, a rewritten query). For each text the search retrieves the
 nearest chunks (dense and BM25) and the nearest whole videos (the centroid of a video's chunk
-vectors, and BM25 over its whole transcript and metadata), and ``retrieval.fusion.fuse_videos``
-fuses them all by weighted reciprocal rank fusion; ``SearchSettings`` weighs each ranking. The
+vectors, and BM25 over its whole transcript and metadata, with word pairs as phrase terms), and
+``retrieval.fusion.fuse_videos`` fuses them all (z-scores by default, or reciprocal ranks);
+``SearchSettings`` weighs each ranking. The
 best chunk of a video is its evidence; a video found by whole-video evidence alone gets the chunk
 nearest the query as its evidence. Filters are applied on every side *before* ranking: natively in
 the vector store's ``where`` and as a document mask in BM25, from the same catalogue fields.

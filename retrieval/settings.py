@@ -71,13 +71,25 @@ class SearchSettings(Section):
         "on all 2,092 TED talks), or reciprocal ranks (retrieval.fusion, docs/search.md)",
     )
     chunk_weight: float = Field(
-        0.3, ge=0, description="weight of videos ranked by their best chunk (dense + BM25)"
+        0.6, ge=0, description="weight of videos ranked by their best chunk (dense + BM25)"
     )
     video_dense_weight: float = Field(
-        0.5, ge=0, description="weight of videos ranked by their chunk-vector centroid"
+        1.1, ge=0, description="weight of videos ranked by their chunk-vector centroid"
     )
     video_lexical_weight: float = Field(
         1.0, ge=0, description="weight of videos ranked by BM25 over their whole text"
+    )
+    video_bm25_k1: float = Field(
+        2.0, gt=0, description="BM25 k1 of the whole-video index (term saturation; bm25s: 1.5)"
+    )
+    video_bm25_b: float = Field(
+        0.9, ge=0, le=1, description="BM25 b of the whole-video index (length normalisation)"
+    )
+    video_bm25_pair_buckets: int = Field(
+        1 << 18,
+        ge=0,
+        description="adjacent word pairs count as terms of the whole-video index, hashed into this "
+        "many buckets (0: single words only; docs/search.md)",
     )
     query_cache_size: int = Field(
         4096, ge=0, description="query texts whose vectors are kept in memory (0: none)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agent.query import EARLIER_DECAY, LATEST, REWRITE, turn_query
 from retrieval.types import QueryText
 
@@ -76,3 +78,24 @@ def test_only_the_watched_clause_goes_and_the_rest_of_the_turn_stays() -> None:
 def test_a_so_inside_the_description_does_not_end_it() -> None:
     said = "I've seen the one about perfect girls, where she deleted it so it looked like nothing"
     assert turn_query([said], "", watched=["perfect girls"]) == []
+
+
+@pytest.mark.parametrize(
+    ("said", "watched"),
+    [
+        (
+            "Something on deep sea fish since I already did the octopus camouflage one",
+            "the octopus camouflage one",
+        ),
+        (
+            "Something on deep sea fish since I just finished the one about octopus camouflage",
+            "octopus camouflage",
+        ),
+    ],
+)
+def test_a_finished_talk_goes_from_its_cue_and_the_request_before_it_stays(
+    said: str, watched: str
+) -> None:
+    assert turn_query([said], "", watched=[watched]) == [
+        QueryText("Something on deep sea fish since", LATEST)
+    ]

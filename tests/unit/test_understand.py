@@ -376,6 +376,21 @@ def test_a_talk_said_seen_in_an_earlier_turn_stays_seen() -> None:
             "the talk by the bee lady",
         ),
         ("I saw a talk about octopus camouflage once, can you find it?", None),  # the one sought
+        (
+            "I just finished the one about octopus camouflage, anything on deep sea fish?",
+            "octopus camouflage",
+        ),
+        (
+            "already did the octopus camouflage one, so something on squid",
+            "the octopus camouflage one",
+        ),
+        ("I've just finished the talk by the bee lady. More on ants?", "the talk by the bee lady"),
+        (
+            "we finished the one where a honeybee dances, and now ants",
+            "the one where a honeybee dances",
+        ),
+        ("I already did my homework on bees, any talks about ants?", None),  # no talk named
+        ("I finished a talk about octopus camouflage, what else is there?", None),
     ],
 )
 def test_the_parser_reads_a_watched_talk_said_in_common_ways(

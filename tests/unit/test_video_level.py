@@ -91,7 +91,8 @@ PAIR = (  # three other query words in one passage, the rest about something els
     "A meteor, a comet, an eclipse. Spreadsheets balance budgets. Accountants audit ledgers. "
     "Invoices arrive monthly. Auditors check receipts. Payroll runs weekly. Taxes are due."
 )
-QUERY = "volcano glacier harbour lantern tornado meteor comet eclipse"
+# interleaved: no two words adjacent here are adjacent in a talk (word pairs count as phrases)
+QUERY = "meteor volcano comet glacier eclipse harbour lantern tornado"
 
 
 @pytest.fixture
