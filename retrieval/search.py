@@ -13,8 +13,8 @@ the vector store's ``where`` and as a document mask in BM25, from the same catal
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np

