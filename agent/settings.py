@@ -57,7 +57,14 @@ class LLMSettings(Section):
         "kind stays cached) and decoded together: understand, chat and agent.explain_top reasons "
         "requests at once; n_ctx is shared between them",
     )
-    threads: int = 2
+    threads: int = Field(
+        1,
+        ge=1,
+        description="llamacpp: CPU threads. 1 by default: on a busy 2-core machine (load ~7.5) "
+        "one understand call took 29-31 s with 1 thread against 100 s with 2 (85 s with "
+        "llama.cpp's polling off): its threads wait for each other at every step; raise it on a "
+        "machine the model has to itself",
+    )
     device: str = "cpu"
 
 

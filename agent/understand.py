@@ -44,23 +44,33 @@ MAX_DURATION_S = 24 * 3600.0
 MAX_ITEMS = 5
 MAX_ITEM_CHARS = 120
 MAX_SEARCH_CHARS = 300
+# the longest search text the model may write: the prompt asks for 3-12 words; a bound in the
+# schema ends a degenerate answer ("psychological thriller psychological thriller ...", until
+# max_tokens, then a retry that did the same: ~70 s on a busy CPU) with valid JSON, since a
+# backend with constrained decoding (llama.cpp, vLLM) closes the string at the bound
+SCHEMA_SEARCH_CHARS = 120
+SCHEMA_LANGUAGE_CHARS = 20
 
 
-def _nullable(kind: str) -> dict[str, Any]:
-    return {"anyOf": [{"type": kind}, {"type": "null"}]}
+def _nullable(kind: str, **bounds: Any) -> dict[str, Any]:
+    return {"anyOf": [{"type": kind, **bounds}, {"type": "null"}]}
 
 
-_STRINGS: dict[str, Any] = {"type": "array", "items": {"type": "string"}, "maxItems": MAX_ITEMS}
+_STRINGS: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "string", "maxLength": MAX_ITEM_CHARS},
+    "maxItems": MAX_ITEMS,
+}
 
 UNDERSTAND_SCHEMA: dict[str, Any] = {
     "title": "turn_understanding",
     "type": "object",
     "properties": {
         "wants_recommendations": {"type": "boolean"},
-        "search_text": {"type": "string"},
+        "search_text": {"type": "string", "maxLength": SCHEMA_SEARCH_CHARS},
         "max_minutes": _nullable("number"),
         "min_minutes": _nullable("number"),
-        "language": _nullable("string"),
+        "language": _nullable("string", maxLength=SCHEMA_LANGUAGE_CHARS),
         "from_year": _nullable("integer"),
         "to_year": _nullable("integer"),
         "avoid_topics": _STRINGS,

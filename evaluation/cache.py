@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.llm.base import LLM, Completion
+from agent.llm.base import LLM, Completion, LLMOutputError
 from agent.types import Message
 
 log = logging.getLogger(__name__)
@@ -139,12 +139,19 @@ class CachingLLM:
             self.tags.add(tag)
         key = self.key(messages, schema, max_tokens, temperature, tag)
         hit = self.cache.get(key)
+        if hit is not None and "failed" in hit:
+            raise LLMOutputError(**hit["failed"])
         if hit is not None:
             return Completion(**hit)
         self.calls += 1
-        done = self.inner.complete(
-            messages, schema=schema, max_tokens=max_tokens, temperature=temperature, tag=tag
-        )
+        try:
+            done = self.inner.complete(
+                messages, schema=schema, max_tokens=max_tokens, temperature=temperature, tag=tag
+            )
+        except LLMOutputError as exc:
+            failed = {"message": exc.message, "expected": exc.expected, "got": exc.got}
+            self.cache.put(key, {"failed": {**failed, "hint": exc.hint}})
+            raise
         self.generated_tokens += done.completion_tokens
         self.cache.put(
             key,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -313,6 +313,13 @@ class Library:
 
     def chunks(self, video_id: str) -> list[Chunk]:
         return self.catalogue.chunks(video_id)
+
+    def videos_by_ids(self, video_ids: Iterable[str]) -> dict[str, Video]:
+        return self.catalogue.videos_by_ids(video_ids)
+
+    def chunks_of(self, video_ids: Iterable[str]) -> dict[str, list[Chunk]]:
+        """Each video's chunks in order, read together (see ``Catalogue.chunks_of``)."""
+        return self.catalogue.chunks_of(video_ids)
 
     def chunk(self, chunk_id: str) -> Chunk | None:
         return self.catalogue.chunk(chunk_id)

@@ -39,6 +39,11 @@ class EmbeddingSettings(Section):
     threads: int | None = Field(
         None, description="torch CPU threads (process-wide); unset = torch's default (all cores)"
     )
+    query_threads: int | None = Field(
+        1,
+        description="torch CPU threads while a query is embedded (a few short texts: more "
+        "threads cost more in hand-offs than they save); unset = as `threads`",
+    )
 
 
 class StoreSettings(Section):

@@ -232,3 +232,30 @@ def test_the_collaborative_favourite_joins_the_candidates_though_search_misses_i
     assert "music" not in rank(_Crowd("music", ["music"]), excluded)
     no_music = SearchFilters(tags_none=("music",))
     assert "music" not in rank(_Crowd("music", ["music"]), no_music)
+
+
+def test_collaborative_candidates_are_read_together_in_order_up_to_the_limit(
+    library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.profile import UserProfile
+
+    reads: list[str] = []
+    for name in ("get_video", "chunks", "videos_by_ids", "chunks_of"):
+        original = getattr(library, name)
+
+        def spy(*args: object, _f: object = original, _n: str = name) -> object:
+            reads.append(_n)
+            return _f(*args)  # type: ignore[operator]
+
+        monkeypatch.setattr(library, name, spy)
+    offered = ["gone", "music", "climate", "school", "pasta-4"]
+    filters = SearchFilters(tags_none=("climate change",), exclude_ids=frozenset({"pasta-1"}))
+    ranker = Ranker(library, AgentSettings(), _Crowd("music", offered))
+    pool: dict = {}  # type: ignore[type-arg]
+    ranker._add_by_ids(pool, ["pasta-1", *offered], filters, limit=2)
+    # "gone" is not in the library, "climate" fails the filter, "pasta-1" is excluded
+    assert list(pool) == ["music", "school"]
+    assert pool["music"].hit.best.chunk.video_id == "music"
+    ranker.rank("cooking pasta", filters, UserProfile(), limit=10)  # popular + collab candidates
+    assert "get_video" not in reads and "chunks" not in reads
+    assert reads.count("videos_by_ids") >= 1 and reads.count("chunks_of") >= 1

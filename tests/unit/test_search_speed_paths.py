@@ -124,3 +124,35 @@ def test_a_chunk_id_names_its_video_and_the_store_refuses_any_other_id(lib: Libr
         lib.store.upsert([ChunkRecord("cooking-7", "cooking", 7, 0.0, 1.0, vector)])
     hits = lib.store.query(lib.embed_query("garlic"), 5)
     assert hits and all(h.video_id == lib.catalogue.chunk(h.chunk_id).video_id for h in hits)  # type: ignore[union-attr]
+
+
+def test_exclusions_alone_need_no_catalogue_query_per_search(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data", asr={"backend": "fake"}, embedding={"backend": "fake"}
+    )
+    library = Library(settings)
+    try:
+        assert library.ingest(manifest=write_talks(tmp_path / "in")).ok
+        searcher = library.searcher
+        filters = SearchFilters(exclude_ids=frozenset({"cooking"}))
+        by_catalogue = SearchFilters(max_duration=10**6, exclude_ids=filters.exclude_ids)
+        expected = [h.video.id for h in searcher.search(QUERY, by_catalogue)]
+        calls: list[SearchFilters] = []
+        original = library.catalogue.matching_video_ids
+
+        def spy(f: SearchFilters) -> set[str]:
+            calls.append(f)
+            return original(f)
+
+        monkeypatch.setattr(library.catalogue, "matching_video_ids", spy)
+        for _ in range(3):
+            assert [h.video.id for h in searcher.search(QUERY, filters)] == expected
+        assert len(calls) == 1  # every id read once, not once per search
+        gone = expected[0]
+        library.remove(gone)  # a new catalogue version: the ids are read again
+        after = [h.video.id for h in searcher.search(QUERY, filters)]
+        assert gone not in after and "cooking" not in after and len(calls) == 2
+    finally:
+        library.close()

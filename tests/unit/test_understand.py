@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -413,3 +414,33 @@ def test_an_opinion_about_a_named_title_stays_with_the_parser() -> None:
         [Message("user", "I really enjoyed Heat (1995), any thrillers?")]
     )
     assert llm.calls == [] and result.source == "parser"
+
+
+def test_the_schema_bounds_a_degenerate_search_text() -> None:
+    from agent.llm.base import schema_error
+
+    def answer(search_text: str) -> str:
+        return json.dumps(
+            {
+                "wants_recommendations": True,
+                "search_text": search_text,
+                "max_minutes": None,
+                "min_minutes": None,
+                "language": None,
+                "from_year": None,
+                "to_year": None,
+                "avoid_topics": [],
+                "liked": [],
+                "disliked": [],
+                "seen": [],
+                "include_seen": False,
+            }
+        )
+
+    # what qwen2.5-0.5b wrote for a ReDial turn until max_tokens: a constrained decoder may not
+    _, why = schema_error(
+        answer("rare horror " + "psychological thriller " * 20), UNDERSTAND_SCHEMA
+    )
+    assert why is not None and "search_text" in why
+    data, why = schema_error(answer("rare horror psychological thriller"), UNDERSTAND_SCHEMA)
+    assert why is None and data["search_text"] == "rare horror psychological thriller"
