@@ -14,7 +14,8 @@ collection is copied to a ``chroma run`` server and the searches are timed again
 Usage: ``python -m benchmarks.scale [--sizes 10000,100000] [--server] [--out docs/scale]``
 (writes ``scale.json``, ``scale.md`` and ``scale.png`` under ``--out``). ``--build-only`` builds
 the indexes under ``--work`` and times nothing; ``--reuse`` times the indexes a previous run built
-there (a 1M-chunk index takes an hour or more to build on a shared CPU).
+there and resumes one a killed run left unfinished (a 1M-chunk index takes an hour or more to
+build on a shared CPU; ``benchmarks.scale_index.build_index`` says how a resume is exact).
 """
 
 from __future__ import annotations
@@ -137,13 +138,7 @@ def run_size(base: Base, n: int, args: argparse.Namespace, work: Path) -> SizeRe
         library = Library(library_settings(data_dir))
         result.build_s = float(json.loads(built.read_text())["build_s"])
     else:
-        shutil.rmtree(data_dir, ignore_errors=True)
-        t0 = time.perf_counter()
-        library = build_index(base, n, data_dir, args.sigma, args.seed)
-        result.build_s = time.perf_counter() - t0
-        library.lexical.ensure_fresh()  # both BM25 indexes built and saved with the index
-        library.video_lexical.ensure_fresh()
-        built.write_text(json.dumps({"build_s": result.build_s, "sigma": args.sigma}))
+        library, result.build_s = build_or_resume(base, n, data_dir, args)
     result.chunks = library.store.count()
     if args.build_only:
         print(f"built {result.chunks} chunks in {result.build_s:.0f} s at {data_dir}", flush=True)
@@ -168,6 +163,40 @@ def run_size(base: Base, n: int, args: argparse.Namespace, work: Path) -> SizeRe
             remote.close()
         shutil.rmtree(copy, ignore_errors=True)
     return result
+
+
+def build_or_resume(
+    base: Base, n: int, data_dir: Path, args: argparse.Namespace
+) -> tuple[Any, float]:
+    """Build the index of ``n`` chunks in ``data_dir``; with ``--reuse`` an unfinished build
+    there (a killed process) is resumed where it stopped. Returns the library and the build
+    seconds over every run that worked on it (``progress.json`` keeps the earlier runs')."""
+    from retrieval.library import Library
+
+    progress = data_dir / "progress.json"
+    if not args.reuse:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    earlier = (
+        json.loads(progress.read_text()) if progress.is_file() else {"build_s": 0.0, "runs": 0}
+    )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    library = Library(library_settings(data_dir))
+    runs = earlier["runs"] + 1
+
+    def save_progress() -> None:  # after every flush: a killed run's time counts too
+        took = earlier["build_s"] + time.perf_counter() - t0
+        progress.write_text(json.dumps({"build_s": took, "runs": runs}))
+
+    fresh = build_index(base, n, library, args.sigma, args.seed, on_flush=save_progress)
+    library.lexical.ensure_fresh()  # both BM25 indexes built and saved with the index
+    library.video_lexical.ensure_fresh()
+    took = earlier["build_s"] + time.perf_counter() - t0
+    print(f"n={n}: {fresh} replicas written by this run (the rest were there)", flush=True)
+    (data_dir / "built.json").write_text(
+        json.dumps({"build_s": took, "sigma": args.sigma, "runs": runs})
+    )
+    return library, took
 
 
 def report(results: list[SizeResult], args: argparse.Namespace) -> str:
