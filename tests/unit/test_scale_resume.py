@@ -4,6 +4,7 @@ are not written again."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ import pytest
 from agent.settings import Settings
 from benchmarks.scale_index import Base, base_of, build_index
 from retrieval.library import Library
+from retrieval.store.base import VideoRecord
+from retrieval.types import Chunk, Video
 from tests.fakes.index import write_talks
 
 
@@ -58,8 +61,8 @@ def test_a_killed_build_resumes_to_the_index_built_in_one_go(base: Base, tmp_pat
         nonlocal flushes
         flushes += 1
 
-    def commit_then_die(*args: object) -> None:  # killed after two flushes and one more commit
-        commit(*args)  # type: ignore[arg-type]
+    def commit_then_die(video: Video, chunks: Sequence[Chunk], content_hash: str) -> None:
+        commit(video, chunks, content_hash)  # killed after two flushes and one more commit
         if flushes == 2:
             raise Killed
 
@@ -76,7 +79,7 @@ def test_a_killed_build_resumes_to_the_index_built_in_one_go(base: Base, tmp_pat
     upserted: list[str] = []
     upsert_videos = resumed.store.upsert_videos
 
-    def record(records: list) -> None:  # type: ignore[type-arg]
+    def record(records: Sequence[VideoRecord]) -> None:
         upserted.extend(r.video_id for r in records)
         upsert_videos(records)
 
