@@ -92,7 +92,6 @@ def library_settings(data_dir: Path, chroma_url: str | None = None) -> Any:
         data_dir=data_dir,
         models_cache=base.models_dir,
         store={"chroma_url": chroma_url},
-        embedding={"threads": 1},  # one thread: spinning torch threads collapse on a shared CPU
     )
 
 
