@@ -145,7 +145,8 @@ def run_size(base: Base, n: int, args: argparse.Namespace, work: Path) -> SizeRe
         library.close()
         return result
     vectors = library.embedder.encode_queries(QUERIES)
-    result.latency_ms = measure_search(library, vectors, args.repeat)
+    legacy = n <= args.before_max
+    result.latency_ms = measure_search(library, vectors, args.repeat, legacy=legacy)
     result.bm25_rebuild_s, result.bm25_load_s, result.bm25_rss_mb = measure_bm25(library, work)
     result.rss_mb = _rss_mb()
     sql_file = Path(library.catalogue.engine.url.database or "")
@@ -159,7 +160,8 @@ def run_size(base: Base, n: int, args: argparse.Namespace, work: Path) -> SizeRe
         shutil.copytree(library.config.chroma_dir, copy)
         with chroma_run(copy) as url:
             remote = Library(library_settings(data_dir, url))
-            result.latency_ms.update(measure_search(remote, vectors, args.repeat, "server "))
+            server = measure_search(remote, vectors, args.repeat, "server ", legacy)
+            result.latency_ms.update(server)
             remote.close()
         shutil.rmtree(copy, ignore_errors=True)
     return result
@@ -200,7 +202,7 @@ def build_or_resume(
 
 
 def report(results: list[SizeResult], args: argparse.Namespace) -> str:
-    stages = list(results[0].latency_ms)
+    stages = list(dict.fromkeys(s for r in results for s in r.latency_ms))
     lines = [
         "# Scale curves (benchmarks/scale.py)",
         "",
@@ -223,6 +225,8 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> str:
                 c50=r.latency_ms[stage].get("cpu p50", float("nan")),
                 c95=r.latency_ms[stage].get("cpu p95", float("nan")),
             )
+            if stage in r.latency_ms
+            else "-"
             for r in results
         ]
         lines.append(f"| {stage} | " + " | ".join(cells) + " |")
@@ -231,7 +235,7 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> str:
     rows: list[tuple[str, Callable[[SizeResult], str]]] = [
         (f"{a} / {b} {q}", _ratios(a, b, q))
         for a, b in RATIOS
-        if a in results[0].latency_ms and b in results[0].latency_ms
+        if a in stages and b in stages
         for q in ("p50", "p95", "cpu p50", "cpu p95")
     ]
     rows += [
@@ -261,7 +265,12 @@ def _disk(part: str) -> Callable[[SizeResult], str]:
 
 
 def _ratios(a: str, b: str, q: str) -> Callable[[SizeResult], str]:
-    return lambda r: f"{r.latency_ms[a][q] / r.latency_ms[b][q]:.2f}x"
+    def cell(r: SizeResult) -> str:
+        if a not in r.latency_ms or b not in r.latency_ms:
+            return "-"
+        return f"{r.latency_ms[a][q] / r.latency_ms[b][q]:.2f}x"
+
+    return cell
 
 
 def _goal(r: SizeResult, stage: str, q: str) -> str:
@@ -277,20 +286,26 @@ def plot(results: list[SizeResult], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = [r.chunks for r in results]
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig, ax = plt.subplots(figsize=(10, 5.5))
     colours = plt.get_cmap("tab20")
-    embedded = [s for s in results[0].latency_ms if not s.startswith("server ")]
-    for stage in results[0].latency_ms:
+    stages = [  # the whole searches (and the query embedding, the stage that dominated)
+        s
+        for s in dict.fromkeys(s for r in results for s in r.latency_ms)
+        if not s.startswith("stage: ") or s == "stage: query embedding"
+    ]
+    embedded = [s for s in stages if not s.startswith("server ")]
+    for stage in stages:
         local = stage.removeprefix("server ")
+        points = [(r.chunks, r.latency_ms[stage]["p95"]) for r in results if stage in r.latency_ms]
         ax.plot(
-            sizes,
-            [r.latency_ms[stage]["p95"] for r in results],
+            [x for x, _ in points],
+            [y for _, y in points],
             marker="o",
             linestyle="--" if stage.startswith("server ") else ":" if "before" in stage else "-",
-            color=colours(embedded.index(local) % 20),
+            color=colours(embedded.index(local) % 20 if local in embedded else 0),
             label=stage,
         )
+    ax.plot(list(GOALS_MS), list(GOALS_MS.values()), "r*", markersize=12, label="hybrid p95 goal")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("chunks in the index")
@@ -310,6 +325,12 @@ def main() -> None:
     parser.add_argument("--sigma", type=float, default=0.35)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--server", action="store_true", help="also time a `chroma run` copy")
+    parser.add_argument(
+        "--before-max",
+        type=int,
+        default=100_000,
+        help="time the searches before the speed work only up to this many chunks",
+    )
     parser.add_argument(
         "--reuse", action="store_true", help="time an index an earlier run built in --work"
     )
