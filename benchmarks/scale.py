@@ -14,7 +14,8 @@ collection is copied to a ``chroma run`` server and the searches are timed again
 Usage: ``python -m benchmarks.scale [--sizes 10000,100000] [--server] [--out docs/scale]``
 (writes ``scale.json``, ``scale.md`` and ``scale.png`` under ``--out``). ``--build-only`` builds
 the indexes under ``--work`` and times nothing; ``--reuse`` times the indexes a previous run built
-there (a 1M-chunk index takes an hour or more to build on a shared CPU).
+there and resumes one a killed run left unfinished (a 1M-chunk index takes an hour or more to
+build on a shared CPU; ``benchmarks.scale_index.build_index`` says how a resume is exact).
 """
 
 from __future__ import annotations
@@ -137,20 +138,15 @@ def run_size(base: Base, n: int, args: argparse.Namespace, work: Path) -> SizeRe
         library = Library(library_settings(data_dir))
         result.build_s = float(json.loads(built.read_text())["build_s"])
     else:
-        shutil.rmtree(data_dir, ignore_errors=True)
-        t0 = time.perf_counter()
-        library = build_index(base, n, data_dir, args.sigma, args.seed)
-        result.build_s = time.perf_counter() - t0
-        library.lexical.ensure_fresh()  # both BM25 indexes built and saved with the index
-        library.video_lexical.ensure_fresh()
-        built.write_text(json.dumps({"build_s": result.build_s, "sigma": args.sigma}))
+        library, result.build_s = build_or_resume(base, n, data_dir, args)
     result.chunks = library.store.count()
     if args.build_only:
         print(f"built {result.chunks} chunks in {result.build_s:.0f} s at {data_dir}", flush=True)
         library.close()
         return result
     vectors = library.embedder.encode_queries(QUERIES)
-    result.latency_ms = measure_search(library, vectors, args.repeat)
+    legacy = n <= args.before_max
+    result.latency_ms = measure_search(library, vectors, args.repeat, legacy=legacy)
     result.bm25_rebuild_s, result.bm25_load_s, result.bm25_rss_mb = measure_bm25(library, work)
     result.rss_mb = _rss_mb()
     sql_file = Path(library.catalogue.engine.url.database or "")
@@ -164,14 +160,49 @@ def run_size(base: Base, n: int, args: argparse.Namespace, work: Path) -> SizeRe
         shutil.copytree(library.config.chroma_dir, copy)
         with chroma_run(copy) as url:
             remote = Library(library_settings(data_dir, url))
-            result.latency_ms.update(measure_search(remote, vectors, args.repeat, "server "))
+            server = measure_search(remote, vectors, args.repeat, "server ", legacy)
+            result.latency_ms.update(server)
             remote.close()
         shutil.rmtree(copy, ignore_errors=True)
     return result
 
 
+def build_or_resume(
+    base: Base, n: int, data_dir: Path, args: argparse.Namespace
+) -> tuple[Any, float]:
+    """Build the index of ``n`` chunks in ``data_dir``; with ``--reuse`` an unfinished build
+    there (a killed process) is resumed where it stopped. Returns the library and the build
+    seconds over every run that worked on it (``progress.json`` keeps the earlier runs')."""
+    from retrieval.library import Library
+
+    progress = data_dir / "progress.json"
+    if not args.reuse:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    earlier = (
+        json.loads(progress.read_text()) if progress.is_file() else {"build_s": 0.0, "runs": 0}
+    )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    library = Library(library_settings(data_dir))
+    runs = earlier["runs"] + 1
+
+    def save_progress() -> None:  # after every flush: a killed run's time counts too
+        took = earlier["build_s"] + time.perf_counter() - t0
+        progress.write_text(json.dumps({"build_s": took, "runs": runs}))
+
+    fresh = build_index(base, n, library, args.sigma, args.seed, on_flush=save_progress)
+    library.lexical.ensure_fresh()  # both BM25 indexes built and saved with the index
+    library.video_lexical.ensure_fresh()
+    took = earlier["build_s"] + time.perf_counter() - t0
+    print(f"n={n}: {fresh} replicas written by this run (the rest were there)", flush=True)
+    (data_dir / "built.json").write_text(
+        json.dumps({"build_s": took, "sigma": args.sigma, "runs": runs})
+    )
+    return library, took
+
+
 def report(results: list[SizeResult], args: argparse.Namespace) -> str:
-    stages = list(results[0].latency_ms)
+    stages = list(dict.fromkeys(s for r in results for s in r.latency_ms))
     lines = [
         "# Scale curves (benchmarks/scale.py)",
         "",
@@ -194,6 +225,8 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> str:
                 c50=r.latency_ms[stage].get("cpu p50", float("nan")),
                 c95=r.latency_ms[stage].get("cpu p95", float("nan")),
             )
+            if stage in r.latency_ms
+            else "-"
             for r in results
         ]
         lines.append(f"| {stage} | " + " | ".join(cells) + " |")
@@ -202,7 +235,7 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> str:
     rows: list[tuple[str, Callable[[SizeResult], str]]] = [
         (f"{a} / {b} {q}", _ratios(a, b, q))
         for a, b in RATIOS
-        if a in results[0].latency_ms and b in results[0].latency_ms
+        if a in stages and b in stages
         for q in ("p50", "p95", "cpu p50", "cpu p95")
     ]
     rows += [
@@ -232,7 +265,12 @@ def _disk(part: str) -> Callable[[SizeResult], str]:
 
 
 def _ratios(a: str, b: str, q: str) -> Callable[[SizeResult], str]:
-    return lambda r: f"{r.latency_ms[a][q] / r.latency_ms[b][q]:.2f}x"
+    def cell(r: SizeResult) -> str:
+        if a not in r.latency_ms or b not in r.latency_ms:
+            return "-"
+        return f"{r.latency_ms[a][q] / r.latency_ms[b][q]:.2f}x"
+
+    return cell
 
 
 def _goal(r: SizeResult, stage: str, q: str) -> str:
@@ -248,20 +286,26 @@ def plot(results: list[SizeResult], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sizes = [r.chunks for r in results]
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig, ax = plt.subplots(figsize=(10, 5.5))
     colours = plt.get_cmap("tab20")
-    embedded = [s for s in results[0].latency_ms if not s.startswith("server ")]
-    for stage in results[0].latency_ms:
+    stages = [  # the whole searches (and the query embedding, the stage that dominated)
+        s
+        for s in dict.fromkeys(s for r in results for s in r.latency_ms)
+        if not s.startswith("stage: ") or s == "stage: query embedding"
+    ]
+    embedded = [s for s in stages if not s.startswith("server ")]
+    for stage in stages:
         local = stage.removeprefix("server ")
+        points = [(r.chunks, r.latency_ms[stage]["p95"]) for r in results if stage in r.latency_ms]
         ax.plot(
-            sizes,
-            [r.latency_ms[stage]["p95"] for r in results],
+            [x for x, _ in points],
+            [y for _, y in points],
             marker="o",
             linestyle="--" if stage.startswith("server ") else ":" if "before" in stage else "-",
-            color=colours(embedded.index(local) % 20),
+            color=colours(embedded.index(local) % 20 if local in embedded else 0),
             label=stage,
         )
+    ax.plot(list(GOALS_MS), list(GOALS_MS.values()), "r*", markersize=12, label="hybrid p95 goal")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("chunks in the index")
@@ -281,6 +325,12 @@ def main() -> None:
     parser.add_argument("--sigma", type=float, default=0.35)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--server", action="store_true", help="also time a `chroma run` copy")
+    parser.add_argument(
+        "--before-max",
+        type=int,
+        default=100_000,
+        help="time the searches before the speed work only up to this many chunks",
+    )
     parser.add_argument(
         "--reuse", action="store_true", help="time an index an earlier run built in --work"
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,12 +92,18 @@ def library_settings(data_dir: Path, chroma_url: str | None = None) -> Any:
         data_dir=data_dir,
         models_cache=base.models_dir,
         store={"chroma_url": chroma_url},
-        embedding={"threads": 1},  # one thread: spinning torch threads collapse on a shared CPU
     )
 
 
 def load_base(talks: int, work: Path) -> Base:
     library, _ = build_base(talks, work / "base")
+    base = base_of(library)
+    library.close()
+    return base
+
+
+def base_of(library: Library) -> Base:
+    """The videos, chunks and chunk vectors of ``library`` (the base every index replicates)."""
     videos = library.videos()
     chunks = {v.id: library.chunks(v.id) for v in videos}
     ids = [c.id for cs in chunks.values() for c in cs]
@@ -106,64 +113,92 @@ def load_base(talks: int, work: Path) -> Base:
         got = collection.get(ids=ids[start : start + 1000], include=["embeddings"])
         for cid, emb in zip(got["ids"], got["embeddings"], strict=True):
             vectors[cid] = np.asarray(emb, dtype=np.float32)
-    library.close()
     return Base(videos, chunks, vectors)
 
 
-def build_index(base: Base, n_chunks: int, data_dir: Path, sigma: float, seed: int) -> Any:
-    """A library of about ``n_chunks`` chunks made of perturbed replicas of the base videos."""
-    from retrieval.library import Library
+def replica_vectors(
+    base: Base, video_id: str, replica: int, position: int, sigma: float, seed: int
+) -> np.ndarray:
+    """The perturbed unit vectors of replica ``replica`` of base video ``video_id`` (the
+    ``position``-th base video): drawn from a generator seeded by (seed, replica, position) alone,
+    so a replica's vectors are the same whether the build ran in one go or was resumed."""
+    rng = np.random.default_rng((seed, replica, position))
+    vecs = np.stack([base.vectors[c.id] for c in base.chunks[video_id]])
+    noisy = vecs + sigma * rng.standard_normal(vecs.shape) / np.sqrt(vecs.shape[1])
+    return (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
+
+
+def build_index(
+    base: Base,
+    n_chunks: int,
+    library: Library,
+    sigma: float,
+    seed: int,
+    batch: int = 4096,
+    on_flush: Callable[[], None] = lambda: None,
+) -> int:
+    """Fill ``library`` with about ``n_chunks`` chunks made of perturbed replicas of the base
+    videos; return how many replicas this call wrote.
+
+    Resumable: the replicas are written in a fixed order, chunks then whole-video vectors, every
+    ``batch`` chunks, so a replica whose whole-video vector is in the store has all its chunks
+    there and in the catalogue; such replicas are skipped. A replica written only in part (its
+    catalogue rows committed, its vectors not flushed before the process died) is written again
+    under the same ids (``commit_video`` replaces, ``upsert`` overwrites) with the same vectors."""
     from retrieval.store.base import ChunkRecord, VideoRecord, date_key, video_record
     from retrieval.types import Chunk
 
-    library = Library(library_settings(data_dir))
-    rng = np.random.default_rng(seed)
+    done = library.store.video_vector_ids()
     records: list[ChunkRecord] = []
     centroids: list[VideoRecord] = []
-    written, replica = 0, 0
+    written, replica, fresh = 0, 0, 0
     while written < n_chunks:
-        for video in base.videos:
+        for position, video in enumerate(base.videos):
             if written >= n_chunks:
                 break
             vid = f"{video.id}~{replica:05d}"
+            written += len(base.chunks[video.id])
+            if vid in done:
+                continue
             rows = [
                 Chunk(f"{vid}:{c.index}", vid, c.index, c.start, c.end, c.text)
                 for c in base.chunks[video.id]
             ]
             replica_video = _replica(video, vid)
             library.catalogue.commit_video(replica_video, rows, vid)
-            first = len(records)
-            for row, src in zip(rows, base.chunks[video.id], strict=True):
-                vec = base.vectors[src.id]
-                noisy = vec + sigma * rng.standard_normal(vec.shape[0]) / np.sqrt(vec.shape[0])
-                records.append(
-                    ChunkRecord(
-                        row.id,
-                        vid,
-                        row.index,
-                        row.start,
-                        row.end,
-                        (noisy / np.linalg.norm(noisy)).astype(np.float32),
-                        duration=video.duration,
-                        published=date_key(video.published),
-                        language=(video.language or "").lower() or None,
-                        tags=tuple(t.lower() for t in video.tags),
-                    )
+            vecs = replica_vectors(base, video.id, replica, position, sigma, seed)
+            records += [
+                ChunkRecord(
+                    row.id,
+                    vid,
+                    row.index,
+                    row.start,
+                    row.end,
+                    vec,
+                    duration=video.duration,
+                    published=date_key(video.published),
+                    language=(video.language or "").lower() or None,
+                    tags=tuple(t.lower() for t in video.tags),
                 )
-            centroids.append(
-                video_record(replica_video, np.stack([r.embedding for r in records[first:]]))
-            )
-            written += len(rows)
-            if len(records) >= 4096:
-                library.store.upsert(records)
-                library.store.upsert_videos(centroids)
+                for row, vec in zip(rows, vecs, strict=True)
+            ]
+            centroids.append(video_record(replica_video, vecs))
+            fresh += 1
+            if len(records) >= batch:
+                _flush(library, records, centroids)
+                on_flush()
                 records, centroids = [], []
         replica += 1
-    if records:
+    _flush(library, records, centroids)
+    on_flush()
+    return fresh
+
+
+def _flush(library: Library, records: list[Any], centroids: list[Any]) -> None:
+    if records:  # chunks first: a whole-video vector in the store means its chunks are there
         library.store.upsert(records)
     if centroids:
         library.store.upsert_videos(centroids)
-    return library
 
 
 def _replica(video: Any, vid: str) -> Any:

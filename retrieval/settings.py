@@ -37,7 +37,12 @@ class EmbeddingSettings(Section):
     device: str = "cpu"
     batch_size: int = 64
     threads: int | None = Field(
-        None, description="torch CPU threads (process-wide); unset = torch's default (all cores)"
+        1,
+        description="torch CPU threads (process-wide); 0 or unset = torch's default (all cores). "
+        "1: a query is a few dozen tokens, too little to share out, and the threads of concurrent "
+        "requests would compete for the cores; with 2 on the loaded 2-core box a query's p95 was "
+        "14x that of 1 thread (benchmarks/embed_threads.py, docs/scale/README.md). A dedicated "
+        "bulk-ingest machine may do better with more",
     )
     query_threads: int | None = Field(
         1,

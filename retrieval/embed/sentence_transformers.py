@@ -88,9 +88,8 @@ class SentenceTransformerEmbedder:
         if settings.threads:
             import torch
 
-            # On a busy CPU, fewer threads avoid barrier waits: a short query got ~10x faster
-            # with 1 thread than 2 on a shared 2-core box (the search benchmark, now part of
-            # benchmarks/scale.py).
+            # On a busy CPU, fewer threads avoid barrier waits (embedding.threads says what
+            # benchmarks/embed_threads.py measured).
             torch.set_num_threads(settings.threads)
         log.info("loading sentence-transformers model from %s on %s", path, settings.device)
         self._model: Any = SentenceTransformer(
