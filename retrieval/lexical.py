@@ -218,7 +218,12 @@ class LexicalIndex:
         retriever = None
         if rows:
             retriever = bm25s.BM25(k1=self.params.k1, b=self.params.b)
-            retriever.index(self._tokenize([text for _, _, text in rows]), show_progress=False)
+            texts = [text for _, _, text in rows]
+            if self.params.pair_buckets > 0:
+                corpus: Any = self._tokenize(texts)
+            else:  # token ids straight from the tokenizer: faster to index than strings
+                corpus = tokenize(texts, stemmer=self._stem, return_ids=True)
+            retriever.index(corpus, show_progress=False)
         self._install(version, retriever, chunk_ids, video_ids)
         self.rebuilds += 1
         try:

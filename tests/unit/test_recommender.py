@@ -450,7 +450,7 @@ def test_a_talk_described_as_seen_is_left_out(auto: Recommender, llm: FakeLLM) -
 def test_more_like_the_one_shown_resolves_against_the_conversation(
     auto: Recommender, llm: FakeLLM
 ) -> None:
-    first = [Message("user", "show me something about science")]
+    first = [Message("user", "show me something about science and animals")]
     shown = auto.recommend(first, "u-more", k=3)
     assert "ocean" in ids(shown)
     conversation = [
