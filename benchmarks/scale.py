@@ -352,10 +352,9 @@ def main() -> None:
     results = []
     for n in (int(s) for s in args.sizes.split(",")):
         results.append(run_size(base, n, args, args.work))
-        if not args.build_only:
+        if not args.build_only:  # written after every size: a later size failing loses nothing
             print(report(results, args), flush=True)
-    if not args.build_only:
-        write_outputs(results, args)
+            write_outputs(results, args)
 
 
 def write_outputs(results: list[SizeResult], args: argparse.Namespace) -> None:
