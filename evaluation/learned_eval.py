@@ -133,8 +133,9 @@ def learned_stage(
     rebuild: Callable[[Settings], System],
 ) -> tuple[list[str], list[System]]:
     """Fit the stage per fold into ``vidrec`` (or switch it off: ``--no-learned``, or no
-    cross-fitted collaborative models to compute its rows with); returns notes and the ablation
-    rows of the same run when a ranker was fitted: ``vidrec-blend`` (the same recommenders,
+    cross-fitted collaborative models to compute its rows with); returns notes and, with
+    ``--ablations``, the ablation rows of the same run when a ranker was fitted:
+    ``vidrec-blend`` (the same recommenders,
     ``stage="off"``) and ``vidrec-noreading`` (``rebuild`` with the reading off, rankers fitted
     without its features)."""
     per_fold = (
@@ -172,6 +173,8 @@ def learned_stage(
     ]
     if not any(fitted.rankers.values()):
         return notes, []  # every fold ranks by the blend: the ablation rows would repeat it
+    if not options.ablations:  # each would be one more pass over every case
+        return notes, []
     blend = RoutedSystem(
         "vidrec-blend",
         "vidrec without the learned stage (the hand-tuned blend), same run and recommenders",

@@ -78,6 +78,8 @@ class EvalOptions:
             before each case recorded as feedback first.
         learned: vidrec with its learned ranking stage, fitted on the other folds' cases
             (False: the hand-tuned blend).
+        ablations: with a learned ranker fitted, also the rows ``vidrec-blend`` and
+            ``vidrec-noreading`` (each one more pass over every case).
         learned_cases: at most this many cases of the file make the learned ranker's training
             rows (None: all).
         random_ties: MovieLens: order ratings with equal timestamps at random (``seed``)
@@ -104,6 +106,7 @@ class EvalOptions:
     feedback: bool = False
     learned: bool = True
     learned_cases: int | None = 1500
+    ablations: bool = False
     random_ties: bool = False
     ablations: tuple[str, ...] = ()
 

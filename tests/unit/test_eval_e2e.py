@@ -275,7 +275,7 @@ def test_the_learned_ranker_is_fitted_per_fold_on_the_other_folds_only(
     few = settings.model_copy(
         update={"agent": settings.agent.model_copy(update={"learned": learned})}
     )
-    report = run_eval(_redial(systems=("vidrec",), folds=2), few)
+    report = run_eval(_redial(systems=("vidrec",), folds=2, ablations=True), few)
     note = next(n for n in report.notes if n.startswith("vidrec learned ranker"))
     assert "with the dialogue reading" in note
     # each fold's ranker is fitted on the cases outside it, or not at all when too few
@@ -284,6 +284,9 @@ def test_the_learned_ranker_is_fitted_per_fold_on_the_other_folds_only(
     assert [s.name for s in report.systems] == ["vidrec", "vidrec-blend", "vidrec-noreading"]
     for row in report.systems:
         assert "errors" not in row.metrics, report.notes
+    plain = run_eval(_redial(systems=("vidrec",), folds=2), few)  # no --ablations: one pass
+    assert [s.name for s in plain.systems] == ["vidrec"]
+    assert plain.system("vidrec").metrics == report.system("vidrec").metrics
 
     default = run_eval(_redial(systems=("vidrec",), folds=2), settings)  # min_turns 50
     note = next(n for n in default.notes if n.startswith("vidrec learned ranker"))
