@@ -342,13 +342,14 @@ def _ablations(
     train_dialogues: Sequence[Dialogue] | None,
     dialogue_of: dict[str, str],
 ) -> list[System]:
-    """The rows of ``--ablations``, each the shipped recommender without one part (the
-    hand-tuned blend ranks them: the learned stage is fitted for the row ``vidrec`` only)."""
+    """The rows ``nocollab`` and ``nosessions`` of ``--ablations``, each the shipped recommender
+    without one part (the hand-tuned blend ranks them: the learned stage is fitted for the row
+    ``vidrec`` only)."""
     rows: list[System] = []
     for ablation in options.ablations:
         if ablation == "nocollab":
             models = None
-        else:  # nosessions
+        elif ablation == "nosessions":
             models = _fold_models(
                 options,
                 settings,
@@ -358,6 +359,8 @@ def _ablations(
                 sessions=False,
                 needed=set(dialogue_of.values()),
             )
+        else:
+            continue  # the learned stage's own rows (evaluation.learned_eval)
         name = f"vidrec-{ablation}"
         rows.append(_vidrec(options, settings, ev_settings, library, models, dialogue_of, name)[0])
     return rows

@@ -133,11 +133,10 @@ def learned_stage(
     rebuild: Callable[[Settings], System],
 ) -> tuple[list[str], list[System]]:
     """Fit the stage per fold into ``vidrec`` (or switch it off: ``--no-learned``, or no
-    cross-fitted collaborative models to compute its rows with); returns notes and, with
-    ``--ablations``, the ablation rows of the same run when a ranker was fitted:
-    ``vidrec-blend`` (the same recommenders,
-    ``stage="off"``) and ``vidrec-noreading`` (``rebuild`` with the reading off, rankers fitted
-    without its features)."""
+    cross-fitted collaborative models to compute its rows with); returns notes and the rows
+    ``--ablations`` asks for when a ranker was fitted: ``blend`` (``vidrec-blend``: the same
+    recommenders, ``stage="off"``) and ``noreading`` (``vidrec-noreading``: ``rebuild`` with the
+    reading off, rankers fitted without its features)."""
     per_fold = (
         {k: s for k, s in vidrec.systems.items() if isinstance(s, VidrecSystem)}
         if isinstance(vidrec, RoutedSystem)
@@ -173,19 +172,10 @@ def learned_stage(
     ]
     if not any(fitted.rankers.values()):
         return notes, []  # every fold ranks by the blend: the ablation rows would repeat it
-    if not options.ablations:  # each would be one more pass over every case
-        return notes, []
-    blend = RoutedSystem(
-        "vidrec-blend",
-        "vidrec without the learned stage (the hand-tuned blend), same run and recommenders",
-        {
-            k: VidrecSystem(s.recommender, s.description, name="vidrec-blend", stage="off")
-            for k, s in per_fold.items()
-        },
-        vidrec.route,
-    )
-    variants: list[System] = [blend]
-    if cfg.reading:
+    variants: list[System] = []
+    if "blend" in options.ablations:
+        variants.append(_blend(vidrec, per_fold))
+    if cfg.reading and "noreading" in options.ablations:
         unread = ev_settings.agent.learned.model_copy(update={"reading": False})
         other = rebuild(
             ev_settings.model_copy(
@@ -204,3 +194,16 @@ def learned_stage(
                 )
             )
     return notes, variants
+
+
+def _blend(vidrec: RoutedSystem, per_fold: dict[int, VidrecSystem]) -> RoutedSystem:
+    """The row ``vidrec-blend``: the same recommenders with the learned stage off."""
+    return RoutedSystem(
+        "vidrec-blend",
+        "vidrec without the learned stage (the hand-tuned blend), same run and recommenders",
+        {
+            k: VidrecSystem(s.recommender, s.description, name="vidrec-blend", stage="off")
+            for k, s in per_fold.items()
+        },
+        vidrec.route,
+    )

@@ -43,9 +43,11 @@ Task = Literal["redial", "inspired", "movielens", "ted", "ted-chat"]
 T = TypeVar("T")
 
 
-ABLATIONS: dict[str, str] = {
+ABLATIONS: dict[str, str] = {  # each row is one more pass over every case
     "nocollab": "vidrec-nocollab: without its collaborative model",
     "nosessions": "vidrec-nosessions: the training dialogues as imported history, not sessions",
+    "blend": "vidrec-blend: the learned stage off (the hand-tuned blend), same recommenders",
+    "noreading": "vidrec-noreading: the learned stage fitted and run without the dialogue reading",
 }
 
 
@@ -78,8 +80,6 @@ class EvalOptions:
             before each case recorded as feedback first.
         learned: vidrec with its learned ranking stage, fitted on the other folds' cases
             (False: the hand-tuned blend).
-        ablations: with a learned ranker fitted, also the rows ``vidrec-blend`` and
-            ``vidrec-noreading`` (each one more pass over every case).
         learned_cases: at most this many cases of the file make the learned ranker's training
             rows (None: all).
         random_ties: MovieLens: order ratings with equal timestamps at random (``seed``)
@@ -106,7 +106,6 @@ class EvalOptions:
     feedback: bool = False
     learned: bool = True
     learned_cases: int | None = 1500
-    ablations: bool = False
     random_ties: bool = False
     ablations: tuple[str, ...] = ()
 

@@ -108,12 +108,6 @@ def eval_cmd(
         min=1,
         help="At most N cases of the file make the learned ranker's training rows.",
     ),
-    ablations: bool = typer.Option(
-        False,
-        "--ablations",
-        help="ReDial/INSPIRED: with the learned stage, also the rows vidrec-blend (the stage off) "
-        "and vidrec-noreading (fitted and run without the dialogue reading): two more passes.",
-    ),
     random_ties: bool = typer.Option(
         False,
         "--random-ties",
@@ -161,7 +155,6 @@ def eval_cmd(
         feedback=feedback,
         learned=learned,
         learned_cases=learned_cases,
-        ablations=ablations,
         random_ties=random_ties,
         ablations=_ablations(ablations),
     )

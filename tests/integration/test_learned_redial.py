@@ -45,7 +45,7 @@ def test_the_ranker_trains_on_real_dialogues_and_ranks(
             systems=("vidrec",),
             folds=2,
             learned_cases=200,
-            ablations=True,
+            ablations=("blend", "noreading"),
         ),
         settings.model_copy(update={"agent": agent}),
     )
