@@ -11,11 +11,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from agent.conversation import MAX_K
 from agent.types import Answer, Message, Recommendation
 from api.media import public_links
 from retrieval.types import IngestReport, SearchFilters, Transcript, VideoHit
 
-MAX_K = 50
 UserId = Annotated[
     str,
     Field(min_length=1, max_length=200, description="Your id for the end user", examples=["alice"]),
