@@ -264,6 +264,9 @@ def measure_search(
         assert video_lexical is not None
         fns |= {
             "stage: query embedding": embed_new,
+            "stage: allowed videos (filters)": lambda p: library.catalogue.matching_video_ids(
+                filters
+            ),
             "stage: chroma chunks": lambda p: store.query(p[1], n),
             "stage: chroma centroids": lambda p: store.query_videos(p[1], nv),
             "stage: bm25 chunks": lambda p: library.lexical.search(p[0], n),
