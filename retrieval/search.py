@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.allowed import AllowedVideos
 from retrieval.catalogue import Catalogue
 from retrieval.embed.base import Embedder, normalise_rows
 from retrieval.embed.cache import QueryVectorCache
@@ -139,6 +140,7 @@ class HybridSearch:
             else QueryVectorCache(embedder, settings.query_cache_size)
         )
         self.settings = settings
+        self.allowed_videos = AllowedVideos(catalogue)  # filtered searches' allowed ids, kept
 
     @property
     def weights(self) -> FusionWeights:
@@ -205,8 +207,8 @@ class HybridSearch:
         version = self.catalogue.version()  # read once: both BM25 indexes check against it
         if is_unconstrained(filters):
             return Scope(None, None, 1.0, self.settings, version)
-        allowed = self.catalogue.matching_video_ids(filters)
-        share = len(allowed) / max(1, self.catalogue.video_count())
+        allowed, total = self.allowed_videos.get(filters, version)
+        share = len(allowed) / max(1, total)
         return Scope(allowed, store_filter(filters), share, self.settings, version)
 
     def _video_rankings(
@@ -329,7 +331,7 @@ class Scope:
 
     def __init__(
         self,
-        allowed: set[str] | None,
+        allowed: set[str] | frozenset[str] | None,
         where: StoreFilter | None,
         share: float,
         settings: SearchSettings,
