@@ -2,7 +2,8 @@
 search as it was before, all on the same library in the same run (so ratios hold on a busy CPU).
 
 "Before" is the search of the commit before the speed work, rebuilt from today's parts with the
-old behaviour switched back on: no query-vector cache (``query_cache_size=0``), filters always
+old behaviour switched back on: no query-vector cache (``query_cache_size=0``), the allowed
+videos of a filtered search read from SQL every time (``AllowedVideos`` keeping none), filters always
 inside Chroma's ``where`` (``post_filter_min_share`` above 1), every vector hit's metadata read
 (``LegacyStore``) and BM25 through ``bm25s``' ``retrieve`` with a weight mask over every
 document (``LegacyLexical``, the old ``LexicalIndex.search``). It fuses as configured unless
@@ -112,6 +113,7 @@ class LegacyStore:
 
 def before(library: Library, **search: Any) -> HybridSearch:
     """The search as it was before the speed work (see the module docstring)."""
+    from retrieval.allowed import AllowedVideos
     from retrieval.embed.cache import QueryVectorCache
     from retrieval.lexical import video_documents
     from retrieval.search import HybridSearch
@@ -121,7 +123,7 @@ def before(library: Library, **search: Any) -> HybridSearch:
         update={"query_cache_size": 0, "post_filter_min_share": 1.01, **search}
     )
     data = library.config.data_dir
-    return HybridSearch(
+    searcher = HybridSearch(
         library.catalogue,
         LegacyStore(library.store),
         legacy(library.catalogue, data / "bm25"),
@@ -132,6 +134,8 @@ def before(library: Library, **search: Any) -> HybridSearch:
         ),
         query_vectors=QueryVectorCache(lambda: library.embedder, 0),
     )
+    searcher.allowed_videos = AllowedVideos(library.catalogue, size=0)  # read on every search
+    return searcher
 
 
 def timed(
