@@ -2,7 +2,8 @@
 search as it was before, all on the same library in the same run (so ratios hold on a busy CPU).
 
 "Before" is the search of the commit before the speed work, rebuilt from today's parts with the
-old behaviour switched back on: no query-vector cache (``query_cache_size=0``), filters always
+old behaviour switched back on: no query-vector cache (``query_cache_size=0``), the allowed
+videos of a filtered search read from SQL every time (``AllowedVideos`` keeping none), filters always
 inside Chroma's ``where`` (``post_filter_min_share`` above 1), every vector hit's metadata read
 (``LegacyStore``) and BM25 through ``bm25s``' ``retrieve`` with a weight mask over every
 document (``LegacyLexical``, the old ``LexicalIndex.search``). It fuses as configured unless
@@ -112,6 +113,7 @@ class LegacyStore:
 
 def before(library: Library, **search: Any) -> HybridSearch:
     """The search as it was before the speed work (see the module docstring)."""
+    from retrieval.allowed import AllowedVideos
     from retrieval.embed.cache import QueryVectorCache
     from retrieval.lexical import video_documents
     from retrieval.search import HybridSearch
@@ -121,7 +123,7 @@ def before(library: Library, **search: Any) -> HybridSearch:
         update={"query_cache_size": 0, "post_filter_min_share": 1.01, **search}
     )
     data = library.config.data_dir
-    return HybridSearch(
+    searcher = HybridSearch(
         library.catalogue,
         LegacyStore(library.store),
         legacy(library.catalogue, data / "bm25"),
@@ -132,6 +134,8 @@ def before(library: Library, **search: Any) -> HybridSearch:
         ),
         query_vectors=QueryVectorCache(lambda: library.embedder, 0),
     )
+    searcher.allowed_videos = AllowedVideos(library.catalogue, size=0)  # read on every search
+    return searcher
 
 
 def timed(
@@ -200,6 +204,13 @@ def measure_search(
         forget(p[0])
         return library.embedder.encode_queries([p[0]])
 
+    def new_text(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def run(p: Any) -> Any:  # the search before had no query cache: it embedded every text
+            forget(p[0])
+            return fn(p)
+
+        return run
+
     def cold(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         def run(p: Any) -> Any:
             cache._vectors.pop(p[0], None)  # as if never searched: the query is embedded
@@ -246,10 +257,10 @@ def measure_search(
         "dense+filters (before)": lambda p: old.search_by_vector(p[1], filters, k=10),
         "hybrid": cold(lambda p: searcher.search(p[0], k=10)),
         "hybrid, query vector cached": cached(lambda p: searcher.search(p[0], k=10)),
-        "hybrid (before)": lambda p: old.search(p[0], k=10),
-        "hybrid best chunk (before)": lambda p: old_best_chunk.search(p[0], k=10),
+        "hybrid (before)": new_text(lambda p: old.search(p[0], k=10)),
+        "hybrid best chunk (before)": new_text(lambda p: old_best_chunk.search(p[0], k=10)),
         "hybrid+filters": cold(lambda p: searcher.search(p[0], filters, k=10)),
-        "hybrid+filters (before)": lambda p: old.search(p[0], filters, k=10),
+        "hybrid+filters (before)": new_text(lambda p: old.search(p[0], filters, k=10)),
     }
     if not prefix:  # the stages of one hybrid search, each alone
         allowed = library.catalogue.matching_video_ids(filters)
@@ -257,6 +268,9 @@ def measure_search(
         assert video_lexical is not None
         fns |= {
             "stage: query embedding": embed_new,
+            "stage: allowed videos (filters)": lambda p: library.catalogue.matching_video_ids(
+                filters
+            ),
             "stage: chroma chunks": lambda p: store.query(p[1], n),
             "stage: chroma centroids": lambda p: store.query_videos(p[1], nv),
             "stage: bm25 chunks": lambda p: library.lexical.search(p[0], n),

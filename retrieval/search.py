@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from retrieval.allowed import AllowedVideos
 from retrieval.catalogue import Catalogue
 from retrieval.embed.base import Embedder, normalise_rows
 from retrieval.embed.cache import QueryVectorCache
@@ -141,7 +141,7 @@ class HybridSearch:
             else QueryVectorCache(embedder, settings.query_cache_size)
         )
         self.settings = settings
-        self._all_ids: tuple[int | None, frozenset[str]] | None = None  # (version, every id)
+        self.allowed_videos = AllowedVideos(catalogue)  # filtered searches' allowed ids, kept
 
     @property
     def weights(self) -> FusionWeights:
@@ -208,22 +208,9 @@ class HybridSearch:
         version = self.catalogue.version()  # read once: both BM25 indexes check against it
         if is_unconstrained(filters):
             return Scope(None, None, 1.0, self.settings, version)
-        if replace(filters, exclude_ids=frozenset()) == SearchFilters():
-            # exclusions only (a conversation's movies already named, a user's watched talks):
-            # every id less those, without a catalogue query per search
-            allowed = set(self._every_id(version) - filters.exclude_ids)
-        else:
-            allowed = self.catalogue.matching_video_ids(filters)
-        share = len(allowed) / max(1, self.catalogue.video_count())
+        allowed, total = self.allowed_videos.get(filters, version)
+        share = len(allowed) / max(1, total)
         return Scope(allowed, store_filter(filters), share, self.settings, version)
-
-    def _every_id(self, version: int | None) -> frozenset[str]:
-        """Every video id of the catalogue at ``version`` (read again when the version moves)."""
-        kept = self._all_ids
-        if kept is None or kept[0] != version or version is None:
-            kept = (version, frozenset(self.catalogue.matching_video_ids(SearchFilters())))
-            self._all_ids = kept
-        return kept[1]
 
     def _video_rankings(
         self, vector: np.ndarray, text: str, k: int, scope: Scope
@@ -345,7 +332,7 @@ class Scope:
 
     def __init__(
         self,
-        allowed: set[str] | None,
+        allowed: set[str] | frozenset[str] | None,
         where: StoreFilter | None,
         share: float,
         settings: SearchSettings,
