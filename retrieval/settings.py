@@ -37,17 +37,17 @@ class EmbeddingSettings(Section):
     device: str = "cpu"
     batch_size: int = 64
     threads: int | None = Field(
-        1,
-        description="torch CPU threads (process-wide); 0 or unset = torch's default (all cores). "
-        "1: a query is a few dozen tokens, too little to share out, and the threads of concurrent "
-        "requests would compete for the cores; with 2 on the loaded 2-core box a query's p95 was "
-        "14x that of 1 thread (benchmarks/embed_threads.py, docs/scale/README.md). A dedicated "
-        "bulk-ingest machine may do better with more",
+        None,
+        description="torch CPU threads (process-wide) for document batches; 0 or unset = torch's "
+        "default (all cores). Queries run on `query_threads` (benchmarks/embed_threads.py: for "
+        "32-chunk batches 2 threads were 0.80x the wall p50 of 1 on the loaded 2-core box)",
     )
     query_threads: int | None = Field(
         1,
         description="torch CPU threads while a query is embedded (a few short texts: more "
-        "threads cost more in hand-offs than they save); unset = as `threads`",
+        "threads cost more in hand-offs than they save: with 2 on the loaded 2-core box one "
+        "query's p95 was 14x that of 1, benchmarks/embed_threads.py, docs/scale/README.md); "
+        "unset = as `threads`",
     )
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,8 +18,6 @@ import numpy as np
 from retrieval.embed.base import normalise_rows
 from retrieval.errors import ConfigError, MissingDependencyError
 from retrieval.settings import EmbeddingSettings
-
-QUERY_CACHE = 256  # query texts whose vectors are kept (a turn's search and ranking share them)
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +93,6 @@ class SentenceTransformerEmbedder:
         )
         self.batch_size = settings.batch_size
         self.query_threads = settings.query_threads
-        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._recent_lock = threading.Lock()
         self.name = (
             f"sentence-transformers/{settings.model}"
             if settings.model in PACKAGED and "/" not in settings.model
@@ -130,22 +124,9 @@ class SentenceTransformerEmbedder:
         return normalise_rows(vectors)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Query vectors; the last :data:`QUERY_CACHE` query texts are kept, so a turn's texts
-        embedded by the search cost nothing when the ranking stage asks for them again."""
-        if not texts:
-            return self._encode(texts, "query")
-        with self._recent_lock:
-            known = {t: self._recent[t] for t in texts if t in self._recent}
-        missing = [t for t in dict.fromkeys(texts) if t not in known]
-        if missing:
-            for text, vector in zip(missing, self._encode(missing, "query"), strict=True):
-                known[text] = vector
-            with self._recent_lock:
-                for text in missing:
-                    self._recent[text] = known[text]
-                while len(self._recent) > QUERY_CACHE:
-                    self._recent.popitem(last=False)
-        return np.stack([known[t] for t in texts])
+        """Query vectors (kept across calls by the library's
+        :class:`retrieval.embed.cache.QueryVectorCache`, not here)."""
+        return self._encode(texts, "query")
 
     def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, "document")

@@ -1,48 +1,44 @@
-"""The sentence-transformers embedder keeps the last query vectors: the ranking stage's texts that
-the search already embedded cost nothing (the model itself is stubbed: a unit test loads none)."""
+"""The library's query-vector cache (retrieval.embed.cache.QueryVectorCache): a text embedded once
+is answered from memory, the misses of a call go to the embedder together, the oldest texts go
+first beyond its size."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
 
-from retrieval.embed import sentence_transformers as st
+from retrieval.embed.cache import QueryVectorCache
 
 
-def _embedder(calls: list[list[str]]) -> st.SentenceTransformerEmbedder:
-    embedder = object.__new__(st.SentenceTransformerEmbedder)
-    embedder.dim = 3
-    embedder._recent = OrderedDict()
-    embedder._recent_lock = threading.Lock()
+class Counting:
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
 
-    def encode(texts: Sequence[str], kind: str) -> np.ndarray:
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         if texts:
-            calls.append(list(texts))
+            self.calls.append(list(texts))
         return np.array([[len(t), 1.0, 0.0] for t in texts], dtype=np.float32).reshape(-1, 3)
-
-    embedder._encode = encode  # type: ignore[method-assign]
-    return embedder
 
 
 def test_a_query_embedded_once_is_answered_from_the_cache() -> None:
-    calls: list[list[str]] = []
-    embedder = _embedder(calls)
-    first = embedder.encode_queries(["mars", "space travel"])
-    again = embedder.encode_queries(["space travel", "oceans", "mars"])
-    assert calls == [["mars", "space travel"], ["oceans"]]  # only the new text reached the model
+    embedder = Counting()
+    cache = QueryVectorCache(lambda: embedder, size=8)  # type: ignore[arg-type,return-value]
+    first = cache.encode(["mars", "space travel"])
+    again = cache.encode(["space travel", "oceans", "mars"])
+    assert embedder.calls == [["mars", "space travel"], ["oceans"]]
     np.testing.assert_array_equal(again[0], first[1])
     np.testing.assert_array_equal(again[2], first[0])
-    assert embedder.encode_queries([]).shape == (0, 3)
+    assert (cache.hits, cache.misses) == (2, 3)
 
 
 def test_the_cache_keeps_the_newest_texts_only() -> None:
-    calls: list[list[str]] = []
-    embedder = _embedder(calls)
-    for n in range(st.QUERY_CACHE + 5):
-        embedder.encode_queries([f"text {n}"])
-    assert len(embedder._recent) == st.QUERY_CACHE
-    embedder.encode_queries(["text 0"])  # evicted: embedded again
-    assert calls[-1] == ["text 0"]
+    embedder = Counting()
+    cache = QueryVectorCache(lambda: embedder, size=4)  # type: ignore[arg-type,return-value]
+    for n in range(9):
+        cache.encode([f"text {n}"])
+    assert len(cache) == 4
+    cache.encode(["text 0"])  # evicted: embedded again
+    assert embedder.calls[-1] == ["text 0"]
+    cache.encode(["text 8"])  # kept
+    assert embedder.calls[-1] == ["text 0"]

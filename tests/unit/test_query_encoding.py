@@ -3,8 +3,6 @@ in batches with all threads (the model is stubbed: a unit test loads none)."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -35,8 +33,6 @@ def _embedder(model: _Model, query_threads: int | None) -> st.SentenceTransforme
     embedder.dim = 3
     embedder.batch_size = 64
     embedder.query_threads = query_threads
-    embedder._recent = OrderedDict()
-    embedder._recent_lock = threading.Lock()
     return embedder
 
 
