@@ -60,12 +60,13 @@ def summary(samples: list[tuple[float, float]]) -> dict[str, float]:
 
 
 def _indexes(data: Path) -> tuple[Any, Any, Any]:
+    from agent.settings import Settings
     from retrieval.catalogue import Catalogue
-    from retrieval.lexical import LexicalIndex, video_documents
+    from retrieval.lexical import LexicalIndex, video_index
 
     catalogue = Catalogue(f"sqlite:///{data / 'vidrec.db'}")
     chunks = LexicalIndex(catalogue, data / "bm25")
-    videos = LexicalIndex(catalogue, data / "bm25-videos", video_documents(catalogue))
+    videos = video_index(catalogue, data / "bm25-videos", Settings().search)  # as the product
     return catalogue, chunks, videos
 
 

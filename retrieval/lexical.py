@@ -385,3 +385,11 @@ class Postings:
             docs, scores = docs[part], scores[part]
         order = np.lexsort((docs, -scores))
         return docs[order], scores[order]
+
+
+def video_index(catalogue: Catalogue, directory: Path, settings: SearchSettings) -> LexicalIndex:
+    """The whole-video BM25 index (metadata fields and the whole transcript as one document,
+    the parameters of ``settings``), saved under ``directory``."""
+    return LexicalIndex(
+        catalogue, directory, video_documents(catalogue), video_bm25_params(settings)
+    )

@@ -21,7 +21,7 @@ from retrieval.embed.cache import QueryVectorCache, VersionedVectors
 from retrieval.errors import InvalidInputError, NotFoundError
 from retrieval.guard import IngestGuard
 from retrieval.ingest import Ingestor
-from retrieval.lexical import LexicalIndex, video_bm25_params, video_documents
+from retrieval.lexical import LexicalIndex, video_index
 from retrieval.search import HybridSearch
 from retrieval.settings import (
     ASRSettings,
@@ -153,11 +153,8 @@ class Library:
         """BM25 over whole videos (metadata fields and the whole transcript as one document)."""
         result: LexicalIndex = self._lazy(
             "_video_lexical",
-            lambda: LexicalIndex(
-                self.catalogue,
-                self.config.data_dir / "bm25-videos",
-                video_documents(self.catalogue),
-                video_bm25_params(self.config.search),
+            lambda: video_index(
+                self.catalogue, self.config.data_dir / "bm25-videos", self.config.search
             ),
         )
         return result
