@@ -9,7 +9,7 @@ and NDCG@10 (mean over cases), catalogue coverage and intra-list diversity of th
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,6 +161,17 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
     relevant = [c.targets for c in cases]
     dialogue_of = {c.id: c.dialogue_id for c in cases}
 
+    def fold_models(sessions: bool) -> FoldModels:
+        return _fold_models(
+            options,
+            settings,
+            ev_settings,
+            dialogues,
+            train_dialogues,
+            sessions=sessions,
+            needed={c.dialogue_id for c in cases},
+        )
+
     systems: list[System] = []
     llms: list[CachingLLM] = []
     timed: list[System] = []
@@ -180,15 +191,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
         elif library is not None and system_name == "vidrec":
             models = None
             if options.collab:
-                models = _fold_models(
-                    options,
-                    settings,
-                    ev_settings,
-                    dialogues,
-                    train_dialogues,
-                    sessions=options.sessions,
-                    needed={c.dialogue_id for c in cases},
-                )
+                models = fold_models(options.sessions)
                 report.notes.extend(f"vidrec collaborative {note}" for note in models.notes)
             vidrec, llm = _vidrec(options, settings, ev_settings, library, models, dialogue_of)
             notes, variants = learned_stage(
@@ -213,9 +216,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
                 )[0]
                 systems.append(with_feedback)
             systems.extend(
-                _ablations(
-                    options, settings, ev_settings, library, dialogues, train_dialogues, dialogue_of
-                )
+                _ablations(options, settings, ev_settings, library, fold_models, dialogue_of)
             )
             if options.cross_fit and models is not None and options.train is None:
                 for weight in COLLAB_WEIGHTS:  # the LLM's answers come from its cache
@@ -338,8 +339,7 @@ def _ablations(
     settings: Settings,
     ev_settings: Settings,
     library: Library,
-    dialogues: Sequence[Dialogue],
-    train_dialogues: Sequence[Dialogue] | None,
+    fold_models: Callable[[bool], FoldModels],
     dialogue_of: dict[str, str],
 ) -> list[System]:
     """The rows ``nocollab`` and ``nosessions`` of ``--ablations``, each the shipped recommender
@@ -350,15 +350,7 @@ def _ablations(
         if ablation == "nocollab":
             models = None
         elif ablation == "nosessions":
-            models = _fold_models(
-                options,
-                settings,
-                ev_settings,
-                dialogues,
-                train_dialogues,
-                sessions=False,
-                needed=set(dialogue_of.values()),
-            )
+            models = fold_models(False)
         else:
             continue  # the learned stage's own rows (evaluation.learned_eval)
         name = f"vidrec-{ablation}"

@@ -23,54 +23,45 @@ class QueryVectorCache:
 
     def __init__(self, embedder: Callable[[], Embedder], size: int = 4096) -> None:
         self._embedder = embedder  # a provider: the model loads on the first miss only
-        self.size = max(0, int(size))
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._kept = VersionedVectors(size)  # one version: texts never change meaning
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
+    @property
+    def size(self) -> int:
+        return self._kept.size
+
+    @property
+    def _vectors(self) -> OrderedDict[str, np.ndarray]:
+        return self._kept._vectors
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), dim)`` float32 unit rows; texts not kept are embedded in one call."""
         texts = list(texts)
-        found: dict[str, np.ndarray] = {}
-        with self._lock:
-            for text in texts:
-                vector = self._vectors.get(text)
-                if vector is not None:
-                    self._vectors.move_to_end(text)
-                    found[text] = vector
-        missing = list(dict.fromkeys(t for t in texts if t not in found))
-        if missing:
-            encoded = self._embedder().encode_queries(missing)
-            for text, vector in zip(missing, encoded, strict=True):
-                vector = np.array(vector, dtype=np.float32)
-                vector.flags.writeable = False
-                found[text] = vector
-            self._keep(missing, found)
-        with self._lock:
-            self.misses += len(missing)
-            self.hits += len(texts) - len(missing)
         if not texts:
             return self._embedder().encode_queries([])
+        embedded: list[str] = []
+
+        def embed(missing: list[str]) -> dict[str, np.ndarray]:
+            embedded.extend(missing)
+            vectors = self._embedder().encode_queries(missing)
+            return {t: np.array(v, dtype=np.float32) for t, v in zip(missing, vectors, strict=True)}
+
+        found = self._kept.get(texts, 0, embed)
+        with self._lock:
+            self.misses += len(embedded)
+            self.hits += len(texts) - len(embedded)
         return np.stack([found[t] for t in texts])
 
-    def _keep(self, texts: list[str], vectors: dict[str, np.ndarray]) -> None:
-        if self.size == 0:
-            return
-        with self._lock:
-            for text in texts:
-                self._vectors[text] = vectors[text]
-                self._vectors.move_to_end(text)
-            while len(self._vectors) > self.size:
-                self._vectors.popitem(last=False)
-
     def __len__(self) -> int:
-        return len(self._vectors)
+        return len(self._kept._vectors)
 
 
 class VersionedVectors:
-    """Vectors by id kept in memory while a version (the catalogue's) stays the same: a new
-    version drops them all, since any video may have been re-ingested or removed."""
+    """Vectors by key (a video id, a query text), the last ``size`` used kept in memory while a
+    version stays the same: a new version (the catalogue's, for video vectors) drops them all,
+    since any video may have been re-ingested or removed."""
 
     def __init__(self, size: int = 20_000) -> None:
         self.size = max(0, int(size))
@@ -90,20 +81,20 @@ class VersionedVectors:
             if version != self._version:
                 self._vectors.clear()
                 self._version = version
-            for video_id in ids:
-                vector = self._vectors.get(video_id)
+            for key in ids:
+                vector = self._vectors.get(key)
                 if vector is not None:
-                    self._vectors.move_to_end(video_id)
-                    found[video_id] = vector
+                    self._vectors.move_to_end(key)
+                    found[key] = vector
         missing = list(dict.fromkeys(v for v in ids if v not in found))
         if missing:
             loaded = load(missing)
             found.update(loaded)
             with self._lock:
                 if version == self._version and self.size:
-                    for video_id, vector in loaded.items():
+                    for key, vector in loaded.items():
                         vector.flags.writeable = False
-                        self._vectors[video_id] = vector
+                        self._vectors[key] = vector
                     while len(self._vectors) > self.size:
                         self._vectors.popitem(last=False)
         return found
