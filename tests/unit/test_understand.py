@@ -420,22 +420,7 @@ def test_the_schema_bounds_a_degenerate_search_text() -> None:
     from agent.llm.base import schema_error
 
     def answer(search_text: str) -> str:
-        return json.dumps(
-            {
-                "wants_recommendations": True,
-                "search_text": search_text,
-                "max_minutes": None,
-                "min_minutes": None,
-                "language": None,
-                "from_year": None,
-                "to_year": None,
-                "avoid_topics": [],
-                "liked": [],
-                "disliked": [],
-                "seen": [],
-                "include_seen": False,
-            }
-        )
+        return json.dumps(form(search_text=search_text))
 
     # what qwen2.5-0.5b wrote for a ReDial turn until max_tokens: a constrained decoder may not
     _, why = schema_error(
