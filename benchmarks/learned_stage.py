@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     clock = time.perf_counter()
     rows = [_labelled(case_rows(rec, c, f"bench-{n}")) for n, c in enumerate(train)]
     learned_cfg = settings.agent.learned.model_copy(update={"min_turns": 2})
-    model, data_, reason = fit_ranker(rows, learned_cfg, source="benchmark")
+    model, data_, reason = fit_ranker(rows, learned_cfg, source="benchmark", gate=False)
     if model is None:
         print(f"no ranker: {reason}")
         return 1

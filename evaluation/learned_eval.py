@@ -109,7 +109,10 @@ def fit_folds(
             continue
         out.notes.append(
             f"fold {fold}: {data.turns} training turns ({len(data.labels)} rows), "
-            f"{ranker.meta.rounds} rounds; top features " + ", ".join(ranker.importance_lines(5))
+            f"{ranker.meta.rounds} rounds; held-out Recall@10 {ranker.meta.gate_recall10_learned} "
+            f"against the blend's {ranker.meta.gate_recall10_blend} "
+            f"({ranker.meta.gate_turns} turns); top features "
+            + ", ".join(ranker.importance_lines(5))
         )
     return out
 

@@ -81,8 +81,10 @@ def fit_ranker(
     *,
     source: str,
     seed: int = 0,
+    gate: bool = True,
 ) -> tuple[LearnedRanker | None, TrainingData, str]:
-    """Fit on the turns' rows, or say why not (fewer than ``cfg.min_turns`` usable turns)."""
+    """Fit on the turns' rows, or say why not: fewer than ``cfg.min_turns`` usable turns, or
+    (``gate``) the fitted order not ahead of the blend's on the turns held out of the fit."""
     data = TrainingData.stack([t for t in turns if t[0].size])
     if data.turns < cfg.min_turns:
         reason = (
@@ -90,7 +92,16 @@ def fit_ranker(
             f"agent.learned.min_turns = {cfg.min_turns}: the hand-tuned blend keeps ranking"
         )
         return None, data, reason
-    return LearnedRanker.fit(data, source=source, seed=seed), data, ""
+    model = LearnedRanker.fit(data, source=source, seed=seed)
+    meta = model.meta
+    if gate and not meta.beats_blend:
+        reason = (
+            f"on {meta.gate_turns} turns held out of the fit the learned order's Recall@10 "
+            f"{meta.gate_recall10_learned} is not above the blend's {meta.gate_recall10_blend}: "
+            "the hand-tuned blend keeps ranking"
+        )
+        return None, data, reason
+    return model, data, ""
 
 
 def _fold(session_id: str, folds: int) -> int:

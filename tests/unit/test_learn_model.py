@@ -86,6 +86,29 @@ def test_the_ranker_learns_the_signal_that_finds_the_targets() -> None:
     assert abs(sum(model.meta.importances.values()) - 1.0) < 0.01
 
 
+def test_a_ranker_not_ahead_of_the_blend_on_held_out_turns_is_not_used() -> None:
+    """The blend's own order finds every target first: a learned order can only tie on the
+    turns held out of the fit, and then the blend keeps ranking (ReDial: the learned stage
+    ranked below the blend, and the stage shipped on regardless)."""
+    rng = np.random.default_rng(3)
+    turns = []
+    for _ in range(200):
+        x = rng.random((20, len(FEATURES))).astype(np.float32)
+        y = np.zeros(20, np.float32)
+        target = int(rng.integers(20))
+        y[target] = 1.0
+        order = [target, *(i for i in range(20) if i != target)]
+        x[order, COL["blend_rank"]] = np.arange(20, dtype=np.float32)
+        turns.append((x, y))
+    model, data, reason = fit_ranker(turns, LearnedSettings(min_turns=50), source="s", seed=1)
+    assert model is None and data.turns == 200
+    assert "held out of the fit" in reason and "not above the blend's 1.0" in reason
+    # the learner of the signal the blend lacks does pass the same gate
+    learned, _, _ = fit_ranker(_synthetic(200), LearnedSettings(min_turns=50), source="s", seed=1)
+    assert learned is not None and learned.meta.beats_blend and learned.meta.gate_turns >= 20
+    assert (learned.meta.gate_recall10_learned or 0) > (learned.meta.gate_recall10_blend or 0)
+
+
 def test_too_little_data_keeps_the_blend() -> None:
     model, data, reason = fit_ranker(_synthetic(10), LearnedSettings(min_turns=50), source="s")
     assert model is None and data.turns == 10
