@@ -58,12 +58,12 @@ class LLMSettings(Section):
         "requests at once; n_ctx is shared between them",
     )
     threads: int = Field(
-        1,
+        2,
         ge=1,
-        description="llamacpp: CPU threads. 1 by default: on a busy 2-core machine (load ~7.5) "
-        "one understand call took 29-31 s with 1 thread against 100 s with 2 (85 s with "
-        "llama.cpp's polling off): its threads wait for each other at every step; raise it on a "
-        "machine the model has to itself",
+        description="llamacpp: CPU threads (2: the cores of the reference machine, ~37 tokens/s "
+        "decode when the model has them to itself). On a machine busy with other work set 1: at "
+        "load ~7.5 on 2 cores one understand call took 29-31 s with 1 thread against 100 s with "
+        "2, its threads waiting for each other at every step (docs/eval-speed.md)",
     )
     device: str = "cpu"
 
