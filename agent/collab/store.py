@@ -24,6 +24,7 @@ from agent.collab.meta import ModelMeta
 from agent.collab.model import CollabModel
 from agent.settings import CollabSettings
 from agent.versions import Versions
+from retrieval.blas import one_blas_thread
 
 __all__ = ["MODEL_DIR_NAME", "ModelStore", "load_model", "model_root", "save_model"]
 
@@ -66,7 +67,8 @@ def load_model(folder: Path) -> CollabModel:
 
     meta = ModelMeta.from_json((folder / _META).read_text(encoding="utf-8"))
     try:
-        als = AlternatingLeastSquares.load(str(folder / _ALS))
+        with one_blas_thread():  # implicit warns about (and is slowed by) a BLAS thread pool
+            als = AlternatingLeastSquares.load(str(folder / _ALS))
         with np.load(folder / _INDEX, allow_pickle=False) as index:
             user_ids = [str(u) for u in index["user_ids"]]
             item_ids = [str(i) for i in index["item_ids"]]
