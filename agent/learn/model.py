@@ -8,7 +8,7 @@ standardising. XGBoost's ``rank:ndcg`` would do the same job; LightGBM's wheel i
 GPU runtime to pull in and is the common choice in the learning-to-rank literature.
 
 ``fit`` holds out a tenth of the turns (by group) to stop boosting when their NDCG@10 stops
-improving, and (from 50 turns on) another fifth it never sees, on which the learned order's
+improving, and (from 20 turns on) another fifth it never sees, on which the learned order's
 Recall@10 is compared with the hand-tuned blend's: ``RankerMeta.beats_blend``. A ranker that does
 not beat the blend there is not used (:func:`agent.learn.training.fit_ranker`): on ReDial the
 learned stage ranked below the blend (Recall@10 0.115 against 0.131 on 1,000 cases), so the
@@ -54,7 +54,7 @@ PARAMS: dict[str, Any] = {
 ROUNDS = 400
 EARLY_STOP = 30
 GATE_SHARE = 0.2
-GATE_MIN_TURNS = 50
+GATE_MIN_TURNS = 20
 
 
 class LearnedRankerError(VidrecError):
@@ -164,7 +164,7 @@ class LearnedRanker:
         params = {**PARAMS, "seed": seed}
         rng = np.random.default_rng(seed)
         draw = rng.random(data.turns)
-        # a fifth of the turns (from 50 on) judge the fitted order against the blend's; a tenth
+        # a fifth of the turns (from 20 on) judge the fitted order against the blend's; a tenth
         # (from 20 on) stop the boosting
         gate = draw < GATE_SHARE if data.turns >= GATE_MIN_TURNS else np.zeros(data.turns, bool)
         held = (draw >= GATE_SHARE) & (draw < GATE_SHARE + 0.1) if data.turns >= 20 else gate

@@ -94,7 +94,13 @@ def fit_ranker(
         return None, data, reason
     model = LearnedRanker.fit(data, source=source, seed=seed)
     meta = model.meta
-    if gate and not meta.beats_blend:
+    if gate and cfg.gate_turns and meta.gate_turns < cfg.gate_turns:
+        reason = (
+            f"{meta.gate_turns} turns held out of the fit to check it against the blend, fewer "
+            f"than agent.learned.gate_turns = {cfg.gate_turns}: the hand-tuned blend keeps ranking"
+        )
+        return None, data, reason
+    if gate and cfg.gate_turns and not meta.beats_blend:
         reason = (
             f"on {meta.gate_turns} turns held out of the fit the learned order's Recall@10 "
             f"{meta.gate_recall10_learned} is not above the blend's {meta.gate_recall10_blend}: "

@@ -271,7 +271,7 @@ def test_the_feedback_row_records_earlier_opinions_before_the_turn_only(
 def test_the_learned_ranker_is_fitted_per_fold_on_the_other_folds_only(
     settings: Settings,
 ) -> None:
-    learned = settings.agent.learned.model_copy(update={"min_turns": 2})
+    learned = settings.agent.learned.model_copy(update={"min_turns": 2, "gate_turns": 0})
     few = settings.model_copy(
         update={"agent": settings.agent.model_copy(update={"learned": learned})}
     )

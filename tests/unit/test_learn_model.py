@@ -73,7 +73,7 @@ def _synthetic(turns: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]
 
 def test_the_ranker_learns_the_signal_that_finds_the_targets() -> None:
     model, data, reason = fit_ranker(
-        _synthetic(200), LearnedSettings(min_turns=50), source="synthetic", seed=1
+        _synthetic(200), LearnedSettings(min_turns=50, gate_turns=20), source="synthetic", seed=1
     )
     assert model is not None and reason == ""
     assert data.turns == 200 and model.meta.rows == 4000 and model.meta.positives == 200
@@ -100,12 +100,16 @@ def test_a_ranker_not_ahead_of_the_blend_on_held_out_turns_is_not_used() -> None
         order = [target, *(i for i in range(20) if i != target)]
         x[order, COL["blend_rank"]] = np.arange(20, dtype=np.float32)
         turns.append((x, y))
-    model, data, reason = fit_ranker(turns, LearnedSettings(min_turns=50), source="s", seed=1)
+    cfg = LearnedSettings(min_turns=50, gate_turns=20)
+    model, data, reason = fit_ranker(turns, cfg, source="s", seed=1)
     assert model is None and data.turns == 200
     assert "held out of the fit" in reason and "not above the blend's 1.0" in reason
     # the learner of the signal the blend lacks does pass the same gate
-    learned, _, _ = fit_ranker(_synthetic(200), LearnedSettings(min_turns=50), source="s", seed=1)
+    learned, _, _ = fit_ranker(_synthetic(200), cfg, source="s", seed=1)
     assert learned is not None and learned.meta.beats_blend and learned.meta.gate_turns >= 20
+    # too few turns held out to tell: the blend keeps ranking, whatever they showed
+    few, _, why = fit_ranker(_synthetic(60), cfg.model_copy(update={"gate_turns": 40}), source="s")
+    assert few is None and "fewer than agent.learned.gate_turns = 40" in why
     assert (learned.meta.gate_recall10_learned or 0) > (learned.meta.gate_recall10_blend or 0)
 
 
@@ -126,7 +130,9 @@ def test_turns_without_a_positive_or_a_negative_are_dropped() -> None:
 def test_versions_save_reload_and_prune(tmp_path: Path) -> None:
     store = RankerStore(tmp_path / "ranker", keep_versions=2)
     assert store.current() is None  # nothing trained: the blend ranks
-    model, _, _ = fit_ranker(_synthetic(60), LearnedSettings(min_turns=50), source="s")
+    model, _, _ = fit_ranker(
+        _synthetic(60), LearnedSettings(min_turns=50, gate_turns=0), source="s"
+    )
     assert model is not None
     first = store.save(model)
     assert first.name == "v0001" and (tmp_path / "ranker" / "LATEST").read_text() == "v0001"
@@ -144,7 +150,9 @@ def test_versions_save_reload_and_prune(tmp_path: Path) -> None:
 
 
 def test_a_model_of_other_features_is_refused(tmp_path: Path) -> None:
-    model, _, _ = fit_ranker(_synthetic(60), LearnedSettings(min_turns=50), source="s")
+    model, _, _ = fit_ranker(
+        _synthetic(60), LearnedSettings(min_turns=50, gate_turns=0), source="s"
+    )
     assert model is not None
     with pytest.raises(LearnedRankerError, match="other features"):
         model.score(np.zeros((2, 3), np.float32))

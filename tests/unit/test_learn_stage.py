@@ -111,7 +111,11 @@ def test_vidrec_train_replays_logged_turns_and_saves_a_version(
     settings = base.settings.model_copy(
         update={
             "agent": base.settings.agent.model_copy(
-                update={"learned": base.settings.agent.learned.model_copy(update={"min_turns": 4})}
+                update={
+                    "learned": base.settings.agent.learned.model_copy(
+                        update={"min_turns": 4, "gate_turns": 0}
+                    )
+                }
             )
         }
     )
