@@ -9,7 +9,7 @@ and NDCG@10 (mean over cases), catalogue coverage and intra-list diversity of th
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +18,8 @@ from rich.progress import Progress
 
 from agent.settings import Settings
 from evaluation.cache import CachingLLM, file_sha256
-from evaluation.conv_collab import FoldModels, fold_of, train_fold_models
+from evaluation.conv_collab import FoldModels, fold_of
+from evaluation.conv_vidrec import ablation_rows, fold_models, vidrec_system
 from evaluation.crossfit import COLLAB_WEIGHTS, cross_fitted_lists
 from evaluation.dialogues import ConvCase, Dialogue, context_query, extract_all
 from evaluation.inspired import load_inspired, load_youtube_map
@@ -35,11 +36,9 @@ from evaluation.redial import load_redial
 from evaluation.report import EvalReport, SystemResult
 from evaluation.runner import (
     EvalOptions,
-    caching_llm,
     choose_systems,
     default_movielens,
     ingest_progress,
-    make_vidrec,
     new_report,
     run_system,
     sample,
@@ -57,7 +56,6 @@ from evaluation.systems import (
     timing_note,
 )
 from evaluation.workspace import EvalError, open_library, prepare_workspace, workspace_name
-from retrieval.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -161,8 +159,8 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
     relevant = [c.targets for c in cases]
     dialogue_of = {c.id: c.dialogue_id for c in cases}
 
-    def fold_models(sessions: bool) -> FoldModels:
-        return _fold_models(
+    def fit_models(sessions: bool) -> FoldModels:
+        return fold_models(
             options,
             settings,
             ev_settings,
@@ -191,9 +189,11 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
         elif library is not None and system_name == "vidrec":
             models = None
             if options.collab:
-                models = fold_models(options.sessions)
+                models = fit_models(options.sessions)
                 report.notes.extend(f"vidrec collaborative {note}" for note in models.notes)
-            vidrec, llm = _vidrec(options, settings, ev_settings, library, models, dialogue_of)
+            vidrec, llm = vidrec_system(
+                options, settings, ev_settings, library, models, dialogue_of
+            )
             notes, variants = learned_stage(
                 options,
                 vidrec,
@@ -201,7 +201,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
                 all_cases,
                 ev_settings,
                 progress,
-                lambda tried, fold_models=models: _vidrec(  # type: ignore[misc]
+                lambda tried, fold_models=models: vidrec_system(  # type: ignore[misc]
                     options, settings, tried, library, fold_models, dialogue_of
                 )[0],
             )
@@ -211,12 +211,12 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
             llms.append(llm)
             timed.extend(vidrec.systems.values() if isinstance(vidrec, RoutedSystem) else [vidrec])
             if options.feedback:  # the same turns after the seeker's earlier opinions as clicks
-                with_feedback = _vidrec(
+                with_feedback = vidrec_system(
                     options, settings, ev_settings, library, models, dialogue_of, feedback=True
                 )[0]
                 systems.append(with_feedback)
             systems.extend(
-                _ablations(options, settings, ev_settings, library, fold_models, dialogue_of)
+                ablation_rows(options, settings, ev_settings, library, fit_models, dialogue_of)
             )
             if options.cross_fit and models is not None and options.train is None:
                 for weight in COLLAB_WEIGHTS:  # the LLM's answers come from its cache
@@ -225,7 +225,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
                             "agent": ev_settings.agent.model_copy(update={"collab_weight": weight})
                         }
                     )
-                    weighted[weight] = _vidrec(
+                    weighted[weight] = vidrec_system(
                         options, settings, tried, library, models, dialogue_of
                     )[0]
 
@@ -308,103 +308,6 @@ def _cross_fitted(
     )
     result = SystemResult("vidrec-crossfit", description, metrics, len(cases), wall)
     return _Row(result, lists, note)
-
-
-def _fold_models(
-    options: EvalOptions,
-    settings: Settings,
-    ev_settings: Settings,
-    dialogues: Sequence[Dialogue],
-    train_dialogues: Sequence[Dialogue] | None,
-    *,
-    sessions: bool,
-    needed: set[str],
-) -> FoldModels:
-    """The collaborative models of the run: fitted on ``--train`` or cross-fitted on folds."""
-    scratch = settings.cache_dir / "eval" / "collab"  # models kept for re-runs
-    return train_fold_models(
-        dialogues,
-        train_dialogues,
-        (options.movielens or default_movielens(settings)) / "ratings.csv",
-        ev_settings.agent.collab,
-        scratch,
-        folds=options.folds,
-        sessions=sessions,
-        needed=needed,
-    )
-
-
-def _ablations(
-    options: EvalOptions,
-    settings: Settings,
-    ev_settings: Settings,
-    library: Library,
-    fold_models: Callable[[bool], FoldModels],
-    dialogue_of: dict[str, str],
-) -> list[System]:
-    """The rows ``nocollab`` and ``nosessions`` of ``--ablations``, each the shipped recommender
-    without one part (the hand-tuned blend ranks them: the learned stage is fitted for the row
-    ``vidrec`` only)."""
-    rows: list[System] = []
-    for ablation in options.ablations:
-        if ablation == "nocollab":
-            models = None
-        elif ablation == "nosessions":
-            models = fold_models(False)
-        else:
-            continue  # the learned stage's own rows (evaluation.learned_eval)
-        name = f"vidrec-{ablation}"
-        rows.append(_vidrec(options, settings, ev_settings, library, models, dialogue_of, name)[0])
-    return rows
-
-
-def _vidrec(
-    options: EvalOptions,
-    settings: Settings,
-    ev_settings: Settings,
-    library: Library,
-    models: FoldModels | None,
-    dialogue_of: dict[str, str],
-    name: str = "vidrec",
-    *,
-    feedback: bool = False,
-) -> tuple[VidrecSystem | RoutedSystem, CachingLLM]:
-    """The shipped Recommender, one per collaborative model (all sharing the library and LLM);
-    ``feedback``: the row ``vidrec-feedback``, which records each case's earlier opinions as
-    the user's feedback before the turn."""
-    name = "vidrec-feedback" if feedback else name
-    if models is None:
-        return make_vidrec(ev_settings, library, settings, feedback=feedback, name=name)
-    llm = caching_llm(ev_settings, settings)
-    per_model: dict[int, System] = {}
-    for key, scorer in models.scorers.items():
-        per_model[key], _ = make_vidrec(
-            ev_settings, library, settings, collab=scorer, llm=llm, feedback=feedback, name=name
-        )
-    first = next(iter(per_model.values()))
-    how = (
-        f"trained on {options.train.name}"
-        if options.train
-        else f"cross-fitted on {models.folds} folds of the scored dialogues"
-    )
-    description = (
-        f"{first.description}; collaborative model (MovieLens + dialogues as "
-        f"{'sessions' if models.sessions else 'history'}) {how}"
-    )
-    if feedback:
-        description += (
-            "; before each turn the seeker's opinions (ReDial's questionnaire) of the movies "
-            "named earlier are recorded as like / dislike / watched feedback"
-        )
-    return (
-        RoutedSystem(
-            name,
-            description,
-            per_model,
-            lambda request: models.key(dialogue_of.get(request.id, "")),
-        ),
-        llm,
-    )
 
 
 def _add_diversity(
