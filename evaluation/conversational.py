@@ -201,8 +201,8 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
                 all_cases,
                 ev_settings,
                 progress,
-                lambda tried, fold_models=models: vidrec_system(  # type: ignore[misc]
-                    options, settings, tried, library, fold_models, dialogue_of
+                lambda tried, fitted=models: vidrec_system(  # type: ignore[misc]
+                    options, settings, tried, library, fitted, dialogue_of
                 )[0],
             )
             report.notes.extend(notes)
