@@ -116,7 +116,7 @@ def _fold(session_id: str, folds: int) -> int:
 
 def train_ranker(settings: Settings, *, folds: int = FOLDS) -> RankerTrainReport:
     """Replay the logged cases (cross-fitted collaborative features), fit, save a version."""
-    from agent.collab import Collaborative, ModelStore, model_root, train
+    from agent.collab import CollabError, Collaborative, ModelStore, model_root, train
     from agent.interactions import all_events
     from agent.recommender import Recommender
     from agent.users import UserStore
@@ -151,7 +151,12 @@ def train_ranker(settings: Settings, *, folds: int = FOLDS) -> RankerTrainReport
             held = {c.case.dialogue_id for c in chosen}
             with tempfile.TemporaryDirectory(prefix="vidrec-ranker-") as scratch:
                 kept = [e for e in events if e.session_id not in held]
-                train(kept, collab_cfg, ModelStore(model_root(Path(scratch))), tune=False)
+                try:
+                    train(kept, collab_cfg, ModelStore(model_root(Path(scratch))), tune=False)
+                except CollabError as exc:
+                    # every positive event is in this fold's sessions: its turns are replayed
+                    # with no collaborative model, as the product runs before `vidrec train`
+                    log.info("fold %d: no collaborative model (%s)", fold, exc)
                 recommender = Recommender(
                     settings,
                     library=library,

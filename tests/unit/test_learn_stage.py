@@ -209,3 +209,26 @@ def test_the_stage_embeds_no_text_the_search_did_not(base: Recommender) -> None:
     searched = misses("off")
     assert searched >= 2  # the latest turn and the earlier one with content words
     assert misses("rows") == searched
+
+
+def test_vidrec_train_replays_a_fold_that_holds_every_session(
+    base: Recommender, tmp_path: Path
+) -> None:
+    # Regression: when one fold held every logged session (few sessions, random ids), the
+    # cross-fitted collaborative model had no event left to fit on and `vidrec train` crashed.
+    # The fold's turns are replayed without a collaborative model instead.
+    _log_conversations(base, 2)
+    settings = base.settings.model_copy(
+        update={
+            "agent": base.settings.agent.model_copy(
+                update={
+                    "learned": base.settings.agent.learned.model_copy(
+                        update={"min_turns": 2, "gate_turns": 0}
+                    )
+                }
+            )
+        }
+    )
+    report = train_ranker(settings, folds=1)
+    assert report.cases >= 4 and report.turns >= 2, report.reason
+    assert report.model is not None, report.reason
