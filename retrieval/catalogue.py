@@ -205,58 +205,54 @@ class Catalogue:
 
     def mark_pending(self, video_id: str, content_hash: str, origin: str) -> None:
         """Record that ``video_id`` is being (re)written; committed before any store is touched."""
+        self.mark_pending_many([(video_id, content_hash, origin)])
+
+    def mark_pending_many(self, sources: Sequence[tuple[str, str, str]]) -> None:
+        """:meth:`mark_pending` for each ``(video_id, content_hash, origin)``, one transaction."""
         with self._session.begin() as session:
-            row = session.get(SourceRow, video_id)
-            if row is None:
-                session.add(
-                    SourceRow(
-                        video_id=video_id,
-                        content_hash=content_hash,
-                        status="pending",
-                        origin=origin,
-                        updated=_now(),
-                    )
-                )
-            else:
-                row.content_hash = content_hash
-                row.status = "pending"
-                row.origin = origin
+            for video_id, content_hash, origin in sources:
+                row = session.get(SourceRow, video_id)
+                if row is None:
+                    row = SourceRow(video_id=video_id)
+                    session.add(row)
+                row.content_hash, row.status, row.origin = content_hash, "pending", origin
                 row.updated = _now()
 
     # --- writes -------------------------------------------------------------------------------
     def commit_video(self, video: Video, chunks: Sequence[Chunk], content_hash: str) -> None:
         """Replace ``video`` and its chunks and mark its source done, in one transaction."""
+        self.commit_videos([(video, chunks, content_hash)])
+
+    def commit_videos(self, videos: Sequence[tuple[Video, Sequence[Chunk], str]]) -> None:
+        """:meth:`commit_video` for each ``(video, chunks, content_hash)`` in one transaction
+        and one catalogue version (an ingest writes a flush of videos at once)."""
         with self._session.begin() as session:
-            session.execute(delete(ChunkRow).where(ChunkRow.video_id == video.id))
-            row = session.get(VideoRow, video.id)
-            values = _video_values(video)
-            if row is None:
-                session.add(VideoRow(id=video.id, **values))
-            else:
-                for key, value in values.items():
-                    setattr(row, key, value)
-            session.flush()
-            session.add_all(
-                ChunkRow(
-                    id=c.id, video_id=video.id, idx=c.index, start=c.start, end=c.end, text=c.text
-                )
-                for c in chunks
-            )
-            src = session.get(SourceRow, video.id)
-            if src is None:
-                session.add(
-                    SourceRow(
+            for video, chunks, content_hash in videos:
+                session.execute(delete(ChunkRow).where(ChunkRow.video_id == video.id))
+                row = session.get(VideoRow, video.id)
+                values = _video_values(video)
+                if row is None:
+                    session.add(VideoRow(id=video.id, **values))
+                else:
+                    for key, value in values.items():
+                        setattr(row, key, value)
+                session.flush()
+                session.add_all(
+                    ChunkRow(
+                        id=c.id,
                         video_id=video.id,
-                        content_hash=content_hash,
-                        status="done",
-                        origin="",
-                        updated=_now(),
+                        idx=c.index,
+                        start=c.start,
+                        end=c.end,
+                        text=c.text,
                     )
+                    for c in chunks
                 )
-            else:
-                src.content_hash = content_hash
-                src.status = "done"
-                src.updated = _now()
+                src = session.get(SourceRow, video.id)
+                if src is None:
+                    src = SourceRow(video_id=video.id, origin="")
+                    session.add(src)
+                src.content_hash, src.status, src.updated = content_hash, "done", _now()
             self._bump(session)
 
     def delete_video(self, video_id: str) -> bool:

@@ -38,10 +38,10 @@ CHILD = textwrap.dedent(
 
     hook, _, nth = os.environ["KILL_AT"].partition(":")
     owner, name = {
-        "pending": (Catalogue, "mark_pending"),
+        "pending": (Catalogue, "mark_pending_many"),
         "delete": (ChromaStore, "delete_videos"),
         "upsert": (ChromaStore, "upsert"),
-        "commit": (Catalogue, "commit_video"),
+        "commit": (Catalogue, "commit_videos"),
     }[hook]
     real = getattr(owner, name)
     calls = {"n": 0}

@@ -250,8 +250,12 @@ def test_interrupted_ingest_resumes_without_duplicates(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     manifest = write_talks(tmp_path / "in")
+    # one video a flush: a crash between two videos' writes
+    settings = settings.model_copy(
+        update={"ingest": settings.ingest.model_copy(update={"embed_flush_chunks": 1})}
+    )
     lib = Library(settings)
-    real_commit = lib.catalogue.commit_video
+    real_commit = lib.catalogue.commit_videos
     calls = {"n": 0}
 
     def crash_on_third(*args: object, **kwargs: object) -> None:
@@ -260,7 +264,7 @@ def test_interrupted_ingest_resumes_without_duplicates(
             raise Crash  # vectors of video 3 are in Chroma, SQL not yet committed
         real_commit(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(lib.catalogue, "commit_video", crash_on_third)
+    monkeypatch.setattr(lib.catalogue, "commit_videos", crash_on_third)
     with pytest.raises(Crash):
         lib.ingest(manifest=manifest)
     states = lib.catalogue.sources()
