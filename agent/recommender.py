@@ -17,13 +17,13 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar, cast
 
 from agent import privacy
 from agent.catalogue import CatalogueViews
 from agent.chat import without_links
 from agent.collab import Collaborative, CollabScorer
 from agent.conversation import Conversation, check_request
+from agent.feedback_input import validate_feedback
 from agent.learn.reading import Vocabulary
 from agent.learn.stage import RankingModel
 from agent.learn.store import RankerStore, ranker_root
@@ -45,9 +45,10 @@ from agent.types import (
     TurnUnderstanding,
 )
 from agent.understand import Understander
-from agent.users import UserStore, validate_feedback
+from agent.users import UserStore
 from retrieval.errors import NotFoundError, VidrecError
 from retrieval.guard import IngestGuard
+from retrieval.lazy import built_once
 from retrieval.library import Library
 from retrieval.types import (
     IngestProgress,
@@ -61,8 +62,6 @@ log = logging.getLogger(__name__)
 
 # CLARIFYING_QUESTION and without_links are imported from here by callers of the facade
 __all__ = ["CLARIFYING_QUESTION", "Conversation", "RankedTurn", "Recommender", "without_links"]
-
-T = TypeVar("T")
 
 
 class Recommender:
@@ -119,21 +118,9 @@ class Recommender:
         )
 
     # --- lazily built parts -------------------------------------------------------------------
-    def _built(self, name: str, build: Callable[[], T]) -> T:
-        """The part held in attribute ``name``, built by ``build`` on first use (once, under the
-        build lock, however many threads ask at the same time)."""
-        part = getattr(self, name)
-        if part is None:
-            with self._build_lock:
-                part = getattr(self, name)
-                if part is None:
-                    part = build()
-                    setattr(self, name, part)
-        return cast(T, part)
-
     @property
     def library(self) -> Library:
-        return self._built("_library", lambda: Library(self.settings))
+        return built_once(self, "_library", self._build_lock, lambda: Library(self.settings))
 
     @property
     def llm(self) -> LLM:
@@ -142,7 +129,7 @@ class Recommender:
 
             return LockedLLM(create_llm(self.settings.llm, self.settings.models_dir))
 
-        return self._built("_llm", build)
+        return built_once(self, "_llm", self._build_lock, build)
 
     @property
     def users_store(self) -> UserStore:
@@ -151,7 +138,7 @@ class Recommender:
                 self.settings.data_dir.mkdir(parents=True, exist_ok=True)
             return UserStore(self.settings.sql_url)
 
-        return self._built("_users", build)
+        return built_once(self, "_users", self._build_lock, build)
 
     def title_index(self, *, refresh: bool = False) -> TitleIndex:
         """Titles of the library for resolving what users name (:mod:`agent.catalogue`)."""

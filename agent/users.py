@@ -6,7 +6,7 @@ and ``session_turns`` (the messages of each turn and the video ids recommended i
 is the Alembic history in ``agent/migrations`` (``SCHEMA``), applied when a store opens a database.
 ``export`` returns everything held about one user; ``forget`` deletes all of it in one transaction.
 The tables are defined in :mod:`agent.user_tables`, the checks on what is recorded in
-:mod:`agent.feedback_input`; both are re-exported here.
+:mod:`agent.feedback_input`.
 """
 
 from __future__ import annotations
@@ -24,25 +24,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from agent.feedback_input import FEEDBACK_KINDS, RATING_RANGE, check_id, validate_feedback
+from agent.feedback_input import check_id, validate_feedback
 from agent.types import FeedbackEvent, FeedbackKind, Message
-from agent.user_tables import MAX_ID_LENGTH, SCHEMA, EventRow, SessionRow, TurnRow, UserRow
+from agent.user_tables import SCHEMA, EventRow, SessionRow, TurnRow, UserRow
 from retrieval.errors import NotFoundError
 from retrieval.sqldb import make_engine, upgrade
 
-__all__ = [
-    "FEEDBACK_KINDS",
-    "MAX_ID_LENGTH",
-    "RATING_RANGE",
-    "SCHEMA",
-    "EventRow",
-    "SessionRow",
-    "Turn",
-    "TurnRow",
-    "UserRow",
-    "UserStore",
-    "validate_feedback",
-]
+__all__ = ["SCHEMA", "EventRow", "Turn", "UserRow", "UserStore", "validate_feedback"]
 
 log = logging.getLogger(__name__)
 

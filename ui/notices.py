@@ -15,14 +15,7 @@ from concurrent.futures import TimeoutError as FuturesTimeoutError
 
 from retrieval.errors import InvalidInputError, VidrecError
 
-__all__ = [
-    "MAX_USER_LEN",
-    "check_query",
-    "check_user",
-    "error_line",
-    "readable_error",
-    "warn",
-]
+__all__ = ["MAX_USER_LEN", "check_query", "check_user", "error_line", "readable_error", "warn"]
 
 log = logging.getLogger(__name__)
 
