@@ -46,9 +46,9 @@ from evaluation.metrics import (
 from evaluation.movielens_data import Ratings, Split, leave_last_out, load_ratings, ratings_file
 from evaluation.movies import Catalogue, MovieLens
 from evaluation.report import EvalReport, SystemResult
-from evaluation.runner import EvalOptions, choose_systems, ingest_progress, new_report, sample
+from evaluation.runner import EvalOptions, choose_systems, index_library, new_report, sample
 from evaluation.shipped import rank_shipped
-from evaluation.workspace import EvalError, open_library, prepare_workspace, workspace_name
+from evaluation.workspace import EvalError, prepare_workspace, workspace_name
 from retrieval.library import Library
 
 log = logging.getLogger(__name__)
@@ -352,10 +352,7 @@ def _movie_library(
     name = workspace_name("movielens", catalogue.sha256, settings)
     lines = catalogue.manifest_lines()
     ev_settings = prepare_workspace(settings, name, lines)
-    with ingest_progress(progress, f"{len(catalogue)} movies") as on_progress:
-        library, ingest = open_library(ev_settings, lines, on_progress)
-    report.dataset["index_ingested"] = len(ingest.ingested)
-    report.dataset["index_unchanged"] = len(ingest.unchanged)
+    library = index_library(report, ev_settings, lines, progress, f"{len(catalogue)} movies")
     return library, ev_settings
 
 
