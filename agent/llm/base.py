@@ -2,9 +2,9 @@
 
 A backend implements two methods, :meth:`BaseLLM._chat` and :meth:`BaseLLM._stream`. Everything
 else lives here, once: message validation, JSON-schema handling (the schema goes to the backend's
-structured output; the answer is parsed and validated with ``jsonschema``; an invalid answer is
-retried once with the validation error shown to the model, then a clear :class:`LLMOutputError`),
-timing, token counts, and one log line per call::
+structured output; the answer is parsed and validated with ``jsonschema``, :mod:`agent.llm.schema`;
+an invalid answer is retried once with the validation error shown to the model, then a clear
+:class:`LLMOutputError`), timing, token counts, and one log line per call::
 
     llm call understand@1 backend=llamacpp model=qwen2.5-0.5b prompt_tokens=312 completion_tokens=41 latency=1.12s
 """
@@ -21,8 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-import jsonschema
-
+from agent.llm.schema import check_schema, schema_error, schema_name
 from agent.types import Message
 from retrieval.errors import InvalidInputError, VidrecError
 
@@ -160,62 +159,6 @@ def validate_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
             got=f"{len(out)} system message(s)",
         )
     return out
-
-
-def check_schema(schema: dict[str, Any]) -> None:
-    """Raise :class:`InvalidInputError` when ``schema`` is not a valid JSON schema."""
-    if not isinstance(schema, dict):
-        raise InvalidInputError(
-            "The output schema must be a JSON schema object",
-            expected="a dict",
-            got=type(schema).__name__,
-        )
-    try:
-        jsonschema.validators.validator_for(schema).check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise InvalidInputError(
-            "The output schema is not a valid JSON schema",
-            expected="a JSON schema (draft 2020-12)",
-            got=exc.message,
-            hint="Check the schema, e.g. with jsonschema.Draft202012Validator.check_schema",
-        ) from exc
-
-
-_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
-
-
-def parse_json(text: str) -> Any:
-    """Parse the model's JSON, tolerating a Markdown code fence around it."""
-    fenced = _FENCE.match(text)
-    return json.loads(fenced.group(1) if fenced else text)
-
-
-def schema_error(text: str, schema: dict[str, Any]) -> tuple[Any, str | None]:
-    """Return ``(data, None)`` when ``text`` is JSON valid against ``schema``, else ``(None, why)``."""
-    try:
-        data = parse_json(text)
-    except json.JSONDecodeError as exc:
-        return None, f"not JSON ({exc.msg} at position {exc.pos})"
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        return None, f"invalid at {where}: {error.message}"
-    return data, None
-
-
-def schema_name(schema: dict[str, Any]) -> str:
-    """A name for ``response_format.json_schema.name`` (letters, digits, ``_``, ``-``)."""
-    title = str(schema.get("title") or "response")
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", title)[:64] or "response"
-
-
-def response_format(schema: dict[str, Any]) -> dict[str, Any]:
-    """The OpenAI ``response_format`` asking for JSON valid against ``schema``."""
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": schema_name(schema), "schema": schema, "strict": True},
-    }
 
 
 def count_words(text: str) -> int:

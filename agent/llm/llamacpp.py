@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from agent.llm.base import BaseLLM, RawCompletion, StreamUsage, response_format
+from agent.llm.base import BaseLLM, RawCompletion, StreamUsage
+from agent.llm.schema import response_format
 from agent.settings import LLMSettings
 from retrieval.errors import (
     BackendUnavailableError,

@@ -22,7 +22,8 @@ from typing import Any
 
 import openai
 
-from agent.llm.base import BaseLLM, RawCompletion, StreamUsage, response_format
+from agent.llm.base import BaseLLM, RawCompletion, StreamUsage
+from agent.llm.schema import response_format
 from agent.settings import LLMSettings
 from retrieval.errors import (
     AuthenticationError,

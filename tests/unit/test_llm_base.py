@@ -15,9 +15,8 @@ from agent.llm.base import (
     LLMOutputError,
     RawCompletion,
     StreamUsage,
-    parse_json,
-    response_format,
 )
+from agent.llm.schema import parse_json, response_format
 from agent.types import Message
 from retrieval.errors import InvalidInputError, VidrecError
 
