@@ -18,7 +18,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
 from agent.llm.schema import check_schema, schema_error, schema_name
@@ -61,6 +61,25 @@ class Completion:
     latency_s: float
     model: str
     backend: str
+
+
+@dataclass(frozen=True)
+class ChatCall:
+    """What :meth:`BaseLLM.complete` and :meth:`BaseLLM.stream` hand a backend, checked and with
+    the defaults filled in.
+
+    Attributes:
+        messages: OpenAI-style ``{"role", "content"}`` dicts (:func:`validate_messages`).
+        max_tokens: cap on generated tokens.
+        temperature: sampling temperature (0 = greedy).
+        schema: a valid JSON schema to constrain the answer to if the backend can (only for
+            :meth:`BaseLLM._chat`), else ``None``.
+    """
+
+    messages: list[dict[str, str]]
+    max_tokens: int
+    temperature: float
+    schema: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -186,20 +205,12 @@ class BaseLLM(ABC):
     # --- what a backend implements -------------------------------------------------------------
 
     @abstractmethod
-    def _chat(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        schema: dict[str, Any] | None,
-        max_tokens: int,
-        temperature: float,
-    ) -> RawCompletion:
-        """Answer ``messages`` in one go; with ``schema``, constrain the output to it if possible."""
+    def _chat(self, call: ChatCall) -> RawCompletion:
+        """Answer ``call.messages`` in one go; with ``call.schema``, constrain the output to it if
+        possible."""
 
     @abstractmethod
-    def _stream(
-        self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float
-    ) -> Iterator[str | StreamUsage]:
+    def _stream(self, call: ChatCall) -> Iterator[str | StreamUsage]:
         """Yield the answer's text pieces as they are generated, then optionally its usage."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing to free
@@ -226,15 +237,16 @@ class BaseLLM(ABC):
         chat = validate_messages(messages)
         if schema is not None:
             check_schema(schema)
-        limit = max_tokens if max_tokens is not None else self.max_tokens
-        temp = temperature if temperature is not None else self.temperature
+        call = self._call(chat, max_tokens, temperature, schema)
         start = time.perf_counter()
         prompt_tokens = completion_tokens = 0
         data: Any = None
         attempt = 0
         while True:
-            raw = self._chat(chat, schema=schema, max_tokens=limit, temperature=temp)
-            prompt_tokens += raw.prompt_tokens or sum(count_words(m["content"]) for m in chat)
+            raw = self._chat(call)
+            prompt_tokens += raw.prompt_tokens or sum(
+                count_words(m["content"]) for m in call.messages
+            )
             completion_tokens += (
                 raw.completion_tokens
                 if raw.completion_tokens is not None
@@ -263,8 +275,7 @@ class BaseLLM(ABC):
                     "(llamacpp, vllm), or raise llm.max_tokens if the JSON was cut off",
                 )
             attempt += 1
-            chat = [
-                *chat,
+            retry = [
                 {"role": "assistant", "content": raw.text},
                 {
                     "role": "user",
@@ -272,6 +283,7 @@ class BaseLLM(ABC):
                     f"valid against this JSON schema, nothing else:\n{json.dumps(schema)}",
                 },
             ]
+            call = replace(call, messages=[*call.messages, *retry])
         latency = time.perf_counter() - start
         self._log(tag, prompt_tokens, completion_tokens, latency)
         return Completion(
@@ -293,20 +305,31 @@ class BaseLLM(ABC):
         tag: str = "",
     ) -> Iterator[str]:
         """Yield the answer lazily. Messages are checked now; generation starts on first ``next``."""
-        chat = validate_messages(messages)
-        limit = max_tokens if max_tokens is not None else self.max_tokens
-        temp = temperature if temperature is not None else self.temperature
-        return self._logged_stream(chat, limit, temp, tag)
+        call = self._call(validate_messages(messages), max_tokens, temperature)
+        return self._logged_stream(call, tag)
 
-    def _logged_stream(
-        self, chat: list[dict[str, str]], limit: int, temp: float, tag: str
-    ) -> Iterator[str]:
+    def _call(
+        self,
+        chat: list[dict[str, str]],
+        max_tokens: int | None,
+        temperature: float | None,
+        schema: dict[str, Any] | None = None,
+    ) -> ChatCall:
+        """The backend's call: the checked messages, this instance's defaults where none given."""
+        return ChatCall(
+            chat,
+            max_tokens=max_tokens if max_tokens is not None else self.max_tokens,
+            temperature=temperature if temperature is not None else self.temperature,
+            schema=schema,
+        )
+
+    def _logged_stream(self, call: ChatCall, tag: str) -> Iterator[str]:
         start = time.perf_counter()
         first: float | None = None
         pieces = 0
         usage = StreamUsage()
         try:
-            for piece in self._stream(chat, max_tokens=limit, temperature=temp):
+            for piece in self._stream(call):
                 if isinstance(piece, StreamUsage):
                     usage = piece
                     continue
@@ -320,7 +343,7 @@ class BaseLLM(ABC):
             latency = time.perf_counter() - start
             prompt_tokens = usage.prompt_tokens
             if prompt_tokens is None:
-                prompt_tokens = sum(count_words(m["content"]) for m in chat)
+                prompt_tokens = sum(count_words(m["content"]) for m in call.messages)
             self._log(
                 tag,
                 prompt_tokens,
