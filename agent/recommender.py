@@ -4,7 +4,8 @@ Surfaces stay thin: a CLI command, a Gradio callback or an API route is a few li
 methods. Heavy parts (models, stores) load lazily on first use.
 
 One turn runs the stages :mod:`agent.turn` describes (understand, retrieve, rank, rerank, cards,
-explain), each timed in ``Answer.timings``; ``stream`` yields them as events.
+explain) in the order :mod:`agent.turn_flow` gives them, each timed in ``Answer.timings``;
+``stream`` yields them as events.
 
 The object is safe to share between worker threads: LLM calls are serialised by one lock (the
 embedded model is not re-entrant), the SQL store serialises its own writes.
