@@ -31,7 +31,8 @@ from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from agent.types import FeedbackEvent, FeedbackKind
-from agent.users import EventRow, UserRow, UserStore
+from agent.user_tables import EventRow, UserRow
+from agent.users import UserStore
 from retrieval.errors import InvalidInputError
 
 log = logging.getLogger(__name__)

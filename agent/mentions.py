@@ -45,6 +45,10 @@ __all__ = [
     "turn_feedback",
 ]
 
+# A title's words as written, with their offsets and case (the capitalisation rules need both)
+# and every word kept: not BM25's index terms (retrieval.lexical.tokenize: lower case, words of two
+# characters or more, stop-words out, stemmed), under which the title "It" has no words at all and
+# "2 Fast 2 Furious" reads as "fast furious".
 _TOKEN_RE = re.compile(r"[A-Za-z0-9]+")
 _YEAR_RE = re.compile(r"\s*\((?:19|20)\d\d\)\s*$")
 _CLAUSE_RE = re.compile(r"[.!?;]+|\bbut\b|\bhowever\b|\bthough\b", re.IGNORECASE)

@@ -4,7 +4,8 @@ Surfaces stay thin: a CLI command, a Gradio callback or an API route is a few li
 methods. Heavy parts (models, stores) load lazily on first use.
 
 One turn runs the stages :mod:`agent.turn` describes (understand, retrieve, rank, rerank, cards,
-explain), each timed in ``Answer.timings``; ``stream`` yields them as events.
+explain) in the order :mod:`agent.turn_flow` gives them, each timed in ``Answer.timings``;
+``stream`` yields them as events.
 
 The object is safe to share between worker threads: LLM calls are serialised by one lock (the
 embedded model is not re-entrant), the SQL store serialises its own writes.
@@ -20,23 +21,22 @@ from pathlib import Path
 
 from agent import privacy
 from agent.catalogue import CatalogueViews
-from agent.chat import chat_turn, without_links
+from agent.chat import without_links
 from agent.collab import Collaborative, CollabScorer
 from agent.conversation import Conversation, check_request
-from agent.explain import Explainer, ReasonContext
+from agent.feedback_input import validate_feedback
 from agent.learn.reading import Vocabulary
 from agent.learn.stage import RankingModel
 from agent.learn.store import RankerStore, ranker_root
 from agent.llm.base import LLM
 from agent.llm.locked import LockedLLM
-from agent.pool import CandidatePool, Pool, RankedTurn, Stage, request_text
+from agent.pool import CandidatePool, RankedTurn, Stage
 from agent.ranking import TitleIndex
 from agent.references import DescribedVideos
 from agent.relay import Relay
 from agent.settings import Settings
-from agent.text import content_words
-from agent.turn import CLARIFYING_QUESTION, NOTHING_FOUND, TELL_ME_MORE, TurnState, card_events
-from agent.turn_log import shown_before, store_turn
+from agent.turn import CLARIFYING_QUESTION, TurnState
+from agent.turn_flow import run_turn
 from agent.types import (
     Answer,
     AnswerEvent,
@@ -45,10 +45,11 @@ from agent.types import (
     Message,
     TurnUnderstanding,
 )
-from agent.understand import Understander, merge_filters
-from agent.users import UserStore, validate_feedback
+from agent.understand import Understander
+from agent.users import UserStore
 from retrieval.errors import NotFoundError, VidrecError
 from retrieval.guard import IngestGuard
+from retrieval.lazy import built_once
 from retrieval.library import Library
 from retrieval.types import (
     IngestProgress,
@@ -62,8 +63,6 @@ log = logging.getLogger(__name__)
 
 # CLARIFYING_QUESTION and without_links are imported from here by callers of the facade
 __all__ = ["CLARIFYING_QUESTION", "Conversation", "RankedTurn", "Recommender", "without_links"]
-
-LIKED_SIMILARITY = 0.5  # a pick is "close to X, which you liked" from this cosine on
 
 
 class Recommender:
@@ -122,31 +121,25 @@ class Recommender:
     # --- lazily built parts -------------------------------------------------------------------
     @property
     def library(self) -> Library:
-        if self._library is None:
-            with self._build_lock:
-                if self._library is None:
-                    self._library = Library(self.settings)
-        return self._library
+        return built_once(self, "_library", self._build_lock, lambda: Library(self.settings))
 
     @property
     def llm(self) -> LLM:
-        if self._llm is None:
-            with self._build_lock:
-                if self._llm is None:
-                    from agent.llm.factory import create_llm
+        def build() -> LLM:
+            from agent.llm.factory import create_llm
 
-                    self._llm = LockedLLM(create_llm(self.settings.llm, self.settings.models_dir))
-        return self._llm
+            return LockedLLM(create_llm(self.settings.llm, self.settings.models_dir))
+
+        return built_once(self, "_llm", self._build_lock, build)
 
     @property
     def users_store(self) -> UserStore:
-        if self._users is None:
-            with self._build_lock:
-                if self._users is None:
-                    if self.settings.sql_url.startswith("sqlite"):
-                        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-                    self._users = UserStore(self.settings.sql_url)
-        return self._users
+        def build() -> UserStore:
+            if self.settings.sql_url.startswith("sqlite"):
+                self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            return UserStore(self.settings.sql_url)
+
+        return built_once(self, "_users", self._build_lock, build)
 
     def title_index(self, *, refresh: bool = False) -> TitleIndex:
         """Titles of the library for resolving what users name (:mod:`agent.catalogue`)."""
@@ -228,53 +221,7 @@ class Recommender:
         filters: SearchFilters | None,
     ) -> Iterator[AnswerEvent]:
         messages, user_id, k = check_request(conversation, user_id, k)
-        state = TurnState(messages, user_id, k, filters)
-        with state.stage("understand"):
-            state.understanding = self.understander().understand(messages)
-        yield AnswerEvent(kind="understanding", understanding=state.understanding)
-        state.history = self.users_store.history(user_id)
-        state.shown = shown_before(self.users_store, user_id, messages, state.history)
-        if state.understanding.wants_recommendations:
-            yield from self._recommend(state)
-        else:
-            yield from chat_turn(self.llm, state)
-        answer = state.answer()
-        store_turn(self.users_store, user_id, messages, answer)
-        yield AnswerEvent(kind="done", answer=answer)
-
-    def _recommend(self, state: TurnState) -> Iterator[AnswerEvent]:
-        """The stages after ``understand`` of a recommending turn (see :mod:`agent.turn`)."""
-        u = state.understanding
-        vague = not content_words(u.search_text) and not u.liked
-        pool = self._pool.ranked(
-            state.messages,
-            u,
-            state.filters,
-            state.history,
-            state.timings,
-            rerank=self.settings.agent.rerank,
-            k=state.k,
-            shown=state.shown,
-        )
-        if state.new_user and vague:
-            state.clarifying_question = CLARIFYING_QUESTION
-        if not pool.candidates:
-            state.text = (
-                TELL_ME_MORE
-                if state.clarifying_question
-                else NOTHING_FOUND + (" and its filters." if u.filters != SearchFilters() else ".")
-            )
-            yield AnswerEvent(kind="text", text=state.text)
-            return
-        explainer = Explainer(
-            self.library,
-            self.llm,
-            use_llm=self.settings.agent.explain,
-            top=self.settings.agent.explain_top,
-        )
-        with state.stage("cards"):
-            state.context = self._reason_context(state, pool)
-        yield from card_events(state, explainer, pool.candidates, self.title_index().titles())
+        yield from run_turn(self, self._pool, TurnState(messages, user_id, k, filters))
 
     def understander(self) -> Understander:
         """The turn's reader: the parser, with the model only where settings ask for it."""
@@ -287,26 +234,6 @@ class Recommender:
             mode=cfg.understand,
             lengths=cfg.lengths,
             names_title=(lambda text: bool(spotter.find(text))) if spotter else None,
-        )
-
-    def _reason_context(self, state: TurnState, pool: Pool) -> ReasonContext:
-        """The request, the limits and, for picks the user's taste drove, the closest liked video."""
-        liked = {v: video.title for v in pool.liked[:10] if (video := self.library.get_video(v))}
-        closest: dict[str, str] = {}
-        driven = [c.video.id for c in pool.candidates[: state.k] if c.profile_score > 0]
-        if liked and driven:
-            vectors = self.library.video_vectors([*liked, *driven])
-            for video_id in driven:
-                if video_id not in vectors:
-                    continue
-                scored = [(float(vectors[video_id] @ vectors[v]), v) for v in liked if v in vectors]
-                if scored and max(scored)[0] >= LIKED_SIMILARITY:
-                    closest[video_id] = max(scored)[1]
-        return ReasonContext(
-            request=request_text(state.messages, state.understanding),
-            limits=merge_filters(state.understanding.filters, state.filters),
-            liked=liked,
-            closest_liked=closest,
         )
 
     def rank(

@@ -5,6 +5,8 @@ The tables live in the same database as the catalogue (``settings.sql_url``) but
 and ``session_turns`` (the messages of each turn and the video ids recommended in it). Their schema
 is the Alembic history in ``agent/migrations`` (``SCHEMA``), applied when a store opens a database.
 ``export`` returns everything held about one user; ``forget`` deletes all of it in one transaction.
+The tables are defined in :mod:`agent.user_tables`, the checks on what is recorded in
+:mod:`agent.feedback_input`.
 """
 
 from __future__ import annotations
@@ -16,86 +18,21 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import cast, get_args
+from typing import cast
 
-from sqlalchemy import (
-    DateTime,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    delete,
-    select,
-)
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
+from agent.feedback_input import check_id, validate_feedback
 from agent.types import FeedbackEvent, FeedbackKind, Message
-from retrieval.errors import InvalidInputError, NotFoundError
-from retrieval.ids import ID_EXAMPLES, id_problem
-from retrieval.sqldb import Schema, make_engine, upgrade
+from agent.user_tables import SCHEMA, EventRow, SessionRow, TurnRow, UserRow
+from retrieval.errors import NotFoundError
+from retrieval.sqldb import make_engine, upgrade
+
+__all__ = ["SCHEMA", "EventRow", "Turn", "UserRow", "UserStore", "validate_feedback"]
 
 log = logging.getLogger(__name__)
-
-FEEDBACK_KINDS: tuple[str, ...] = get_args(FeedbackKind)
-MAX_ID_LENGTH = 200
-RATING_RANGE = (0.0, 5.0)
-
-
-class _Base(DeclarativeBase):
-    pass
-
-
-class UserRow(_Base):
-    __tablename__ = "users"
-
-    id: Mapped[str] = mapped_column(String(MAX_ID_LENGTH), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class EventRow(_Base):
-    __tablename__ = "user_events"
-    __table_args__ = (Index("ix_user_events_user_time", "user_id", "timestamp"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    user_id: Mapped[str] = mapped_column(
-        String(MAX_ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE")
-    )
-    video_id: Mapped[str] = mapped_column(String(MAX_ID_LENGTH))
-    kind: Mapped[str] = mapped_column(String(16))
-    value: Mapped[float | None] = mapped_column(Float, nullable=True)
-    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-
-
-class SessionRow(_Base):
-    __tablename__ = "user_sessions"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[str] = mapped_column(
-        String(MAX_ID_LENGTH), ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class TurnRow(_Base):
-    __tablename__ = "session_turns"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    session_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("user_sessions.id", ondelete="CASCADE"), index=True
-    )
-    index: Mapped[int] = mapped_column(Integer)
-    messages: Mapped[str] = mapped_column(Text)  # JSON list of {role, content}
-    reply: Mapped[str] = mapped_column(Text)
-    recommended: Mapped[str] = mapped_column(Text)  # JSON list of video ids, ranked
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-SCHEMA = Schema("users", _Base.metadata, Path(__file__).resolve().parent / "migrations")
 
 
 @dataclass(frozen=True)
@@ -123,70 +60,6 @@ def _utc(value: datetime | None) -> datetime:
     if value is None:
         return datetime.now(UTC)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _check_id(what: str, value: str, *, characters: bool = True) -> str:
-    """``value`` stripped; refused when empty, too long or (``characters``) unsafe as an id."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(
-            f"A {what} is required",
-            expected=f"a non-empty {what} string",
-            got=repr(value),
-            hint=f"Pass the {what}, e.g. 'alice'",
-        )
-    value = value.strip()
-    if len(value) > MAX_ID_LENGTH:
-        raise InvalidInputError(
-            f"The {what} is too long",
-            expected=f"at most {MAX_ID_LENGTH} characters",
-            got=f"{len(value)} characters",
-            hint=f"Use a shorter {what}",
-        )
-    problem = id_problem(value) if characters else None
-    if problem is not None:
-        raise InvalidInputError(
-            f"The {what} {value!r} cannot be used",
-            expected=f"a {what} without '/', '\\', '..' or control characters",
-            got=problem,
-            hint=f"Choose another {what}, {ID_EXAMPLES}",
-        )
-    return value
-
-
-def validate_feedback(kind: str, value: float | None) -> float | None:
-    """Check a feedback kind and its value; return the value to store.
-
-    ``watched`` takes the watched fraction in [0, 1] (default 1.0), ``rating`` a value in [0, 5];
-    ``like``, ``dislike`` and ``impression`` take no value.
-    """
-    if kind not in FEEDBACK_KINDS:
-        raise InvalidInputError(
-            "Unknown feedback kind",
-            expected="one of " + ", ".join(FEEDBACK_KINDS),
-            got=repr(kind),
-            hint="Use like, dislike, watched (with a fraction) or rating (with a value)",
-        )
-    if kind == "watched":
-        fraction = 1.0 if value is None else float(value)
-        if not 0.0 <= fraction <= 1.0:
-            raise InvalidInputError(
-                "The watched fraction is out of range",
-                expected="a fraction between 0 and 1",
-                got=str(value),
-                hint="Pass e.g. 0.8 for 80 % watched",
-            )
-        return fraction
-    if kind == "rating":
-        lo, hi = RATING_RANGE
-        if value is None or not lo <= float(value) <= hi:
-            raise InvalidInputError(
-                "A rating needs a value",
-                expected=f"a rating between {lo:g} and {hi:g}",
-                got="nothing" if value is None else str(value),
-                hint="Pass e.g. --rating 4",
-            )
-        return float(value)
-    return None
 
 
 class UserStore:
@@ -254,14 +127,14 @@ class UserStore:
         at: datetime | None = None,
     ) -> list[FeedbackEvent]:
         """Store several events in one transaction (all or nothing)."""
-        user_id = _check_id("user id", user_id)
+        user_id = check_id("user id", user_id)
         when = _utc(at)
         rows = []
         for video_id, kind, value in items:
             rows.append(
                 EventRow(
                     user_id=user_id,
-                    video_id=_check_id("video id", video_id, characters=False),
+                    video_id=check_id("video id", video_id, characters=False),
                     kind=kind,
                     value=validate_feedback(kind, value),
                     timestamp=when,
@@ -297,7 +170,7 @@ class UserStore:
 
     # --- sessions ---------------------------------------------------------------------------
     def start_session(self, user_id: str) -> str:
-        user_id = _check_id("user id", user_id)
+        user_id = check_id("user id", user_id)
         session_id = uuid.uuid4().hex
         with self._lock, self._sessions.begin() as db:
             self._ensure_user(db, user_id)

@@ -20,9 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeVar
 
-__all__ = ["LATEST", "Loaded", "Versions"]
+from retrieval.errors import VidrecError
+
+__all__ = ["LATEST", "Loaded", "Versions", "unreadable"]
 
 T = TypeVar("T")
+E = TypeVar("E", bound=VidrecError)
 
 log = logging.getLogger(__name__)
 
@@ -113,3 +116,14 @@ class Loaded(Generic[T]):
                 self._from = latest
                 log.info("loaded %s %s", self._what, latest)
             return self.value
+
+
+def unreadable(error: type[E], what: str, folder: Path, files: str, exc: Exception) -> E:
+    """``error`` for a saved version in ``folder`` that cannot be read (``exc``): the ``what``
+    named, the ``files`` `vidrec train` writes expected, and the fix (delete it, train again)."""
+    return error(
+        f"The {what} in {folder} cannot be read",
+        expected=f"{files} written by `vidrec train`",
+        got=str(exc),
+        hint=f"Delete {folder} and run `vidrec train` again",
+    )

@@ -31,7 +31,7 @@ def project_schemas() -> tuple[Schema, ...]:
     """Every part of vidrec that owns tables, in the order ``vidrec db upgrade`` migrates them."""
     import api.auth
     import api.jobs  # noqa: F401  (their models join ApiBase.metadata)
-    from agent.users import SCHEMA as USERS
+    from agent.user_tables import SCHEMA as USERS
     from retrieval.catalogue import SCHEMA as CATALOGUE
 
     return (CATALOGUE, USERS, SCHEMA)

@@ -38,7 +38,7 @@ from evaluation.runner import (
     EvalOptions,
     choose_systems,
     default_movielens,
-    ingest_progress,
+    index_library,
     new_report,
     run_system,
     sample,
@@ -55,7 +55,7 @@ from evaluation.systems import (
     library_chunks,
     timing_note,
 )
-from evaluation.workspace import EvalError, open_library, prepare_workspace, workspace_name
+from evaluation.workspace import EvalError, prepare_workspace, workspace_name
 
 log = logging.getLogger(__name__)
 
@@ -148,10 +148,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
     report.settings = ev_settings.redacted()
     library = None
     if any(s in wanted for s in ("bm25", "dense", "hybrid", "vidrec")):
-        with ingest_progress(progress, f"{len(catalogue)} movies") as on_progress:
-            library, ingest = open_library(ev_settings, lines, on_progress)
-        report.dataset["index_ingested"] = len(ingest.ingested)
-        report.dataset["index_unchanged"] = len(ingest.unchanged)
+        library = index_library(report, ev_settings, lines, progress, f"{len(catalogue)} movies")
 
     requests = [
         RankRequest(c.id, context_query(c), c.context, c.excluded, c.feedback) for c in cases

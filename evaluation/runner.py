@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +28,7 @@ from agent.settings import Settings
 from evaluation.cache import CachingLLM, JsonCache
 from evaluation.report import EvalReport
 from evaluation.systems import RankRequest, System, VidrecSystem
-from evaluation.workspace import EvalError
+from evaluation.workspace import EvalError, open_library
 from retrieval.errors import VidrecError
 from retrieval.types import IngestProgress
 
@@ -147,17 +146,28 @@ def make_progress(enabled: bool = True) -> Progress:
     )
 
 
-@contextmanager
-def ingest_progress(progress: Progress, what: str) -> Iterator[Callable[[IngestProgress], None]]:
+def index_library(
+    report: EvalReport,
+    settings: Settings,
+    manifest_lines: list[str],
+    progress: Progress,
+    what: str,
+) -> Library:
+    """The workspace's ``Library`` holding exactly the manifest's rows
+    (:func:`evaluation.workspace.open_library`), its ingest shown as the progress bar
+    "index ``what``" and counted in ``report.dataset`` (ingested, unchanged)."""
     task_id = progress.add_task(f"index {what}", total=None)
 
     def update(p: IngestProgress) -> None:
         progress.update(task_id, total=p.files_total, completed=p.files_done)
 
     try:
-        yield update
+        library, ingest = open_library(settings, manifest_lines, update)
     finally:
         progress.update(task_id, visible=True)
+    report.dataset["index_ingested"] = len(ingest.ingested)
+    report.dataset["index_unchanged"] = len(ingest.unchanged)
+    return library
 
 
 @dataclass

@@ -40,7 +40,7 @@ from evaluation.runner import (
     EvalOptions,
     Ranked,
     choose_systems,
-    ingest_progress,
+    index_library,
     make_vidrec,
     new_report,
     run_system,
@@ -55,7 +55,7 @@ from evaluation.systems import (
     System,
     library_chunks,
 )
-from evaluation.workspace import EvalError, open_library, prepare_workspace, workspace_name
+from evaluation.workspace import EvalError, prepare_workspace, workspace_name
 from retrieval.errors import InvalidInputError
 from retrieval.transcripts import read_transcript
 
@@ -211,10 +211,9 @@ def run_ted(options: EvalOptions, settings: Settings, progress: Progress) -> Eva
     report.settings = ev_settings.redacted()
     library = None
     if any(s != "popularity" for s in wanted):
-        with ingest_progress(progress, f"{len(indexed)} TED transcripts") as on_progress:
-            library, ingest = open_library(ev_settings, lines, on_progress)
-        report.dataset["index_ingested"] = len(ingest.ingested)
-        report.dataset["index_unchanged"] = len(ingest.unchanged)
+        library = index_library(
+            report, ev_settings, lines, progress, f"{len(indexed)} TED transcripts"
+        )
 
     variants = {
         "": [t.description for t in queried],

@@ -45,14 +45,14 @@ from evaluation.report import EvalReport, SystemResult
 from evaluation.runner import (
     EvalOptions,
     choose_systems,
-    ingest_progress,
+    index_library,
     make_vidrec,
     new_report,
     run_system,
     sample,
 )
 from evaluation.systems import RankRequest, System, TfidfSystem, VidrecSystem, timing_note
-from evaluation.workspace import EvalError, open_library, prepare_workspace, workspace_name
+from evaluation.workspace import EvalError, prepare_workspace, workspace_name
 from retrieval.demo import TedTalk, load_ted, ted_row
 from retrieval.errors import InvalidInputError
 from retrieval.transcripts import read_transcript
@@ -262,10 +262,7 @@ def run_ted_chat(options: EvalOptions, settings: Settings, progress: Progress) -
     )
     ev_settings = prepare_workspace(settings, workspace_name("ted-chat", content, settings), lines)
     report.settings = ev_settings.redacted()
-    with ingest_progress(progress, f"{len(indexed)} TED talks") as on_progress:
-        library, ingest = open_library(ev_settings, lines, on_progress)
-    report.dataset["index_ingested"] = len(ingest.ingested)
-    report.dataset["index_unchanged"] = len(ingest.unchanged)
+    library = index_library(report, ev_settings, lines, progress, f"{len(indexed)} TED talks")
     cases = [
         RankRequest(
             id=f"ted-chat-{r.id}",

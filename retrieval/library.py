@@ -21,6 +21,7 @@ from retrieval.embed.cache import QueryVectorCache, VersionedVectors
 from retrieval.errors import InvalidInputError, NotFoundError
 from retrieval.guard import IngestGuard
 from retrieval.ingest import Ingestor
+from retrieval.lazy import built_once
 from retrieval.lexical import LexicalIndex, video_index
 from retrieval.search import HybridSearch
 from retrieval.settings import (
@@ -96,14 +97,7 @@ class Library:
 
     # --- lazily built parts -------------------------------------------------------------------
     def _lazy(self, attr: str, build: Callable[[], Any]) -> Any:
-        value = getattr(self, attr)
-        if value is None:
-            with self._lock:
-                value = getattr(self, attr)
-                if value is None:
-                    value = build()
-                    setattr(self, attr, value)
-        return value
+        return built_once(self, attr, self._lock, build)
 
     @property
     def embedder(self) -> Embedder:

@@ -16,29 +16,51 @@ missing ``id`` is derived from the title and path (stable across runs).
 
 A bad row becomes an :class:`IngestFailure` (``"file:line"`` and one line saying what was expected,
 what came and how to fix it); the other rows are kept. Only a manifest that cannot be read at all
-(missing, wrong extension, no usable header) raises :class:`InvalidInputError`.
+(missing, wrong extension, no usable header) raises :class:`InvalidInputError`. Each cell's parser
+is in :mod:`retrieval.manifest_fields` (re-exported here).
 """
 
 from __future__ import annotations
 
-import ast
 import csv
-import hashlib
 import json
 import logging
-import math
-import re
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from retrieval.errors import InvalidInputError
 from retrieval.ids import ID_EXAMPLES, id_problem
-from retrieval.paths import checked_file, is_web_url, resolve_roots
+from retrieval.manifest_fields import (
+    RowError,
+    cell_text,
+    derive_id,
+    parse_bool,
+    parse_duration,
+    parse_published,
+    parse_tags,
+    parse_thumbnail,
+    parse_url,
+    resolve_path,
+)
+from retrieval.paths import resolve_roots
 from retrieval.types import IngestFailure, TranscriptSource, Video
+
+__all__ = [
+    "FIELDS",
+    "MANIFEST_SUFFIXES",
+    "ManifestResult",
+    "ManifestRow",
+    "derive_id",
+    "parse_bool",
+    "parse_duration",
+    "parse_published",
+    "parse_tags",
+    "read_manifest",
+    "write_manifest",
+]
 
 log = logging.getLogger(__name__)
 
@@ -157,159 +179,6 @@ class ManifestResult:
     failures: list[IngestFailure] = field(default_factory=list)
 
 
-class _RowError(Exception):
-    """One bad field: becomes the row's IngestFailure."""
-
-    def __init__(self, column: str, expected: str, got: Any, hint: str) -> None:
-        super().__init__(column)
-        self.column, self.expected, self.got, self.hint = column, expected, got, hint
-
-    def line(self) -> str:
-        got = repr(self.got) if not isinstance(self.got, str) or self.got else "an empty value"
-        return f"{self.column}: expected {self.expected}, got {got}; {self.hint}"
-
-
-# --- field parsers ------------------------------------------------------------------------------
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    return str(value).strip()
-
-
-def parse_tags(value: Any) -> tuple[str, ...]:
-    """A JSON list, a Python-list string ``"['a', 'b']"``, ``"a;b"`` or ``"a,b"`` into tags."""
-    if value is None or value == "":
-        return ()
-    items: list[Any]
-    if isinstance(value, list | tuple):
-        items = list(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            try:
-                parsed = json.loads(text)
-            except json.JSONDecodeError:
-                try:
-                    parsed = ast.literal_eval(text)
-                except (ValueError, SyntaxError):
-                    raise _RowError(
-                        "tags",
-                        "a list like [\"a\", \"b\"] or ['a', 'b'], or 'a;b'",
-                        value,
-                        "close the brackets and quote every tag",
-                    ) from None
-            if not isinstance(parsed, list):
-                raise _RowError("tags", "a list of tags", value, "write the tags as a list")
-            items = parsed
-        else:
-            sep = ";" if ";" in text else ("|" if "|" in text else ",")
-            items = text.split(sep)
-    else:
-        raise _RowError("tags", "a list of strings or 'a;b'", value, "write the tags as text")
-    tags: list[str] = []
-    for item in items:
-        if not isinstance(item, str | int | float):
-            raise _RowError("tags", "a list of strings", value, "give each tag as a string")
-        tag = " ".join(str(item).split())
-        if tag and tag not in tags:
-            tags.append(tag)
-    return tuple(tags)
-
-
-_CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$")
-
-
-def parse_duration(value: Any) -> float | None:
-    """Seconds (``754``, ``"754.5"``) or a clock (``"12:34"``, ``"1:02:03"``) into seconds."""
-    if value is None or value == "":
-        return None
-    expected = "seconds (e.g. 754) or mm:ss / hh:mm:ss"
-    hint = "fix the value or leave it empty"
-    if isinstance(value, bool):
-        raise _RowError("duration", expected, value, hint)
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        text = str(value).strip()
-        match = _CLOCK.match(text)
-        if match:
-            hours, minutes, secs = match.groups()
-            if (int(minutes) >= 60 and hours is not None) or float(secs) >= 60:
-                raise _RowError("duration", expected, value, "minutes and seconds go up to 59")
-            seconds = int(hours or 0) * 3600 + int(minutes) * 60 + float(secs)
-        else:
-            try:
-                seconds = float(text)
-            except ValueError:
-                raise _RowError("duration", expected, value, hint) from None
-    if not math.isfinite(seconds) or seconds < 0:
-        raise _RowError("duration", "a non-negative " + expected, value, hint)
-    return seconds
-
-
-def parse_published(value: Any) -> date | None:
-    """An ISO date / date-time (``"2006-06-27"``) or unix seconds (``1151367060``) into a date."""
-    if value is None or value == "":
-        return None
-    expected = "an ISO date (2006-06-27) or unix seconds (1151367060)"
-    hint = "fix the value or leave it empty"
-    if isinstance(value, bool):
-        raise _RowError("published", expected, value, hint)
-    if isinstance(value, int | float):
-        return _from_unix(value, expected, hint)
-    text = str(value).strip()
-    if re.fullmatch(r"-?\d+(\.\d+)?", text):
-        return _from_unix(float(text), expected, hint)
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        pass
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
-    except ValueError:
-        raise _RowError("published", expected, value, hint) from None
-
-
-def _from_unix(value: float, expected: str, hint: str) -> date:
-    try:
-        return datetime.fromtimestamp(float(value), tz=UTC).date()
-    except (OverflowError, OSError, ValueError):
-        raise _RowError("published", expected, value, hint) from None
-
-
-def parse_bool(value: Any, column: str = "synthetic_audio") -> bool:
-    if value is None or value == "":
-        return False
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in {"1", "true", "yes", "y"}:
-        return True
-    if text in {"0", "false", "no", "n"}:
-        return False
-    raise _RowError(column, "true or false", value, "write true/false (or 1/0)")
-
-
-def _slug(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:48].strip("-")
-
-
-def derive_id(title: str, path: str | None = None) -> str:
-    """A stable id from the title and (when given) the file the row points at."""
-    key = f"{title}\x00{path or ''}"
-    digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:10]
-    slug = _slug(title) or _slug(Path(path).stem if path else "") or "video"
-    return f"{slug}-{digest}"
-
-
-# --- reading ------------------------------------------------------------------------------------
-
-
 def _canonical(column: str) -> str:
     name = column.strip().lower().replace(" ", "_").replace("-", "_")
     return _ALIASES.get(name, name)
@@ -322,73 +191,27 @@ def _normalise_keys(raw: Mapping[str, Any]) -> dict[str, Any]:
             out.setdefault(_OVERFLOW, value)
             continue
         name = _canonical(key)
-        if name in out and name in FIELDS and _text(out[name]):
+        if name in out and name in FIELDS and cell_text(out[name]):
             continue  # an alias and the canonical column both present: the first one wins
         out[name] = value
     return out
 
 
-_WHAT = {
-    "media_path": "media",
-    "transcript_path": "transcript",
-    "captions_path": "caption",
-    "thumbnail": "thumbnail",
-}
-
-
-def _resolve_path(column: str, value: Any, base: Path, roots: Sequence[Path] | None) -> str | None:
-    text = _text(value)
-    if not text:
-        return None
-    try:
-        return str(checked_file(text, _WHAT[column], base=base, roots=roots))
-    except InvalidInputError as exc:
-        raise _RowError(column, exc.expected or "a file", exc.got or text, exc.hint or "") from None
-
-
-def _url(value: Any) -> str | None:
-    text = _text(value)
-    if not text:
-        return None
-    if not is_web_url(text):
-        raise _RowError(
-            "url", "an http(s) link", text, "give the video's web address or leave it empty"
-        )
-    return text
-
-
-def _thumbnail(value: Any, base: Path, roots: Sequence[Path] | None) -> str | None:
-    """A web image (kept as is) or a local image file (resolved and checked like media)."""
-    text = _text(value)
-    if not text:
-        return None
-    if is_web_url(text):
-        return text
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", text):
-        raise _RowError(
-            "thumbnail",
-            "an http(s) link or an image file",
-            text,
-            "give a web address or a file path, or leave it empty",
-        )
-    return _resolve_path("thumbnail", text, base, roots)
-
-
 def _row(data: dict[str, Any], base: Path, roots: Sequence[Path] | None) -> ManifestRow:
     overflow = data.get(_OVERFLOW)
     if overflow is not None:
-        raise _RowError(
+        raise RowError(
             "row",
             "as many cells as header columns",
             f"{len(overflow)} extra cell(s)",
             "quote cells that contain commas",
         )
-    paths = {c: _resolve_path(c, data.get(c), base, roots) for c in _PATH_FIELDS}
-    title = _text(data.get("title"))
+    paths = {c: resolve_path(c, data.get(c), base, roots) for c in _PATH_FIELDS}
+    title = cell_text(data.get("title"))
     if not title:
         first_path = next((p for p in paths.values() if p), None)
         if first_path is None:
-            raise _RowError(
+            raise RowError(
                 "title",
                 "a title (or a media/transcript/captions path to name the video after)",
                 "",
@@ -396,14 +219,14 @@ def _row(data: dict[str, Any], base: Path, roots: Sequence[Path] | None) -> Mani
             )
         title = Path(first_path).stem.replace("_", " ")
     raw_id = data.get("id")
-    video_id = _text(raw_id)
+    video_id = cell_text(raw_id)
     if (raw_id is not None and not isinstance(raw_id, str | int)) or any(
         c.isspace() for c in video_id
     ):
-        raise _RowError("id", "a string without spaces", raw_id, "fix the id or leave it empty")
+        raise RowError("id", "a string without spaces", raw_id, "fix the id or leave it empty")
     problem = id_problem(video_id)
     if problem is not None:
-        raise _RowError(
+        raise RowError(
             "id",
             "an id without '/', '\\', '..' or control characters",
             problem,
@@ -419,17 +242,17 @@ def _row(data: dict[str, Any], base: Path, roots: Sequence[Path] | None) -> Mani
     return ManifestRow(
         id=video_id,
         title=title,
-        description=_text(data.get("description")),
+        description=cell_text(data.get("description")),
         tags=parse_tags(data.get("tags")),
         duration=parse_duration(data.get("duration")),
         published=parse_published(data.get("published")),
-        url=_url(data.get("url")),
-        language=_text(data.get("language")) or None,
-        speaker=_text(data.get("speaker")) or None,
+        url=parse_url(data.get("url")),
+        language=cell_text(data.get("language")) or None,
+        speaker=cell_text(data.get("speaker")) or None,
         media_path=paths["media_path"],
         transcript_path=paths["transcript_path"],
         captions_path=paths["captions_path"],
-        thumbnail=_thumbnail(data.get("thumbnail"), base, roots),
+        thumbnail=parse_thumbnail(data.get("thumbnail"), base, roots),
         synthetic_audio=parse_bool(data.get("synthetic_audio")),
         extra=extra,
     )
@@ -458,7 +281,7 @@ def _csv_records(path: Path, text: str) -> Iterator[tuple[int, dict[str, Any] | 
         except csv.Error as exc:
             yield start, f"row: expected valid CSV, got a parse error ({exc}); check the quotes"
             return
-        if not any(_text(v) for k, v in record.items() if k is not None):
+        if not any(cell_text(v) for k, v in record.items() if k is not None):
             continue  # blank line
         yield start, record
 
@@ -531,7 +354,7 @@ def read_manifest(path: str | Path, *, roots: Sequence[str | Path] | None = None
             continue
         try:
             row = _row(_normalise_keys(record), base, allowed)
-        except _RowError as exc:
+        except RowError as exc:
             result.failures.append(IngestFailure(where, exc.line()))
             continue
         if row.id in seen:

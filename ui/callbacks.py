@@ -1,7 +1,10 @@
-"""What the chat app does, as plain functions over the ``Recommender`` facade.
+"""What the chat app does in one turn, as plain functions over the ``Recommender`` facade.
 
 Each function here is a few lines over one facade method and returns typed views (dataclasses) that
 ``ui.app`` maps onto Gradio components, so all of it is testable without a browser or a server.
+A typed or spoken request runs here; the user panel (feedback, history, "forget me") is
+:mod:`ui.user_panel`, the error lines and input checks :mod:`ui.notices`; their names are
+re-exported here for ``ui.app``.
 
 Errors never escape as stack traces: a :class:`~retrieval.errors.VidrecError` is shown as its own
 message (what was expected, what came, how to fix it); anything else becomes one readable line and
@@ -11,31 +14,68 @@ its traceback goes to the server log. The app keeps serving either way.
 from __future__ import annotations
 
 import logging
-import sys
 import time
-import warnings
 from collections.abc import Iterator, Sequence
-from concurrent.futures import TimeoutError as FuturesTimeoutError
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
 
 from agent.recommender import Recommender
-from agent.types import Answer, FeedbackKind, Message, Recommendation
+from agent.types import Answer, Message, Recommendation
 from retrieval.errors import InvalidInputError, VidrecError
-from retrieval.types import Video
-from ui.cards import FEEDBACK_LABELS, picks_markdown, render_card
+from ui.cards import picks_markdown, render_card
+from ui.notices import (
+    MAX_USER_LEN,
+    check_query,
+    check_user,
+    error_line,
+    readable_error,
+    warn,
+)
+from ui.user_panel import (
+    ButtonKind,
+    FeedbackView,
+    ForgetView,
+    forget_cancel,
+    forget_confirm,
+    forget_request,
+    give_feedback,
+    history_markdown,
+    user_choices,
+)
+
+__all__ = [
+    "MAX_CARDS",
+    "MAX_USER_LEN",
+    "TIMING_ORDER",
+    "ButtonKind",
+    "ChatMessage",
+    "ChatView",
+    "FeedbackView",
+    "ForgetView",
+    "check_query",
+    "check_user",
+    "error_line",
+    "forget_cancel",
+    "forget_confirm",
+    "forget_request",
+    "format_timings",
+    "give_feedback",
+    "history_markdown",
+    "readable_error",
+    "respond",
+    "transcribe_audio",
+    "user_choices",
+    "voice_turn",
+    "warn",
+]
 
 log = logging.getLogger(__name__)
 
 
 #: How many recommendation cards one answer shows (the app builds this many card slots).
 MAX_CARDS = 5
-#: Longest user name accepted in the name box.
-MAX_USER_LEN = 64
 
 ChatMessage = dict[str, str]  # {"role": "user" | "assistant", "content": markdown}
-ButtonKind = Literal["like", "dislike", "watched"]
 
 #: Stage names of ``Answer.timings`` in display order; ``transcription`` (voice), ``first_token``
 #: (first text delta of the reply) and ``total`` are measured here, around the facade call.
@@ -52,73 +92,6 @@ TIMING_ORDER = (
     "first_token",
     "total",
 )
-
-
-class ProgressFn(Protocol):
-    """What ``gr.Progress`` offers: ``progress((done, total), desc=...)``."""
-
-    def __call__(self, progress: Any, desc: str | None = None) -> Any: ...
-
-
-# --- errors --------------------------------------------------------------------------------------
-def readable_error(exc: BaseException) -> str:
-    """One line a person can act on; never a traceback (that goes to the server log)."""
-    if isinstance(exc, VidrecError):
-        return str(exc)
-    if isinstance(exc, TimeoutError | FuturesTimeoutError):
-        return (
-            "The language model did not answer in time. Try again in a moment, or ask a shorter "
-            "question."
-        )
-    log.error("unexpected error in the chat app", exc_info=exc)
-    return (
-        f"Something went wrong ({type(exc).__name__}). The app is still running: try again; the "
-        "server log has the details."
-    )
-
-
-def warn(message: str) -> None:
-    """Show ``message`` as a Gradio toast when called inside a Gradio event; log it always.
-
-    Outside the app (tests, scripts) Gradio is not even imported, and its fallback (a Python
-    warning) is silenced: the message is in the returned view and in the log.
-    """
-    log.info("shown to the user: %s", message)
-    gr = sys.modules.get("gradio")
-    if gr is None:
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        gr.Warning(message)
-
-
-def check_user(user_id: str | None) -> str:
-    name = (user_id or "").strip()
-    if not name:
-        raise InvalidInputError(
-            "Enter your name first, so your likes and history stay yours",
-            expected="a name in the 'Your name' box",
-            got="an empty name",
-        )
-    if len(name) > MAX_USER_LEN:
-        raise InvalidInputError(
-            "That name is too long",
-            expected=f"at most {MAX_USER_LEN} characters",
-            got=f"{len(name)} characters",
-            hint="Use a shorter name",
-        )
-    return name
-
-
-def check_query(text: str | None) -> str:
-    query = (text or "").strip()
-    if not query:
-        raise InvalidInputError(
-            "Type or say what you would like to watch",
-            expected="a request such as 'a short talk about the ocean'",
-            got="an empty message",
-        )
-    return query
 
 
 # --- one chat turn -------------------------------------------------------------------------------
@@ -157,10 +130,6 @@ def format_timings(timings: dict[str, float]) -> str:
     if "total" in timings:
         return f"{timings['total']:.2f} s ({parts})" if parts else f"{timings['total']:.2f} s"
     return parts
-
-
-def error_line(message: str) -> str:
-    return f"⚠ {message}"
 
 
 def respond(
@@ -351,142 +320,3 @@ def voice_turn(
 
 
 # --- feedback ------------------------------------------------------------------------------------
-@dataclass
-class FeedbackView:
-    status: str
-    card: str | None = None  # the card re-rendered with the feedback note; None: unchanged
-    error: str | None = None
-
-
-def give_feedback(
-    recommender: Recommender,
-    user_id: str | None,
-    recommendations: Sequence[Recommendation] | None,
-    slot: int,
-    kind: ButtonKind,
-) -> FeedbackView:
-    """Record like / dislike / watched for the card in ``slot``; it shapes the next answer."""
-    recs = list(recommendations or [])
-    try:
-        user = check_user(user_id)
-        if not 0 <= slot < len(recs):
-            raise InvalidInputError(
-                "That card is no longer shown",
-                expected=f"one of the {len(recs)} current cards",
-                got=f"card {slot + 1}",
-                hint="Ask again to get fresh recommendations",
-            )
-        rec = recs[slot]
-        fb_kind: FeedbackKind = kind
-        recommender.feedback(user, rec.video.id, fb_kind, 1.0 if kind == "watched" else None)
-    except Exception as exc:
-        message = readable_error(exc)
-        warn(message)
-        return FeedbackView(status=error_line(message), error=message)
-    label = FEEDBACK_LABELS[kind].lower()
-    status = (
-        f"Noted for {user}: {label}: “{rec.video.title}”. Your next answer takes it into account."
-    )
-    return FeedbackView(status=status, card=render_card(rec, feedback=kind))
-
-
-def history_markdown(recommender: Recommender, user_id: str | None, limit: int = 20) -> str:
-    """The user's recorded feedback, newest first, as markdown (for the "Your history" panel)."""
-    try:
-        user = check_user(user_id)
-        events = recommender.history(user)
-    except Exception as exc:
-        return error_line(readable_error(exc))
-    shown = [e for e in events if e.kind != "impression"]
-    if not shown:
-        return f"Nothing recorded for **{user}** yet. Like, dislike or mark cards as watched."
-    shown.sort(key=lambda e: e.timestamp, reverse=True)
-    lines = [f"**{user}**: {len(shown)} recorded"]
-    for event in shown[:limit]:
-        title = _video_title(recommender, event.video_id)
-        when = event.timestamp.strftime("%Y-%m-%d %H:%M")
-        lines.append(f"- {when} · {event.kind} · {title}")
-    return "\n".join(lines)
-
-
-def _video_title(recommender: Recommender, video_id: str) -> str:
-    video = _get_video(recommender, video_id)
-    return video.title if video else video_id
-
-
-def _get_video(recommender: Recommender, video_id: str) -> Video | None:
-    try:
-        return recommender.library.get_video(video_id)
-    except Exception:
-        log.debug("title lookup failed for %s", video_id, exc_info=True)
-        return None
-
-
-# --- users ---------------------------------------------------------------------------------------
-def user_choices(recommender: Recommender, current: str | None) -> list[str]:
-    """Known users (for the name selector) plus the current name."""
-    try:
-        names = list(recommender.users())
-    except Exception:
-        log.warning("could not list users", exc_info=True)
-        names = []
-    if current and current.strip() and current.strip() not in names:
-        names.append(current.strip())
-    return sorted(set(names), key=str.lower)
-
-
-@dataclass
-class ForgetView:
-    pending: str | None  # the user awaiting confirmation
-    confirm_visible: bool
-    message: str
-    forgotten: bool = False
-
-
-def forget_request(user_id: str | None) -> ForgetView:
-    """First step of "forget me": ask for confirmation, delete nothing yet."""
-    try:
-        user = check_user(user_id)
-    except VidrecError as exc:
-        return ForgetView(pending=None, confirm_visible=False, message=error_line(str(exc)))
-    return ForgetView(
-        pending=user,
-        confirm_visible=True,
-        message=(
-            f"Delete everything vidrec holds about **{user}** (likes, watched videos, "
-            "conversations)? This cannot be undone."
-        ),
-    )
-
-
-def forget_confirm(
-    recommender: Recommender, user_id: str | None, pending: str | None
-) -> ForgetView:
-    """Second step: delete, but only the user who asked and only after ``forget_request``."""
-    try:
-        user = check_user(user_id)
-        if pending != user:
-            raise InvalidInputError(
-                "Deletion needs confirmation",
-                expected=f"'Forget me' pressed for {user}, then 'Yes, delete'",
-                got="no pending request" if pending is None else f"a request for {pending}",
-                hint="Press 'Forget me' again",
-            )
-        recommender.forget_user(user)
-    except Exception as exc:
-        message = readable_error(exc)
-        warn(message)
-        return ForgetView(pending=None, confirm_visible=False, message=error_line(message))
-    return ForgetView(
-        pending=None,
-        confirm_visible=False,
-        message=f"Everything held about **{user}** was deleted.",
-        forgotten=True,
-    )
-
-
-def forget_cancel() -> ForgetView:
-    return ForgetView(pending=None, confirm_visible=False, message="Nothing was deleted.")
-
-
-# --- library (operator) --------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 list, staging uploads, and an ingest whose progress streams as status lines.
 
 Everything an ingest from the app reads must be under the upload folder or ``api.ingest_roots``
-(the same rule as the API); errors are shown as one readable line, as in :mod:`ui.callbacks`.
+(the same rule as the API); errors are shown as one readable line (:mod:`ui.notices`).
 """
 
 from __future__ import annotations
@@ -15,14 +15,21 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from agent.recommender import Recommender
 from retrieval.errors import InvalidInputError, PermissionDeniedError
 from retrieval.guard import IngestGuard
 from retrieval.types import IngestProgress, IngestReport
-from ui.callbacks import ProgressFn, error_line, readable_error, warn
 from ui.cards import format_duration
+from ui.notices import error_line, readable_error, warn
+
+
+class ProgressFn(Protocol):
+    """What ``gr.Progress`` offers: ``progress((done, total), desc=...)``."""
+
+    def __call__(self, progress: Any, desc: str | None = None) -> Any: ...
+
 
 VIDEO_COLUMNS = ["id", "title", "length", "speaker", "text from", "synthetic audio"]
 

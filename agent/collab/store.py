@@ -23,7 +23,7 @@ from agent.collab.matrix import CollabError, Sessions
 from agent.collab.meta import ModelMeta
 from agent.collab.model import CollabModel
 from agent.settings import CollabSettings
-from agent.versions import Versions
+from agent.versions import Versions, unreadable
 from retrieval.blas import one_blas_thread
 
 __all__ = ["MODEL_DIR_NAME", "ModelStore", "load_model", "model_root", "save_model"]
@@ -83,11 +83,8 @@ def load_model(folder: Path) -> CollabModel:
                 )
                 sessions = Sessions(users, matrix)
     except (OSError, KeyError, ValueError) as exc:
-        raise CollabError(
-            f"The collaborative model in {folder} cannot be read",
-            expected=f"{_ALS} and {_INDEX} written by `vidrec train`",
-            got=str(exc),
-            hint=f"Delete {folder} and run `vidrec train` again",
+        raise unreadable(
+            CollabError, "collaborative model", folder, f"{_ALS} and {_INDEX}", exc
         ) from exc
     cfg = CollabSettings(**meta.settings)
     als.num_threads = cfg.threads

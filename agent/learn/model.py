@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from agent.learn.features import FEATURES
+from agent.versions import unreadable
 from retrieval.errors import VidrecError
 
 __all__ = ["LearnedRanker", "RankerMeta", "TrainingData"]
@@ -241,11 +242,8 @@ class LearnedRanker:
             meta = RankerMeta.from_json((folder / META_FILE).read_text(encoding="utf-8"))
             booster = lgb.Booster(model_file=str(folder / MODEL_FILE))
         except (OSError, ValueError, KeyError, TypeError, lgb.basic.LightGBMError) as exc:
-            raise LearnedRankerError(
-                f"The learned ranker in {folder} cannot be read",
-                expected=f"{MODEL_FILE} and {META_FILE} written by `vidrec train`",
-                got=str(exc),
-                hint=f"Delete {folder} and run `vidrec train` again",
+            raise unreadable(
+                LearnedRankerError, "learned ranker", folder, f"{MODEL_FILE} and {META_FILE}", exc
             ) from exc
         return cls(booster, meta)
 

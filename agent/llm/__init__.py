@@ -6,7 +6,16 @@
 
 from __future__ import annotations
 
-from agent.llm.base import LLM, BaseLLM, Completion, LLMOutputError, RawCompletion
+from agent.llm.base import LLM, BaseLLM, ChatCall, Completion, LLMOutputError, RawCompletion
 from agent.llm.factory import LLMS, create_llm
 
-__all__ = ["LLM", "LLMS", "BaseLLM", "Completion", "LLMOutputError", "RawCompletion", "create_llm"]
+__all__ = [
+    "LLM",
+    "LLMS",
+    "BaseLLM",
+    "ChatCall",
+    "Completion",
+    "LLMOutputError",
+    "RawCompletion",
+    "create_llm",
+]

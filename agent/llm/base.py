@@ -2,9 +2,9 @@
 
 A backend implements two methods, :meth:`BaseLLM._chat` and :meth:`BaseLLM._stream`. Everything
 else lives here, once: message validation, JSON-schema handling (the schema goes to the backend's
-structured output; the answer is parsed and validated with ``jsonschema``; an invalid answer is
-retried once with the validation error shown to the model, then a clear :class:`LLMOutputError`),
-timing, token counts, and one log line per call::
+structured output; the answer is parsed and validated with ``jsonschema``, :mod:`agent.llm.schema`;
+an invalid answer is retried once with the validation error shown to the model, then a clear
+:class:`LLMOutputError`), timing, token counts, and one log line per call::
 
     llm call understand@1 backend=llamacpp model=qwen2.5-0.5b prompt_tokens=312 completion_tokens=41 latency=1.12s
 """
@@ -18,11 +18,10 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
-import jsonschema
-
+from agent.llm.schema import check_schema, schema_error, schema_name
 from agent.types import Message
 from retrieval.errors import InvalidInputError, VidrecError
 
@@ -62,6 +61,25 @@ class Completion:
     latency_s: float
     model: str
     backend: str
+
+
+@dataclass(frozen=True)
+class ChatCall:
+    """What :meth:`BaseLLM.complete` and :meth:`BaseLLM.stream` hand a backend, checked and with
+    the defaults filled in.
+
+    Attributes:
+        messages: OpenAI-style ``{"role", "content"}`` dicts (:func:`validate_messages`).
+        max_tokens: cap on generated tokens.
+        temperature: sampling temperature (0 = greedy).
+        schema: a valid JSON schema to constrain the answer to if the backend can (only for
+            :meth:`BaseLLM._chat`), else ``None``.
+    """
+
+    messages: list[dict[str, str]]
+    max_tokens: int
+    temperature: float
+    schema: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -162,62 +180,6 @@ def validate_messages(messages: Sequence[Message]) -> list[dict[str, str]]:
     return out
 
 
-def check_schema(schema: dict[str, Any]) -> None:
-    """Raise :class:`InvalidInputError` when ``schema`` is not a valid JSON schema."""
-    if not isinstance(schema, dict):
-        raise InvalidInputError(
-            "The output schema must be a JSON schema object",
-            expected="a dict",
-            got=type(schema).__name__,
-        )
-    try:
-        jsonschema.validators.validator_for(schema).check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise InvalidInputError(
-            "The output schema is not a valid JSON schema",
-            expected="a JSON schema (draft 2020-12)",
-            got=exc.message,
-            hint="Check the schema, e.g. with jsonschema.Draft202012Validator.check_schema",
-        ) from exc
-
-
-_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
-
-
-def parse_json(text: str) -> Any:
-    """Parse the model's JSON, tolerating a Markdown code fence around it."""
-    fenced = _FENCE.match(text)
-    return json.loads(fenced.group(1) if fenced else text)
-
-
-def schema_error(text: str, schema: dict[str, Any]) -> tuple[Any, str | None]:
-    """Return ``(data, None)`` when ``text`` is JSON valid against ``schema``, else ``(None, why)``."""
-    try:
-        data = parse_json(text)
-    except json.JSONDecodeError as exc:
-        return None, f"not JSON ({exc.msg} at position {exc.pos})"
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        return None, f"invalid at {where}: {error.message}"
-    return data, None
-
-
-def schema_name(schema: dict[str, Any]) -> str:
-    """A name for ``response_format.json_schema.name`` (letters, digits, ``_``, ``-``)."""
-    title = str(schema.get("title") or "response")
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", title)[:64] or "response"
-
-
-def response_format(schema: dict[str, Any]) -> dict[str, Any]:
-    """The OpenAI ``response_format`` asking for JSON valid against ``schema``."""
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": schema_name(schema), "schema": schema, "strict": True},
-    }
-
-
 def count_words(text: str) -> int:
     """A rough token count for backends that report none (one per word piece)."""
     return len(re.findall(r"\w+|[^\w\s]", text))
@@ -243,20 +205,12 @@ class BaseLLM(ABC):
     # --- what a backend implements -------------------------------------------------------------
 
     @abstractmethod
-    def _chat(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        schema: dict[str, Any] | None,
-        max_tokens: int,
-        temperature: float,
-    ) -> RawCompletion:
-        """Answer ``messages`` in one go; with ``schema``, constrain the output to it if possible."""
+    def _chat(self, call: ChatCall) -> RawCompletion:
+        """Answer ``call.messages`` in one go; with ``call.schema``, constrain the output to it if
+        possible."""
 
     @abstractmethod
-    def _stream(
-        self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float
-    ) -> Iterator[str | StreamUsage]:
+    def _stream(self, call: ChatCall) -> Iterator[str | StreamUsage]:
         """Yield the answer's text pieces as they are generated, then optionally its usage."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing to free
@@ -283,15 +237,16 @@ class BaseLLM(ABC):
         chat = validate_messages(messages)
         if schema is not None:
             check_schema(schema)
-        limit = max_tokens if max_tokens is not None else self.max_tokens
-        temp = temperature if temperature is not None else self.temperature
+        call = self._call(chat, max_tokens, temperature, schema)
         start = time.perf_counter()
         prompt_tokens = completion_tokens = 0
         data: Any = None
         attempt = 0
         while True:
-            raw = self._chat(chat, schema=schema, max_tokens=limit, temperature=temp)
-            prompt_tokens += raw.prompt_tokens or sum(count_words(m["content"]) for m in chat)
+            raw = self._chat(call)
+            prompt_tokens += raw.prompt_tokens or sum(
+                count_words(m["content"]) for m in call.messages
+            )
             completion_tokens += (
                 raw.completion_tokens
                 if raw.completion_tokens is not None
@@ -320,8 +275,7 @@ class BaseLLM(ABC):
                     "(llamacpp, vllm), or raise llm.max_tokens if the JSON was cut off",
                 )
             attempt += 1
-            chat = [
-                *chat,
+            retry = [
                 {"role": "assistant", "content": raw.text},
                 {
                     "role": "user",
@@ -329,6 +283,7 @@ class BaseLLM(ABC):
                     f"valid against this JSON schema, nothing else:\n{json.dumps(schema)}",
                 },
             ]
+            call = replace(call, messages=[*call.messages, *retry])
         latency = time.perf_counter() - start
         self._log(tag, prompt_tokens, completion_tokens, latency)
         return Completion(
@@ -350,20 +305,31 @@ class BaseLLM(ABC):
         tag: str = "",
     ) -> Iterator[str]:
         """Yield the answer lazily. Messages are checked now; generation starts on first ``next``."""
-        chat = validate_messages(messages)
-        limit = max_tokens if max_tokens is not None else self.max_tokens
-        temp = temperature if temperature is not None else self.temperature
-        return self._logged_stream(chat, limit, temp, tag)
+        call = self._call(validate_messages(messages), max_tokens, temperature)
+        return self._logged_stream(call, tag)
 
-    def _logged_stream(
-        self, chat: list[dict[str, str]], limit: int, temp: float, tag: str
-    ) -> Iterator[str]:
+    def _call(
+        self,
+        chat: list[dict[str, str]],
+        max_tokens: int | None,
+        temperature: float | None,
+        schema: dict[str, Any] | None = None,
+    ) -> ChatCall:
+        """The backend's call: the checked messages, this instance's defaults where none given."""
+        return ChatCall(
+            chat,
+            max_tokens=max_tokens if max_tokens is not None else self.max_tokens,
+            temperature=temperature if temperature is not None else self.temperature,
+            schema=schema,
+        )
+
+    def _logged_stream(self, call: ChatCall, tag: str) -> Iterator[str]:
         start = time.perf_counter()
         first: float | None = None
         pieces = 0
         usage = StreamUsage()
         try:
-            for piece in self._stream(chat, max_tokens=limit, temperature=temp):
+            for piece in self._stream(call):
                 if isinstance(piece, StreamUsage):
                     usage = piece
                     continue
@@ -377,7 +343,7 @@ class BaseLLM(ABC):
             latency = time.perf_counter() - start
             prompt_tokens = usage.prompt_tokens
             if prompt_tokens is None:
-                prompt_tokens = sum(count_words(m["content"]) for m in chat)
+                prompt_tokens = sum(count_words(m["content"]) for m in call.messages)
             self._log(
                 tag,
                 prompt_tokens,

@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from agent.llm.base import BaseLLM, RawCompletion, StreamUsage, response_format
+from agent.llm.base import BaseLLM, ChatCall, RawCompletion, StreamUsage
+from agent.llm.schema import response_format
 from agent.settings import LLMSettings
 from retrieval.errors import (
     BackendUnavailableError,
@@ -188,40 +189,24 @@ class LlamaCppLLM(BaseLLM):
 
     # --- the two backend methods -------------------------------------------------------------
 
-    def _request(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        max_tokens: int,
-        temperature: float,
-        schema: dict[str, Any] | None = None,
-        stream: bool = False,
-    ) -> dict[str, Any]:
+    @staticmethod
+    def _request(call: ChatCall, *, stream: bool = False) -> dict[str, Any]:
         request: dict[str, Any] = {
-            "messages": messages,
-            "max_tokens": max_tokens,
-            "temperature": temperature,
+            "messages": call.messages,
+            "max_tokens": call.max_tokens,
+            "temperature": call.temperature,
             "cache_prompt": True,  # reuse the slot's KV cache for the shared prompt prefix
         }
-        if schema is not None:
-            request["response_format"] = response_format(schema)
+        if call.schema is not None:
+            request["response_format"] = response_format(call.schema)
         if stream:
             request["stream"] = True
             request["stream_options"] = {"include_usage": True}
         return request
 
-    def _chat(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        schema: dict[str, Any] | None,
-        max_tokens: int,
-        temperature: float,
-    ) -> RawCompletion:
+    def _chat(self, call: ChatCall) -> RawCompletion:
         server = self.load()
-        request = self._request(
-            messages, max_tokens=max_tokens, temperature=temperature, schema=schema
-        )
+        request = self._request(call)
         try:
             result = server.handle_chat_completions(request)
         except ValueError as exc:  # e.g. a schema llama.cpp cannot compile to a grammar
@@ -239,13 +224,9 @@ class LlamaCppLLM(BaseLLM):
             completion_tokens=usage.get("completion_tokens"),
         )
 
-    def _stream(
-        self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float
-    ) -> Iterator[str | StreamUsage]:
+    def _stream(self, call: ChatCall) -> Iterator[str | StreamUsage]:
         server = self.load()
-        request = self._request(
-            messages, max_tokens=max_tokens, temperature=temperature, stream=True
-        )
+        request = self._request(call, stream=True)
         chunks: queue.Queue[Any] = queue.Queue()
         stop = threading.Event()
 

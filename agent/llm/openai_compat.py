@@ -22,7 +22,8 @@ from typing import Any
 
 import openai
 
-from agent.llm.base import BaseLLM, RawCompletion, StreamUsage, response_format
+from agent.llm.base import BaseLLM, ChatCall, RawCompletion, StreamUsage
+from agent.llm.schema import response_format
 from agent.settings import LLMSettings
 from retrieval.errors import (
     AuthenticationError,
@@ -161,20 +162,18 @@ class OpenAICompatLLM(BaseLLM):
 
     # --- the two backend methods -------------------------------------------------------------
 
-    def _chat(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        schema: dict[str, Any] | None,
-        max_tokens: int,
-        temperature: float,
-    ) -> RawCompletion:
-        base: dict[str, Any] = {
+    def _args(self, call: ChatCall) -> dict[str, Any]:
+        """The ``chat.completions.create`` arguments every request carries."""
+        return {
             "model": self.model,
-            "messages": messages,
-            "max_tokens": max_tokens,
-            "temperature": temperature,
+            "messages": call.messages,
+            "max_tokens": call.max_tokens,
+            "temperature": call.temperature,
         }
+
+    def _chat(self, call: ChatCall) -> RawCompletion:
+        base = self._args(call)
+        schema = call.schema
         while True:
             form = self._forms[0] if schema is not None else None
             extra = _structured_args(form, schema) if form and schema is not None else {}
@@ -203,17 +202,8 @@ class OpenAICompatLLM(BaseLLM):
             completion_tokens=usage.completion_tokens if usage else None,
         )
 
-    def _stream(
-        self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float
-    ) -> Iterator[str | StreamUsage]:
-        request: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
+    def _stream(self, call: ChatCall) -> Iterator[str | StreamUsage]:
+        request = {**self._args(call), "stream": True, "stream_options": {"include_usage": True}}
         try:
             stream: Any = self.client.chat.completions.create(**request)
         except openai.OpenAIError as exc:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from agent.llm.base import BaseLLM, RawCompletion, StreamUsage
+from agent.llm.base import BaseLLM, ChatCall, RawCompletion, StreamUsage
 from agent.settings import LLMSettings
 from retrieval.errors import BackendUnavailableError, ConfigError, MissingDependencyError
 
@@ -128,10 +128,10 @@ class TransformersLLM(BaseLLM):
         return tokenizer, model, dict(inputs)
 
     @staticmethod
-    def _generation_args(tokenizer: Any, max_tokens: int, temperature: float) -> dict[str, Any]:
-        args: dict[str, Any] = {"max_new_tokens": max_tokens}
-        if temperature > 0:
-            args.update(do_sample=True, temperature=temperature)
+    def _generation_args(tokenizer: Any, call: ChatCall) -> dict[str, Any]:
+        args: dict[str, Any] = {"max_new_tokens": call.max_tokens}
+        if call.temperature > 0:
+            args.update(do_sample=True, temperature=call.temperature)
         else:
             args.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         pad = (
@@ -141,24 +141,16 @@ class TransformersLLM(BaseLLM):
             args["pad_token_id"] = pad
         return args
 
-    def _chat(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        schema: dict[str, Any] | None,
-        max_tokens: int,
-        temperature: float,
-    ) -> RawCompletion:
+    def _chat(self, call: ChatCall) -> RawCompletion:
         import torch
 
-        if schema is not None:
-            messages = with_schema_instruction(messages, schema)
+        messages = call.messages
+        if call.schema is not None:
+            messages = with_schema_instruction(messages, call.schema)
         tokenizer, model, inputs = self._inputs(messages)
         prompt_len = int(inputs["input_ids"].shape[1])
         with torch.inference_mode():
-            output = model.generate(
-                **inputs, **self._generation_args(tokenizer, max_tokens, temperature)
-            )
+            output = model.generate(**inputs, **self._generation_args(tokenizer, call))
         new = output[0, prompt_len:]
         return RawCompletion(
             text=tokenizer.decode(new, skip_special_tokens=True),
@@ -166,9 +158,7 @@ class TransformersLLM(BaseLLM):
             completion_tokens=int(new.shape[0]),
         )
 
-    def _stream(
-        self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float
-    ) -> Iterator[str | StreamUsage]:
+    def _stream(self, call: ChatCall) -> Iterator[str | StreamUsage]:
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
@@ -180,12 +170,12 @@ class TransformersLLM(BaseLLM):
                     (input_ids.shape[0],), stop.is_set(), dtype=torch.bool, device=input_ids.device
                 )
 
-        tokenizer, model, inputs = self._inputs(messages)
+        tokenizer, model, inputs = self._inputs(call.messages)
         stop = threading.Event()
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
         args = {
             **inputs,
-            **self._generation_args(tokenizer, max_tokens, temperature),
+            **self._generation_args(tokenizer, call),
             "streamer": streamer,
             "stopping_criteria": StoppingCriteriaList([StopWhenAbandoned()]),
         }

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.llm.base import BaseLLM, Completion, RawCompletion
+from agent.llm.base import BaseLLM, ChatCall, Completion, RawCompletion
 from agent.llm.factory import LLMS
 from agent.settings import LLMSettings
 from agent.types import Message
@@ -136,25 +136,27 @@ class FakeLLM(BaseLLM):
             return json.dumps(default_for_schema(schema, user))
         return f"Fake reply: {user}".strip() if user else "Fake reply."
 
-    def _chat(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        schema: dict[str, Any] | None,
-        max_tokens: int,
-        temperature: float,
-    ) -> RawCompletion:
+    def _chat(self, call: ChatCall) -> RawCompletion:
         self._record(
-            FakeCall("complete", list(messages), schema, self._tag, max_tokens, temperature)
+            FakeCall(
+                "complete",
+                list(call.messages),
+                call.schema,
+                self._tag,
+                call.max_tokens,
+                call.temperature,
+            )
         )
-        text = self._next_text(messages, schema)
+        text = self._next_text(call.messages, call.schema)
         return RawCompletion(text=text)
 
-    def _stream(
-        self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float
-    ) -> Iterator[str]:
-        self._record(FakeCall("stream", list(messages), None, self._tag, max_tokens, temperature))
-        yield from word_pieces(self._next_text(messages, None))
+    def _stream(self, call: ChatCall) -> Iterator[str]:
+        self._record(
+            FakeCall(
+                "stream", list(call.messages), None, self._tag, call.max_tokens, call.temperature
+            )
+        )
+        yield from word_pieces(self._next_text(call.messages, None))
 
 
 # --- schema-valid defaults ------------------------------------------------------------------------

@@ -9,13 +9,8 @@ import pytest
 
 from agent.settings import Settings
 from evaluation.baselines import popularity_scorer
-from evaluation.movielens import (
-    BiasedMF,
-    Ratings,
-    leave_last_out,
-    load_ratings,
-    top_k_lists,
-)
+from evaluation.movielens import Ratings, leave_last_out, load_ratings, top_k_lists
+from evaluation.rating_prediction import BiasedMF
 from evaluation.runner import EvalOptions
 from evaluation.tasks import run_eval
 from evaluation.workspace import EvalError

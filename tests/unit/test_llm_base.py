@@ -11,13 +11,13 @@ import pytest
 from agent.llm.base import (
     LLM,
     BaseLLM,
+    ChatCall,
     Completion,
     LLMOutputError,
     RawCompletion,
     StreamUsage,
-    parse_json,
-    response_format,
 )
+from agent.llm.schema import parse_json, response_format
 from agent.types import Message
 from retrieval.errors import InvalidInputError, VidrecError
 
@@ -41,25 +41,21 @@ class Scripted(BaseLLM):
         self.usage = usage
         self.sent: list[dict[str, Any]] = []
 
-    def _chat(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        schema: dict[str, Any] | None,
-        max_tokens: int,
-        temperature: float,
-    ) -> RawCompletion:
+    def _chat(self, call: ChatCall) -> RawCompletion:
         self.sent.append(
-            {"messages": messages, "schema": schema, "max_tokens": max_tokens, "temp": temperature}
+            {
+                "messages": call.messages,
+                "schema": call.schema,
+                "max_tokens": call.max_tokens,
+                "temp": call.temperature,
+            }
         )
         text = self.answers.pop(0)
         if self.usage is None:
             return RawCompletion(text)
         return RawCompletion(text, *self.usage)
 
-    def _stream(
-        self, messages: list[dict[str, str]], *, max_tokens: int, temperature: float
-    ) -> Iterator[str | StreamUsage]:
+    def _stream(self, call: ChatCall) -> Iterator[str | StreamUsage]:
         for word in self.answers.pop(0).split(" "):
             yield word + " "
         yield StreamUsage(11, 5)

@@ -167,7 +167,7 @@ def test_that_one_after_a_named_title_stays_off_the_model() -> None:
 def test_a_title_merely_named_is_never_called_liked_in_a_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import agent.recommender as recommender_module
+    import agent.turn_flow as turn_flow_module
     from agent.explain import ReasonContext
     from tests.agent_data import build_recommender
     from tests.fakes.llm import FakeLLM
@@ -179,7 +179,7 @@ def test_a_title_merely_named_is_never_called_liked_in_a_reason(
         offered.append(dict(kwargs["liked"]))
         return ReasonContext(**kwargs)
 
-    monkeypatch.setattr(recommender_module, "ReasonContext", recording)
+    monkeypatch.setattr(turn_flow_module, "ReasonContext", recording)
     llm = FakeLLM()
     rec = build_recommender(tmp_path, llm, rerank=False, explain=False, understand="model")
     title = "Do schools kill creativity?"

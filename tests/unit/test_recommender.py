@@ -333,13 +333,13 @@ def test_llm_calls_are_serialised_across_threads(base: Recommender) -> None:
         inside = 0
         overlap = False
 
-        def _chat(self, messages: Any, **kwargs: Any) -> Any:
+        def _chat(self, call: Any) -> Any:
             SlowLLM.inside += 1
             if SlowLLM.inside > 1:
                 SlowLLM.overlap = True
             time.sleep(0.01)
             SlowLLM.inside -= 1
-            return super()._chat(messages, **kwargs)
+            return super()._chat(call)
 
     rec = with_settings(base, SlowLLM())
     errors: list[BaseException] = []
