@@ -212,6 +212,11 @@ class AgentSettings(Section):
     negative_weight: float = Field(
         0.5, description="how strongly similarity to disliked videos lowers a candidate's score"
     )
+    opinions: bool = Field(
+        True,
+        description="read what the dialogue says of each title it names (liked, disliked, seen); "
+        "off: every named title counts as a plain mention, a like (the ablation nolikes)",
+    )
     collab: CollabSettings = CollabSettings()
     learned: LearnedSettings = LearnedSettings()
     lengths: LengthSettings = LengthSettings()
