@@ -204,6 +204,9 @@ class _Crowd:
     def popularity(self) -> dict[str, float]:
         return {}
 
+    def session_popularity(self) -> dict[str, float]:
+        return {}
+
     def export_user(self, user_id: str) -> dict[str, list[float]]:
         return {}
 
