@@ -29,7 +29,7 @@ from datetime import datetime
 
 from agent.feedback import is_positive
 from agent.text import STOPWORDS
-from agent.types import FeedbackEvent, Message
+from agent.types import FeedbackEvent, Message, TurnUnderstanding
 from retrieval.types import Video
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "mention_events",
     "seeds_of",
     "turn_feedback",
+    "unread",
 ]
 
 # A title's words as written, with their offsets and case (the capitalisation rules need both)
@@ -282,3 +283,17 @@ def turn_feedback(
 def seeds_of(events: Sequence[FeedbackEvent]) -> list[str]:
     """The positive videos of ``events`` (:func:`agent.feedback.polarity`), newest first."""
     return list(dict.fromkeys(e.video_id for e in reversed(events) if is_positive(e)))
+
+
+def unread(
+    understanding: TurnUnderstanding, mentions: Sequence[Mention]
+) -> tuple[TurnUnderstanding, list[Mention]]:
+    """The turn with no opinion read (``agent.opinions`` off, the ablation "no likes/dislikes"):
+    every title the understanding says is liked, disliked or seen is one more named title, a
+    like, and every mention counts +1; a topic of ``disliked`` lowers nothing (the filters'
+    avoided topics stay)."""
+    named = tuple(
+        dict.fromkeys([*understanding.liked, *understanding.disliked, *understanding.seen])
+    )
+    plain = replace(understanding, liked=named, disliked=(), seen=())
+    return plain, [replace(m, polarity=1) for m in mentions]

@@ -24,7 +24,7 @@ from agent.learn.features import feature_matrix
 from agent.learn.reading import Vocabulary
 from agent.learn.stage import RankingModel, diversified, learned_order, turn_context
 from agent.llm.base import LLM
-from agent.mentions import Mention, conversation_mentions, seeds_of, turn_feedback
+from agent.mentions import Mention, conversation_mentions, seeds_of, turn_feedback, unread
 from agent.profile import ProfileWeights, UserProfile, build_profile
 from agent.query import turn_query, without_watched
 from agent.ranking import Ranker, TitleIndex
@@ -264,6 +264,8 @@ class CandidatePool:
         the latest turn asks for by name (``Mention.asked``)."""
         parts = self.parts
         clock = time.perf_counter()
+        if not parts.settings.agent.opinions:
+            understanding, named = unread(understanding, named)
         references: dict[str, str] = {}
         liked_ids, _ = self.resolve(understanding.liked, shown, references)
         disliked_ids, disliked_topics = self.resolve(understanding.disliked, shown, references)

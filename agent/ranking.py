@@ -210,6 +210,12 @@ class Ranker:
 
         collab_ranks = self._add_collab_candidates(pool, filters, history, liked)
         popular_ranks = self._add_popular_candidates(pool, filters, popular)
+        w_taken = self.settings.conversation_popularity_weight
+        taken = self._popular_counts(sessions=True) if w_taken > 0 else {}
+        taken_ranks = self._add_popular_candidates(
+            pool, filters, self.settings.conversation_popular, taken
+        )
+        top_taken = math.log1p(max(taken.values(), default=0.0)) or 1.0
 
         if timings is not None:
             timings["retrieve"] = timings.get("retrieve", 0.0) + time.perf_counter() - clock
@@ -239,6 +245,7 @@ class Ranker:
             taste = profile.score(vec) if vec is not None else 0.0
             co = collab[i]
             score = (1 - h) * content + h * taste + c * co
+            score += w_taken * math.log1p(taken.get(video_id, 0.0)) / top_taken
             best = evidence_of(entry.hit)
             ranks = {
                 name: r
@@ -247,6 +254,7 @@ class Ranker:
                     ("similar", entry.similar_rank),
                     ("collab", collab_ranks.get(video_id)),
                     ("popular", popular_ranks.get(video_id)),
+                    ("conversations", taken_ranks.get(video_id)),
                 )
                 if r is not None
             }
@@ -271,18 +279,31 @@ class Ranker:
             timings["rank"] = timings.get("rank", 0.0) + time.perf_counter() - clock
         return ranked
 
-    def _add_popular_candidates(
-        self, pool: dict[str, _Pool], filters: SearchFilters, k: int
-    ) -> dict[str, int]:
-        """Add the ``k`` most popular videos that pass the filters; returns the popularity rank
-        of the most popular ``k`` (whether or not another source found them first)."""
-        if self.collab is None or k <= 0:
+    def _popular_counts(self, *, sessions: bool = False) -> dict[str, float]:
+        """The collaborative model's popularity over every user, or over conversation sessions
+        ({} without a model)."""
+        if self.collab is None:
             return {}
         try:
-            counts = self.collab.popularity()
+            return self.collab.session_popularity() if sessions else self.collab.popularity()
         except Exception as exc:  # the collaborative signal is optional; never fail a turn on it
             log.warning("popularity unavailable: %s", exc)
             return {}
+
+    def _add_popular_candidates(
+        self,
+        pool: dict[str, _Pool],
+        filters: SearchFilters,
+        k: int,
+        counts: dict[str, float] | None = None,
+    ) -> dict[str, int]:
+        """Add the ``k`` most popular videos (by ``counts``, default the popularity over every
+        user) that pass the filters; returns the popularity rank of the most popular ``k``
+        (whether or not another source found them first)."""
+        if k <= 0:
+            return {}
+        if counts is None:
+            counts = self._popular_counts()
         ranks: dict[str, int] = {}
         for video_id, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
             if len(ranks) >= k:

@@ -48,23 +48,48 @@ def ablation_rows(
     library: Library,
     fold_models: Callable[[bool], FoldModels],
     dialogue_of: dict[str, str],
+    shipped: System | None = None,
+    models: FoldModels | None = None,
 ) -> list[System]:
-    """The rows ``nocollab`` and ``nosessions`` of ``--ablations``, each the shipped recommender
-    without one part (the hand-tuned blend ranks them: the learned stage is fitted for the row
-    ``vidrec`` only)."""
+    """The rows ``nocollab``, ``nosessions`` and ``nolikes`` of ``--ablations``, each the shipped
+    recommender without one part. The hand-tuned blend ranks ``nocollab`` and ``nosessions`` (the
+    learned stage is fitted for the row ``vidrec`` only); ``nolikes`` is the row ``vidrec``
+    (``shipped``: its collaborative ``models`` and its fitted learned rankers) with the product's
+    setting ``agent.opinions`` off."""
     rows: list[System] = []
     for ablation in options.ablations:
+        tried = ev_settings
         if ablation == "nocollab":
-            models = None
+            fitted = None
         elif ablation == "nosessions":
-            models = fold_models(False)
+            fitted = fold_models(False)
+        elif ablation == "nolikes":
+            fitted = models
+            tried = ev_settings.model_copy(
+                update={"agent": ev_settings.agent.model_copy(update={"opinions": False})}
+            )
         else:
             continue  # the learned stage's own rows (evaluation.learned_eval)
         name = f"vidrec-{ablation}"
-        rows.append(
-            vidrec_system(options, settings, ev_settings, library, models, dialogue_of, name)[0]
-        )
+        row = vidrec_system(options, settings, tried, library, fitted, dialogue_of, name)[0]
+        if ablation == "nolikes":
+            row.description += (
+                "; agent.opinions off: the dialogue's likes, dislikes and seen marks are not "
+                "read, every named title counts as a like"
+            )
+            if shipped is not None:
+                _share_rankers(shipped, row)
+        rows.append(row)
     return rows
+
+
+def _share_rankers(source: System, target: System) -> None:
+    """Plug ``source``'s learned ranker of each fold into ``target``'s recommender of that fold."""
+    if isinstance(source, VidrecSystem) and isinstance(target, VidrecSystem):
+        target.recommender.learned = source.recommender.learned
+    elif isinstance(source, RoutedSystem) and isinstance(target, RoutedSystem):
+        for key, system in target.systems.items():
+            _share_rankers(source.systems[key], system)
 
 
 def vidrec_system(

@@ -213,7 +213,9 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
                 )[0]
                 systems.append(with_feedback)
             systems.extend(
-                ablation_rows(options, settings, ev_settings, library, fit_models, dialogue_of)
+                ablation_rows(
+                    options, settings, ev_settings, library, fit_models, dialogue_of, vidrec, models
+                )
             )
             if options.cross_fit and models is not None and options.train is None:
                 for weight in COLLAB_WEIGHTS:  # the LLM's answers come from its cache

@@ -47,6 +47,8 @@ ABLATIONS: dict[str, str] = {  # each row is one more pass over every case
     "nosessions": "vidrec-nosessions: the training dialogues as imported history, not sessions",
     "blend": "vidrec-blend: the learned stage off (the hand-tuned blend), same recommenders",
     "noreading": "vidrec-noreading: the learned stage fitted and run without the dialogue reading",
+    "nolikes": "vidrec-nolikes: without reading likes, dislikes and seen marks (agent.opinions "
+    "off: every named title is a like)",
 }
 
 

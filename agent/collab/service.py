@@ -53,6 +53,11 @@ class CollabScorer(Protocol):
         """Users with a positive interaction per video ({} when unknown)."""
         ...
 
+    def session_popularity(self) -> dict[str, float]:
+        """Conversation sessions that liked each video ({} without sessions): what people take
+        from conversations, beside :meth:`popularity` over every user."""
+        ...
+
     def export_user(self, user_id: str) -> dict[str, list[float]]:
         """The user's stored factors per model version (for a data export)."""
         ...
@@ -144,6 +149,14 @@ class Collaborative:
         if model is None:
             return {}
         return {v: float(p) for v, p in zip(model.item_ids, model.popularity, strict=True) if p > 0}
+
+    def session_popularity(self) -> dict[str, float]:
+        """Sessions that liked each video, from the newest model ({} without sessions)."""
+        model = self.model
+        if model is None:
+            return {}
+        counts = zip(model.item_ids, model.session_popularity, strict=True)
+        return {v: float(p) for v, p in counts if p > 0}
 
     def export_user(self, user_id: str) -> dict[str, list[float]]:
         return self.store.user_factors(user_id)

@@ -186,9 +186,12 @@ def test_a_new_video_without_interactions_is_reachable_through_content(
 class _Crowd:
     """A scorer that knows one thing: people who talk like this user love ``favourite``."""
 
-    def __init__(self, favourite: str, offered: list[str]) -> None:
+    def __init__(
+        self, favourite: str, offered: list[str], taken: dict[str, float] | None = None
+    ) -> None:
         self.favourite = favourite
         self.offered = offered
+        self.taken = taken or {}
 
     def collab_scores(
         self, history: object, video_ids: list[str], seeds: object = ()
@@ -203,6 +206,9 @@ class _Crowd:
 
     def popularity(self) -> dict[str, float]:
         return {}
+
+    def session_popularity(self) -> dict[str, float]:
+        return self.taken
 
     def export_user(self, user_id: str) -> dict[str, list[float]]:
         return {}
@@ -232,6 +238,31 @@ def test_the_collaborative_favourite_joins_the_candidates_though_search_misses_i
     assert "music" not in rank(_Crowd("music", ["music"]), excluded)
     no_music = SearchFilters(tags_none=("music",))
     assert "music" not in rank(_Crowd("music", ["music"]), no_music)
+
+
+def test_what_conversations_took_joins_the_candidates_and_lifts_them(library: Library) -> None:
+    from agent.profile import UserProfile
+
+    taken = {"music": 40.0, "school": 3.0}
+
+    def rank(weight: float, filters: SearchFilters = SearchFilters()) -> list[Candidate]:
+        settings = AgentSettings(diversity_lambda=1.0, conversation_popularity_weight=weight)
+        return Ranker(library, settings, _Crowd("none", [], taken)).rank(
+            "cooking pasta sauce kitchen", filters, UserProfile(), limit=2, diversify=False
+        )
+
+    assert "music" not in [c.video.id for c in rank(0.0)]  # search alone misses it
+    lifted = rank(1.0)
+    music = next(c for c in lifted if c.video.id == "music")
+    assert music.source_ranks["conversations"] == 0
+    # the most taken video gets the whole weight (log-scaled by the most taken), others less
+    assert music.score == pytest.approx(1.0)
+    school = next(c for c in lifted if c.video.id == "school")
+    plain = {c.video.id: c.score for c in rank(0.0)}
+    assert school.score == pytest.approx(np.log1p(3) / np.log1p(40))  # no search hit: the prior
+    assert "school" not in plain  # two search hits only, without the conversations' picks
+    gone = rank(1.0, SearchFilters(exclude_ids=frozenset({"music"})))
+    assert "music" not in [c.video.id for c in gone]
 
 
 def test_collaborative_candidates_are_read_together_in_order_up_to_the_limit(

@@ -236,6 +236,23 @@ def test_ablations_are_rows_of_the_same_command(settings: Settings, cli_env: Pat
     assert bad.exit_code != 0 and "unknown ablation magic" in bad.output
 
 
+def test_the_nolikes_row_is_the_shipped_row_with_the_opinions_setting_off(
+    settings: Settings,
+) -> None:
+    report = run_eval(_redial(systems=("vidrec",), folds=2, ablations=("nolikes",)), settings)
+    assert [s.name for s in report.systems] == ["vidrec", "vidrec-nolikes"]
+    row = report.system("vidrec-nolikes")
+    assert "agent.opinions off" in row.description
+    assert "dialogues as sessions" in row.description  # the same collaborative models
+    # the row is what the product's setting gives in a run of its own, and nothing else
+    agent = settings.agent.model_copy(update={"opinions": False})
+    alone = run_eval(
+        _redial(systems=("vidrec",), folds=2), settings.model_copy(update={"agent": agent})
+    )
+    assert row.metrics == alone.system("vidrec").metrics
+    assert report.settings["agent"]["opinions"] is True
+
+
 def test_the_feedback_row_records_earlier_opinions_before_the_turn_only(
     settings: Settings, tmp_path: Path
 ) -> None:

@@ -157,6 +157,9 @@ class Popular:
     def popularity(self) -> dict[str, float]:
         return {"climate": 40.0, "creativity": 10.0}
 
+    def session_popularity(self) -> dict[str, float]:
+        return {}
+
     def export_user(self, user_id: str) -> dict[str, list[float]]:
         return {}
 

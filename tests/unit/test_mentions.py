@@ -12,7 +12,13 @@ import pytest
 
 from agent.collab import Collaborative, train
 from agent.feedback import polarity
-from agent.mentions import TitleSpotter, clause_polarity, conversation_mentions, mention_events
+from agent.mentions import (
+    TitleSpotter,
+    clause_polarity,
+    conversation_mentions,
+    mention_events,
+    unread,
+)
 from agent.settings import CollabSettings
 from agent.types import FeedbackEvent, Message, TurnUnderstanding
 from retrieval.types import Video
@@ -135,6 +141,43 @@ def test_a_disliked_title_does_not_pull_its_neighbours_up(tmp_path: Path) -> Non
     # the disliked title's crowd is not pulled up (scores are z-scored: equal up to rounding)
     assert both.get("pasta", -np.inf) <= liked_only.get("pasta", -np.inf) + 1e-6
     rec.close()
+
+
+def test_with_opinions_off_a_disliked_title_pulls_its_neighbours_like_a_liked_one(
+    tmp_path: Path,
+) -> None:
+    """``agent.opinions`` off (the eval's ``nolikes`` row): the same turn, no dislike read."""
+    from tests.agent_data import with_settings
+
+    rec = _crowd_recommender(tmp_path)
+    unread_rec = with_settings(rec, rec.llm, opinions=False)
+    quiet = TurnUnderstanding(search_text="")
+    hated = "I loved Averting the climate crisis. I hated Do schools kill creativity, so boring."
+
+    def collab_of(recommender: Any, text: str) -> dict[str, float]:
+        ranked = recommender.rank(text, "u-new", k=20, rerank=False, understanding=quiet)
+        return {c.video.id: c.collab_score for c in ranked.candidates}
+
+    read, unread_scores = collab_of(rec, hated), collab_of(unread_rec, hated)
+    assert "creativity" not in read and "creativity" not in unread_scores  # named: left out
+    # read: the hated title's crowd stays below the liked one's; unread: it is pulled up too
+    assert unread_scores["pasta"] > read.get("pasta", -np.inf) + 1e-6
+    # the setting changes only the reading: a turn without an opinion ranks the same
+    plain = "Averting the climate crisis and Do schools kill creativity"
+    assert collab_of(rec, plain) == collab_of(unread_rec, plain)
+    rec.close()
+
+
+def test_unread_turns_every_opinion_into_a_plain_mention() -> None:
+    spot = TitleSpotter(VIDEOS)
+    named = conversation_mentions([Message("user", "I hated Inception. I loved Heat (1995)")], spot)
+    understood = TurnUnderstanding(
+        search_text="x", liked=("Heat",), disliked=("Inception", "horror"), seen=("Up (2009)",)
+    )
+    plain, mentions = unread(understood, named)
+    assert plain.liked == ("Heat", "Inception", "horror", "Up (2009)")
+    assert plain.disliked == () and plain.seen == () and plain.search_text == "x"
+    assert [m.polarity for m in named] == [-1, 1] and [m.polarity for m in mentions] == [1, 1]
 
 
 def test_that_one_points_back_at_what_the_assistant_just_named() -> None:
