@@ -15,6 +15,7 @@ from agent.learn.model import LearnedRanker
 from agent.learn.store import RankerStore, ranker_root
 from agent.learn.training import train_ranker
 from agent.recommender import Recommender
+from agent.settings import Settings
 from agent.types import Message
 from tests.agent_data import build_recommender, with_settings
 from tests.fakes.llm import FakeLLM
@@ -101,6 +102,15 @@ def _log_conversations(rec: Recommender, users: int) -> None:
         rec.feedback(user, answer.recommendations[0].video.id, "watched", 1.0)
 
 
+def _ungated(rec: Recommender, *, min_turns: int) -> Settings:
+    """``rec``'s settings with ``agent.learned.min_turns`` and no held-out gate."""
+    learned = rec.settings.agent.learned.model_copy(
+        update={"min_turns": min_turns, "gate_turns": 0}
+    )
+    agent = rec.settings.agent.model_copy(update={"learned": learned})
+    return rec.settings.model_copy(update={"agent": agent})
+
+
 def test_vidrec_train_replays_logged_turns_and_saves_a_version(
     base: Recommender, tmp_path: Path
 ) -> None:
@@ -108,17 +118,7 @@ def test_vidrec_train_replays_logged_turns_and_saves_a_version(
     cases = logged_cases(base.users_store, [f"logged-{n}" for n in range(4)])
     assert len(cases) == 8
     assert all(c.case.targets for c in cases)
-    settings = base.settings.model_copy(
-        update={
-            "agent": base.settings.agent.model_copy(
-                update={
-                    "learned": base.settings.agent.learned.model_copy(
-                        update={"min_turns": 4, "gate_turns": 0}
-                    )
-                }
-            )
-        }
-    )
+    settings = _ungated(base, min_turns=4)
     report = train_ranker(settings)
     assert report.model is not None, report.reason
     assert report.cases >= 8 and report.turns >= 4 and report.rows > report.turns
@@ -221,17 +221,7 @@ def test_vidrec_train_replays_a_fold_that_holds_every_session(
     # cross-fitted collaborative model had no event left to fit on and `vidrec train` crashed.
     # The fold's turns are replayed without a collaborative model instead.
     _log_conversations(base, 2)
-    settings = base.settings.model_copy(
-        update={
-            "agent": base.settings.agent.model_copy(
-                update={
-                    "learned": base.settings.agent.learned.model_copy(
-                        update={"min_turns": 2, "gate_turns": 0}
-                    )
-                }
-            )
-        }
-    )
+    settings = _ungated(base, min_turns=2)
     report = train_ranker(settings, folds=1)
     assert report.cases >= 4 and report.turns >= 2, report.reason
     assert report.model is not None, report.reason
