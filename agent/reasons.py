@@ -10,10 +10,12 @@ For one reason, the video it is about and the request, :func:`check_reason_quali
 * ``boilerplate``: the first phrase of :data:`BOILERPLATE` it contains, or ``"repeats the
   request"`` / ``"repeats the title"`` when it says nothing beyond them;
 * ``specific``: it names at least one word of the evidence (title, description, tags, chunk) that
-  is not in the request (the speaker's name does not count).
+  is not in the request (the speaker's name does not count);
+* ``negations``: the reason's negated phrases that no evidence text negates
+  (:mod:`agent.negation`: "never procrastinates" is not backed by "never been able to shake").
 
-A reason *passes* when it is supported at least ``min_supported``, not cut, not boilerplate and
-specific. The turn uses it to decide whether the model's sentence may replace the grounded one
+A reason *passes* when it is supported at least ``min_supported``, not cut, not boilerplate,
+specific and negates nothing the evidence does not. The turn uses it to decide whether the model's sentence may replace the grounded one
 (:mod:`agent.explain`); the evaluation prints the same figures (``python -m
 evaluation.agent_reasons``).
 """
@@ -25,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from statistics import fmean
 
+from agent.negation import unsupported_negations
 from agent.text import content_words, sentences, stem, words
 from retrieval.types import Video
 
@@ -214,6 +217,7 @@ class ReasonCheck:
     boilerplate: str | None
     specific: bool
     unsupported: tuple[str, ...] = ()
+    negations: tuple[str, ...] = ()  # negated phrases the evidence does not negate
 
     def passes(self, min_supported: float = 0.9) -> bool:
         return (
@@ -221,6 +225,7 @@ class ReasonCheck:
             and not self.cut
             and self.boilerplate is None
             and self.specific
+            and not self.negations
         )
 
 
@@ -299,7 +304,8 @@ def check_reason_quality(
             liked, for "close to X, which you liked"; the length limit the user asked for).
             A timestamp ("3:12") is the card's own evidence time and is not checked.
     """
-    exact, stems_ = _support_stems([*video_texts(video, evidence), *allowed])
+    support = [*video_texts(video, evidence), *allowed]
+    exact, stems_ = _support_stems(support)
     asked = set(content_words(request))
     asked_stems = {stem(w) for w in asked if len(w) >= 4}
     checked = [
@@ -323,6 +329,7 @@ def check_reason_quality(
         boilerplate=boilerplate_of(reason, request, video.title, video.speaker or ""),
         specific=specific,
         unsupported=unsupported,
+        negations=unsupported_negations(reason, support),
     )
 
 

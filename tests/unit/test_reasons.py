@@ -128,3 +128,41 @@ def test_summary_counts_each_failure() -> None:
     assert summary.reasons == 2
     assert summary.cut == 1 and summary.boilerplate == 1
     assert summary.passing_share == 0.5
+
+
+URBAN = Video(
+    "ted-2161",
+    "Inside the mind of a master procrastinator",
+    speaker="Tim Urban",
+    description="Tim Urban knows that procrastination doesn't make sense, but he's never been "
+    "able to shake his habit of waiting until the last minute to get things done.",
+)
+URBAN_CHUNK = "And a couple of years ago, I decided to write about procrastination."
+
+
+def test_a_negation_the_evidence_does_not_make_fails() -> None:
+    # Regression (a real answer of the CPU default, `vidrec ask` on the demo library): every word
+    # is in the evidence, "never" included, yet the sentence says the opposite of the talk.
+    check = check_reason_quality(
+        "Tim Urban shows a master procrastinator who never procrastinates.",
+        request="something about why we procrastinate",
+        video=URBAN,
+        evidence=URBAN_CHUNK,
+    )
+    assert check.supported == 1.0 and check.negations == ("never procrastinates",)
+    assert not check.passes()
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "Tim Urban says he has never been able to shake his habit of waiting.",
+        "Tim Urban explains why procrastination doesn't make sense.",
+        "Tim Urban decided to write about procrastination.",  # no negation at all
+    ],
+)
+def test_a_negation_the_evidence_makes_too_passes(reason: str) -> None:
+    check = check_reason_quality(
+        reason, request="something about why we procrastinate", video=URBAN, evidence=URBAN_CHUNK
+    )
+    assert check.negations == () and check.passes(), check
