@@ -87,6 +87,7 @@ class Collaborative:
         self._lock = self._current.lock  # also guards the last user state below
         # the last user state scored: (model, (history, seeds), score of every model video)
         self._last: tuple[CollabModel, tuple[Any, ...], np.ndarray] | None = None
+        self._count_cache: dict[str, tuple[CollabModel, dict[str, float]]] = {}
 
     @property
     def model_dir(self) -> Path | None:
@@ -145,18 +146,27 @@ class Collaborative:
 
     def popularity(self) -> dict[str, float]:
         """Users with a positive pair per video, from the newest model ({} before any training)."""
-        model = self.model
-        if model is None:
-            return {}
-        return {v: float(p) for v, p in zip(model.item_ids, model.popularity, strict=True) if p > 0}
+        return self._counts("popularity")
 
     def session_popularity(self) -> dict[str, float]:
         """Sessions that liked each video, from the newest model ({} without sessions)."""
+        return self._counts("session_popularity")
+
+    def _counts(self, name: str) -> dict[str, float]:
+        """The model's per-video array ``name`` as {video: count} (counts above 0), built once per
+        loaded model: every turn asks for both. Read-only for callers."""
         model = self.model
         if model is None:
             return {}
-        counts = zip(model.item_ids, model.session_popularity, strict=True)
-        return {v: float(p) for v, p in counts if p > 0}
+        with self._lock:
+            cached = self._count_cache.get(name)
+            if cached is not None and cached[0] is model:
+                return cached[1]
+        values = getattr(model, name)
+        counts = {v: float(p) for v, p in zip(model.item_ids, values, strict=True) if p > 0}
+        with self._lock:
+            self._count_cache[name] = (model, counts)
+        return counts
 
     def export_user(self, user_id: str) -> dict[str, list[float]]:
         return self.store.user_factors(user_id)
@@ -166,6 +176,7 @@ class Collaborative:
         with self._lock:
             changed = self.store.forget_user(user_id)
             self._last = None  # it may hold this user's history and scores
+            self._count_cache.clear()  # counts read before the user was dropped
             if self._current.value is not None:
                 self._current.value.drop_user(user_id)
         return changed
