@@ -234,12 +234,13 @@ class Ingestor:
     def flush(self, buffer: list[PreparedVideo], state: _RunState) -> None:
         """Embed every buffered chunk in one call, then write the videos together (see module
         doc); when that write fails, each video is written alone so that only a bad one fails."""
+        if not buffer:
+            return
         texts = [c.text for p in buffer for c in p.chunks]
         vectors = stages.embed(self._embedder(), texts)
-        ends = np.cumsum([len(p.chunks) for p in buffer])
-        parts = np.split(vectors, ends[:-1]) if buffer else []
+        parts = np.split(vectors, np.cumsum([len(p.chunks) for p in buffer])[:-1])
         store = self._store()
-        state.buffered -= int(ends[-1]) if buffer else 0
+        state.buffered -= len(texts)
         if len(buffer) > 1:
             try:
                 self.write_many(store, buffer, parts)
