@@ -15,6 +15,7 @@ from retrieval.allowed import AllowedVideos
 from retrieval.library import Library
 from retrieval.types import SearchFilters
 from tests.fakes.index import write_talks
+from tests.spies import record_calls
 
 
 @pytest.fixture
@@ -64,14 +65,7 @@ def test_a_catalogue_change_is_read_again(library: Library) -> None:
 def test_a_filtered_search_reads_the_allowed_ids_once(
     library: Library, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[SearchFilters] = []
-    read = library.catalogue.matching_video_ids
-
-    def counted(filters: SearchFilters) -> set[str]:
-        calls.append(filters)
-        return read(filters)
-
-    monkeypatch.setattr(library.catalogue, "matching_video_ids", counted)
+    calls = record_calls(monkeypatch, library.catalogue, "matching_video_ids")
     recent = SearchFilters(published_after=date(2016, 1, 1))
     first = library.search("creativity", recent)
     second = library.search("creativity", recent)

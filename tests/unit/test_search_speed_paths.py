@@ -16,6 +16,7 @@ from retrieval.embed.cache import QueryVectorCache
 from retrieval.library import Library
 from retrieval.types import SearchFilters
 from tests.fakes.index import write_talks
+from tests.spies import record_calls
 
 QUERY = "coral reefs pasta rockets shark"
 
@@ -139,14 +140,7 @@ def test_exclusions_alone_need_no_catalogue_query_per_search(
         filters = SearchFilters(exclude_ids=frozenset({"cooking"}))
         by_catalogue = SearchFilters(max_duration=10**6, exclude_ids=filters.exclude_ids)
         expected = [h.video.id for h in searcher.search(QUERY, by_catalogue)]
-        calls: list[SearchFilters] = []
-        original = library.catalogue.matching_video_ids
-
-        def spy(f: SearchFilters) -> set[str]:
-            calls.append(f)
-            return original(f)
-
-        monkeypatch.setattr(library.catalogue, "matching_video_ids", spy)
+        calls = record_calls(monkeypatch, library.catalogue, "matching_video_ids")
         for _ in range(3):
             assert [h.video.id for h in searcher.search(QUERY, filters)] == expected
         assert len(calls) == 1  # every id read once, not once per search
