@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from agent.learn.reading import Vocabulary
-from agent.ranking import TitleIndex
 from agent.references import DescribedVideos
+from agent.titles import TitleIndex
 from retrieval.library import Library
 from retrieval.types import Video
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from agent.coldstart import cold_start_candidates
 from agent.collab import CollabScorer
+from agent.collab.requests import conversation_text
 from agent.conversation import last_user, user_texts
 from agent.feedback import is_positive
 from agent.learn.features import feature_matrix
@@ -27,11 +28,12 @@ from agent.llm.base import LLM
 from agent.mentions import Mention, conversation_mentions, seeds_of, turn_feedback, unread
 from agent.profile import ProfileWeights, UserProfile, build_profile
 from agent.query import turn_query, without_watched
-from agent.ranking import Ranker, TitleIndex
+from agent.ranking import Ranker
 from agent.references import DescribedVideos, resolve_by_search
 from agent.rerank import Reranker
 from agent.settings import Settings
 from agent.text import content_words
+from agent.titles import TitleIndex
 from agent.turn_log import shown_before
 from agent.types import Candidate, FeedbackEvent, Message, TurnUnderstanding
 from agent.understand import Understander, merge_filters, search_text_of
@@ -137,7 +139,15 @@ class CandidatePool:
         named = conversation_mentions(messages, parts.title_index().spotter())
         timings["mentions"] = time.perf_counter() - clock
         pool = self.candidates(
-            understanding, filters, history, timings, shown, user_texts(messages), stage, named
+            understanding,
+            filters,
+            history,
+            timings,
+            shown,
+            user_texts(messages),
+            stage,
+            named,
+            conversation_text(messages),
         )
         clock = time.perf_counter()
         if rerank and len(pool.candidates) > 1:
@@ -256,12 +266,14 @@ class CandidatePool:
         user_words: Sequence[str] = (),
         stage: Stage = "auto",
         named: Sequence[Mention] = (),
+        conversation: str = "",
     ) -> Pool:
         """The turn's candidates. ``named``: the titles the conversation named
         (:mod:`agent.mentions`); with what the turn understood they are the conversation's own
         feedback: likes seed the collaborative model and similar-title retrieval (newest
         first), dislikes count against their neighbours, and none of them is answered but those
-        the latest turn asks for by name (``Mention.asked``)."""
+        the latest turn asks for by name (``Mention.asked``). ``conversation``: its text for the
+        similar-requests signal (:func:`agent.collab.requests.conversation_text`)."""
         parts = self.parts
         clock = time.perf_counter()
         if not parts.settings.agent.opinions:
@@ -345,6 +357,7 @@ class CandidatePool:
             limit=max(cfg.learned.pool, cfg.candidates) if learned else None,
             diversify=not learned,
             popular=cfg.learned.popular if learned else 0,
+            conversation=conversation,
         )
         if not learned or not candidates:
             return Pool(candidates, profile, liked, references)

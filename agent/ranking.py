@@ -24,75 +24,27 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-from rapidfuzz import fuzz, process
 
 from agent.collab import CollabScorer
 from agent.diversity import mmr_rerank
-from agent.mentions import TitleSpotter
 from agent.profile import UserProfile
 from agent.settings import AgentSettings
 from agent.types import Candidate, FeedbackEvent
 from retrieval.library import Library
 from retrieval.types import Chunk, ChunkHit, QueryText, SearchFilters, Video, VideoHit
 
+__all__ = ["Ranker", "evidence_of", "is_spoken", "passes"]
+
 log = logging.getLogger(__name__)
 
 CONTENT_RANK_SCALE = 5.0  # content score = (s + 1) / (s + 1 + rank): rank 0 -> 1.0, rank 5 -> 0.55
 LIKED_SOURCES = 3  # how many liked videos each seed a similar-to-liked query
 LIKED_K = 10
-
-
-def _norm_title(text: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
-
-
-class TitleIndex:
-    """Resolves what a user calls a video ("the one about schools killing creativity") to its id.
-
-    Matches a video id given verbatim, or a title by fuzzy full-string similarity (rapidfuzz);
-    a topic that merely appears inside a longer title is not a match.
-    """
-
-    def __init__(self, videos: Sequence[Video], *, cutoff: float = 85.0) -> None:
-        self.cutoff = cutoff
-        self._ids = [v.id for v in videos]
-        self._titles = [_norm_title(v.title) for v in videos]
-        self._by_id = {v.id: v for v in videos}
-        self.size = len(videos)
-        self._spotter: TitleSpotter | None = None
-
-    def spotter(self) -> TitleSpotter:
-        """The same titles, for finding them inside running text (built on first use)."""
-        if self._spotter is None:
-            self._spotter = TitleSpotter(self._by_id.values())
-        return self._spotter
-
-    def titles(self) -> dict[str, str]:
-        """video id -> normalised title."""
-        return dict(zip(self._ids, self._titles, strict=True))
-
-    def resolve(self, mention: str) -> str | None:
-        mention = mention.strip()
-        if mention in self._by_id:
-            return mention
-        norm = _norm_title(mention)
-        if len(norm) < 4 or not self._titles:
-            return None
-        best = process.extractOne(norm, self._titles, scorer=fuzz.ratio, score_cutoff=self.cutoff)
-        if best is None:
-            # "schools kill creativity" for "Do schools kill creativity?": most of the title said
-            best = process.extractOne(
-                norm, self._titles, scorer=fuzz.partial_ratio, score_cutoff=95.0
-            )
-            if best is None or len(norm) < 0.6 * len(best[0]):
-                return None
-        return self._ids[best[2]]
 
 
 def passes(video: Video, filters: SearchFilters) -> bool:
@@ -158,6 +110,7 @@ class Ranker:
         timings: dict[str, float] | None = None,
         diversify: bool = True,
         popular: int = 0,
+        conversation: str = "",
     ) -> list[Candidate]:
         """Scored candidates, best first.
 
@@ -175,6 +128,8 @@ class Ranker:
                 orders it next: the whole pool is returned).
             popular: also this many of the most popular videos (the collaborative model's
                 popularity) as candidates (the learned stage asks for them).
+            conversation: the conversation's text (``agent.collab.requests.conversation_text``) for
+                the similar-requests signal.
         """
         clock = time.perf_counter()
         n = limit or self.settings.candidates
@@ -210,12 +165,7 @@ class Ranker:
 
         collab_ranks = self._add_collab_candidates(pool, filters, history, liked)
         popular_ranks = self._add_popular_candidates(pool, filters, popular)
-        w_taken = self.settings.conversation_popularity_weight
-        taken = self._popular_counts(sessions=True) if w_taken > 0 else {}
-        taken_ranks = self._add_popular_candidates(
-            pool, filters, self.settings.conversation_popular, taken
-        )
-        top_taken = math.log1p(max(taken.values(), default=0.0)) or 1.0
+        taken = self._taken_signals(pool, filters, conversation)
 
         if timings is not None:
             timings["retrieve"] = timings.get("retrieve", 0.0) + time.perf_counter() - clock
@@ -245,7 +195,7 @@ class Ranker:
             taste = profile.score(vec) if vec is not None else 0.0
             co = collab[i]
             score = (1 - h) * content + h * taste + c * co
-            score += w_taken * math.log1p(taken.get(video_id, 0.0)) / top_taken
+            score += sum(w * scaled.get(video_id, 0.0) for w, scaled, _ in taken.values())
             best = evidence_of(entry.hit)
             ranks = {
                 name: r
@@ -254,7 +204,7 @@ class Ranker:
                     ("similar", entry.similar_rank),
                     ("collab", collab_ranks.get(video_id)),
                     ("popular", popular_ranks.get(video_id)),
-                    ("conversations", taken_ranks.get(video_id)),
+                    *((name, got[2].get(video_id)) for name, got in taken.items()),
                 )
                 if r is not None
             }
@@ -279,15 +229,40 @@ class Ranker:
             timings["rank"] = timings.get("rank", 0.0) + time.perf_counter() - clock
         return ranked
 
-    def _popular_counts(self, *, sessions: bool = False) -> dict[str, float]:
-        """The collaborative model's popularity over every user, or over conversation sessions
-        ({} without a model)."""
+    def _taken_signals(
+        self, pool: dict[str, _Pool], filters: SearchFilters, conversation: str
+    ) -> dict[str, tuple[float, dict[str, float], dict[str, int]]]:
+        """What people took in conversations, each signal as (weight, ``log1p`` of its count per
+        video scaled to 0..1 by the best, rank of its best videos): ``conversations``, how many
+        sessions took the video; ``requests``, what people took after asking for something like
+        this conversation (:mod:`agent.collab.requests`). Each one's best join the candidates."""
+        cfg = self.settings
+        out = {}
+        for name, weight, k in (
+            ("conversations", cfg.conversation_popularity_weight, cfg.conversation_popular),
+            ("requests", cfg.request_weight, cfg.request_candidates),
+        ):
+            counts = self._popular_counts(name, conversation) if weight > 0 else {}
+            ranks = self._add_popular_candidates(pool, filters, k, counts)
+            top = math.log1p(max(counts.values(), default=0.0)) or 1.0
+            out[name] = (weight, {v: math.log1p(n) / top for v, n in counts.items()}, ranks)
+        return out
+
+    def _popular_counts(self, signal: str = "users", conversation: str = "") -> dict[str, float]:
+        """The collaborative model's popularity over every user (``users``), over conversation
+        sessions (``conversations``) or over requests like ``conversation`` (``requests``); {}
+        without a model."""
         if self.collab is None:
             return {}
         try:
-            return self.collab.session_popularity() if sessions else self.collab.popularity()
+            if signal == "requests":
+                k = self.settings.request_neighbours
+                return self.collab.request_scores(conversation, self.library.embed_query, k)
+            if signal == "conversations":
+                return self.collab.session_popularity()
+            return self.collab.popularity()
         except Exception as exc:  # the collaborative signal is optional; never fail a turn on it
-            log.warning("popularity unavailable: %s", exc)
+            log.warning("%s popularity unavailable: %s", signal, exc)
             return {}
 
     def _add_popular_candidates(

@@ -31,10 +31,10 @@ from agent.learn.store import RankerStore, ranker_root
 from agent.llm.base import LLM
 from agent.llm.locked import LockedLLM
 from agent.pool import CandidatePool, RankedTurn, Stage
-from agent.ranking import TitleIndex
 from agent.references import DescribedVideos
 from agent.relay import Relay
 from agent.settings import Settings
+from agent.titles import TitleIndex
 from agent.turn import CLARIFYING_QUESTION, TurnState
 from agent.turn_flow import run_turn
 from agent.types import (

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from agent.mentions import conversation_mentions
-from agent.ranking import TitleIndex
+from agent.titles import TitleIndex
 from agent.types import Message
 from retrieval.catalogue import Catalogue
 from retrieval.types import Chunk, SearchFilters, Video

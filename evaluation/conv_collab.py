@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+
 from agent.collab import (
     IMPORTED_SESSION_PREFIX,
     Collaborative,
@@ -39,12 +41,20 @@ from agent.collab import (
     model_root,
     train,
 )
+from agent.collab.requests import Embed, Request, RequestIndex, conversation_text
 from agent.interactions import read_movielens_ratings
 from agent.settings import CollabSettings
 from agent.types import FeedbackEvent
-from evaluation.dialogues import Dialogue
+from evaluation.dialogues import Dialogue, extract_cases
 
-__all__ = ["DIALOGUE_EPOCH", "FoldModels", "dialogue_events", "fold_of", "train_fold_models"]
+__all__ = [
+    "DIALOGUE_EPOCH",
+    "Embedder",
+    "FoldModels",
+    "dialogue_events",
+    "fold_of",
+    "train_fold_models",
+]
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +78,51 @@ def dialogue_events(dialogue: Dialogue, *, as_session: bool = True) -> list[Feed
     return out
 
 
-def _log_key(events: Sequence[FeedbackEvent], cfg: CollabSettings) -> str:
+def dialogue_requests(dialogue: Dialogue) -> list[Request]:
+    """A dialogue's turns as the log's requests (:mod:`agent.collab.requests`): each case's
+    conversation before the turn, and the movies the turn took."""
+    user = f"dialogue:{dialogue.id}"
+    return [Request(user, conversation_text(c.context), c.targets) for c in extract_cases(dialogue)]
+
+
+def _log_key(
+    events: Sequence[FeedbackEvent],
+    cfg: CollabSettings,
+    requests: Sequence[Request] = (),
+    embedder: str = "",
+) -> str:
     """A folder name for the model of this log and these settings (what decides the fit)."""
     digest = hashlib.sha256(cfg.model_dump_json().encode())
+    if requests:
+        digest.update(f"requests embedded by {embedder}\n".encode())
     for e in events:
         digest.update(
             f"{e.user_id}|{e.video_id}|{e.kind}|{e.value}|{e.timestamp}|{e.session_id}\n".encode()
         )
+    for r in requests:
+        digest.update(f"{r.user_id}|{r.text}|{'|'.join(r.items)}\n".encode())
     return "log-" + digest.hexdigest()[:16]
 
 
 def fold_of(dialogue_id: str, folds: int) -> int:
     return int(hashlib.sha256(dialogue_id.encode()).hexdigest(), 16) % folds
+
+
+class Embedder:
+    """Embeds requests for the fold models, each text once however many folds hold it."""
+
+    def __init__(self, encode: Embed, name: str) -> None:
+        self.encode = encode
+        self.name = name
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def index(self, requests: Sequence[Request]) -> RequestIndex | None:
+        new = list(dict.fromkeys(r.text for r in requests if r.text not in self._vectors))
+        if new:
+            self._vectors.update(zip(new, self.encode(new), strict=True))
+        return RequestIndex.fit(
+            requests, lambda texts: np.stack([self._vectors[t] for t in texts]), self.name
+        )
 
 
 @dataclass
@@ -107,12 +150,15 @@ def train_fold_models(
     folds: int = 5,
     sessions: bool = True,
     needed: set[str] | None = None,
+    embedder: Embedder | None = None,
 ) -> FoldModels:
     """Fit the models (see the module docstring) into folders under ``scratch``, one per log
     and settings: a model an earlier run fitted there on the same log is used again.
 
     Args:
         needed: the dialogue ids whose cases will be scored (folds without one are not fitted).
+        embedder: embeds the training dialogues' turns as each model's similar requests (each
+            text once for all folds); without it the models have none.
     """
     start = time.perf_counter()
     ml_events = read_movielens_ratings(movielens)[0] if movielens.exists() else []
@@ -128,12 +174,21 @@ def train_fold_models(
         ]
     for key, dialogues in plans:
         events = [*ml_events]
+        requests: list[Request] = []
         for dialogue in dialogues:
             events.extend(dialogue_events(dialogue, as_session=sessions))
-        folder = scratch / _log_key(events, cfg)
+            if sessions:
+                requests.extend(dialogue_requests(dialogue))
+        if embedder is None:
+            requests = []
+        folder = scratch / _log_key(events, cfg, requests, embedder.name if embedder else "")
         store = ModelStore(model_root(folder), cfg.keep_versions)
         latest = store.latest()  # the same log and settings fitted by an earlier run
-        meta = load_model(latest).meta if latest else train(events, cfg, store).meta
+        if latest is None:
+            index = embedder.index(requests) if embedder is not None else None
+            meta = train(events, cfg, store, requests=index).meta
+        else:
+            meta = load_model(latest).meta
         out.scorers[key] = Collaborative(folder, cfg)
         sw = meta.session_blend
         out.notes.append(

@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 
 from agent.settings import Settings
 from evaluation.cache import CachingLLM
-from evaluation.conv_collab import FoldModels, train_fold_models
+from evaluation.conv_collab import Embedder, FoldModels, train_fold_models
 from evaluation.dialogues import Dialogue
 from evaluation.runner import EvalOptions, caching_llm, default_movielens, make_vidrec
 from evaluation.systems import RoutedSystem, System, VidrecSystem
-from retrieval.library import Library
+from retrieval.library import Library, embedder_id
 
 __all__ = ["ablation_rows", "fold_models", "vidrec_system"]
 
@@ -26,9 +26,17 @@ def fold_models(
     *,
     sessions: bool,
     needed: set[str],
+    library: Library | None = None,
 ) -> FoldModels:
-    """The collaborative models of the run: fitted on ``--train`` or cross-fitted on folds."""
+    """The collaborative models of the run: fitted on ``--train`` or cross-fitted on folds;
+    with the ``library``, the training dialogues' turns are embedded by its embedder as the
+    models' similar requests (:mod:`agent.collab.requests`)."""
     scratch = settings.cache_dir / "eval" / "collab"  # models kept for re-runs
+    embedder = (
+        None
+        if library is None
+        else Embedder(library.embedder.encode_queries, embedder_id(ev_settings.embedding))
+    )
     return train_fold_models(
         dialogues,
         train_dialogues,
@@ -38,6 +46,7 @@ def fold_models(
         folds=options.folds,
         sessions=sessions,
         needed=needed,
+        embedder=embedder,
     )
 
 

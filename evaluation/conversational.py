@@ -165,6 +165,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
             train_dialogues,
             sessions=sessions,
             needed={c.dialogue_id for c in cases},
+            library=library,
         )
 
     systems: list[System] = []

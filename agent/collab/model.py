@@ -38,6 +38,7 @@ from agent.collab.matrix import (
 )
 from agent.collab.meta import ModelMeta
 from agent.collab.metrics import top_k
+from agent.collab.requests import RequestIndex
 from agent.collab.signals import UserSignals
 from agent.settings import CollabSettings
 from agent.types import FeedbackEvent
@@ -93,6 +94,9 @@ class CollabModel(UserSignals):
         self._unit_items = factors / norms
         self._lock = threading.Lock()
         self._set_sessions(sessions or Sessions.empty(len(self.item_ids)))
+        # what people took after asking for something like this (set by training, when the log
+        # has conversation turns)
+        self.requests: RequestIndex | None = None
 
     def _set_sessions(self, sessions: Sessions) -> None:
         """Keep the sessions and what the scores read from them: per video, the sessions that
@@ -304,6 +308,8 @@ class CollabModel(UserSignals):
         ``to_gpu`` does), so no cache computed from the old factors survives."""
         with self._lock:
             dropped = self._drop_sessions(user_id)
+            if self.requests is not None and self.requests.drop_user(user_id):
+                dropped = True
             row = self._user_index.get(user_id)
             if row is None:
                 return dropped

@@ -4,7 +4,7 @@ answers from the newest saved version (:class:`Collaborative`)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -56,6 +56,14 @@ class CollabScorer(Protocol):
     def session_popularity(self) -> dict[str, float]:
         """Conversation sessions that liked each video ({} without sessions): what people take
         from conversations, beside :meth:`popularity` over every user."""
+        ...
+
+    def request_scores(
+        self, text: str, embed: Callable[[str], np.ndarray], k: int
+    ) -> dict[str, float]:
+        """What people took after asking for something like the conversation ``text``
+        (embedded by ``embed`` only when there are logged requests): per video, the summed
+        cosine of the ``k`` most similar logged turns that took it ({} without any)."""
         ...
 
     def export_user(self, user_id: str) -> dict[str, list[float]]:
@@ -167,6 +175,14 @@ class Collaborative:
         with self._lock:
             self._count_cache[name] = (model, counts)
         return counts
+
+    def request_scores(
+        self, text: str, embed: Callable[[str], np.ndarray], k: int
+    ) -> dict[str, float]:
+        model = self.model
+        if model is None or model.requests is None or not len(model.requests) or not text.strip():
+            return {}
+        return model.requests.scores(embed(text), k)
 
     def export_user(self, user_id: str) -> dict[str, list[float]]:
         return self.store.user_factors(user_id)

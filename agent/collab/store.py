@@ -22,6 +22,8 @@ from scipy.sparse import csr_matrix
 from agent.collab.matrix import CollabError, Sessions
 from agent.collab.meta import ModelMeta
 from agent.collab.model import CollabModel
+from agent.collab.requests import FILE as REQUESTS_FILE
+from agent.collab.requests import RequestIndex
 from agent.settings import CollabSettings
 from agent.versions import Versions, unreadable
 from retrieval.blas import one_blas_thread
@@ -54,6 +56,8 @@ def save_model(model: CollabModel, folder: Path) -> None:
         session_indptr=model.sessions.matrix.indptr,
         session_indices=model.sessions.matrix.indices,
     )
+    if model.requests is not None:
+        model.requests.save(folder)
     (folder / _META).write_text(model.meta.to_json(), encoding="utf-8")
 
 
@@ -82,13 +86,16 @@ def load_model(folder: Path) -> CollabModel:
                     shape=(len(users), len(item_ids)),
                 )
                 sessions = Sessions(users, matrix)
+        requests = RequestIndex.load(folder)  # versions saved before requests have none
     except (OSError, KeyError, ValueError) as exc:
         raise unreadable(
             CollabError, "collaborative model", folder, f"{_ALS} and {_INDEX}", exc
         ) from exc
     cfg = CollabSettings(**meta.settings)
     als.num_threads = cfg.threads
-    return CollabModel(als, user_ids, item_ids, popularity, meta, cfg, sessions)
+    model = CollabModel(als, user_ids, item_ids, popularity, meta, cfg, sessions)
+    model.requests = requests
+    return model
 
 
 class ModelStore:
@@ -146,8 +153,11 @@ class ModelStore:
             tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.root))
             try:
                 save_model(model, tmp)
-                for name in (_ALS, _INDEX, _META):
-                    os.replace(tmp / name, path / name)
+                if not (tmp / REQUESTS_FILE).exists():  # the user's were its last requests
+                    (path / REQUESTS_FILE).unlink(missing_ok=True)
+                for name in (_ALS, _INDEX, REQUESTS_FILE, _META):
+                    if (tmp / name).exists():
+                        os.replace(tmp / name, path / name)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
             changed += 1

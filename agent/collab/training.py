@@ -7,12 +7,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from agent.collab.blend import SessionWeights, row_zscore
 from agent.collab.meta import ModelMeta
 from agent.collab.model import CollabModel
+from agent.collab.requests import Request, RequestIndex, conversation_text
 from agent.collab.search import held_out, search_settings
 from agent.collab.splits import leave_last_out
 from agent.collab.store import ModelStore, model_root
@@ -27,6 +29,9 @@ from agent.collab.tuning import (
 from agent.settings import AgentSettings, CollabSettings, Settings
 from agent.types import FeedbackEvent
 from retrieval.errors import VidrecError
+
+if TYPE_CHECKING:
+    from agent.users import UserStore
 
 __all__ = ["TrainReport", "train", "train_from_log"]
 
@@ -51,6 +56,7 @@ def train(
     max_tune_users: int = 2000,
     agent: AgentSettings | None = None,
     search: bool = False,
+    requests: RequestIndex | None = None,
 ) -> TrainReport:
     """Fit, tune the blend on a leave-last-out split of the same log, refit on all, save a version.
 
@@ -60,6 +66,10 @@ def train(
     Then, when the log has conversation sessions with 2+ liked videos, :func:`tune_sessions`
     weighs the session signals. The weights are recorded in ``meta.json``; the content-relevance
     weight is not tunable from a log without conversations and stays a setting.
+
+    ``requests``: the log's conversation turns and what was taken after each
+    (:mod:`agent.collab.requests`, :func:`logged_requests`), saved with the model for the
+    ranker's similar-requests signal.
 
     ``search``: first choose the ALS settings and the recent decay on the same kind of split
     (:func:`agent.collab.search.search_settings`); the model is fitted with them.
@@ -85,6 +95,7 @@ def train(
         validation=validation or None,
         session_blend=sessions[0] if sessions else None,
     )
+    model.requests = requests
     path = store.save(model)
     return TrainReport(path, model.meta, tuning, sessions[1] if sessions else None)
 
@@ -143,10 +154,12 @@ def train_from_log(
     store = UserStore(settings.sql_url)
     try:
         events = all_events(store)
+        requests = logged_requests(store)
     finally:
         store.close()
     if tune and item_vectors is None:
         item_vectors = _library_vectors(settings, {e.video_id for e in events})
+    index = _embedded_requests(settings, requests) if requests else None
     cfg = settings.agent.collab
     return train(
         events,
@@ -156,7 +169,32 @@ def train_from_log(
         tune=tune,
         agent=settings.agent,
         search=search,
+        requests=index,
     )
+
+
+def logged_requests(store: UserStore) -> list[Request]:
+    """Every logged conversation turn after which the user took videos, as a request."""
+    from agent.learn.cases import logged_cases
+
+    return [
+        Request(c.user_id, conversation_text(c.case.context), c.case.targets)
+        for c in logged_cases(store)
+    ]
+
+
+def _embedded_requests(settings: Settings, requests: Sequence[Request]) -> RequestIndex | None:
+    """The requests embedded by the library's embedder (what a turn embeds its conversation
+    with)."""
+    from retrieval.library import Library, embedder_id
+
+    library = Library(settings)
+    try:
+        return RequestIndex.fit(
+            requests, library.embedder.encode_queries, embedder_id(settings.embedding)
+        )
+    finally:
+        library.close()
 
 
 def _library_vectors(settings: Settings, video_ids: set[str]) -> dict[str, np.ndarray]:

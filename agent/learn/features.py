@@ -10,7 +10,8 @@ column per name in :data:`FEATURES`:
 * taste: the profile score, the closest liked and disliked video of this conversation (cosine);
 * collaborative (what :class:`agent.collab.CollabScorer` gives): the blended score, whether there
   was a signal, the rank among its candidates, the log of its popularity and the popularity rank
-  (the stage adds the most popular videos as candidates);
+  (the stage adds the most popular videos as candidates), the rank among the videos most taken
+  in conversations and among those similar requests took (:mod:`agent.collab.requests`);
 * the dialogue reading (:mod:`agent.learn.reading`): tags asked for / said against, the years,
   the speaker;
 * the user: whether the history liked, disliked or saw the candidate (normally excluded, seen
@@ -50,6 +51,8 @@ FEATURES: tuple[str, ...] = (
     "collab_rank",
     "popularity_log",
     "popular_rank",
+    "conversations_rank",
+    "requests_rank",
     "tag_hits",
     "tag_share",
     "tags_avoided",
@@ -122,6 +125,8 @@ def feature_matrix(
             _rank(ranks, "collab"),
             math.log1p(max(0.0, context.popularity.get(video_id, 0.0))),
             _rank(ranks, "popular"),
+            _rank(ranks, "conversations"),
+            _rank(ranks, "requests"),
             float(agree.tags),
             agree.tag_share,
             float(agree.avoided),

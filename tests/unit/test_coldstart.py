@@ -7,7 +7,7 @@ cooking videos are the most popular, then climate, education and music videos.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -187,11 +187,17 @@ class _Crowd:
     """A scorer that knows one thing: people who talk like this user love ``favourite``."""
 
     def __init__(
-        self, favourite: str, offered: list[str], taken: dict[str, float] | None = None
+        self,
+        favourite: str,
+        offered: list[str],
+        taken: dict[str, float] | None = None,
+        asked: dict[str, float] | None = None,
     ) -> None:
         self.favourite = favourite
         self.offered = offered
         self.taken = taken or {}
+        self.asked = asked or {}
+        self.texts: list[str] = []
 
     def collab_scores(
         self, history: object, video_ids: list[str], seeds: object = ()
@@ -209,6 +215,12 @@ class _Crowd:
 
     def session_popularity(self) -> dict[str, float]:
         return self.taken
+
+    def request_scores(
+        self, text: str, embed: Callable[[str], np.ndarray], k: int
+    ) -> dict[str, float]:
+        self.texts.append(text)
+        return self.asked if text else {}
 
     def export_user(self, user_id: str) -> dict[str, list[float]]:
         return {}
@@ -263,6 +275,35 @@ def test_what_conversations_took_joins_the_candidates_and_lifts_them(library: Li
     assert "school" not in plain  # two search hits only, without the conversations' picks
     gone = rank(1.0, SearchFilters(exclude_ids=frozenset({"music"})))
     assert "music" not in [c.video.id for c in gone]
+
+
+def test_what_similar_requests_took_joins_the_candidates_and_lifts_them(library: Library) -> None:
+    from agent.profile import UserProfile
+
+    crowd = _Crowd("none", [], asked={"music": 2.5, "school": 0.4})
+
+    def rank(weight: float, conversation: str = "any scary ones?") -> list[Candidate]:
+        settings = AgentSettings(diversity_lambda=1.0, request_weight=weight)
+        return Ranker(library, settings, crowd).rank(
+            "cooking pasta sauce kitchen",
+            SearchFilters(),
+            UserProfile(),
+            limit=2,
+            diversify=False,
+            conversation=conversation,
+        )
+
+    assert "music" not in [c.video.id for c in rank(0.0)]  # off: not even asked
+    assert crowd.texts == []
+    lifted = rank(0.5)
+    assert crowd.texts == ["any scary ones?"]
+    music = next(c for c in lifted if c.video.id == "music")
+    assert music.source_ranks["requests"] == 0
+    assert music.score == pytest.approx(0.5)  # the best gets the whole weight
+    school = next(c for c in lifted if c.video.id == "school")
+    assert school.source_ranks["requests"] == 1
+    assert school.score == pytest.approx(0.5 * np.log1p(0.4) / np.log1p(2.5))
+    assert "music" not in [c.video.id for c in rank(0.5, conversation="")]  # nothing said
 
 
 def test_collaborative_candidates_are_read_together_in_order_up_to_the_limit(

@@ -1,0 +1,109 @@
+"""Similar requests (agent.collab.requests): what people took after asking for something alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.collab import Collaborative, ModelStore, load_model, model_root, train
+from agent.collab.requests import FILE, MAX_CHARS, Request, RequestIndex, conversation_text
+from agent.settings import CollabSettings
+from agent.types import FeedbackEvent, Message
+from retrieval.embed.factory import create_embedder
+from retrieval.settings import EmbeddingSettings
+
+EMBEDDER = create_embedder(EmbeddingSettings(backend="fake"))  # through the real factory
+
+
+def embed(text: str) -> np.ndarray:
+    return EMBEDDER.encode_queries([text])[0]
+
+
+def fitted(requests: list[Request]) -> RequestIndex:
+    index = RequestIndex.fit(requests, EMBEDDER.encode_queries, "fake")
+    assert index is not None
+    return index
+
+
+ASKED = [
+    Request("u1", "I want something really scary, a horror movie with ghosts", ("shining",)),
+    Request("u2", "any horror films? ghosts and haunted houses scare me the most", ("conjuring",)),
+    Request("u3", "a scary horror night with friends, ghosts please", ("shining", "it")),
+    Request("u4", "a light romantic comedy for a date night", ("notting-hill",)),
+    Request("u5", "romantic comedies with a happy ending", ("notting-hill", "love-actually")),
+    Request("u6", "", ("ignored",)),  # says nothing
+    Request("u7", "documentaries about the ocean", ()),  # took nothing
+]
+
+
+def test_a_request_scores_what_people_took_after_asking_alike() -> None:
+    index = fitted(ASKED)
+    assert len(index) == 5  # the empty and the untaken ones are not kept
+    got = index.scores(embed("Got any good horror? I love ghosts"), k=3)
+    assert set(got) == {"shining", "conjuring", "it"}  # the three horror requests
+    assert got["shining"] > got["conjuring"] > 0  # two similar requests took it
+    romance = index.scores(embed("something romantic please, a comedy"), k=2)
+    assert max(romance, key=lambda v: romance[v]) == "notting-hill"
+    assert index.scores(np.ones(3, dtype=np.float32), k=3) == {}  # another embedder's size
+
+
+def test_only_the_k_most_similar_requests_vote() -> None:
+    index = fitted(ASKED)
+    text = embed("a scary horror night with friends, ghosts please")
+    assert "notting-hill" in index.scores(text, k=5)  # "night" is shared with a romance request
+    assert set(index.scores(text, k=1)) == {"shining", "it"}  # the one nearest request (u3)
+
+
+def test_the_index_survives_a_save_and_holds_no_text(tmp_path: Path) -> None:
+    index = fitted(ASKED)
+    index.save(tmp_path)
+    loaded = RequestIndex.load(tmp_path)
+    assert loaded is not None and loaded.items == index.items and loaded.users == index.users
+    assert loaded.embedder == "fake"
+    query = embed("ghosts and horror")
+    assert loaded.scores(query, 10) == pytest.approx(index.scores(query, 10))
+    assert b"ghosts" not in (tmp_path / FILE).read_bytes()
+    assert RequestIndex.load(tmp_path / "missing") is None
+
+
+def test_conversation_text_keeps_the_newest_words() -> None:
+    long = [
+        Message("user", "old " * MAX_CHARS),
+        Message("assistant", "try Alien"),
+        Message("user", ""),
+    ]
+    text = conversation_text(long)
+    assert len(text) == MAX_CHARS and text.endswith("old \ntry Alien")
+
+
+def _events() -> list[FeedbackEvent]:
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    return [
+        FeedbackEvent(f"u{n}", f"v{(n + k) % 7}", "like", None, start + timedelta(minutes=k))
+        for n in range(12)
+        for k in range(3)
+    ]
+
+
+def test_training_saves_the_requests_and_forgetting_a_user_drops_theirs(tmp_path: Path) -> None:
+    cfg = CollabSettings(factors=4, iterations=2)
+    collab = Collaborative(tmp_path, cfg)
+    train(_events(), cfg, collab.store, tune=False, requests=fitted(ASKED))
+    assert collab.request_scores("horror with ghosts", embed, 3)["shining"] > 0
+    assert collab.forget_user("u1") == 1
+    assert collab.forget_user("u3") == 1
+    left = collab.request_scores("horror with ghosts", embed, 3)
+    assert "shining" not in left and "conjuring" in left  # u1 and u3 took it, both forgotten
+    reloaded = load_model(collab.store.versions()[-1])
+    assert reloaded.requests is not None and "u1" not in reloaded.requests.users
+
+
+def test_a_model_without_requests_scores_nothing(tmp_path: Path) -> None:
+    cfg = CollabSettings(factors=4, iterations=2)
+    store = ModelStore(model_root(tmp_path))
+    path = train(_events(), cfg, store, tune=False).path
+    assert not (path / FILE).exists()
+    assert Collaborative(tmp_path, cfg).request_scores("horror with ghosts", embed, 3) == {}
