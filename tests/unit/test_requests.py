@@ -107,3 +107,36 @@ def test_a_model_without_requests_scores_nothing(tmp_path: Path) -> None:
     path = train(_events(), cfg, store, tune=False).path
     assert not (path / FILE).exists()
     assert Collaborative(tmp_path, cfg).request_scores("horror with ghosts", embed, 3) == {}
+
+
+def test_vidrec_train_embeds_the_logged_turns_and_a_later_turn_is_lifted_by_them(
+    tmp_path: Path,
+) -> None:
+    from agent.collab import train_from_log
+    from tests.agent_data import build_recommender, with_settings
+    from tests.fakes.llm import FakeLLM
+
+    rec = build_recommender(tmp_path, understand="parser", rerank=False, explain=False)
+    try:
+        asked = [Message("user", "a talk about cooking pasta at home")]
+        for n in range(3):
+            user = f"cook-{n}"
+            answer = rec.recommend(asked, user, k=3)
+            taken = answer.recommendations[-1].video.id  # the lowest pick: not search's first
+            rec.feedback(user, taken, "like")
+        report = train_from_log(rec.settings, tune=False)
+        index = RequestIndex.load(report.path)
+        assert index is not None and sorted(index.users) == ["cook-0", "cook-1", "cook-2"]
+        assert index.embedder == "fake:all-MiniLM-L6-v2"  # the library's embedder made them
+        scores = rec.collab.request_scores(
+            conversation_text(asked), rec.library.embed_query, rec.settings.agent.request_neighbours
+        )
+        assert max(scores, key=lambda v: scores[v]) == taken
+        # the sessions' popularity off, so that only similar requests can lift it
+        on = with_settings(rec, FakeLLM(), conversation_popularity_weight=0.0)
+        ranked = on.rank(asked, "newcomer", k=5).candidates
+        assert ranked[0].video.id == taken and ranked[0].source_ranks["requests"] == 0
+        off = with_settings(rec, FakeLLM(), conversation_popularity_weight=0.0, request_weight=0.0)
+        assert off.rank(asked, "newcomer", k=5).candidates[0].video.id != taken
+    finally:
+        rec.close()
