@@ -60,13 +60,25 @@ class RequestIndex:
         users: Sequence[str],
         embedder: str,
     ) -> None:
-        self.vectors = np.asarray(vectors, dtype=np.float32)
-        self.items = list(items)
-        self.users = list(users)
+        # one tuple, swapped whole when a user is forgotten: a turn scoring meanwhile reads
+        # either the old rows or the new ones, never vectors of one and videos of the other
+        self._rows = (np.asarray(vectors, dtype=np.float32), list(items), list(users))
         self.embedder = embedder
 
+    @property
+    def vectors(self) -> np.ndarray:
+        return self._rows[0]
+
+    @property
+    def items(self) -> list[tuple[str, ...]]:
+        return self._rows[1]
+
+    @property
+    def users(self) -> list[str]:
+        return self._rows[2]
+
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self._rows[1])
 
     @classmethod
     def fit(cls, requests: Sequence[Request], embed: Embed, embedder: str) -> RequestIndex | None:
@@ -81,28 +93,29 @@ class RequestIndex:
     def scores(self, vector: np.ndarray, k: int) -> dict[str, float]:
         """Per video, the summed cosine of the ``k`` past requests most similar to the
         conversation's ``vector`` that took it ({} for a vector of another size)."""
-        if not len(self) or k <= 0 or vector.shape != self.vectors.shape[1:]:
-            if len(self) and vector.shape != self.vectors.shape[1:]:
-                log.warning("similar requests: vectors of %s, not this embedder's", self.embedder)
+        vectors, items, _ = self._rows
+        if not len(items) or k <= 0:
             return {}
-        sims = self.vectors @ np.asarray(vector, dtype=np.float32)
+        if vector.shape != vectors.shape[1:]:
+            log.warning("similar requests: vectors of %s, not this embedder's", self.embedder)
+            return {}
+        sims = vectors @ np.asarray(vector, dtype=np.float32)
         rows = np.flatnonzero(sims > 0)
         if len(rows) > k:
             rows = rows[np.argpartition(-sims[rows], k - 1)[:k]]
         out: dict[str, float] = {}
         for row in rows:
-            for item in self.items[row]:
+            for item in items[row]:
                 out[item] = out.get(item, 0.0) + float(sims[row])
         return out
 
     def drop_user(self, user_id: str) -> bool:
         """Remove the user's requests; True if there were any."""
-        keep = [n for n, u in enumerate(self.users) if u != user_id]
-        if len(keep) == len(self.users):
+        vectors, items, users = self._rows
+        keep = [n for n, u in enumerate(users) if u != user_id]
+        if len(keep) == len(users):
             return False
-        self.vectors = self.vectors[keep]
-        self.items = [self.items[n] for n in keep]
-        self.users = [self.users[n] for n in keep]
+        self._rows = (vectors[keep], [items[n] for n in keep], [users[n] for n in keep])
         return True
 
     def save(self, folder: Path) -> None:
