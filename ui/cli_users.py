@@ -50,6 +50,10 @@ def train_cmd(
         f"{meta.n_events} events ({meta.n_pairs} pairs), fitted in {meta.fit_seconds:.1f}s"
     )
     typer.echo(f"saved to {report.path}")
+    typer.echo(
+        f"similar requests: {meta.n_requests} logged turns after which videos were taken"
+        + ("" if meta.n_requests else " (none yet: the blend's requests signal is off)")
+    )
     if search:
         chosen = {
             k: meta.settings[k] for k in ("factors", "regularization", "alpha", "recent_decay")

@@ -28,6 +28,7 @@ class ModelMeta:
     validation: dict[str, float] = field(default_factory=dict)  # tuning metrics, if tuned
     n_sessions: int = 0
     session_blend: SessionWeights | None = None
+    n_requests: int = 0  # logged turns kept as similar requests (agent.collab.requests)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

@@ -309,6 +309,7 @@ class CollabModel(UserSignals):
         with self._lock:
             dropped = self._drop_sessions(user_id)
             if self.requests is not None and self.requests.drop_user(user_id):
+                self.meta = replace(self.meta, n_requests=len(self.requests))
                 dropped = True
             row = self._user_index.get(user_id)
             if row is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -96,6 +96,7 @@ def train(
         session_blend=sessions[0] if sessions else None,
     )
     model.requests = requests
+    model.meta = replace(model.meta, n_requests=len(requests) if requests else 0)
     path = store.save(model)
     return TrainReport(path, model.meta, tuning, sessions[1] if sessions else None)
 

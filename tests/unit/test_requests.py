@@ -125,6 +125,7 @@ def test_vidrec_train_embeds_the_logged_turns_and_a_later_turn_is_lifted_by_them
             taken = answer.recommendations[-1].video.id  # the lowest pick: not search's first
             rec.feedback(user, taken, "like")
         report = train_from_log(rec.settings, tune=False)
+        assert report.meta.n_requests == 3
         index = RequestIndex.load(report.path)
         assert index is not None and sorted(index.users) == ["cook-0", "cook-1", "cook-2"]
         assert index.embedder == "fake:all-MiniLM-L6-v2"  # the library's embedder made them
