@@ -103,8 +103,9 @@ def fit_ranker(
     if gate and cfg.gate_turns and not meta.beats_blend:
         reason = (
             f"on {meta.gate_turns} turns held out of the fit the learned order's Recall@10 "
-            f"{meta.gate_recall10_learned} is not above the blend's {meta.gate_recall10_blend}: "
-            "the hand-tuned blend keeps ranking"
+            f"{meta.gate_recall10_learned} is not above the blend's {meta.gate_recall10_blend} "
+            f"beyond chance (paired bootstrap, 5th percentile of the gain "
+            f"{meta.gate_gain_low}): the hand-tuned blend keeps ranking"
         )
         return None, data, reason
     return model, data, ""
