@@ -6,7 +6,6 @@ including a fake closing ``</evidence>`` and a ``<system>`` tag; X is "The Golde
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -14,28 +13,12 @@ from agent.recommender import Recommender
 from prompts.loader import load_prompt
 from tests.agent_data import INJECTED_TITLE, build_recommender, with_settings
 from tests.fakes.llm import FakeLLM
+from tests.understand_data import form
 
 ASK = "cooking with my kids in a small kitchen"
 
 RERANK = load_prompt("rerank").tag
 EXPLAIN = load_prompt("explain").tag
-
-
-def form(search_text: str) -> dict[str, Any]:
-    return {
-        "wants_recommendations": True,
-        "search_text": search_text,
-        "max_minutes": None,
-        "min_minutes": None,
-        "language": None,
-        "from_year": None,
-        "to_year": None,
-        "avoid_topics": [],
-        "liked": [],
-        "disliked": [],
-        "seen": [],
-        "include_seen": False,
-    }
 
 
 @pytest.fixture(scope="module")
