@@ -32,6 +32,7 @@ from agent.pool import Stage
 from agent.recommender import Recommender
 from agent.settings import Settings
 from evaluation.conversational import load_cases
+from evaluation.dialogues import Dialogue
 from evaluation.runner import EvalOptions
 from evaluation.workspace import eval_settings, workspace_name
 from retrieval.types import SearchFilters
@@ -42,6 +43,23 @@ def p95(values: Sequence[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
+def redial_workspace(
+    data: str | None = None,
+) -> tuple[list[Dialogue], list[RankingCase], Settings] | None:
+    """The ReDial file's dialogues and cases, and the settings of the workspace ``vidrec eval
+    redial`` indexed its catalogue in (parser understanding, no rerank, no explanations); None,
+    with a message, when that index is not built yet."""
+    base = Settings()
+    path = Path(data) if data else base.data.shared_dir / "redial" / "valid_data.jsonl"
+    dialogues, cases, builder, _ = load_cases(EvalOptions(task="redial", data=path), base)
+    name = workspace_name("redial", builder.catalogue().sha256, base)
+    settings = eval_settings(base, name, understand="parser", rerank=False, explain=False)
+    if not (settings.data_dir / "chroma").exists():
+        print(f"no index at {settings.data_dir}: run `vidrec eval redial --limit 1` first")
+        return None
+    return dialogues, cases, settings
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=60, help="timed turns")
@@ -49,15 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", default=None, help="ReDial jsonl (default: the shared one)")
     args = parser.parse_args(argv)
 
-    base = Settings()
-    data = base.data.shared_dir / "redial" / "valid_data.jsonl"
-    options = EvalOptions(task="redial", data=Path(args.data) if args.data else data)
-    _, cases, builder, _ = load_cases(options, base)
-    name = workspace_name("redial", builder.catalogue().sha256, base)
-    settings = eval_settings(base, name, understand="parser", rerank=False, explain=False)
-    if not (settings.data_dir / "chroma").exists():
-        print(f"no index at {settings.data_dir}: run `vidrec eval redial --limit 1` first")
+    found = redial_workspace(args.data)
+    if found is None:
         return 1
+    _, cases, settings = found
     rec = Recommender(settings)
     rng = np.random.default_rng(0)
     order = rng.permutation(len(cases))

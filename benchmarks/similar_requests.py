@@ -21,16 +21,13 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from agent.learn.cases import RankingCase
 from agent.recommender import Recommender
 from agent.settings import Settings
-from benchmarks.learned_stage import p95
+from benchmarks.learned_stage import p95, redial_workspace
 from evaluation.conv_collab import Embedder, fold_of, train_fold_models
-from evaluation.conversational import load_cases
-from evaluation.runner import EvalOptions, default_movielens
-from evaluation.workspace import eval_settings, workspace_name
+from evaluation.runner import default_movielens
 from retrieval.library import embedder_id
 from retrieval.types import SearchFilters
 
@@ -40,15 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--turns", type=int, default=60, help="timed turns")
     args = parser.parse_args(argv)
 
-    base = Settings()
-    data = base.data.shared_dir / "redial" / "valid_data.jsonl"
-    options = EvalOptions(task="redial", data=Path(data))
-    dialogues, cases, builder, _ = load_cases(options, base)
-    name = workspace_name("redial", builder.catalogue().sha256, base)
-    settings = eval_settings(base, name, understand="parser", rerank=False, explain=False)
-    if not (settings.data_dir / "chroma").exists():
-        print(f"no index at {settings.data_dir}: run `vidrec eval redial --limit 1` first")
+    found = redial_workspace()
+    if found is None:
         return 1
+    dialogues, cases, settings = found
+    base = Settings()
     with_signal = Recommender(settings)
     library = with_signal.library
     clock = time.perf_counter()
