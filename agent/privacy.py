@@ -202,8 +202,11 @@ def find_traces(
                 found.append(f"file:{path} (raw bytes)")
     if model_dir is not None and model_dir.is_dir():
         for version in ModelStore(model_dir).versions():
-            if load_model(version).has_user(user_id):
+            model = load_model(version)
+            if model.has_user(user_id):
                 found.append(f"model:{version.name} (user factors)")
+            if model.requests is not None and user_id in model.requests.users:
+                found.append(f"model:{version.name} (similar requests)")
         if raw:
             for path in model_dir.rglob("*"):
                 if path.is_file() and _contains(path, _needles(user_id)):

@@ -64,6 +64,7 @@ class RequestIndex:
         # either the old rows or the new ones, never vectors of one and videos of the other
         self._rows = (np.asarray(vectors, dtype=np.float32), list(items), list(users))
         self.embedder = embedder
+        self._warned = False
 
     @property
     def vectors(self) -> np.ndarray:
@@ -97,7 +98,13 @@ class RequestIndex:
         if not len(items) or k <= 0:
             return {}
         if vector.shape != vectors.shape[1:]:
-            log.warning("similar requests: vectors of %s, not this embedder's", self.embedder)
+            if not self._warned:  # once: every turn would say it again until `vidrec train`
+                self._warned = True
+                log.warning(
+                    "similar requests are vectors of %s, not of the library's embedder: "
+                    "ignored until `vidrec train` embeds them again",
+                    self.embedder,
+                )
             return {}
         sims = vectors @ np.asarray(vector, dtype=np.float32)
         rows = np.flatnonzero(sims > 0)

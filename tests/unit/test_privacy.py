@@ -13,12 +13,15 @@ from pathlib import Path
 import pytest
 
 from agent.collab import Collaborative, train
+from agent.collab.requests import Request, RequestIndex
 from agent.interactions import all_events
 from agent.privacy import export_user, find_traces, forget_user
 from agent.settings import CollabSettings
 from agent.types import Message
 from agent.users import UserStore
+from retrieval.embed.factory import create_embedder
 from retrieval.errors import NotFoundError
+from retrieval.settings import EmbeddingSettings
 
 USER = "zq7-forget-me-user"
 OTHER = "keep-me-user"
@@ -40,8 +43,14 @@ def world(tmp_path: Path) -> tuple[UserStore, Collaborative, Path]:
     store.record(OTHER, "v1", "like", at=T0)
     cfg = CollabSettings(factors=4, iterations=5, threads=1)
     collab = Collaborative(tmp_path / "data", cfg)
+    asked = [  # what they said before taking a video, kept as similar requests
+        Request(USER, "something about space please", ("v5",)),
+        Request("crowd-1", "a talk about the ocean", ("v2",)),
+    ]
+    encode = create_embedder(EmbeddingSettings(backend="fake")).encode_queries
     for _ in range(2):
-        train(all_events(store), cfg, collab.store, tune=False)
+        requests = RequestIndex.fit(asked, encode, "fake")
+        train(all_events(store), cfg, collab.store, tune=False, requests=requests)
     cache = tmp_path / "data" / "cache"
     (cache / "profiles").mkdir(parents=True)
     (cache / "profiles" / f"{USER}.json").write_text("{}")
@@ -75,6 +84,7 @@ def test_forget_leaves_nothing_of_the_user_anywhere(
     assert any(t.startswith("sql:user_sessions.user_id") for t in before)
     assert any("raw bytes" in t for t in before)
     assert any("collab" in t for t in before)  # model files
+    assert any(t.endswith("(similar requests)") for t in before)
     assert any(USER in t for t in before)  # the cache file named after the user
 
     report = forget_user(USER, store, collab, cache_dir=cache)
@@ -91,6 +101,7 @@ def test_forget_leaves_nothing_of_the_user_anywhere(
         export_user(USER, store, collab)
     model = collab.model
     assert model is not None and not model.has_user(USER)
+    assert model.requests is not None and model.requests.users == ["crowd-1"]
 
     # everybody else is intact
     assert [e.video_id for e in store.history(OTHER)] == ["v1"]
