@@ -1,6 +1,6 @@
 """Personalised candidate generation and scoring.
 
-Candidates come from four sources, merged per video:
+Candidates come from these sources, merged per video:
 
 1. hybrid search (dense + BM25) on the understood search text (``Library.search``);
 2. similar-to-liked: the vectors of the videos the user liked (in this conversation or history),
@@ -8,9 +8,13 @@ Candidates come from four sources, merged per video:
 3. the user's profile vector (``Library.search_by_vector``);
 4. the best videos by collaborative score (``CollabSettings.candidates`` of them, from the
    :class:`agent.collab.CollabScorer`): what people who liked the same videos liked, even when
-   nothing in its text matches.
+   nothing in its text matches;
+5. what people took in conversations: the videos most taken in sessions, and the best by
+   similar requests (:mod:`agent.collab.requests`, the conversation's embedding against logged
+   turns'); the learned stage also asks for the most popular videos.
 
-Each candidate is scored ``(1 - h) * content + h * profile + c * collab``: ``content`` is the
+Each candidate is scored ``(1 - h) * content + h * profile + c * collab`` plus, for the two
+signals of 5, ``weight * log1p(count) / log1p(best count)``: ``content`` is the
 candidate's hybrid-search rank turned into (0, 1] (0 when search did not return it), ``profile``
 the cosine to the user's taste minus the weighted cosine to their dislikes, ``collab`` the
 collaborative score from a :class:`CollabScorer` when one is plugged in (0 otherwise); ``h`` is
