@@ -32,7 +32,7 @@ def _hold(sql_url: str, ready: object) -> None:
 
 def test_lock_held_by_a_process_is_busy_elsewhere_and_freed_by_its_death(sql_url: str) -> None:
     make_engine(sql_url).dispose()  # creates the SQLite folder
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("spawn")  # no lock inherited from another thread
     ready = ctx.Event()
     holder = ctx.Process(target=_hold, args=(sql_url, ready))
     holder.start()
