@@ -173,9 +173,14 @@ def test_concurrent_first_use_by_several_processes(sql_url: str) -> None:
     procs = [ctx.Process(target=_open_everything, args=(sql_url,)) for _ in range(3)]
     for proc in procs:
         proc.start()
-    for proc in procs:
-        proc.join(timeout=120)
-    assert [p.exitcode for p in procs] == [0, 0, 0]
+    try:
+        for proc in procs:
+            proc.join(timeout=120)
+        assert [p.exitcode for p in procs] == [0, 0, 0]
+    finally:  # a hung worker fails this test; left alive, it would hang pytest's exit
+        for proc in procs:
+            if proc.is_alive():
+                proc.kill()
     catalogue = Catalogue(sql_url)
     try:
         assert catalogue.version() == 0  # seeded once, not once per process
