@@ -63,7 +63,7 @@ def _hang_forever(sql_url: str) -> None:
 
 
 def test_a_killed_workers_job_is_resumed_by_another_worker(sql_url: str) -> None:
-    child = multiprocessing.get_context("fork").Process(target=_hang_forever, args=(sql_url,))
+    child = multiprocessing.get_context("spawn").Process(target=_hang_forever, args=(sql_url,))
     child.start()
     front = JobManager(sql_url, _ingest_ok, worker=False)
     try:
