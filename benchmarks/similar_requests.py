@@ -26,9 +26,8 @@ from agent.learn.cases import RankingCase
 from agent.recommender import Recommender
 from agent.settings import Settings
 from benchmarks.learned_stage import p95, redial_workspace
-from evaluation.conv_collab import Embedder, fold_of, train_fold_models
+from evaluation.conv_collab import fold_of, train_fold_models
 from evaluation.runner import default_movielens
-from retrieval.library import embedder_id
 from retrieval.types import SearchFilters
 
 
@@ -52,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.agent.collab,
         base.cache_dir / "eval" / "collab",
         needed={d.id for d in dialogues if fold_of(d.id, 5) == 0},
-        embedder=Embedder(library.embedder.encode_queries, embedder_id(settings.embedding)),
+        library=library,
     )
     fold, scorer = next(iter(models.scorers.items()))
     model = scorer.model

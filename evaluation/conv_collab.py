@@ -31,8 +31,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
-
 from agent.collab import (
     IMPORTED_SESSION_PREFIX,
     Collaborative,
@@ -41,15 +39,15 @@ from agent.collab import (
     model_root,
     train,
 )
-from agent.collab.requests import Embed, Request, RequestIndex, conversation_text
+from agent.collab.requests import Request, RequestIndex, conversation_text
 from agent.interactions import read_movielens_ratings
 from agent.settings import CollabSettings
 from agent.types import FeedbackEvent
 from evaluation.dialogues import Dialogue, extract_cases
+from retrieval.library import Library, embedder_id
 
 __all__ = [
     "DIALOGUE_EPOCH",
-    "Embedder",
     "FoldModels",
     "dialogue_events",
     "fold_of",
@@ -108,23 +106,6 @@ def fold_of(dialogue_id: str, folds: int) -> int:
     return int(hashlib.sha256(dialogue_id.encode()).hexdigest(), 16) % folds
 
 
-class Embedder:
-    """Embeds requests for the fold models, each text once however many folds hold it."""
-
-    def __init__(self, encode: Embed, name: str) -> None:
-        self.encode = encode
-        self.name = name
-        self._vectors: dict[str, np.ndarray] = {}
-
-    def index(self, requests: Sequence[Request]) -> RequestIndex | None:
-        new = list(dict.fromkeys(r.text for r in requests if r.text not in self._vectors))
-        if new:
-            self._vectors.update(zip(new, self.encode(new), strict=True))
-        return RequestIndex.fit(
-            requests, lambda texts: np.stack([self._vectors[t] for t in texts]), self.name
-        )
-
-
 @dataclass
 class FoldModels:
     """One collaborative scorer per fold (or one for all, :data:`WHOLE`), and what was done."""
@@ -150,15 +131,15 @@ def train_fold_models(
     folds: int = 5,
     sessions: bool = True,
     needed: set[str] | None = None,
-    embedder: Embedder | None = None,
+    library: Library | None = None,
 ) -> FoldModels:
     """Fit the models (see the module docstring) into folders under ``scratch``, one per log
     and settings: a model an earlier run fitted there on the same log is used again.
 
     Args:
         needed: the dialogue ids whose cases will be scored (folds without one are not fitted).
-        embedder: embeds the training dialogues' turns as each model's similar requests (each
-            text once for all folds); without it the models have none.
+        library: its (cached) query embedding embeds the training dialogues' turns as each
+            model's similar requests; without it the models have none.
     """
     start = time.perf_counter()
     ml_events = read_movielens_ratings(movielens)[0] if movielens.exists() else []
@@ -179,13 +160,18 @@ def train_fold_models(
             events.extend(dialogue_events(dialogue, as_session=sessions))
             if sessions:
                 requests.extend(dialogue_requests(dialogue))
-        if embedder is None:
+        if library is None:
             requests = []
-        folder = scratch / _log_key(events, cfg, requests, embedder.name if embedder else "")
+        embedder = embedder_id(library.config.embedding) if library is not None else ""
+        folder = scratch / _log_key(events, cfg, requests, embedder)
         store = ModelStore(model_root(folder), cfg.keep_versions)
         latest = store.latest()  # the same log and settings fitted by an earlier run
         if latest is None:
-            index = embedder.index(requests) if embedder is not None else None
+            index = (
+                RequestIndex.fit(requests, library.embed_queries, embedder)
+                if library is not None
+                else None
+            )
             meta = train(events, cfg, store, requests=index).meta
         else:
             meta = load_model(latest).meta

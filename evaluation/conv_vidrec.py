@@ -8,11 +8,11 @@ from collections.abc import Callable, Sequence
 
 from agent.settings import Settings
 from evaluation.cache import CachingLLM
-from evaluation.conv_collab import Embedder, FoldModels, train_fold_models
+from evaluation.conv_collab import FoldModels, train_fold_models
 from evaluation.dialogues import Dialogue
 from evaluation.runner import EvalOptions, caching_llm, default_movielens, make_vidrec
 from evaluation.systems import RoutedSystem, System, VidrecSystem
-from retrieval.library import Library, embedder_id
+from retrieval.library import Library
 
 __all__ = ["ablation_rows", "fold_models", "vidrec_system"]
 
@@ -32,11 +32,6 @@ def fold_models(
     with the ``library``, the training dialogues' turns are embedded by its embedder as the
     models' similar requests (:mod:`agent.collab.requests`)."""
     scratch = settings.cache_dir / "eval" / "collab"  # models kept for re-runs
-    embedder = (
-        None
-        if library is None
-        else Embedder(library.embedder.encode_queries, embedder_id(ev_settings.embedding))
-    )
     return train_fold_models(
         dialogues,
         train_dialogues,
@@ -46,7 +41,7 @@ def fold_models(
         folds=options.folds,
         sessions=sessions,
         needed=needed,
-        embedder=embedder,
+        library=library,
     )
 
 
