@@ -3,6 +3,7 @@ library and the upload folder as they were; server-side paths only under the ing
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,6 +98,11 @@ def test_a_failed_ingest_job_cleans_up_and_changes_nothing(env: ApiEnv) -> None:
     assert done["status"] == "failed"
     assert done["error"]["message"] and done["report"]["failed"][0]["error"]
     assert "broken.mp4" in done["report"]["failed"][0]["path"]
+    # the job is marked failed first (only the worker still holding it may then delete its
+    # upload folder), so the folder goes a moment after the status a client polls
+    deadline = time.monotonic() + 10.0
+    while _uploads(env) != files_before and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert _uploads(env) == files_before
     assert _ids(env) == before
 
