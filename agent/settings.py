@@ -97,6 +97,18 @@ class CollabSettings(Section):
         description="weight of the i-th newest of them: recent_decay ** i (chosen on 3 MovieLens "
         "validation folds; `vidrec train --search` chooses it on a log)",
     )
+    next_window: int = Field(
+        5,
+        ge=1,
+        description="what people watch next (agent.collab.transitions): a video counts as "
+        "following another when it came at most this many places later in a user's timeline",
+    )
+    next_gap_decay: float = Field(
+        0.7,
+        gt=0.0,
+        le=1.0,
+        description="the g-th place after a video counts next_gap_decay ** (g - 1)",
+    )
     candidates: int = Field(
         50,
         ge=0,

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 MAX_COLLAB_RATIO = 20.0  # tuned collab weight at most this many times the profile weight
-SIGNALS = ("collab", "recent", "session", "popular")  # the collaborative signals, in this order
+SIGNALS = ("collab", "recent", "session", "popular", "next")  # the collaborative signals, in order
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,9 @@ class BlendWeights:
 
     ``content`` is relevance to the conversation (search), ``profile`` similarity to the user's
     history profile, ``collab`` the user's ALS score, ``recent`` the recent-neighbour score,
-    ``popularity`` log popularity. ``source`` says where they come from ("settings" or "tuned
-    on ...").
+    ``popularity`` log popularity, ``next`` what people went on to after the user's recent
+    videos (``agent.collab.transitions``; 0, unused, until tuned). ``source`` says where they come
+    from ("settings" or "tuned on ...").
     """
 
     content: float = 1.0
@@ -45,11 +46,13 @@ class BlendWeights:
     popularity: float = 0.0
     recent: float = 0.2
     source: str = "settings"
+    next: float = 0.0
 
     @property
     def collab_side(self) -> float:
-        """Total weight of the collaborative signals (ALS user score + recent neighbours)."""
-        return self.collab + self.recent
+        """Total weight of the collaborative signals (ALS user score, recent neighbours, what
+        people watch next)."""
+        return self.collab + self.recent + self.next
 
 
 @dataclass(frozen=True)
@@ -78,14 +81,15 @@ def row_zscore(matrix: np.ndarray) -> np.ndarray:
 
 
 def signal_weights(weights: BlendWeights, session: SessionWeights) -> dict[str, float]:
-    """Weight of each of :data:`SIGNALS`: ``collab`` and ``recent`` as tuned, the session signals
-    as multiples of their sum (the collaborative side)."""
+    """Weight of each of :data:`SIGNALS`: ``collab``, ``recent`` and ``next`` as tuned, the
+    session signals as multiples of their sum (the collaborative side)."""
     side = weights.collab_side or 1.0
     return {
         "collab": weights.collab,
         "recent": weights.recent,
         "session": session.session * side,
         "popular": session.popularity * side,
+        "next": weights.next,
     }
 
 

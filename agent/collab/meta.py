@@ -29,6 +29,7 @@ class ModelMeta:
     n_sessions: int = 0
     session_blend: SessionWeights | None = None
     n_requests: int = 0  # logged turns kept as similar requests (agent.collab.requests)
+    n_timelines: int = 0  # users whose order of videos gives the next-video counts
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

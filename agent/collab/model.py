@@ -40,6 +40,7 @@ from agent.collab.meta import ModelMeta
 from agent.collab.metrics import top_k
 from agent.collab.requests import RequestIndex
 from agent.collab.signals import UserSignals
+from agent.collab.transitions import Timelines, build_timelines, transition_matrix
 from agent.settings import CollabSettings
 from agent.types import FeedbackEvent
 from retrieval.blas import one_blas_thread
@@ -79,6 +80,7 @@ class CollabModel(UserSignals):
         meta: ModelMeta,
         cfg: CollabSettings,
         sessions: Sessions | None = None,
+        timelines: Timelines | None = None,
     ) -> None:
         self._als = als
         self.user_ids = list(user_ids)
@@ -94,6 +96,7 @@ class CollabModel(UserSignals):
         self._unit_items = factors / norms
         self._lock = threading.Lock()
         self._set_sessions(sessions or Sessions.empty(len(self.item_ids)))
+        self._set_timelines(timelines or Timelines.empty())
         # what people took after asking for something like this (set by training, when the log
         # has conversation turns)
         self.requests: RequestIndex | None = None
@@ -109,6 +112,13 @@ class CollabModel(UserSignals):
         cooc.eliminate_zeros()
         self._cooc = cooc
 
+    def _set_timelines(self, timelines: Timelines) -> None:
+        """Keep the users' timelines and the transition counts drawn from them."""
+        self.timelines = timelines
+        self._next = transition_matrix(
+            timelines, len(self.item_ids), self.cfg.next_window, self.cfg.next_gap_decay
+        )
+
     # -- fitting ---------------------------------------------------------------------------
     @classmethod
     def fit(
@@ -120,6 +130,7 @@ class CollabModel(UserSignals):
         blend: BlendWeights | None = None,
         validation: Mapping[str, float] | None = None,
         session_blend: SessionWeights | None = None,
+        timelines: Timelines | None = None,
     ) -> CollabModel:
         """Fit ALS on a users x videos confidence matrix (CPU, ``cfg.threads`` threads).
 
@@ -155,6 +166,7 @@ class CollabModel(UserSignals):
             validation=dict(validation or {}),
             n_sessions=len(sessions.users),
             session_blend=session_blend,
+            n_timelines=len(timelines) if timelines else 0,
         )
         log.info(
             "fitted ALS: %d users, %d videos, %d pairs, %d sessions in %.2fs",
@@ -164,7 +176,7 @@ class CollabModel(UserSignals):
             meta.n_sessions,
             elapsed,
         )
-        return cls(als, data.user_ids, data.item_ids, popularity, meta, cfg, sessions)
+        return cls(als, data.user_ids, data.item_ids, popularity, meta, cfg, sessions, timelines)
 
     @classmethod
     def fit_events(
@@ -174,7 +186,8 @@ class CollabModel(UserSignals):
         events_list = list(events)
         data = build_matrix(events_list, cfg)
         sessions = build_sessions(events_list, cfg, data.item_ids)
-        return cls.fit(data, cfg, sessions=sessions, **kwargs)
+        timelines = build_timelines(events_list, data.item_ids)
+        return cls.fit(data, cfg, sessions=sessions, timelines=timelines, **kwargs)
 
     # -- lookups ---------------------------------------------------------------------------
     def has_user(self, user_id: str) -> bool:
@@ -303,11 +316,16 @@ class CollabModel(UserSignals):
 
     # -- privacy ---------------------------------------------------------------------------
     def drop_user(self, user_id: str) -> bool:
-        """Remove a user's stored factors and sessions from this in-memory model; True if
-        there were any. The ALS object is rebuilt from its public factors (as ``implicit``'s own
+        """Remove a user's stored factors, sessions and timeline from this in-memory model; True
+        if there were any. The ALS object is rebuilt from its public factors (as ``implicit``'s own
         ``to_gpu`` does), so no cache computed from the old factors survives."""
         with self._lock:
             dropped = self._drop_sessions(user_id)
+            timelines = self.timelines.without(user_id)
+            if timelines is not None:
+                self._set_timelines(timelines)
+                self.meta = replace(self.meta, n_timelines=len(timelines))
+                dropped = True
             if self.requests is not None and self.requests.drop_user(user_id):
                 self.meta = replace(self.meta, n_requests=len(self.requests))
                 dropped = True

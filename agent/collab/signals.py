@@ -8,7 +8,9 @@ Each is computed over every model video and z-scored before the blend:
   videos the user most recently liked (videos liked in the conversation first; weight
   ``recent_decay ** position`` over the newest ``recent_items``);
 * ``session``: co-occurrence with those videos in other people's conversation sessions;
-* ``popular``: how many sessions liked the video.
+* ``popular``: how many sessions liked the video;
+* ``next``: how often people went on to the video soon after those videos in their own timelines
+  (:mod:`agent.collab.transitions`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class UserSignals:
     _item_index: dict[str, int]
     _unit_items: np.ndarray
     _cooc: csr_matrix
+    _next: csr_matrix
 
     def raw_scores(
         self, history: Sequence[FeedbackEvent], seeds: Sequence[str] = ()
@@ -108,6 +111,21 @@ class UserSignals:
         raw = np.asarray(counts, dtype=np.float64).ravel()
         return np.log1p(raw) if raw.any() else None
 
+    def next_scores(
+        self, history: Iterable[FeedbackEvent], seeds: Sequence[str] = ()
+    ) -> np.ndarray | None:
+        """What people watch next: for every model video, ``log1p`` of how often it came soon
+        after each of the user's :meth:`recent_videos` in other timelines, weighted
+        ``recent_decay ** position`` as the recent neighbours are. None without transitions."""
+        if not self._next.nnz:
+            return None
+        recent = self.recent_videos(history, seeds)
+        if not recent:
+            return None
+        weights = self.cfg.recent_decay ** np.arange(len(recent), dtype=np.float64)
+        raw = np.asarray(self._next[self.item_rows(recent)].T @ weights, dtype=np.float64).ravel()
+        return np.log1p(raw) if raw.any() else None
+
     def popular_scores(self) -> np.ndarray | None:
         """``log1p`` of the number of sessions that liked each video (None without sessions):
         what people ask for in conversations; all-time popularity only breaks ties (< 0.01)."""
@@ -128,6 +146,7 @@ class UserSignals:
             ("recent", self.recent_scores(history, seeds)),
             ("session", self.session_scores(history, seeds)),
             ("popular", self.popular_scores()),
+            ("next", self.next_scores(history, seeds)),
         ):
             if raw is not None:
                 out[name] = row_zscore(raw[None, :])[0].astype(np.float64)

@@ -24,6 +24,7 @@ from agent.collab.meta import ModelMeta
 from agent.collab.model import CollabModel
 from agent.collab.requests import FILE as REQUESTS_FILE
 from agent.collab.requests import RequestIndex
+from agent.collab.transitions import Timelines
 from agent.settings import CollabSettings
 from agent.versions import Versions, unreadable
 from retrieval.blas import one_blas_thread
@@ -55,6 +56,9 @@ def save_model(model: CollabModel, folder: Path) -> None:
         session_users=np.asarray(model.sessions.users, dtype=np.str_),
         session_indptr=model.sessions.matrix.indptr,
         session_indices=model.sessions.matrix.indices,
+        timeline_users=np.asarray(model.timelines.users, dtype=np.str_),
+        timeline_indptr=model.timelines.indptr,
+        timeline_indices=model.timelines.indices,
     )
     if model.requests is not None:
         model.requests.save(folder)
@@ -86,6 +90,13 @@ def load_model(folder: Path) -> CollabModel:
                     shape=(len(users), len(item_ids)),
                 )
                 sessions = Sessions(users, matrix)
+            timelines = Timelines.empty()
+            if "timeline_users" in index:  # versions saved before timelines have none
+                timelines = Timelines(
+                    [str(u) for u in index["timeline_users"]],
+                    index["timeline_indptr"],
+                    index["timeline_indices"],
+                )
         requests = RequestIndex.load(folder)  # versions saved before requests have none
     except (OSError, KeyError, ValueError) as exc:
         raise unreadable(
@@ -93,7 +104,7 @@ def load_model(folder: Path) -> CollabModel:
         ) from exc
     cfg = CollabSettings(**meta.settings)
     als.num_threads = cfg.threads
-    model = CollabModel(als, user_ids, item_ids, popularity, meta, cfg, sessions)
+    model = CollabModel(als, user_ids, item_ids, popularity, meta, cfg, sessions, timelines)
     model.requests = requests
     return model
 

@@ -24,6 +24,7 @@ from agent.collab.tuning import (
     ratio_grid,
     recent_matrix,
     tune_blend,
+    tune_next,
     tune_sessions,
 )
 from agent.settings import AgentSettings, CollabSettings, Settings
@@ -61,8 +62,9 @@ def train(
     """Fit, tune the blend on a leave-last-out split of the same log, refit on all, save a version.
 
     Tuning (when at least 10 users have 3+ positive videos): fit on the log minus each user's
-    latest positive video, then choose the weights of collab, popularity and (when
-    ``item_vectors`` are given) profile similarity that rank the held-out video best (NDCG@10).
+    latest positive video, then choose the weights of collab, recent neighbours and (when
+    ``item_vectors`` are given) profile similarity that rank the held-out video best (NDCG@10),
+    then the weight of what people watch next beside them (:func:`tune_next`).
     Then, when the log has conversation sessions with 2+ liked videos, :func:`tune_sessions`
     weighs the session signals. The weights are recorded in ``meta.json``; the content-relevance
     weight is not tunable from a log without conversations and stays a setting.
@@ -126,13 +128,16 @@ def _tune_on_log(
         "collab": row_zscore(model.user_factors[rows] @ model.item_factors.T),
         "recent": recent_matrix(model, users, train_events),
     }
-    return tune_blend(
+    tuned = tune_blend(
         signals,
         targets,
         seen,
         standardise=False,
         weight_grid=ratio_grid("profile", ("collab", "recent")),
         source="tuned on the interaction log (leave-last-out)",
+    )
+    return tune_next(
+        signals, tuned, recent_matrix(model, users, train_events, "next"), targets, seen
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -21,6 +21,7 @@ from agent.types import FeedbackEvent
 from retrieval.errors import InvalidInputError
 
 __all__ = [
+    "NEXT_GRID",
     "RATIOS",
     "SESSION_GRID",
     "TuningResult",
@@ -28,6 +29,7 @@ __all__ = [
     "ratio_grid",
     "recent_matrix",
     "tune_blend",
+    "tune_next",
     "tune_sessions",
 ]
 
@@ -156,6 +158,7 @@ def tune_blend(
         popularity=round(chosen.get("popularity", 0.0), 6),
         recent=round(chosen.get("recent", 0.0), 6),
         source=source,
+        next=round(chosen.get("next", 0.0), 6),
     )
     log.info("tuned blend %s: ndcg@%d %.4f hr@%d %.4f", chosen_weights, k, ndcg, k, hr)
     return TuningResult(chosen_weights, f"ndcg@{k}", scores, len(targets), len(grid))
@@ -208,22 +211,76 @@ def profile_scores(
 
 
 def recent_matrix(
-    model: CollabModel, users: Sequence[str], events: Iterable[FeedbackEvent]
+    model: CollabModel,
+    users: Sequence[str],
+    events: Iterable[FeedbackEvent],
+    signal: str = "recent",
 ) -> np.ndarray:
-    """Each user's z-scored recent-neighbour score over the model's videos (users x videos),
-    exactly as :meth:`CollabModel.signals` computes it at ranking time; 0 for a user without
-    a known positive video."""
+    """Each user's z-scored ``signal`` (``recent``: the recent neighbours; ``next``: what people
+    watch next) over the model's videos (users x videos), exactly as
+    :meth:`CollabModel.signals` computes it at ranking time; 0 for a user without one."""
     by_user: dict[str, list[FeedbackEvent]] = {u: [] for u in users}
     for event in events:
         bucket = by_user.get(event.user_id)
         if bucket is not None:
             bucket.append(event)
+    scores = model.next_scores if signal == "next" else model.recent_scores
     out = np.zeros((len(users), len(model.item_ids)), dtype=np.float32)
     for row, user in enumerate(users):
-        raw = model.recent_scores(by_user[user])
+        raw = scores(by_user[user])
         if raw is not None:
             out[row] = row_zscore(raw[None, :])[0]
     return out
+
+
+# weights of the next-video signal tried beside the tuned blend (whose weights sum to 1)
+NEXT_GRID = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 1.0, 2.0, 4.0)
+
+
+def tune_next(
+    signals: Mapping[str, np.ndarray],
+    tuned: TuningResult,
+    next_signal: np.ndarray,
+    targets: np.ndarray,
+    exclude: csr_matrix | None = None,
+    *,
+    k: int = 10,
+) -> TuningResult:
+    """Add the next-video signal to a tuned blend: each weight of :data:`NEXT_GRID` beside the
+    tuned ones (the same signals, in the same form :func:`tune_blend` scored them), the best
+    NDCG@k kept (0 when none beats the blend), the weights renormalised to sum to 1."""
+    w = tuned.weights
+    base = {"profile": w.profile, "collab": w.collab, "recent": w.recent}
+    grid = [{**base, "next": x} for x in NEXT_GRID if x == 0 or next_signal.any()]
+    found = tune_blend(
+        {**{n: signals[n] for n in base if n in signals}, "next": next_signal},
+        targets,
+        exclude,
+        k=k,
+        standardise=False,
+        weight_grid=grid,
+        source=w.source,
+    )
+    chosen = found.weights
+    total = chosen.profile + chosen.collab_side or 1.0
+    weights = replace(
+        chosen,
+        profile=round(chosen.profile / total, 6),
+        collab=round(chosen.collab / total, 6),
+        recent=round(chosen.recent / total, 6),
+        next=round(chosen.next / total, 6),
+    )
+    scores = {**tuned.scores, **{key: v for key, v in found.scores.items() if "next" in key}}
+    scores.update(
+        {
+            f"blend+next:{key.split(':')[1]}": v
+            for key, v in found.scores.items()
+            if key.startswith("blend:")
+        }
+    )
+    return TuningResult(
+        weights, found.metric, scores, tuned.n_users, tuned.candidates_tried + len(grid)
+    )
 
 
 SESSION_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -260,7 +317,7 @@ def tune_sessions(
     w = blend or BlendWeights()
     side = w.collab_side or 1.0
     combos = [(s, p) for s in SESSION_GRID for p in SESSION_GRID]
-    weights = np.array([[w.collab, w.recent, s * side, p * side] for s, p in combos])
+    weights = np.array([[w.collab, w.recent, s * side, p * side, w.next] for s, p in combos])
     names = SIGNALS
     hits = np.zeros(len(combos))
     gains = np.zeros(len(combos))

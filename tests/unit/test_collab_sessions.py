@@ -91,8 +91,15 @@ def test_session_popularity_ranks_what_conversations_ask_for(model: CollabModel)
         [e for e in session_log() if e.user_id.startswith("ml")], model.cfg
     )
     assert only_imports.popular_scores() is None and only_imports.meta.n_sessions == 0
-    assert set(only_imports.signals([], seeds=["P1"])) == {"collab", "recent"}
-    assert set(model.signals([], seeds=["P1"])) == {"collab", "recent", "session", "popular"}
+    # what people watched next is order in anyone's timeline, imported or not
+    assert set(only_imports.signals([], seeds=["P1"])) == {"collab", "recent", "next"}
+    assert set(model.signals([], seeds=["P1"])) == {
+        "collab",
+        "recent",
+        "session",
+        "popular",
+        "next",
+    }
 
 
 def test_session_weights_change_the_score_only_when_set(model: CollabModel) -> None:
