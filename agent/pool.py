@@ -358,6 +358,9 @@ class CandidatePool:
             diversify=not learned,
             popular=cfg.learned.popular if learned else 0,
             conversation=conversation,
+            # the history's own likes reach the collaborative scorer through ``history``, in the
+            # order it was tuned with (newest first), not the profile's strongest-first order
+            collab_seeds=list(dict.fromkeys([*liked_ids, *seeds_of(said)])),
         )
         if not learned or not candidates:
             return Pool(candidates, profile, liked, references)

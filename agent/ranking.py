@@ -115,6 +115,7 @@ class Ranker:
         diversify: bool = True,
         popular: int = 0,
         conversation: str = "",
+        collab_seeds: Sequence[str] | None = None,
     ) -> list[Candidate]:
         """Scored candidates, best first.
 
@@ -134,6 +135,9 @@ class Ranker:
                 popularity) as candidates (the learned stage asks for them).
             conversation: the conversation's text (``agent.collab.requests.conversation_text``) for
                 the similar-requests signal.
+            collab_seeds: the videos the collaborative scorer takes as liked in this conversation,
+                newest first, before the history's own (which it orders by recency, as it was
+                tuned); default ``liked``.
         """
         clock = time.perf_counter()
         n = limit or self.settings.candidates
@@ -167,7 +171,8 @@ class Ranker:
                     if entry.similar_rank is None or rank < entry.similar_rank:
                         entry.similar_rank = rank
 
-        collab_ranks = self._add_collab_candidates(pool, filters, history, liked)
+        seeds_now = list(liked if collab_seeds is None else collab_seeds)
+        collab_ranks = self._add_collab_candidates(pool, filters, history, seeds_now)
         popular_ranks = self._add_popular_candidates(pool, filters, popular)
         taken = self._taken_signals(pool, filters, conversation)
 
@@ -178,7 +183,7 @@ class Ranker:
             return []
         ids = list(pool)
         video_vectors = self.library.video_vectors(ids) if not profile.empty else {}
-        collab = self._collab(history, ids, liked)
+        collab = self._collab(history, ids, seeds_now)
         h = self.settings.history_weight if not profile.empty else 0.0
         if not searching:
             h = 1.0 if not profile.empty else 0.0

@@ -143,6 +143,7 @@ def rank_shipped(
                 f"trained {report.meta.n_users} users x {report.meta.n_items} movies; blend "
                 + (
                     f"profile {blend.profile:g}, collab {blend.collab:g}, recent {blend.recent:g}"
+                    f", next {blend.next:g}" + _validation(report.meta.validation)
                     if blend
                     else "not tuned (settings)"
                 )
@@ -178,3 +179,10 @@ def rank_shipped(
     )
     log.info("%s", run.notes[-1])
     return run
+
+
+def _validation(scores: dict[str, float]) -> str:
+    """The tuning's held-out NDCG@10 of the blend without and with what people watch next."""
+    keys = ("blend:ndcg@10", "next:ndcg@10", "blend+next:ndcg@10")
+    found = [f"{key} {scores[key]:g}" for key in keys if key in scores]
+    return f" (validation {', '.join(found)})" if found else ""
