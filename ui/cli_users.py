@@ -71,6 +71,12 @@ def train_cmd(
             f"alone {scores.get('recent:ndcg@10', 0.0):.3f}, profile alone "
             f"{scores['profile:ndcg@10']:.3f})"
         )
+        if "blend+next:ndcg@10" in scores:
+            typer.echo(
+                f"what people watch next ({meta.n_timelines} users' timelines): weight "
+                f"{w.next:.4f} (NDCG@10 with it {scores['blend+next:ndcg@10']:.3f}, alone "
+                f"{scores.get('next:ndcg@10', 0.0):.3f})"
+            )
     sw, held = meta.session_blend, report.session_tuning
     if sw is None or held is None:
         typer.echo(
