@@ -99,31 +99,33 @@ class UserSignals:
     ) -> np.ndarray | None:
         """Session co-occurrence ("liked in the same conversation"): for every model video,
         ``log1p`` of the number of other sessions that liked it together with each of the
-        user's :meth:`recent_videos`, weighted ``recent_decay ** position`` as the recent
-        neighbours are (item-to-item session kNN). None without sessions or co-occurrence."""
+        user's :meth:`recent_videos` (item-to-item session kNN). None without sessions or
+        co-occurrence."""
         if not self.sessions.users:
             return None
-        recent = self.recent_videos(history, seeds)
-        if not recent:
-            return None
-        weights = self.cfg.recent_decay ** np.arange(len(recent), dtype=np.float64)
-        counts = self._cooc[self.item_rows(recent)].T @ weights
-        raw = np.asarray(counts, dtype=np.float64).ravel()
-        return np.log1p(raw) if raw.any() else None
+        return self._from_recent(self._cooc, history, seeds)
 
     def next_scores(
         self, history: Iterable[FeedbackEvent], seeds: Sequence[str] = ()
     ) -> np.ndarray | None:
         """What people watch next: for every model video, ``log1p`` of how often it came soon
-        after each of the user's :meth:`recent_videos` in other timelines, weighted
-        ``recent_decay ** position`` as the recent neighbours are. None without transitions."""
+        after each of the user's :meth:`recent_videos` in the timelines. None without
+        transitions."""
         if not self._next.nnz:
             return None
+        return self._from_recent(self._next, history, seeds)
+
+    def _from_recent(
+        self, counts: csr_matrix, history: Iterable[FeedbackEvent], seeds: Sequence[str]
+    ) -> np.ndarray | None:
+        """``log1p`` of the rows of ``counts`` (video x video) of the user's
+        :meth:`recent_videos`, weighted ``recent_decay ** position`` as the recent neighbours
+        are; None when they add up to nothing."""
         recent = self.recent_videos(history, seeds)
         if not recent:
             return None
         weights = self.cfg.recent_decay ** np.arange(len(recent), dtype=np.float64)
-        raw = np.asarray(self._next[self.item_rows(recent)].T @ weights, dtype=np.float64).ravel()
+        raw = np.asarray(counts[self.item_rows(recent)].T @ weights, dtype=np.float64).ravel()
         return np.log1p(raw) if raw.any() else None
 
     def popular_scores(self) -> np.ndarray | None:
