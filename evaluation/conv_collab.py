@@ -89,8 +89,11 @@ def _log_key(
     requests: Sequence[Request] = (),
     embedder: str = "",
 ) -> str:
-    """A folder name for the model of this log and these settings (what decides the fit)."""
+    """A folder name for the model of this log and these settings (what decides the fit; with an
+    embedder, the blend is tuned with its content vectors)."""
     digest = hashlib.sha256(cfg.model_dump_json().encode())
+    if embedder:
+        digest.update(f"blend tuned with the content vectors of {embedder}\n".encode())
     if requests:
         digest.update(f"requests embedded by {embedder}\n".encode())
     for e in events:
@@ -139,7 +142,8 @@ def train_fold_models(
     Args:
         needed: the dialogue ids whose cases will be scored (folds without one are not fitted).
         library: its (cached) query embedding embeds the training dialogues' turns as each
-            model's similar requests; without it the models have none.
+            model's similar requests, and its content vectors tune the blend as ``vidrec
+            train`` does; without it the models have no requests and an untuned blend.
     """
     start = time.perf_counter()
     ml_events = read_movielens_ratings(movielens)[0] if movielens.exists() else []
@@ -172,7 +176,12 @@ def train_fold_models(
                 if library is not None
                 else None
             )
-            meta = train(events, cfg, store, requests=index).meta
+            vectors = (
+                library.video_vectors(sorted({e.video_id for e in events}))
+                if library is not None
+                else None
+            )
+            meta = train(events, cfg, store, item_vectors=vectors, requests=index).meta
         else:
             meta = load_model(latest).meta
         out.scorers[key] = Collaborative(folder, cfg)
@@ -181,6 +190,12 @@ def train_fold_models(
             f"{'model' if key == WHOLE else f'fold {key}'}: {len(dialogues)} training dialogues, "
             f"{len(ml_events)} MovieLens ratings; session weights "
             + (f"{sw.session:g} / {sw.popularity:g}" if sw else "not tuned")
+            + (
+                f"; blend profile {bw.profile:g}, collab {bw.collab:g}, recent {bw.recent:g}, "
+                f"next {bw.next:g}"
+                if (bw := meta.blend)
+                else "; blend not tuned"
+            )
             + (" (fitted by an earlier run)" if latest else "")
         )
     out.seconds = time.perf_counter() - start
