@@ -187,10 +187,11 @@ class Ranker:
         h = self.settings.history_weight if not profile.empty else 0.0
         if not searching:
             h = 1.0 if not profile.empty else 0.0
-        # collab (agent/collab): the weight tuned with the model (kept in proportion to h),
-        # else the setting
+        # collab (agent/collab): on a ranking by taste alone, the weight tuned with the model
+        # (kept in proportion to h; it was tuned as taste + collab, no query); a turn that
+        # searches also ranks by content, which that tuning never weighed: the setting
         c = self.settings.collab_weight
-        if self.collab is not None:
+        if self.collab is not None and not searching:
             c = float(self.collab.collab_weight(h, c))
         candidates = []
         for i, video_id in enumerate(ids):
