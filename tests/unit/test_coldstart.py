@@ -21,7 +21,7 @@ from agent.coldstart import (
     popularity_from_events,
 )
 from agent.collab import Collaborative, train
-from agent.profile import build_profile
+from agent.profile import UserProfile, build_profile
 from agent.ranking import Ranker
 from agent.settings import AgentSettings, CollabSettings, Settings
 from agent.types import Candidate, FeedbackEvent
@@ -376,3 +376,25 @@ def test_the_collaborative_scorer_gets_the_historys_likes_in_the_history_only(
         assert spy.seeds and all(s in (["music"], ["brand-new"]) for s in spy.seeds)
     finally:
         rec.close()
+
+
+class _Tuned(_Crowd):
+    """A scorer whose model says: weigh collab 5x (as a blend tuned on taste alone might)."""
+
+    def collab_weight(self, profile_weight: float, default: float) -> float:
+        return 5.0
+
+
+def test_the_tuned_collab_weight_ranks_taste_alone_and_a_search_keeps_the_setting(
+    library: Library,
+) -> None:
+    settings = AgentSettings(diversity_lambda=1.0, collab_weight=0.2)
+    ranker = Ranker(library, settings, _Tuned("music", ["music", "climate"]))
+
+    def weight(query: str) -> float:
+        got = ranker.rank(query, SearchFilters(), UserProfile(), limit=10)
+        music = next(c for c in got if c.video.id == "music")
+        return (music.score - music.content_score) / music.collab_score
+
+    assert weight("cooking pasta") == pytest.approx(0.2)  # content counts: the setting
+    assert weight("") == pytest.approx(5.0)  # taste alone: as tuned
