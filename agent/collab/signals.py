@@ -86,13 +86,7 @@ class UserSignals:
     ) -> np.ndarray | None:
         """Cosine of every model video to the recency-weighted centre of :meth:`recent_videos`
         (position ``i``, 0 = newest, weighs ``recent_decay ** i``); None without one."""
-        recent = self.recent_videos(history, seeds)
-        if not recent:
-            return None
-        weights = self.cfg.recent_decay ** np.arange(len(recent), dtype=np.float32)
-        rows = self.item_rows(recent)
-        centre = (weights[:, None] * self._unit_items[rows]).sum(axis=0) / weights.sum()
-        return (self._unit_items @ centre).astype(np.float64)
+        return self._recent_cosines(self.recent_videos(history, seeds))
 
     def session_scores(
         self, history: Iterable[FeedbackEvent], seeds: Sequence[str] = ()
@@ -101,9 +95,7 @@ class UserSignals:
         ``log1p`` of the number of other sessions that liked it together with each of the
         user's :meth:`recent_videos` (item-to-item session kNN). None without sessions or
         co-occurrence."""
-        if not self.sessions.users:
-            return None
-        return self._from_recent(self._cooc, history, seeds)
+        return self._sessions_of(self.recent_videos(history, seeds))
 
     def next_scores(
         self, history: Iterable[FeedbackEvent], seeds: Sequence[str] = ()
@@ -111,17 +103,26 @@ class UserSignals:
         """What people watch next: for every model video, ``log1p`` of how often it came soon
         after each of the user's :meth:`recent_videos` in the timelines. None without
         transitions."""
-        if not self._next.nnz:
-            return None
-        return self._from_recent(self._next, history, seeds)
+        return self._next_of(self.recent_videos(history, seeds))
 
-    def _from_recent(
-        self, counts: csr_matrix, history: Iterable[FeedbackEvent], seeds: Sequence[str]
-    ) -> np.ndarray | None:
-        """``log1p`` of the rows of ``counts`` (video x video) of the user's
-        :meth:`recent_videos`, weighted ``recent_decay ** position`` as the recent neighbours
-        are; None when they add up to nothing."""
-        recent = self.recent_videos(history, seeds)
+    def _recent_cosines(self, recent: list[str]) -> np.ndarray | None:
+        if not recent:
+            return None
+        weights = self.cfg.recent_decay ** np.arange(len(recent), dtype=np.float32)
+        rows = self.item_rows(recent)
+        centre = (weights[:, None] * self._unit_items[rows]).sum(axis=0) / weights.sum()
+        return (self._unit_items @ centre).astype(np.float64)
+
+    def _sessions_of(self, recent: list[str]) -> np.ndarray | None:
+        return self._from_recent(self._cooc, recent) if self.sessions.users else None
+
+    def _next_of(self, recent: list[str]) -> np.ndarray | None:
+        return self._from_recent(self._next, recent) if self._next.nnz else None
+
+    def _from_recent(self, counts: csr_matrix, recent: list[str]) -> np.ndarray | None:
+        """``log1p`` of the rows of ``counts`` (video x video) of the user's recent videos
+        (newest first), weighted ``recent_decay ** position`` as the recent neighbours are;
+        None when they add up to nothing."""
         if not recent:
             return None
         weights = self.cfg.recent_decay ** np.arange(len(recent), dtype=np.float64)
@@ -143,12 +144,13 @@ class UserSignals:
         """Each collaborative signal this user has (see the module docstring), z-scored over all
         the model's videos."""
         out: dict[str, np.ndarray] = {}
+        recent = self.recent_videos(history, seeds)  # read once for the three that start there
         for name, raw in (
             ("collab", self.raw_scores(history, seeds)),
-            ("recent", self.recent_scores(history, seeds)),
-            ("session", self.session_scores(history, seeds)),
+            ("recent", self._recent_cosines(recent)),
+            ("session", self._sessions_of(recent)),
             ("popular", self.popular_scores()),
-            ("next", self.next_scores(history, seeds)),
+            ("next", self._next_of(recent)),
         ):
             if raw is not None:
                 out[name] = row_zscore(raw[None, :])[0].astype(np.float64)
