@@ -26,7 +26,7 @@ import numpy as np
 
 from agent.collab import CollabModel
 from agent.collab.blend import BlendWeights
-from agent.collab.transitions import Timelines
+from agent.collab.matrix import build_matrix
 from agent.settings import CollabSettings, Settings
 from agent.types import FeedbackEvent
 from benchmarks.learned_stage import p95
@@ -59,12 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     ]
     clock = time.perf_counter()
-    with_next = CollabModel.fit_events(events, CollabSettings(threads=2))
-    without = CollabModel.fit_events(events, CollabSettings(threads=2))
-    without._set_timelines(Timelines.empty())
+    cfg = CollabSettings(threads=2)
+    with_next = CollabModel.fit_events(events, cfg)
+    without = CollabModel.fit(build_matrix(events, cfg), cfg)  # the same fit, no timelines
     print(
-        f"fitted twice in {time.perf_counter() - clock:.0f}s: {len(with_next.timelines)} "
-        f"timelines, {with_next._next.nnz} transitions"
+        f"fitted twice in {time.perf_counter() - clock:.0f}s: {with_next.meta.n_timelines} "
+        f"timelines against {without.meta.n_timelines}"
     )
     by_user: dict[str, list[FeedbackEvent]] = {}
     for event in events:

@@ -167,9 +167,8 @@ def _open_everything(url: str) -> None:
 
 def test_concurrent_first_use_by_several_processes(sql_url: str) -> None:
     """Workers starting together on an empty database: one migrates, the others wait."""
-    ctx = multiprocessing.get_context(
-        "spawn"
-    )  # a forked child can inherit a lock another thread held
+    # spawned, not forked: a forked child can inherit a lock another thread held
+    ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_open_everything, args=(sql_url,)) for _ in range(3)]
     for proc in procs:
         proc.start()
