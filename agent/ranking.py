@@ -30,6 +30,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -49,6 +50,9 @@ log = logging.getLogger(__name__)
 CONTENT_RANK_SCALE = 5.0  # content score = (s + 1) / (s + 1 + rank): rank 0 -> 1.0, rank 5 -> 0.55
 LIKED_SOURCES = 3  # how many liked videos each seed a similar-to-liked query
 LIKED_K = 10
+# similar requests are scored beside the search: embedding the conversation is the signal's cost
+# (~30 ms), a query embeds on one core (``embedding.query_threads``) and the machine has more
+_BESIDE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="vidrec-requests")
 
 
 def passes(video: Video, filters: SearchFilters) -> bool:
@@ -147,6 +151,7 @@ class Ranker:
         searching = any(
             t.text.strip() for t in ([QueryText(query)] if isinstance(query, str) else query)
         )
+        requests = self._request_scores_beside(conversation)
         if searching:
             for rank, hit in enumerate(self.library.search(query, filters, k=n)):
                 if hit.video.id not in pool and passes(hit.video, filters) and hit.chunks:
@@ -174,7 +179,7 @@ class Ranker:
         seeds_now = list(liked if collab_seeds is None else collab_seeds)
         collab_ranks = self._add_collab_candidates(pool, filters, history, seeds_now)
         popular_ranks = self._add_popular_candidates(pool, filters, popular)
-        taken = self._taken_signals(pool, filters, conversation)
+        taken = self._taken_signals(pool, filters, requests)
 
         if timings is not None:
             timings["retrieve"] = timings.get("retrieve", 0.0) + time.perf_counter() - clock
@@ -239,8 +244,20 @@ class Ranker:
             timings["rank"] = timings.get("rank", 0.0) + time.perf_counter() - clock
         return ranked
 
+    def _request_scores_beside(self, conversation: str) -> Future[dict[str, float]] | None:
+        """The similar-requests scores of ``conversation``, computed in a thread while the
+        turn searches (None: the signal is off or nothing was said)."""
+        if self.collab is None or self.settings.request_weight <= 0 or not conversation.strip():
+            return None
+        k = self.settings.request_neighbours
+        embed = self.library.embed_query
+        return _BESIDE.submit(self.collab.request_scores, conversation, embed, k)
+
     def _taken_signals(
-        self, pool: dict[str, _Pool], filters: SearchFilters, conversation: str
+        self,
+        pool: dict[str, _Pool],
+        filters: SearchFilters,
+        requests: Future[dict[str, float]] | None,
     ) -> dict[str, tuple[float, dict[str, float], dict[str, int]]]:
         """What people took in conversations, each signal as (weight, ``log1p`` of its count per
         video scaled to 0..1 by the best, rank of its best videos): ``conversations``, how many
@@ -252,22 +269,23 @@ class Ranker:
             ("conversations", cfg.conversation_popularity_weight, cfg.conversation_popular),
             ("requests", cfg.request_weight, cfg.request_candidates),
         ):
-            counts = self._popular_counts(name, conversation) if weight > 0 else {}
+            counts = self._popular_counts(name, requests) if weight > 0 else {}
             ranks = self._add_popular_candidates(pool, filters, k, counts)
             top = math.log1p(max(counts.values(), default=0.0)) or 1.0
             out[name] = (weight, {v: math.log1p(n) / top for v, n in counts.items()}, ranks)
         return out
 
-    def _popular_counts(self, signal: str = "users", conversation: str = "") -> dict[str, float]:
+    def _popular_counts(
+        self, signal: str = "users", requests: Future[dict[str, float]] | None = None
+    ) -> dict[str, float]:
         """The collaborative model's popularity over every user (``users``), over conversation
-        sessions (``conversations``) or over requests like ``conversation`` (``requests``); {}
-        without a model."""
+        sessions (``conversations``) or over requests like the conversation (``requests``, from
+        :meth:`_request_scores_beside`); {} without a model."""
         if self.collab is None:
             return {}
         try:
             if signal == "requests":
-                k = self.settings.request_neighbours
-                return self.collab.request_scores(conversation, self.library.embed_query, k)
+                return requests.result() if requests is not None else {}
             if signal == "conversations":
                 return self.collab.session_popularity()
             return self.collab.popularity()
