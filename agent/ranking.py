@@ -249,9 +249,9 @@ class Ranker:
         turn searches (None: the signal is off or nothing was said)."""
         if self.collab is None or self.settings.request_weight <= 0 or not conversation.strip():
             return None
-        k = self.settings.request_neighbours
+        k, ridge = self.settings.request_neighbours, self.settings.request_ridge
         embed = self.library.embed_query
-        return _BESIDE.submit(self.collab.request_scores, conversation, embed, k)
+        return _BESIDE.submit(self.collab.request_scores, conversation, embed, k, ridge)
 
     def _taken_signals(
         self,

@@ -6,12 +6,14 @@ Every logged conversation turn after which the user took videos (a case of
 newest :data:`MAX_CHARS` characters) is kept only as the library's embedding of it (a unit vector;
 no text is stored).
 
-A new conversation scores a video by the cosine of its own embedding to each of the ``k`` most
-similar past requests that took the video, summed: a kNN over conversations, which learns what is
-asked for with which words (a genre, a mood, a film named) from the operator's own logs, where the
-catalogue's text and the collaborative model know only titles and co-occurrence. ReDial, its 2,478
-cases cross-fitted on five folds, this signal alone: Recall@10 0.143 with the embedding (k 200)
-against 0.127 with TF-IDF over words and word pairs (k 500).
+A new conversation scores each video through a linear map from the embedding to the videos taken,
+fitted on the requests by ridge regression (centred, penalty ``ridge`` x the number of requests,
+:class:`LinearMap`): it learns what is asked for with which words (a genre, a mood, a film named)
+from the operator's own logs, where the catalogue's text and the collaborative model know only
+titles and co-occurrence. With ``ridge`` 0 it is a kNN instead: the summed cosine of the ``k``
+most similar past requests that took the video. ReDial, its 2,478 cases cross-fitted on five
+folds, this signal alone: Recall@10 0.156 with the ridge map (0.0075) against 0.143 with the
+kNN (k 200) and 0.127 with a TF-IDF kNN; INSPIRED (231 cases) 0.099 against 0.093.
 """
 
 from __future__ import annotations
@@ -22,10 +24,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from agent.types import Message
 
-__all__ = ["FILE", "MAX_CHARS", "Embed", "Request", "RequestIndex", "conversation_text"]
+__all__ = [
+    "FILE",
+    "MAX_CHARS",
+    "Embed",
+    "LinearMap",
+    "Request",
+    "RequestIndex",
+    "conversation_text",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +61,42 @@ def conversation_text(messages: Sequence[Message]) -> str:
     return text[-MAX_CHARS:]
 
 
+@dataclass(frozen=True)
+class LinearMap:
+    """Ridge regression from a request's embedding to the videos it took, in its dual-friendly
+    form: a conversation ``x`` weighs request ``i`` by ``(x - mu) A^-1 (v_i - mu)`` (``A`` the
+    centred requests' Gram matrix plus ``ridge x n`` on the diagonal), each video scores the
+    weights of the requests that took it plus its share of all requests (the intercept)."""
+
+    mean: np.ndarray  # (dim,) the requests' mean vector
+    inverse: np.ndarray  # (dim, dim)
+    taken: csr_matrix  # requests x videos, 1 where the request took the video
+    videos: tuple[str, ...]
+    prior: np.ndarray  # (videos,) share of the requests that took each video
+
+    @classmethod
+    def fit(cls, vectors: np.ndarray, items: Sequence[tuple[str, ...]], ridge: float) -> LinearMap:
+        n, dim = vectors.shape
+        videos = tuple(sorted({v for row in items for v in row}))
+        column = {v: i for i, v in enumerate(videos)}
+        rows = [r for r, row in enumerate(items) for _ in row]
+        cols = [column[v] for row in items for v in row]
+        taken = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, len(videos)))
+        mean = vectors.mean(axis=0, dtype=np.float64)
+        centred = vectors.astype(np.float64) - mean
+        gram = centred.T @ centred + ridge * n * np.eye(dim)
+        prior = np.asarray(taken.sum(axis=0)).ravel() / n
+        return cls(mean, np.linalg.inv(gram), taken, videos, prior)
+
+    def scores(self, vectors: np.ndarray, vector: np.ndarray) -> dict[str, float]:
+        """Per video, its score for the conversation ``vector`` (``vectors``: the requests the
+        map was fitted on); videos scoring 0 or less are left out."""
+        u = self.inverse @ (np.asarray(vector, dtype=np.float64) - self.mean)
+        weights = vectors @ u - float(self.mean @ u)
+        out = self.taken.T @ weights + self.prior
+        return {self.videos[i]: float(out[i]) for i in np.flatnonzero(out > 0)}
+
+
 class RequestIndex:
     """The past requests as unit vectors of one embedder, with what each took and whose it was."""
 
@@ -65,6 +112,7 @@ class RequestIndex:
         self._rows = (np.asarray(vectors, dtype=np.float32), list(items), list(users))
         self.embedder = embedder
         self._warned = False
+        self._map: tuple[object, float, LinearMap] | None = None  # (rows, ridge, map) last fitted
 
     @property
     def vectors(self) -> np.ndarray:
@@ -91,11 +139,14 @@ class RequestIndex:
         vectors = np.asarray(embed([r.text for r in kept]), dtype=np.float32)
         return cls(vectors, [tuple(r.items) for r in kept], [r.user_id for r in kept], embedder)
 
-    def scores(self, vector: np.ndarray, k: int) -> dict[str, float]:
-        """Per video, the summed cosine of the ``k`` past requests most similar to the
-        conversation's ``vector`` that took it ({} for a vector of another size)."""
-        vectors, items, _ = self._rows
-        if not len(items) or k <= 0:
+    def scores(self, vector: np.ndarray, k: int, ridge: float = 0.0) -> dict[str, float]:
+        """Per video, its score by the ridge map (``ridge`` above 0: :class:`LinearMap`, fitted
+        on the first call and again after a user is dropped), else the summed cosine of the ``k``
+        past requests most similar to the conversation's ``vector`` that took it ({} for a
+        vector of another size)."""
+        kept = self._rows
+        vectors, items, _ = kept
+        if not len(items) or (k <= 0 and ridge <= 0):
             return {}
         if vector.shape != vectors.shape[1:]:
             if not self._warned:  # once: every turn would say it again until `vidrec train`
@@ -106,6 +157,12 @@ class RequestIndex:
                     self.embedder,
                 )
             return {}
+        if ridge > 0:
+            fitted = self._map
+            if fitted is None or fitted[0] is not kept or fitted[1] != ridge:
+                fitted = (kept, ridge, LinearMap.fit(vectors, items, ridge))
+                self._map = fitted
+            return fitted[2].scores(vectors, vector)
         sims = vectors @ np.asarray(vector, dtype=np.float32)
         rows = np.flatnonzero(sims > 0)
         if len(rows) > k:
@@ -123,6 +180,7 @@ class RequestIndex:
         if len(keep) == len(users):
             return False
         self._rows = (vectors[keep], [items[n] for n in keep], [users[n] for n in keep])
+        self._map = None  # fitted on the user's requests too
         return True
 
     def save(self, folder: Path) -> None:

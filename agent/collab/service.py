@@ -59,11 +59,12 @@ class CollabScorer(Protocol):
         ...
 
     def request_scores(
-        self, text: str, embed: Callable[[str], np.ndarray], k: int
+        self, text: str, embed: Callable[[str], np.ndarray], k: int, ridge: float = 0.0
     ) -> dict[str, float]:
         """What people took after asking for something like the conversation ``text``
-        (embedded by ``embed`` only when there are logged requests): per video, the summed
-        cosine of the ``k`` most similar logged turns that took it ({} without any)."""
+        (embedded by ``embed`` only when there are logged requests): per video, its score by
+        the ridge map of the logged turns (``ridge`` above 0), else the summed cosine of the
+        ``k`` most similar logged turns that took it ({} without any)."""
         ...
 
     def export_user(self, user_id: str) -> dict[str, list[float]]:
@@ -177,12 +178,12 @@ class Collaborative:
         return counts
 
     def request_scores(
-        self, text: str, embed: Callable[[str], np.ndarray], k: int
+        self, text: str, embed: Callable[[str], np.ndarray], k: int, ridge: float = 0.0
     ) -> dict[str, float]:
         model = self.model
         if model is None or model.requests is None or not len(model.requests) or not text.strip():
             return {}
-        return model.requests.scores(embed(text), k)
+        return model.requests.scores(embed(text), k, ridge)
 
     def export_user(self, user_id: str) -> dict[str, list[float]]:
         return self.store.user_factors(user_id)

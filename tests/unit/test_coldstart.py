@@ -217,7 +217,7 @@ class _Crowd:
         return self.taken
 
     def request_scores(
-        self, text: str, embed: Callable[[str], np.ndarray], k: int
+        self, text: str, embed: Callable[[str], np.ndarray], k: int, ridge: float = 0.0
     ) -> dict[str, float]:
         self.texts.append(text)
         return self.asked if text else {}

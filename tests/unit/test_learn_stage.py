@@ -160,7 +160,9 @@ class Popular:
     def session_popularity(self) -> dict[str, float]:
         return {}
 
-    def request_scores(self, text: str, embed: object, k: int) -> dict[str, float]:
+    def request_scores(
+        self, text: str, embed: object, k: int, ridge: float = 0.0
+    ) -> dict[str, float]:
         return {}
 
     def export_user(self, user_id: str) -> dict[str, list[float]]:

@@ -68,7 +68,7 @@ class _Requests:
         return {}
 
     def request_scores(
-        self, text: str, embed: Callable[[str], np.ndarray], k: int
+        self, text: str, embed: Callable[[str], np.ndarray], k: int, ridge: float = 0.0
     ) -> dict[str, float]:
         embed(text)
         return {"asked": 3.0}
@@ -94,7 +94,7 @@ def test_the_conversation_is_embedded_for_similar_requests_while_the_turn_search
 def test_a_failing_requests_signal_still_ranks_the_turn() -> None:
     class Broken(_Requests):
         def request_scores(
-            self, text: str, embed: Callable[[str], np.ndarray], k: int
+            self, text: str, embed: Callable[[str], np.ndarray], k: int, ridge: float = 0.0
         ) -> dict[str, float]:
             embed(text)
             raise RuntimeError("model file vanished")

@@ -141,3 +141,35 @@ def test_vidrec_train_embeds_the_logged_turns_and_a_later_turn_is_lifted_by_them
         assert off.rank(asked, "newcomer", k=5).candidates[0].video.id != taken
     finally:
         rec.close()
+
+
+def test_the_ridge_map_is_the_closed_form_ridge_regression() -> None:
+    index = fitted(ASKED)
+    x = embed("Got any good horror? I love ghosts")
+    got = index.scores(x, k=0, ridge=0.05)
+    vectors = index.vectors.astype(np.float64)
+    videos = sorted({v for row in index.items for v in row})
+    taken = np.array([[v in row for v in videos] for row in index.items], dtype=np.float64)
+    n = len(vectors)
+    mean, prior = vectors.mean(axis=0), taken.mean(axis=0)
+    centred = vectors - mean
+    gram = centred.T @ centred + 0.05 * n * np.eye(vectors.shape[1])
+    expected = (x - mean) @ np.linalg.solve(gram, centred.T @ (taken - prior)) + prior
+    want = {v: s for v, s in zip(videos, expected, strict=True) if s > 0}
+    assert got == pytest.approx(want, abs=1e-6)
+    assert max(got, key=lambda v: got[v]) == "shining"
+    romance = index.scores(embed("something romantic please, a comedy"), k=0, ridge=0.05)
+    assert max(romance, key=lambda v: romance[v]) == "notting-hill"
+
+
+def test_the_ridge_map_forgets_a_dropped_users_requests() -> None:
+    index = fitted(ASKED)
+    x = embed("any horror films? ghosts and haunted houses scare me the most")
+    before = index.scores(x, k=0, ridge=0.05)
+    assert before["conjuring"] > 0.5  # u2 asked exactly this and took it
+    assert index.drop_user("u2")
+    after = index.scores(x, k=0, ridge=0.05)
+    assert "conjuring" not in after  # refitted without u2: no request took it any more
+    assert after == pytest.approx(
+        fitted([r for r in ASKED if r.user_id != "u2"]).scores(x, 0, 0.05)
+    )
