@@ -161,10 +161,11 @@ class LearnedSettings(Section):
     gate_turns: int = Field(
         40,
         ge=0,
-        description="a trained ranker is used only if its order beats the blend's Recall@10 on a "
-        "fifth of the turns held out of its fit, and only when that fifth holds at least this "
-        "many turns (on INSPIRED's ~11 held-out turns a fold's ranker passed by chance and cost "
-        "Recall@10); fewer: the blend keeps ranking. 0: no check",
+        description="a trained ranker is used only if its order beats the blend's Recall@10 "
+        "beyond chance on the training turns, each ranked by a ranker fitted without it (5-fold "
+        "cross-validation), and only when there are at least this many (on INSPIRED's ~11 "
+        "held-out turns a fold's ranker once passed by chance and cost Recall@10); fewer: the "
+        "blend keeps ranking. 0: no check",
     )
     keep_versions: int = 3
 

@@ -84,7 +84,8 @@ def fit_ranker(
     gate: bool = True,
 ) -> tuple[LearnedRanker | None, TrainingData, str]:
     """Fit on the turns' rows, or say why not: fewer than ``cfg.min_turns`` usable turns, or
-    (``gate``) the fitted order not ahead of the blend's on the turns held out of the fit."""
+    (``gate``) the learned order not ahead of the blend's on turns ranked by rankers fitted
+    without them (cross-validation)."""
     data = TrainingData.stack([t for t in turns if t[0].size])
     if data.turns < cfg.min_turns:
         reason = (
@@ -96,13 +97,14 @@ def fit_ranker(
     meta = model.meta
     if gate and cfg.gate_turns and meta.gate_turns < cfg.gate_turns:
         reason = (
-            f"{meta.gate_turns} turns held out of the fit to check it against the blend, fewer "
+            f"{meta.gate_turns} turns to check it against the blend by cross-validation, fewer "
             f"than agent.learned.gate_turns = {cfg.gate_turns}: the hand-tuned blend keeps ranking"
         )
         return None, data, reason
     if gate and cfg.gate_turns and not meta.beats_blend:
         reason = (
-            f"on {meta.gate_turns} turns held out of the fit the learned order's Recall@10 "
+            f"on {meta.gate_turns} turns, each ranked by a ranker fitted without it "
+            f"(cross-validation), the learned order's Recall@10 "
             f"{meta.gate_recall10_learned} is not above the blend's {meta.gate_recall10_blend} "
             f"beyond chance (paired bootstrap, 5th percentile of the gain "
             f"{meta.gate_gain_low}): the hand-tuned blend keeps ranking"

@@ -109,13 +109,13 @@ def test_a_ranker_not_ahead_of_the_blend_on_held_out_turns_is_not_used() -> None
     cfg = LearnedSettings(min_turns=50, gate_turns=20)
     model, data, reason = fit_ranker(turns, cfg, source="s", seed=1)
     assert model is None and data.turns == 200
-    assert "held out of the fit" in reason and "not above the blend's 1.0" in reason
+    assert "fitted without it" in reason and "not above the blend's 1.0" in reason
     # the learner of the signal the blend lacks does pass the same gate
     learned, _, _ = fit_ranker(_synthetic(200), cfg, source="s", seed=1)
     assert learned is not None and learned.meta.beats_blend and learned.meta.gate_turns >= 20
-    # too few turns held out to tell: the blend keeps ranking, whatever they showed
-    few, _, why = fit_ranker(_synthetic(60), cfg.model_copy(update={"gate_turns": 40}), source="s")
-    assert few is None and "fewer than agent.learned.gate_turns = 40" in why
+    # too few turns to tell: the blend keeps ranking, whatever they showed
+    few, _, why = fit_ranker(_synthetic(60), cfg.model_copy(update={"gate_turns": 80}), source="s")
+    assert few is None and "fewer than agent.learned.gate_turns = 80" in why
     assert (learned.meta.gate_recall10_learned or 0) > (learned.meta.gate_recall10_blend or 0)
 
 
@@ -217,3 +217,39 @@ def test_a_held_out_gain_within_the_turns_noise_keeps_the_blend() -> None:
     clear = blend.copy()
     clear[np.flatnonzero(blend == 0)[:30]] = 1.0
     assert paired_gain_low(clear - blend, seed=0) > 0.0
+
+
+def _mostly_right_blend(n: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """40 candidates a turn; the blend puts the target near the top (a geometric rank), and
+    ``tag_hits`` marks it half the time, beside four other candidates: a weak extra signal."""
+    rng = np.random.default_rng(seed)
+    turns = []
+    for _ in range(n):
+        x = rng.random((40, len(FEATURES))).astype(np.float32)
+        y = np.zeros(40, np.float32)
+        target = int(rng.integers(40))
+        y[target] = 1.0
+        rank = min(39, int(rng.geometric(0.12)) - 1)
+        others = [i for i in range(40) if i != target]
+        rng.shuffle(others)
+        x[[*others[:rank], target, *others[rank:]], COL["blend_rank"]] = np.arange(40)
+        x[:, COL["tag_hits"]] = 0.0
+        x[rng.choice(others, 4, replace=False), COL["tag_hits"]] = 1.0
+        x[target, COL["tag_hits"]] = float(rng.random() < 0.5)
+        turns.append((x, y))
+    return turns
+
+
+def test_the_ranker_corrects_a_mostly_right_blend_from_few_turns() -> None:
+    """The trees start from the blend's order and learn corrections: 150 turns are enough to
+    add a weak signal the blend lacks and pass the check (fitted from nothing, the ranker lost
+    part of the blend's order and did not pass: ReDial's learned stage never did)."""
+    cfg = LearnedSettings(min_turns=50, gate_turns=20)
+    model, _, reason = fit_ranker(_mostly_right_blend(150, 1), cfg, source="s", seed=1)
+    assert model is not None, reason
+    learned = blend = 0
+    for x, y in _mostly_right_blend(500, 9):
+        target = int(np.argmax(y))
+        learned += int(target in np.argsort(-model.score(x), kind="stable")[:10])
+        blend += int(x[target, COL["blend_rank"]] < 10)
+    assert learned >= blend + 25  # at least 0.05 more of the new turns' targets in the top 10
