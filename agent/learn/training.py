@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from agent.learn.cases import LoggedCase, RankingCase, logged_cases
-from agent.learn.model import LearnedRanker, TrainingData
+from agent.learn.model import GATE_PERCENTILE, LearnedRanker, TrainingData
 from agent.learn.store import RankerStore, ranker_root
 from agent.settings import LearnedSettings, Settings
 from agent.types import FeedbackEvent
@@ -106,7 +106,7 @@ def fit_ranker(
             f"on {meta.gate_turns} turns, each ranked by a ranker fitted without it "
             f"(cross-validation), the learned order's Recall@10 "
             f"{meta.gate_recall10_learned} is not above the blend's {meta.gate_recall10_blend} "
-            f"beyond chance (paired bootstrap, 5th percentile of the gain "
+            f"beyond chance (paired bootstrap, {GATE_PERCENTILE:g}th percentile of the gain "
             f"{meta.gate_gain_low}): the hand-tuned blend keeps ranking"
         )
         return None, data, reason
