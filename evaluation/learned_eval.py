@@ -109,10 +109,10 @@ def fit_folds(
             continue
         out.notes.append(
             f"fold {fold}: {data.turns} training turns ({len(data.labels)} rows), "
-            f"{ranker.meta.rounds} rounds; held-out Recall@10 {ranker.meta.gate_recall10_learned} "
-            f"against the blend's {ranker.meta.gate_recall10_blend} "
-            f"({ranker.meta.gate_turns} turns); top features "
-            + ", ".join(ranker.importance_lines(5))
+            f"{ranker.meta.rounds} rounds; cross-validated Recall@10 "
+            f"{ranker.meta.gate_recall10_learned} against the blend's "
+            f"{ranker.meta.gate_recall10_blend} ({ranker.meta.gate_turns} turns, gain above "
+            f"{ranker.meta.gate_gain_low}); top features " + ", ".join(ranker.importance_lines(5))
         )
     return out
 
