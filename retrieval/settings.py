@@ -57,6 +57,15 @@ class StoreSettings(Section):
         None, description="http://host:port of `chroma run`; embedded if unset"
     )
     collection: str = "vidrec_chunks"
+    search_ef: int = Field(
+        1000,
+        ge=10,
+        le=100_000,
+        description="HNSW ef at query time (Chroma's `hnsw.ef_search`; applied to existing "
+        "collections when they are opened): the breadth of the graph search. A search asks "
+        "for 100-1,600 chunks; with Chroma's default 100 the ReDial catalogue's top 400 missed "
+        "38 of the exact 400 and differed between processes (docs/search.md)",
+    )
 
 
 class SQLSettings(Section):

@@ -164,3 +164,41 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
         ChromaStore(settings, tmp_path, embedder_name="test:8")
     with pytest.raises(ConfigError, match="HTTP URL"):
         ChromaStore(StoreSettings(chroma_url="localhost:8000"), tmp_path, embedder_name="t")
+
+
+def test_the_graph_search_is_broad_enough_to_find_the_exact_neighbours(tmp_path: Path) -> None:
+    """A search asks for hundreds of chunks; with Chroma's default ef_search (100) its HNSW
+    graph search missed some of the exact top 400 (38 on the ReDial catalogue) and differed
+    between processes. ``store.search_ef`` widens it, for new and existing collections.
+    Clustered vectors (many near-equal neighbours, like a catalogue of similar texts)."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(100, 64))
+    vectors = centres[rng.integers(0, 100, 8000)] + 0.1 * rng.normal(size=(8000, 64))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    records = [
+        ChunkRecord(
+            id=f"v{i}:0", video_id=f"v{i}", index=0, start=0.0, end=1.0, embedding=vectors[i]
+        )
+        for i in range(len(vectors))
+    ]
+    queries = vectors[rng.integers(0, 8000, 5)] + 0.05 * rng.normal(size=(5, 64))
+    exact = [{f"v{i}" for i in np.argsort(-(vectors @ q))[:400]} for q in queries]
+
+    def missed(store: ChromaStore) -> int:
+        found = [{m.video_id for m in store.query(q.astype(np.float32), 400)} for q in queries]
+        return sum(len(e - f) for e, f in zip(exact, found, strict=True))
+
+    def opened(name: str, **kw: int) -> ChromaStore:
+        settings = StoreSettings(collection=name, **kw)
+        return ChromaStore(settings, tmp_path / "c", embedder_name="t:64")
+
+    narrow = opened("ef-narrow", search_ef=100)  # Chroma's default
+    narrow.upsert(records)
+    assert missed(narrow) >= 20  # of the 2,000 exact neighbours: this test can tell
+    wide = opened("ef-wide")
+    wide.upsert(records)
+    assert missed(wide) == 0
+    # a collection made before is widened when opened (its graph is read with the new breadth
+    # by the next process that loads it: Chroma keeps a loaded one as it was)
+    reopened = opened("ef-narrow")
+    assert reopened.collection.configuration["hnsw"]["ef_search"] == 1000
