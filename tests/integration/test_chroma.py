@@ -181,7 +181,7 @@ def test_the_graph_search_is_broad_enough_to_find_the_exact_neighbours(tmp_path:
         )
         for i in range(len(vectors))
     ]
-    queries = vectors[rng.integers(0, 8000, 5)] + 0.05 * rng.normal(size=(5, 64))
+    queries = vectors[rng.integers(0, 8000, 10)] + 0.05 * rng.normal(size=(10, 64))
     exact = [{f"v{i}" for i in np.argsort(-(vectors @ q))[:400]} for q in queries]
 
     def missed(store: ChromaStore) -> int:
@@ -194,7 +194,7 @@ def test_the_graph_search_is_broad_enough_to_find_the_exact_neighbours(tmp_path:
 
     narrow = opened("ef-narrow", search_ef=100)  # Chroma's default
     narrow.upsert(records)
-    assert missed(narrow) >= 20  # of the 2,000 exact neighbours: this test can tell
+    assert missed(narrow) >= 5  # of the 4,000 exact neighbours: this test can tell
     wide = opened("ef-wide")
     wide.upsert(records)
     assert missed(wide) == 0
