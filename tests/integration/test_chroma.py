@@ -192,13 +192,13 @@ def test_the_graph_search_is_broad_enough_to_find_the_exact_neighbours(tmp_path:
         settings = StoreSettings(collection=name, **kw)
         return ChromaStore(settings, tmp_path / "c", embedder_name="t:64")
 
-    narrow = opened("ef-narrow", search_ef=100)  # Chroma's default
+    narrow = opened("ef-narrow")  # Chroma's default, 100
     narrow.upsert(records)
     assert missed(narrow) >= 5  # of the 4,000 exact neighbours: this test can tell
-    wide = opened("ef-wide")
+    wide = opened("ef-wide", search_ef=1000)
     wide.upsert(records)
     assert missed(wide) == 0
     # a collection made before is widened when opened (its graph is read with the new breadth
     # by the next process that loads it: Chroma keeps a loaded one as it was)
-    reopened = opened("ef-narrow")
+    reopened = opened("ef-narrow", search_ef=1000)
     assert reopened.collection.configuration["hnsw"]["ef_search"] == 1000
