@@ -123,15 +123,16 @@ class RankerMeta:
     gate_recall10_learned: float | None = None
     gate_recall10_blend: float | None = None
     # the lower end of a one-sided 80 % paired bootstrap of (learned - blend) Recall@10 over the
-    # held-out turns: above 0 only when the learned order is better beyond the turns' noise
+    # cross-validated turns: above 0 only when the learned order is better beyond their noise
     gate_gain_low: float | None = None
     base_alpha: float = 0.0  # the blend's order the trees correct (0: versions saved before)
 
     @property
     def beats_blend(self) -> bool:
-        """Whether the learned order found more targets in the top 10 of the held-out turns
-        than the blend's order, beyond chance (``gate_gain_low`` above 0; True when there were
-        too few turns to hold any out). A version saved before the bootstrap: more targets."""
+        """Whether the learned order found more targets in the top 10 of the judged turns (each
+        ranked by a ranker fitted without it; a held-out fifth in versions saved before) than the
+        blend's order, beyond chance (``gate_gain_low`` above 0; True when there were too few
+        turns to judge). A version saved before the bootstrap: more targets."""
         if not self.gate_turns or self.gate_recall10_learned is None:
             return True
         if self.gate_gain_low is not None:
@@ -194,8 +195,8 @@ class LearnedRanker:
             for k in range(GATE_FOLDS):
                 booster = _boost(data, rows, fold != k, base, params, rounds, rng)
                 out = np.concatenate([r for r, f in zip(rows, fold == k, strict=True) if f])
-                best = booster.best_iteration or None
-                scores[out] = booster.predict(data.features[out], num_iteration=best) + base[out]
+                stop_at = booster.best_iteration or None
+                scores[out] = booster.predict(data.features[out], num_iteration=stop_at) + base[out]
             blend_col = FEATURES.index("blend_rank")
             learned = _recall_at_10(rows, scores, data.labels)
             blend = _recall_at_10(rows, -data.features[:, blend_col], data.labels)
