@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -47,7 +48,7 @@ from agent.types import (
 )
 from agent.understand import Understander
 from agent.users import UserStore
-from retrieval.errors import NotFoundError, VidrecError
+from retrieval.errors import NotFoundError, NotReadyError, VidrecError
 from retrieval.guard import IngestGuard
 from retrieval.lazy import built_once
 from retrieval.library import Library
@@ -152,6 +153,33 @@ class Recommender:
     def vocabulary(self) -> Vocabulary:
         """The library's tags, speakers and years for reading the dialogue."""
         return self._catalogue.vocabulary()
+
+    def warmup(self) -> dict[str, float]:
+        """Load what the first turn would otherwise wait for, part by part; returns the seconds
+        each took. The index and the embedder (a one-result search), the LLM when it runs in
+        this process, the catalogue's titles, described videos and vocabulary, the collaborative
+        model with its similar-requests map, the learned ranker. An empty library is still a
+        ready server (ingest works); a part not trained yet loads when it appears."""
+        seconds: dict[str, float] = {}
+
+        def timed(name: str, load: Callable[[], object]) -> None:
+            began = time.perf_counter()
+            load()
+            seconds[name] = time.perf_counter() - began
+
+        timed("embedder", lambda: self.library.embed_query("warm up"))
+        try:
+            timed("index", lambda: self.search("warm up", k=1))
+            timed("catalogue", lambda: (self.references(), self.vocabulary()))
+        except NotReadyError as exc:
+            log.info("library not ready yet (%s); serving anyway", exc)
+        load = getattr(getattr(self.llm, "inner", self.llm), "load", None)
+        if callable(load):  # an in-process model (llama.cpp); a served one has nothing to load
+            timed("llm", load)
+        timed("collaborative", lambda: self.collab.prepare(self.settings.agent.request_ridge))
+        if self.learned is not None:
+            timed("learned", self.learned.current)
+        return seconds
 
     def close(self) -> None:
         if self._users is not None:

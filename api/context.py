@@ -106,24 +106,9 @@ class Readiness:
 
 
 def warm_up(recommender: Recommender) -> None:
-    """Load what the first request would otherwise wait for.
-
-    Uses the facade's own ``warmup()`` when it has one. Otherwise: a one-result search (opens the
-    index, loads the embedder; an empty library is still a ready server, since ingest works) and,
-    when the facade's LLM can be loaded ahead (``load()``, as llama.cpp's backend has), that too.
-    """
-    hook = getattr(recommender, "warmup", None)
-    if callable(hook):
-        hook()
-        return
-    try:
-        recommender.search("warm up", k=1)
-    except NotReadyError as exc:
-        log.info("library not ready yet (%s); serving anyway", exc)
-    llm = getattr(recommender, "llm", None)
-    load = getattr(getattr(llm, "inner", llm), "load", None)
-    if callable(load):
-        load()
+    """Load what the first request would otherwise wait for (the facade's ``warmup()``)."""
+    seconds = recommender.warmup()
+    log.info("warmed up: %s", ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()))
 
 
 @dataclass

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import webbrowser
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,7 +21,6 @@ from fastapi.responses import FileResponse
 
 from agent.recommender import Recommender
 from agent.settings import Settings
-from agent.types import Message
 from api.media import MediaKind, library_file, media_roots
 from retrieval.errors import NotFoundError
 from ui.blocks import APP_CSS, build_app, theme
@@ -77,19 +75,19 @@ def create_server(
 
 
 def warm_up(recommender: Recommender) -> None:
-    """Load the embedder and the LLM ahead of the first question (best effort, logged).
-
-    On a CPU the first turn otherwise pays every model load; run this in a background thread as
-    the server starts (an early question simply waits on the same loads).
-    """
-    began = time.perf_counter()
+    """Load the models, the index and the trained rankers ahead of the first question (best
+    effort, logged): run it in a background thread as the server starts (an early question
+    simply waits on the same loads)."""
     try:
-        recommender.library.embed_query("warm up")
-        recommender.llm.complete([Message("user", "Say OK.")], max_tokens=1, tag="warmup@1")
+        seconds = recommender.warmup()
     except Exception as exc:
         log.warning("warm-up failed (the first question will load the models): %s", exc)
         return
-    log.info("models warmed up in %.1f s", time.perf_counter() - began)
+    log.info(
+        "warmed up in %.1f s (%s)",
+        sum(seconds.values()),
+        ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()),
+    )
 
 
 def serve(

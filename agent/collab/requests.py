@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> unit rows
 
+_Rows = tuple[np.ndarray, list[tuple[str, ...]], list[str]]  # vectors, items, users
+
 MAX_CHARS = 1200  # the embedder reads its first ~256 word pieces: the newest words
 FILE = "requests.npz"
 
@@ -109,10 +111,10 @@ class RequestIndex:
     ) -> None:
         # one tuple, swapped whole when a user is forgotten: a turn scoring meanwhile reads
         # either the old rows or the new ones, never vectors of one and videos of the other
-        self._rows = (np.asarray(vectors, dtype=np.float32), list(items), list(users))
+        self._rows: _Rows = (np.asarray(vectors, dtype=np.float32), list(items), list(users))
         self.embedder = embedder
         self._warned = False
-        self._map: tuple[object, float, LinearMap] | None = None  # (rows, ridge, map) last fitted
+        self._map: tuple[_Rows, float, LinearMap] | None = None  # (rows, ridge, map) last fitted
 
     @property
     def vectors(self) -> np.ndarray:
@@ -158,11 +160,7 @@ class RequestIndex:
                 )
             return {}
         if ridge > 0:
-            fitted = self._map
-            if fitted is None or fitted[0] is not kept or fitted[1] != ridge:
-                fitted = (kept, ridge, LinearMap.fit(vectors, items, ridge))
-                self._map = fitted
-            return fitted[2].scores(vectors, vector)
+            return self._linear_map(kept, ridge).scores(vectors, vector)
         sims = vectors @ np.asarray(vector, dtype=np.float32)
         rows = np.flatnonzero(sims > 0)
         if len(rows) > k:
@@ -172,6 +170,20 @@ class RequestIndex:
             for item in items[row]:
                 out[item] = out.get(item, 0.0) + float(sims[row])
         return out
+
+    def prepare(self, ridge: float) -> None:
+        """Fit the ridge map now (a server's warm-up), not on the first turn that scores."""
+        if ridge > 0 and len(self):
+            self._linear_map(self._rows, ridge)
+
+    def _linear_map(self, kept: _Rows, ridge: float) -> LinearMap:
+        """The map fitted on the rows ``kept`` with ``ridge``: the last one when it was fitted on
+        the same rows with the same penalty, else fitted now."""
+        fitted = self._map
+        if fitted is None or fitted[0] is not kept or fitted[1] != ridge:
+            fitted = (kept, ridge, LinearMap.fit(kept[0], kept[1], ridge))
+            self._map = fitted
+        return fitted[2]
 
     def drop_user(self, user_id: str) -> bool:
         """Remove the user's requests; True if there were any."""

@@ -67,6 +67,11 @@ class CollabScorer(Protocol):
         ``k`` most similar logged turns that took it ({} without any)."""
         ...
 
+    def prepare(self, request_ridge: float) -> None:
+        """Load the model and fit what a turn would otherwise fit first (the similar-requests
+        map with ``request_ridge``): a server's warm-up. Nothing without a model."""
+        ...
+
     def export_user(self, user_id: str) -> dict[str, list[float]]:
         """The user's stored factors per model version (for a data export)."""
         ...
@@ -184,6 +189,11 @@ class Collaborative:
         if model is None or model.requests is None or not len(model.requests) or not text.strip():
             return {}
         return model.requests.scores(embed(text), k, ridge)
+
+    def prepare(self, request_ridge: float) -> None:
+        model = self.model
+        if model is not None and model.requests is not None:
+            model.requests.prepare(request_ridge)
 
     def export_user(self, user_id: str) -> dict[str, list[float]]:
         return self.store.user_factors(user_id)

@@ -296,8 +296,9 @@ class _SlowStart(Recommender):
 
     gate = threading.Event()
 
-    def warmup(self) -> None:
+    def warmup(self) -> dict[str, float]:
         assert self.gate.wait(30)
+        return {}
 
 
 def test_503_while_models_load_then_ready(tmp_path: Path, models_cache: Path) -> None:
@@ -335,8 +336,8 @@ def test_503_while_models_load_then_ready(tmp_path: Path, models_cache: Path) ->
 class _Broken(Recommender):
     """The real facade with a bug planted in search (to see what a crash looks like)."""
 
-    def warmup(self) -> None:
-        return None
+    def warmup(self) -> dict[str, float]:
+        return {}
 
     def search(self, *args: object, **kwargs: object) -> list[Any]:
         raise RuntimeError("secret internal detail")

@@ -213,6 +213,9 @@ class _Crowd:
     def popularity(self) -> dict[str, float]:
         return {}
 
+    def prepare(self, request_ridge: float) -> None:
+        pass
+
     def session_popularity(self) -> dict[str, float]:
         return self.taken
 

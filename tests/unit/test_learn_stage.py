@@ -157,6 +157,9 @@ class Popular:
     def popularity(self) -> dict[str, float]:
         return {"climate": 40.0, "creativity": 10.0}
 
+    def prepare(self, request_ridge: float) -> None:
+        pass
+
     def session_popularity(self) -> dict[str, float]:
         return {}
 

@@ -64,6 +64,9 @@ class _Requests:
     def popularity(self) -> dict[str, float]:
         return {}
 
+    def prepare(self, request_ridge: float) -> None:
+        pass
+
     def session_popularity(self) -> dict[str, float]:
         return {}
 

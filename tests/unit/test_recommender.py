@@ -321,3 +321,39 @@ def test_a_talk_watched_in_an_earlier_turn_is_left_out_and_does_not_steer(
     assert list(ranked.references.values()) == ["ocean"]
     picks = [c.video.id for c in ranked.candidates]
     assert "ocean" not in picks and picks[0] == "mars"
+
+
+def test_warm_up_loads_every_part_a_first_turn_would_wait_for(tmp_path: Path) -> None:
+    from agent.collab import Collaborative
+    from agent.learn.store import RankerStore, ranker_root
+
+    asked: list[object] = []
+
+    class Collab(Collaborative):
+        def prepare(self, request_ridge: float) -> None:
+            asked.append(("collab", request_ridge))
+
+    class Ranker(RankerStore):
+        def current(self) -> None:
+            asked.append("ranker")
+
+    base = build_recommender(tmp_path)
+    settings = base.settings
+    rec = Recommender(
+        settings,
+        library=base.library,
+        llm=FakeLLM(),
+        users=base.users_store,
+        collab=Collab(settings.data_dir, settings.agent.collab),
+        learned=Ranker(ranker_root(settings.data_dir)),
+    )
+    try:
+        seconds = rec.warmup()
+        assert set(seconds) == {"embedder", "index", "catalogue", "collaborative", "learned"}
+        assert asked == [("collab", settings.agent.request_ridge), "ranker"]
+        views = rec._catalogue
+        built = (views._titles, views._described, views._vocabulary)
+        assert all(v is not None for v in built)  # built now, not by the first turn
+    finally:
+        rec.close()
+        base.close()

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from agent.collab import Collaborative, ModelStore, load_model, model_root, train
-from agent.collab.requests import FILE, MAX_CHARS, Request, RequestIndex, conversation_text
+from agent.collab.requests import (
+    FILE,
+    MAX_CHARS,
+    LinearMap,
+    Request,
+    RequestIndex,
+    conversation_text,
+)
 from agent.settings import CollabSettings
 from agent.types import FeedbackEvent, Message
 from retrieval.embed.factory import create_embedder
@@ -173,3 +180,26 @@ def test_the_ridge_map_forgets_a_dropped_users_requests() -> None:
     assert after == pytest.approx(
         fitted([r for r in ASKED if r.user_id != "u2"]).scores(x, 0, 0.05)
     )
+
+
+def test_a_servers_warm_up_fits_the_ridge_map_before_the_first_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The map was fitted by the first turn that scored (at scale, seconds of that turn)."""
+    cfg = CollabSettings(factors=4, iterations=2)
+    train(_events(), cfg, Collaborative(tmp_path, cfg).store, tune=False, requests=fitted(ASKED))
+    collab = Collaborative(tmp_path, cfg)  # a new server's: nothing loaded yet
+    fits: list[float] = []
+    real_fit = LinearMap.fit.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[LinearMap], vectors: np.ndarray, items: object, ridge: float) -> object:
+        fits.append(ridge)
+        return real_fit(cls, vectors, items, ridge)
+
+    monkeypatch.setattr(LinearMap, "fit", classmethod(counted))
+    collab.prepare(0.05)
+    assert fits == [0.05]
+    assert collab.request_scores("horror with ghosts", embed, 0, 0.05)["shining"] > 0
+    assert fits == [0.05]  # the turn used the warm map
+    collab.request_scores("horror with ghosts", embed, 0, 0.1)
+    assert fits == [0.05, 0.1]  # another penalty is another map
