@@ -22,6 +22,7 @@ from evaluation.conv_collab import FoldModels, fold_of
 from evaluation.conv_vidrec import ablation_rows, fold_models, vidrec_system
 from evaluation.crossfit import COLLAB_WEIGHTS, cross_fitted_lists
 from evaluation.dialogues import ConvCase, Dialogue, context_query, extract_all
+from evaluation.imdb import ImdbFilms, default_imdb
 from evaluation.inspired import load_inspired, load_youtube_map
 from evaluation.learned_eval import learned_stage
 from evaluation.metrics import (
@@ -70,8 +71,13 @@ def load_cases(
     """Read the dialogues, build the catalogue, extract every case; plus data-set statistics."""
     ml_dir = options.movielens or default_movielens(settings)
     movielens = MovieLens.load(ml_dir)
-    builder = CatalogueBuilder(movielens, prefix=options.task)
     stats: dict[str, float | int | str] = {}
+    imdb_csv = default_imdb(settings.data.shared_dir)
+    imdb = ImdbFilms.load(imdb_csv) if imdb_csv.is_file() else None
+    stats["imdb_films"] = imdb.size if imdb is not None else f"none ({imdb_csv} absent)"
+    builder = CatalogueBuilder(
+        movielens, prefix=options.task, enrich=imdb.enrich if imdb is not None else None
+    )
     dialogues = read_dialogues(options, options.data, builder, ml_dir, stats)
     cases = extract_all(dialogues)
     if not cases:
@@ -125,6 +131,10 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
             "targets_in_catalogue": mean(1.0 if t in catalogue else 0.0 for t in targets),
             "targets_matched_movielens": mean(1.0 if t.startswith("ml:") else 0.0 for t in targets),
             "mean_targets_per_case": len(targets) / len(all_cases),
+            "catalogue_with_imdb": sum(1 for m in catalogue.items.values() if m.plot),
+            "targets_with_imdb": mean(
+                1.0 if t in catalogue and catalogue.items[t].plot else 0.0 for t in targets
+            ),
         }
     )
     report = new_report(options, file_sha256(options.data), len(cases), len(all_cases), settings)

@@ -15,7 +15,7 @@ import logging
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,6 +90,8 @@ class MovieItem:
     tags: tuple[str, ...] = ()
     movielens_id: int | None = None
     popularity: int = 0  # MovieLens ratings count (0 when unmatched)
+    plot: str = ""  # IMDb's one-sentence plot, where it covers the film (evaluation.imdb)
+    people: tuple[str, ...] = ()  # IMDb's director, then actors
 
     @property
     def label(self) -> str:
@@ -102,11 +104,17 @@ class MovieItem:
             parts.append("Genres: " + ", ".join(self.genres) + ".")
         if self.tags:
             parts.append("Tags: " + ", ".join(self.tags) + ".")
+        if self.plot:
+            parts.append(self.plot)
+        if self.people:
+            parts.append("With " + ", ".join(self.people) + ".")
+        tags = [g.lower() for g in self.genres] + [t for t in self.tags if t]
         row: dict[str, object] = {
             "id": self.id,
             "title": self.label,
             "description": " ".join(parts),
-            "tags": [g.lower() for g in self.genres] + [t for t in self.tags if t],
+            "tags": tags
+            + [p for p in dict.fromkeys(p.lower() for p in self.people) if p not in tags],
         }
         if self.year:
             row["published"] = f"{self.year:04d}-01-01"
@@ -226,11 +234,18 @@ class CatalogueBuilder:
     Args:
         movielens: the MovieLens metadata (its titles join the catalogue too), or None.
         prefix: id prefix for movies MovieLens does not know ("redial", "inspired").
+        enrich: more metadata for each catalogue movie (``evaluation.imdb.ImdbFilms.enrich``).
     """
 
-    def __init__(self, movielens: MovieLens | None, prefix: str) -> None:
+    def __init__(
+        self,
+        movielens: MovieLens | None,
+        prefix: str,
+        enrich: Callable[[MovieItem], MovieItem] | None = None,
+    ) -> None:
         self.movielens = movielens
         self.prefix = prefix
+        self.enrich = enrich
         self._mentioned: dict[str, MovieItem] = {}
         self._resolved: dict[str, str] = {}
 
@@ -260,6 +275,8 @@ class CatalogueBuilder:
         if self.movielens is not None:
             for movie in self.movielens.items.values():
                 items.setdefault(movie.id, movie)
+        if self.enrich is not None:
+            items = {k: self.enrich(v) for k, v in items.items()}
         return Catalogue(items=dict(sorted(items.items())))
 
 
