@@ -67,6 +67,16 @@ class StoreSettings(Section):
         "exact 400. 1000 finds them all, but moved neither TED nor ReDial beyond noise and cost "
         "p95 at 100k chunks (docs/search.md)",
     )
+    sync_threshold: int = Field(
+        100,
+        ge=100,
+        le=100_000,
+        description="Chroma persists its HNSW graph every this many records (`hnsw.sync_threshold`, "
+        "its default 1000; applied to existing collections when they are opened). Records written "
+        "after the last persist are put into the graph again by every process that opens it, in "
+        "an order that varies, so two processes answered one query differently (59 of 80 INSPIRED "
+        "queries' top 400). At 100, Chroma's batch size, that tail is searched exactly instead",
+    )
 
 
 class SQLSettings(Section):

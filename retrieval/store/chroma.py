@@ -122,7 +122,7 @@ class ChromaStore:
     def __init__(self, settings: StoreSettings, path: Path, *, embedder_name: str) -> None:
         self.client = make_client(settings, path)
         self.embedder_name = embedder_name
-        self.search_ef = settings.search_ef
+        self.hnsw = {"ef_search": settings.search_ef, "sync_threshold": settings.sync_threshold}
         self.collection = self._open(settings.collection)
         self.videos = self._open(videos_collection_name(settings.collection))
         self._max_batch = int(getattr(self.client, "get_max_batch_size", lambda: 5000)())
@@ -131,12 +131,13 @@ class ChromaStore:
         collection = self.client.get_or_create_collection(
             name,
             embedding_function=None,
-            configuration={"hnsw": {"space": "cosine", "ef_search": self.search_ef}},
+            configuration={"hnsw": {"space": "cosine", **self.hnsw}},
             metadata={"embedder": self.embedder_name},
         )
         hnsw = (collection.configuration or {}).get("hnsw") or {}
-        if hnsw.get("ef_search") != self.search_ef:  # made before, or with another setting
-            collection.modify(configuration={"hnsw": {"ef_search": self.search_ef}})
+        changed = {k: v for k, v in self.hnsw.items() if hnsw.get(k) != v}
+        if changed:  # made before, or with other settings
+            collection.modify(configuration={"hnsw": changed})
         meta = collection.metadata or {}
         if meta.get("embedder") != self.embedder_name:
             raise ConfigError(

@@ -202,3 +202,59 @@ def test_the_graph_search_is_broad_enough_to_find_the_exact_neighbours(tmp_path:
     # by the next process that loads it: Chroma keeps a loaded one as it was)
     reopened = opened("ef-narrow", search_ef=1000)
     assert reopened.collection.configuration["hnsw"]["ef_search"] == 1000
+
+
+_QUERY_IN_A_NEW_PROCESS = """
+import json, sys
+from pathlib import Path
+import numpy as np
+from retrieval.settings import StoreSettings
+from retrieval.store.chroma import ChromaStore
+store = ChromaStore(StoreSettings(collection=sys.argv[2]), Path(sys.argv[1]), embedder_name="t:64")
+queries = np.load(sys.argv[3])
+print(json.dumps([[m.chunk_id for m in store.query(q, 400)] for q in queries]))
+"""
+
+
+def test_two_processes_opening_the_same_folder_find_the_same_neighbours(tmp_path: Path) -> None:
+    """Chroma persists its HNSW graph every ``sync_threshold`` records and re-inserts the ones
+    after the last persist into the graph at each start, in an order that varies: two processes
+    answered the same query differently (on the INSPIRED catalogue 59 of 80 queries' top 400
+    differed), and so did two runs of the same evaluation. With ``store.sync_threshold`` at
+    Chroma's batch size nothing is re-inserted; a collection made before is changed when opened."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(50, 64))
+    vectors = centres[rng.integers(0, 50, 3950)] + 0.1 * rng.normal(size=(3950, 64))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    records = [
+        ChunkRecord(
+            id=f"v{i}:0", video_id=f"v{i}", index=0, start=0.0, end=1.0, embedding=vectors[i]
+        )
+        for i in range(len(vectors))
+    ]
+    queries = vectors[rng.integers(0, len(vectors), 40)] + 0.05 * rng.normal(size=(40, 64))
+    np.save(tmp_path / "q.npy", queries.astype(np.float32))
+    folder = tmp_path / "c"
+
+    def written(name: str, **kw: int) -> None:
+        store = ChromaStore(StoreSettings(collection=name, **kw), folder, embedder_name="t:64")
+        for start in range(0, len(records), 50):  # as an ingest writes them, a few at a time
+            store.upsert(records[start : start + 50])
+
+    def answers(name: str) -> str:
+        run = [sys.executable, "-c", _QUERY_IN_A_NEW_PROCESS, str(folder), name]
+        done = subprocess.run(
+            [*run, str(tmp_path / "q.npy")], capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    written("now")  # 3,950 records, the last 950 after a persist every 1,000 by Chroma's default
+    first = answers("now")
+    assert all(answers("now") == first for _ in range(3))
+    written("before", sync_threshold=1000)  # a collection made with Chroma's default
+    first = answers("before")  # opened with the setting: changed, its tail persisted
+    assert all(answers("before") == first for _ in range(3))
