@@ -166,22 +166,30 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
         ChromaStore(StoreSettings(chroma_url="localhost:8000"), tmp_path, embedder_name="t")
 
 
-def test_the_graph_search_is_broad_enough_to_find_the_exact_neighbours(tmp_path: Path) -> None:
-    """A search asks for hundreds of chunks; with Chroma's default ef_search (100) its HNSW
-    graph search missed some of the exact top 400 (38 on the ReDial catalogue) and differed
-    between processes. ``store.search_ef`` widens it, for new and existing collections.
-    Clustered vectors (many near-equal neighbours, like a catalogue of similar texts)."""
-    rng = np.random.default_rng(0)
-    centres = rng.normal(size=(100, 64))
-    vectors = centres[rng.integers(0, 100, 8000)] + 0.1 * rng.normal(size=(8000, 64))
+def _clustered(
+    rng: np.random.Generator, clusters: int, n: int, asked: int
+) -> tuple[np.ndarray, list[ChunkRecord], np.ndarray]:
+    """``n`` unit vectors around ``clusters`` centres (many near-equal neighbours, like a
+    catalogue of similar texts), one chunk record each, and ``asked`` queries near them."""
+    centres = rng.normal(size=(clusters, 64))
+    vectors = centres[rng.integers(0, clusters, n)] + 0.1 * rng.normal(size=(n, 64))
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
     records = [
         ChunkRecord(
             id=f"v{i}:0", video_id=f"v{i}", index=0, start=0.0, end=1.0, embedding=vectors[i]
         )
-        for i in range(len(vectors))
+        for i in range(n)
     ]
-    queries = vectors[rng.integers(0, 8000, 10)] + 0.05 * rng.normal(size=(10, 64))
+    queries = vectors[rng.integers(0, n, asked)] + 0.05 * rng.normal(size=(asked, 64))
+    return vectors, records, queries
+
+
+def test_the_graph_search_is_broad_enough_to_find_the_exact_neighbours(tmp_path: Path) -> None:
+    """A search asks for hundreds of chunks; with Chroma's default ef_search (100) its HNSW
+    graph search missed some of the exact top 400 (38 on the ReDial catalogue) and differed
+    between processes. ``store.search_ef`` widens it, for new and existing collections.
+    Clustered vectors (many near-equal neighbours, like a catalogue of similar texts)."""
+    vectors, records, queries = _clustered(np.random.default_rng(0), 100, 8000, 10)
     exact = [{f"v{i}" for i in np.argsort(-(vectors @ q))[:400]} for q in queries]
 
     def missed(store: ChromaStore) -> int:
@@ -225,17 +233,7 @@ def test_two_processes_opening_the_same_folder_find_the_same_neighbours(tmp_path
     import subprocess
     import sys
 
-    rng = np.random.default_rng(1)
-    centres = rng.normal(size=(50, 64))
-    vectors = centres[rng.integers(0, 50, 3950)] + 0.1 * rng.normal(size=(3950, 64))
-    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
-    records = [
-        ChunkRecord(
-            id=f"v{i}:0", video_id=f"v{i}", index=0, start=0.0, end=1.0, embedding=vectors[i]
-        )
-        for i in range(len(vectors))
-    ]
-    queries = vectors[rng.integers(0, len(vectors), 40)] + 0.05 * rng.normal(size=(40, 64))
+    _, records, queries = _clustered(np.random.default_rng(1), 50, 3950, 40)
     np.save(tmp_path / "q.npy", queries.astype(np.float32))
     folder = tmp_path / "c"
 
