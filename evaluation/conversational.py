@@ -31,6 +31,7 @@ from evaluation.metrics import (
     intra_list_diversity,
     mean,
     ranking_metrics,
+    recall_at_k,
 )
 from evaluation.movies import CatalogueBuilder, MovieLens
 from evaluation.redial import load_redial
@@ -249,8 +250,14 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
             report.notes.append(
                 f"{system.name}: {ranked.errors} case(s) failed, first: {ranked.first_error}"
             )
+        per_case = {
+            c.id: recall_at_k(lst, c.targets, 10)
+            for c, lst in zip(cases, ranked.lists, strict=True)
+        }
         report.systems.append(
-            SystemResult(system.name, system.description, metrics, len(cases), ranked.wall_s)
+            SystemResult(
+                system.name, system.description, metrics, len(cases), ranked.wall_s, per_case
+            )
         )
         results.append((system, ranked.lists))
     if weighted:

@@ -13,6 +13,8 @@ from rich.table import Table
 
 log = logging.getLogger(__name__)
 
+PER_CASE_METRIC = "Recall@10"
+
 
 @dataclass
 class SystemResult:
@@ -24,6 +26,8 @@ class SystemResult:
         metrics: metric name -> mean over ``n`` cases (``Recall@10``, ``NDCG@10``, ``MAE``...).
         n: cases scored.
         wall_s: seconds spent ranking (fitting included).
+        per_case: case id -> the case's score (``PER_CASE_METRIC``) where the task records it,
+            so that two runs can be compared case by case (``vidrec eval-compare``).
     """
 
     name: str
@@ -31,6 +35,7 @@ class SystemResult:
     metrics: dict[str, float]
     n: int
     wall_s: float = 0.0
+    per_case: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

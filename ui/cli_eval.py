@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 
 from agent.settings import Settings
+from evaluation.compare import compare_runs
+from evaluation.report import EvalReport
 from evaluation.runner import ABLATIONS, EvalOptions, Task, make_progress
 from evaluation.tasks import TASKS, run_eval
 from ui.console import err_console
@@ -167,8 +169,27 @@ def eval_cmd(
     err_console().print(f"report: {target}")
 
 
+def compare_cmd(
+    before: Path = typer.Argument(..., help="The JSON report of the earlier run."),
+    after: Path = typer.Argument(..., help="The JSON report of the later run."),
+    system: str = typer.Option("vidrec", "--system", help="The system of the later run."),
+    against: str | None = typer.Option(
+        None, "--against", help="The system of the earlier run (default: the same)."
+    ),
+) -> None:
+    """Compare two runs of `vidrec eval` case by case (paired difference, 95 % interval)."""
+    reports = []
+    for path in (before, after):
+        if not path.is_file():
+            raise typer.BadParameter(f"no report at {path}; `vidrec eval -o FILE` writes one")
+        reports.append(EvalReport.read_json(path))
+    found = compare_runs(reports[0], reports[1], system, against)
+    Console().print(found.line(f"{against or system} -> {system}"), soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     app.command("eval")(eval_cmd)
+    app.command("eval-compare")(compare_cmd)
 
 
 def _ablations(text: str) -> tuple[str, ...]:

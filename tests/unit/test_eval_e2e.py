@@ -11,6 +11,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -49,6 +50,8 @@ def test_redial_end_to_end_then_cached(settings: Settings, tmp_path: Path) -> No
             result.metrics["Recall@1"] <= result.metrics["Recall@10"] <= result.metrics["Recall@50"]
         )
         assert "errors" not in result.metrics, first.notes
+        assert len(result.per_case) == 3  # per case, for `vidrec eval-compare`
+        assert np.mean(list(result.per_case.values())) == pytest.approx(result.metrics["Recall@10"])
     assert "Recommender" in first.system("vidrec").description
     assert first.dataset["index_ingested"] == 10 and first.dataset["index_unchanged"] == 0
     # the fake LLM was really called, through the versioned prompts
