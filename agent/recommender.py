@@ -176,9 +176,17 @@ class Recommender:
         load = getattr(getattr(self.llm, "inner", self.llm), "load", None)
         if callable(load):  # an in-process model (llama.cpp); a served one has nothing to load
             timed("llm", load)
-        timed("collaborative", lambda: self.collab.prepare(self.settings.agent.request_ridge))
-        if self.learned is not None:
-            timed("learned", self.learned.current)
+        learned = self.learned
+        optional: list[tuple[str, Callable[[], object]]] = [
+            ("collaborative", lambda: self.collab.prepare(self.settings.agent.request_ridge))
+        ]
+        if learned is not None:
+            optional.append(("learned", learned.current))
+        for name, part in optional:
+            try:  # optional signals: a turn ranks without them, so a server is ready without them
+                timed(name, part)
+            except Exception as exc:
+                log.warning("%s model not loaded ahead (a turn will try again): %s", name, exc)
         return seconds
 
     def close(self) -> None:

@@ -356,4 +356,20 @@ def test_warm_up_loads_every_part_a_first_turn_would_wait_for(tmp_path: Path) ->
         assert all(v is not None for v in built)  # built now, not by the first turn
     finally:
         rec.close()
+
+    class Broken(Collaborative):
+        def prepare(self, request_ridge: float) -> None:
+            raise OSError("unreadable model file")
+
+    rec = Recommender(
+        settings,
+        library=base.library,
+        llm=FakeLLM(),
+        users=base.users_store,
+        collab=Broken(settings.data_dir, settings.agent.collab),
+    )
+    try:  # an optional signal that cannot load leaves the server ready (a turn ranks without it)
+        assert "collaborative" not in rec.warmup()
+    finally:
+        rec.close()
         base.close()
