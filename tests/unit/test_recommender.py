@@ -339,14 +339,19 @@ def test_warm_up_loads_every_part_a_first_turn_would_wait_for(tmp_path: Path) ->
 
     base = build_recommender(tmp_path)
     settings = base.settings
-    rec = Recommender(
-        settings,
-        library=base.library,
-        llm=FakeLLM(),
-        users=base.users_store,
-        collab=Collab(settings.data_dir, settings.agent.collab),
-        learned=Ranker(ranker_root(settings.data_dir)),
-    )
+
+    def facade(collab: Collaborative) -> Recommender:
+        learned = Ranker(ranker_root(settings.data_dir))
+        return Recommender(
+            settings,
+            library=base.library,
+            llm=FakeLLM(),
+            users=base.users_store,
+            collab=collab,
+            learned=learned,
+        )
+
+    rec = facade(Collab(settings.data_dir, settings.agent.collab))
     try:
         seconds = rec.warmup()
         assert set(seconds) == {"embedder", "index", "catalogue", "collaborative", "learned"}
@@ -361,15 +366,9 @@ def test_warm_up_loads_every_part_a_first_turn_would_wait_for(tmp_path: Path) ->
         def prepare(self, request_ridge: float) -> None:
             raise OSError("unreadable model file")
 
-    rec = Recommender(
-        settings,
-        library=base.library,
-        llm=FakeLLM(),
-        users=base.users_store,
-        collab=Broken(settings.data_dir, settings.agent.collab),
-    )
+    rec = facade(Broken(settings.data_dir, settings.agent.collab))
     try:  # an optional signal that cannot load leaves the server ready (a turn ranks without it)
-        assert "collaborative" not in rec.warmup()
+        assert set(rec.warmup()) == {"embedder", "index", "catalogue", "learned"}
     finally:
         rec.close()
         base.close()
