@@ -30,8 +30,8 @@ from evaluation.metrics import (
     catalogue_coverage,
     intra_list_diversity,
     mean,
+    per_case_recall,
     ranking_metrics,
-    recall_at_k,
 )
 from evaluation.movies import CatalogueBuilder, MovieLens
 from evaluation.redial import load_redial
@@ -250,10 +250,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
             report.notes.append(
                 f"{system.name}: {ranked.errors} case(s) failed, first: {ranked.first_error}"
             )
-        per_case = {
-            c.id: recall_at_k(lst, c.targets, 10)
-            for c, lst in zip(cases, ranked.lists, strict=True)
-        }
+        per_case = per_case_recall([c.id for c in cases], ranked.lists, relevant)
         report.systems.append(
             SystemResult(
                 system.name, system.description, metrics, len(cases), ranked.wall_s, per_case

@@ -72,6 +72,19 @@ def ndcg_at_k(ranked: Sequence[str], relevant: Collection[str], k: int) -> float
     return dcg / ideal
 
 
+def per_case_recall(
+    ids: Sequence[str],
+    ranked_lists: Sequence[Sequence[str]],
+    relevant_sets: Sequence[Collection[str]],
+    k: int = 10,
+) -> dict[str, float]:
+    """Case id -> its Recall@k (``SystemResult.per_case``, for ``vidrec eval-compare``)."""
+    return {
+        case: recall_at_k(ranked, relevant, k)
+        for case, ranked, relevant in zip(ids, ranked_lists, relevant_sets, strict=True)
+    }
+
+
 def reciprocal_rank(ranked: Sequence[str], relevant: Collection[str]) -> float:
     """``1 / rank`` of the first relevant item in ``ranked`` (1-based), 0.0 when absent."""
     wanted = set(relevant)

@@ -38,6 +38,7 @@ from evaluation.metrics import (
     catalogue_coverage,
     intra_list_diversity,
     mean,
+    per_case_recall,
     ranking_metrics,
 )
 from evaluation.movielens_data import Ratings, Split, leave_last_out, load_ratings, ratings_file
@@ -212,7 +213,10 @@ def run_movielens(options: EvalOptions, settings: Settings, progress: Progress) 
             ndcg_ks=(TOP_K,),
         )
         metrics[f"Coverage@{TOP_K}"] = catalogue_coverage(str_lists, ratings.n_items, TOP_K)
-        report.systems.append(SystemResult(name, descriptions[name], metrics, len(users), wall))
+        per_case = per_case_recall([str(u) for u in users], str_lists, str_relevant, TOP_K)
+        report.systems.append(
+            SystemResult(name, descriptions[name], metrics, len(users), wall, per_case)
+        )
         all_lists[name] = lists
     if vectors:
         _add_diversity(report, all_lists, ratings, vectors)

@@ -34,7 +34,13 @@ from rich.progress import Progress
 from agent.settings import Settings
 from agent.types import Message
 from evaluation.cache import CachingLLM, file_sha256, text_sha256
-from evaluation.metrics import bootstrap_ci, ranking_metrics, recall_at_k, reciprocal_rank
+from evaluation.metrics import (
+    bootstrap_ci,
+    per_case_recall,
+    ranking_metrics,
+    recall_at_k,
+    reciprocal_rank,
+)
 from evaluation.report import EvalReport, SystemResult
 from evaluation.runner import (
     EvalOptions,
@@ -272,7 +278,9 @@ def run_ted(options: EvalOptions, settings: Settings, progress: Progress) -> Eva
         for system in systems:
             k = 50 if system.name == "vidrec" else K
             ranked = run_system(system, requests, k, progress)
-            report.systems.append(_result(system, suffix, ranked, relevant, len(queried)))
+            result = _result(system, suffix, ranked, relevant, len(queried))
+            result.per_case = per_case_recall([r.id for r in requests], ranked.lists, relevant)
+            report.systems.append(result)
             if ranked.errors:
                 report.notes.append(
                     f"{system.name}{suffix}: {ranked.errors} case(s) failed, first: "

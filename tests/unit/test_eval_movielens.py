@@ -103,6 +103,7 @@ def test_collaborative_baselines_run_end_to_end(settings: Settings) -> None:
         assert 0.0 <= metrics["NDCG@10"] <= metrics["HR@10"] <= 1.0
     # 7 items, at most 3 training items per user: the held-out item is always in the top 10
     assert report.system("popularity").metrics["HR@10"] == 1.0
+    assert list(report.system("popularity").per_case.values()) == [1.0, 1.0, 1.0]  # per user
     for name in ("global-mean", "bias", "biased-mf"):
         assert report.system(name).metrics["MAE"] <= report.system(name).metrics["RMSE"]
 

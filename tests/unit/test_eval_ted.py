@@ -44,6 +44,8 @@ def test_popularity_run_by_hand(settings: Settings) -> None:
     assert metrics["Recall@1"] == pytest.approx(1 / 3)
     assert metrics["Recall@10"] == 1.0
     assert metrics["MRR"] == pytest.approx((1 / 2 + 1 + 1 / 3) / 3)
+    per_case = report.system("popularity").per_case
+    assert len(per_case) == 3 and set(per_case.values()) == {1.0}  # Recall@10 per query
     assert report.dataset["talks_indexed"] == 3
 
 
