@@ -7,8 +7,8 @@ and the people join its description (what the search reads), and the people's na
 tags, so that the dialogue reading (:mod:`agent.learn.reading`) knows "Will Ferrell" or
 "Christopher Nolan" as something the catalogue holds, the way it knows "horror".
 
-ReDial's valid file: 743 of its 10,099 catalogue movies are covered, 782 of its 3,199 targets;
-INSPIRED's dev file: 724 movies, 42 of 252 targets.
+As `vidrec eval` counts it (``catalogue_with_imdb``, ``targets_with_imdb``): ReDial's valid file
+762 of its 10,099 catalogue movies, 25 % of its targets; INSPIRED's dev file 741 of 9,891, 17.5 %.
 """
 
 from __future__ import annotations
