@@ -94,17 +94,26 @@ class Recommender:
         self._llm = LockedLLM(llm) if llm is not None else None
         self._users = users
         # collab (agent/collab): by default the newest model `vidrec train` saved (lazy; NaN
-        # scores, i.e. no signal, until one exists)
+        # scores, i.e. no signal, until one exists). A newer version (`vidrec train` in another
+        # process) is loaded beside the turns, not in one (agent.versions.Loaded, background).
+        agent_cfg = self.settings.agent
         self.collab: CollabScorer = (
             collab
             if collab is not None
-            else Collaborative(self.settings.data_dir, self.settings.agent.collab)
+            else Collaborative(
+                self.settings.data_dir,
+                agent_cfg.collab,
+                request_ridge=agent_cfg.request_ridge,
+                background=True,
+            )
         )
         self.learned: RankingModel | None = (
             learned
             if learned is not None
             else RankerStore(
-                ranker_root(self.settings.data_dir), self.settings.agent.learned.keep_versions
+                ranker_root(self.settings.data_dir),
+                agent_cfg.learned.keep_versions,
+                background=True,
             )
         )
         self._build_lock = threading.Lock()

@@ -95,27 +95,76 @@ class Versions:
 
 class Loaded(Generic[T]):
     """What ``load`` made of the newest version, loaded again only when ``latest`` names a newer
-    one (a save by another process included). Thread-safe: ``lock`` also guards in-place edits of
-    ``value``."""
+    one (a save by another process included). Thread-safe: ``lock`` (re-entrant) also guards
+    in-place edits of ``value``.
+
+    With ``background``, a newer version found while one is already loaded is loaded in a thread
+    and the call goes on with the loaded one: the turn that notices a new version does not wait
+    for it (a server's case); it is used from the first call after its load finished. A version
+    that fails to load there is logged and kept out until a newer one appears; the loaded one
+    stays. Without a loaded version (the first call) the call loads and waits either way.
+    """
 
     def __init__(
-        self, latest: Callable[[], Path | None], load: Callable[[Path], T], what: str
+        self,
+        latest: Callable[[], Path | None],
+        load: Callable[[Path], T],
+        what: str,
+        background: bool = False,
     ) -> None:
         self._latest, self._load, self._what = latest, load, what
+        self.background = background
         self.value: T | None = None
         self._from: Path | None = None
-        self.lock = threading.Lock()
+        self._pending: Path | None = None  # being loaded in the background, or failed there
+        self._edits: list[Callable[[T], object]] = []  # made while it loads: made on it too
+        self.lock = threading.RLock()
 
     def get(self) -> T | None:
         latest = self._latest()
         with self.lock:
             if latest is None:
                 self.value, self._from = None, None
-            elif latest != self._from:
-                self.value = self._load(latest)
-                self._from = latest
-                log.info("loaded %s %s", self._what, latest)
+                return None
+            if latest == self._from:
+                return self.value
+            if self.background and self.value is not None:
+                if latest != self._pending:
+                    self._pending, self._edits = latest, []
+                    threading.Thread(
+                        target=self._load_aside,
+                        args=(latest,),
+                        daemon=True,
+                        name=f"vidrec-load-{latest.name}",
+                    ).start()
+                return self.value
+            self.value = self._load(latest)
+            self._from = latest
+            log.info("loaded %s %s", self._what, latest)
             return self.value
+
+    def edit(self, change: Callable[[T], object]) -> None:
+        """Make ``change`` to the loaded value in place, and to the one loading in the background
+        when it is put in place (it was read before the change may have reached its files)."""
+        with self.lock:
+            if self.value is not None:
+                change(self.value)
+            if self._pending is not None:
+                self._edits.append(change)
+
+    def _load_aside(self, folder: Path) -> None:
+        """Load ``folder`` in this thread and put it in place (unless a newer one got there)."""
+        try:
+            value = self._load(folder)
+        except Exception as exc:  # the loaded version keeps serving; a newer one is tried
+            log.warning("%s %s not loaded, the loaded one stays: %s", self._what, folder, exc)
+            return
+        with self.lock:
+            if self._pending == folder:
+                for edit in self._edits:  # e.g. a user forgotten while it was read from disk
+                    edit(value)
+                self.value, self._from, self._pending, self._edits = value, folder, None, []
+                log.info("loaded %s %s in the background", self._what, folder)
 
 
 def unreadable(error: type[E], what: str, folder: Path, files: str, exc: Exception) -> E:

@@ -17,7 +17,9 @@ that, with a real second process doing the writes:
   copied ``--copies`` times under new ids for a larger model) and saved; the worker's
   ``agent.collab.service.Collaborative`` loads it. Per round a writer process (``--write-collab``)
   saves the newest version again as the next version (the write ``vidrec train`` ends with); the
-  worker's next ``model`` access loads it. Timed against an access with nothing changed.
+  worker's next ``model`` access loads it. Timed against an access with nothing changed, and
+  against a server's service (``background``), whose access goes on with the loaded version while
+  a thread loads the new one (then: how long until the new one is in use).
 
 Wall-clock and CPU times of this process. The machine may be shared: compare within one run.
 
@@ -151,11 +153,11 @@ def bm25(index: Path, rounds: int, work: Path) -> dict[str, Any]:
     }
 
 
-def _collab(data: Path) -> Any:
+def _collab(data: Path, background: bool = False) -> Any:
     from agent.collab.service import Collaborative
     from agent.settings import Settings
 
-    return Collaborative(data, Settings().agent.collab)
+    return Collaborative(data, Settings().agent.collab, background=background)
 
 
 def write_collab(data: Path) -> dict[str, float]:
@@ -185,12 +187,12 @@ def collab(movielens: Path, copies: int, rounds: int, work: Path) -> dict[str, A
     fit_s = time.perf_counter() - t0
     folder = ModelStore(model_root(data)).save(model)
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-    service = _collab(data)
-    start = clock(lambda: service.model)
+    service, beside = _collab(data), _collab(data, background=True)  # beside: a server's
+    start = clock(lambda: (service.model, beside.model))
     unchanged = [clock(lambda: service.model) for _ in range(200)]
-    first = []
+    first, first_beside, swapped = [], [], []
     for _ in range(rounds):
-        before = service.model
+        before, before_beside = service.model, beside.model
         subprocess.run(
             [sys.executable, "-m", "benchmarks.reload", "--write-collab", str(data)],
             check=True,
@@ -198,6 +200,12 @@ def collab(movielens: Path, copies: int, rounds: int, work: Path) -> dict[str, A
         )
         first.append(clock(lambda: service.model))
         assert service.model is not before, "the worker did not load the new version"
+        began = time.perf_counter()
+        first_beside.append(clock(lambda: beside.model))
+        while beside.model is before_beside:  # loading in its thread
+            assert time.perf_counter() - began < 60, "the new version never came into use"
+            time.sleep(0.001)
+        swapped.append((time.perf_counter() - began) * 1000)
     return {
         "users": model.meta.n_users,
         "videos": model.meta.n_items,
@@ -207,6 +215,8 @@ def collab(movielens: Path, copies: int, rounds: int, work: Path) -> dict[str, A
         "cold start load ms": start[0],
         "model access, nothing changed": summary(unchanged),
         "first access after another process's save (loads it)": summary(first),
+        "the same, loading in the background (a server's)": summary(first_beside),
+        "background: ms until the new version is in use": pct(swapped, 0.5),
     }
 
 

@@ -90,14 +90,25 @@ class Collaborative:
     """The :class:`CollabScorer` over the newest version ``vidrec train`` saved.
 
     Cheap to create (nothing loads until the first call). A version saved in another process is
-    picked up on the next call; the model is reloaded only when a new version appears.
-    Thread-safe.
+    picked up on the next call; the model is reloaded only when a new version appears, with its
+    similar-requests map fitted (``request_ridge`` above 0) as part of the load. ``background``
+    (a server's): the call that finds a new version goes on with the loaded one while the new
+    one loads in a thread (:class:`agent.versions.Loaded`). Thread-safe.
     """
 
-    def __init__(self, data_dir: Path, cfg: CollabSettings) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        cfg: CollabSettings,
+        request_ridge: float = 0.0,
+        background: bool = False,
+    ) -> None:
         self.cfg = cfg
+        self.request_ridge = request_ridge
         self.store = ModelStore(model_root(data_dir), cfg.keep_versions)
-        self._current = Loaded(self.store.latest, load_model, "collaborative model")
+        self._current = Loaded(
+            self.store.latest, self._load, "collaborative model", background=background
+        )
         self._lock = self._current.lock  # also guards the last user state below
         # the last user state scored: (model, (history, seeds), score of every model video)
         self._last: tuple[CollabModel, tuple[Any, ...], np.ndarray] | None = None
@@ -106,6 +117,12 @@ class Collaborative:
     @property
     def model_dir(self) -> Path | None:
         return self.store.root
+
+    def _load(self, folder: Path) -> CollabModel:
+        model = load_model(folder)
+        if model.requests is not None:
+            model.requests.prepare(self.request_ridge)  # not on the first turn that scores
+        return model
 
     @property
     def model(self) -> CollabModel | None:
@@ -204,6 +221,5 @@ class Collaborative:
             changed = self.store.forget_user(user_id)
             self._last = None  # it may hold this user's history and scores
             self._count_cache.clear()  # counts read before the user was dropped
-            if self._current.value is not None:
-                self._current.value.drop_user(user_id)
+            self._current.edit(lambda model: model.drop_user(user_id))
         return changed

@@ -24,11 +24,14 @@ def ranker_root(data_dir: Path) -> Path:
 class RankerStore:
     """The saved versions of the learned ranker; ``current()`` is the newest (None before any
     training: the turn keeps the hand-tuned blend). Cheap to create, thread-safe; a version
-    saved by another process is picked up on the next call."""
+    saved by another process is picked up on the next call (``background``: loaded in a thread
+    while the calls go on with the loaded one, :class:`agent.versions.Loaded`)."""
 
-    def __init__(self, root: Path, keep_versions: int = 3) -> None:
+    def __init__(self, root: Path, keep_versions: int = 3, background: bool = False) -> None:
         self.versions = Versions(root, META_FILE, keep_versions)
-        self._current = Loaded(self.versions.latest, LearnedRanker.load, "learned ranker")
+        self._current = Loaded(
+            self.versions.latest, LearnedRanker.load, "learned ranker", background=background
+        )
 
     @property
     def root(self) -> Path:

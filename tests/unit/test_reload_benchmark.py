@@ -35,5 +35,6 @@ def test_bm25_reload_loads_the_writers_build(tmp_path: Path) -> None:
 def test_collab_reload_loads_the_writers_version(tmp_path: Path) -> None:
     out = collab(FIXTURE, copies=2, rounds=2, work=tmp_path)
     assert out["first access after another process's save (loads it)"]["n"] == 2
+    assert out["the same, loading in the background (a server's)"]["n"] == 2
     single = collab(FIXTURE, copies=1, rounds=1, work=tmp_path / "one")
     assert out["users"] == 2 * single["users"] and out["videos"] == single["videos"]
