@@ -9,7 +9,7 @@ parts through :class:`PoolParts`, so it needs no import of the facade.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal, Protocol
@@ -113,7 +113,7 @@ class CandidatePool:
 
     def __init__(self, parts: PoolParts) -> None:
         self.parts = parts
-        self._popular: tuple[float, dict[str, float]] | None = None
+        self._popular: tuple[float, Mapping[str, float]] | None = None
 
     def ranked(
         self,
@@ -385,7 +385,7 @@ class CandidatePool:
         timings["learned"] = time.perf_counter() - clock
         return Pool(candidates, profile, liked, references, features)
 
-    def _popularity(self) -> dict[str, float]:
+    def _popularity(self) -> Mapping[str, float]:
         """The collaborative model's popularity, refreshed every 30 s like the titles."""
         now = time.monotonic()
         if self._popular is None or now - self._popular[0] > POPULARITY_CACHE_S:

@@ -29,13 +29,14 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from agent.collab import CollabScorer
+from agent.collab.scores import VideoScores, best_ids
 from agent.diversity import mmr_rerank
 from agent.profile import UserProfile
 from agent.settings import AgentSettings
@@ -210,7 +211,10 @@ class Ranker:
             taste = profile.score(vec) if vec is not None else 0.0
             co = collab[i]
             score = (1 - h) * content + h * taste + c * co
-            score += sum(w * scaled.get(video_id, 0.0) for w, scaled, _ in taken.values())
+            score += sum(
+                w * math.log1p(counts.get(video_id, 0.0)) / top
+                for w, counts, top, _ in taken.values()
+            )
             best = evidence_of(entry.hit)
             ranks = {
                 name: r
@@ -219,7 +223,7 @@ class Ranker:
                     ("similar", entry.similar_rank),
                     ("collab", collab_ranks.get(video_id)),
                     ("popular", popular_ranks.get(video_id)),
-                    *((name, got[2].get(video_id)) for name, got in taken.items()),
+                    *((name, got[3].get(video_id)) for name, got in taken.items()),
                 )
                 if r is not None
             }
@@ -244,7 +248,7 @@ class Ranker:
             timings["rank"] = timings.get("rank", 0.0) + time.perf_counter() - clock
         return ranked
 
-    def _request_scores_beside(self, conversation: str) -> Future[dict[str, float]] | None:
+    def _request_scores_beside(self, conversation: str) -> Future[Mapping[str, float]] | None:
         """The similar-requests scores of ``conversation``, computed in a thread while the
         turn searches (None: the signal is off or nothing was said)."""
         if self.collab is None or self.settings.request_weight <= 0 or not conversation.strip():
@@ -257,12 +261,13 @@ class Ranker:
         self,
         pool: dict[str, _Pool],
         filters: SearchFilters,
-        requests: Future[dict[str, float]] | None,
-    ) -> dict[str, tuple[float, dict[str, float], dict[str, int]]]:
-        """What people took in conversations, each signal as (weight, ``log1p`` of its count per
-        video scaled to 0..1 by the best, rank of its best videos): ``conversations``, how many
-        sessions took the video; ``requests``, what people took after asking for something like
-        this conversation (:mod:`agent.collab.requests`). Each one's best join the candidates."""
+        requests: Future[Mapping[str, float]] | None,
+    ) -> dict[str, tuple[float, Mapping[str, float], float, dict[str, int]]]:
+        """What people took in conversations, each signal as (weight, its count per video, the
+        ``log1p`` of the best count, rank of its best videos; a video adds weight x ``log1p``
+        of its count scaled to 0..1 by the best): ``conversations``, how many sessions took the
+        video; ``requests``, what people took after asking for something like this conversation
+        (:mod:`agent.collab.requests`). Each one's best join the candidates."""
         cfg = self.settings
         out = {}
         for name, weight, k in (
@@ -271,13 +276,17 @@ class Ranker:
         ):
             counts = self._popular_counts(name, requests) if weight > 0 else {}
             ranks = self._add_popular_candidates(pool, filters, k, counts)
-            top = math.log1p(max(counts.values(), default=0.0)) or 1.0
-            out[name] = (weight, {v: math.log1p(n) / top for v, n in counts.items()}, ranks)
+            best = (
+                counts.best()
+                if isinstance(counts, VideoScores)
+                else max(counts.values(), default=0.0)
+            )
+            out[name] = (weight, counts, math.log1p(max(best, 0.0)) or 1.0, ranks)
         return out
 
     def _popular_counts(
-        self, signal: str = "users", requests: Future[dict[str, float]] | None = None
-    ) -> dict[str, float]:
+        self, signal: str = "users", requests: Future[Mapping[str, float]] | None = None
+    ) -> Mapping[str, float]:
         """The collaborative model's popularity over every user (``users``), over conversation
         sessions (``conversations``) or over requests like the conversation (``requests``, from
         :meth:`_request_scores_beside`); {} without a model."""
@@ -298,7 +307,7 @@ class Ranker:
         pool: dict[str, _Pool],
         filters: SearchFilters,
         k: int,
-        counts: dict[str, float] | None = None,
+        counts: Mapping[str, float] | None = None,
     ) -> dict[str, int]:
         """Add the ``k`` most popular videos (by ``counts``, default the popularity over every
         user) that pass the filters; returns the popularity rank of the most popular ``k``
@@ -307,13 +316,7 @@ class Ranker:
             return {}
         if counts is None:
             counts = self._popular_counts()
-        ranks: dict[str, int] = {}
-        for video_id, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-            if len(ranks) >= k:
-                break
-            if video_id in filters.exclude_ids:
-                continue
-            ranks[video_id] = len(ranks)
+        ranks = {v: r for r, v in enumerate(best_ids(counts, k, filters.exclude_ids))}
         self._add_by_ids(pool, list(ranks), filters)
         return ranks
 

@@ -23,7 +23,7 @@ import argparse
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import nullcontext
 from unittest.mock import patch
@@ -42,7 +42,7 @@ class InSeries(Ranker):
     """The ranker with the similar-requests scores waited for before the search starts: nothing
     overlaps (the same work as before the thread, in another order)."""
 
-    def _request_scores_beside(self, conversation: str) -> Future[dict[str, float]] | None:
+    def _request_scores_beside(self, conversation: str) -> Future[Mapping[str, float]] | None:
         future = super()._request_scores_beside(conversation)
         if future is not None:
             future.result()

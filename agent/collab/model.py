@@ -196,6 +196,11 @@ class CollabModel(UserSignals):
     def has_item(self, video_id: str) -> bool:
         return video_id in self._item_index
 
+    @property
+    def item_index(self) -> Mapping[str, int]:
+        """Video id -> its row in the model's per-video arrays (read-only)."""
+        return self._item_index
+
     def user_row(self, user_id: str) -> int:
         """Row of a user in the stored factors (KeyError if not in the model)."""
         return self._user_index[user_id]

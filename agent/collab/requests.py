@@ -19,13 +19,14 @@ kNN (k 200) and 0.127 with a TF-IDF kNN; INSPIRED (231 cases) 0.099 against 0.09
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy.sparse import csr_matrix
 
+from agent.collab.scores import VideoScores
 from agent.types import Message
 
 __all__ = [
@@ -75,6 +76,7 @@ class LinearMap:
     taken: csr_matrix  # requests x videos, 1 where the request took the video
     videos: tuple[str, ...]
     prior: np.ndarray  # (videos,) share of the requests that took each video
+    column: dict[str, int]  # video -> its column in ``taken``
 
     @classmethod
     def fit(cls, vectors: np.ndarray, items: Sequence[tuple[str, ...]], ridge: float) -> LinearMap:
@@ -88,15 +90,15 @@ class LinearMap:
         centred = vectors.astype(np.float64) - mean
         gram = centred.T @ centred + ridge * n * np.eye(dim)
         prior = np.asarray(taken.sum(axis=0)).ravel() / n
-        return cls(mean, np.linalg.inv(gram), taken, videos, prior)
+        return cls(mean, np.linalg.inv(gram), taken, videos, prior, column)
 
-    def scores(self, vectors: np.ndarray, vector: np.ndarray) -> dict[str, float]:
+    def scores(self, vectors: np.ndarray, vector: np.ndarray) -> VideoScores:
         """Per video, its score for the conversation ``vector`` (``vectors``: the requests the
         map was fitted on); videos scoring 0 or less are left out."""
         u = self.inverse @ (np.asarray(vector, dtype=np.float64) - self.mean)
         weights = vectors @ u - float(self.mean @ u)
         out = self.taken.T @ weights + self.prior
-        return {self.videos[i]: float(out[i]) for i in np.flatnonzero(out > 0)}
+        return VideoScores(self.videos, out, self.column)
 
 
 class RequestIndex:
@@ -141,7 +143,7 @@ class RequestIndex:
         vectors = np.asarray(embed([r.text for r in kept]), dtype=np.float32)
         return cls(vectors, [tuple(r.items) for r in kept], [r.user_id for r in kept], embedder)
 
-    def scores(self, vector: np.ndarray, k: int, ridge: float = 0.0) -> dict[str, float]:
+    def scores(self, vector: np.ndarray, k: int, ridge: float = 0.0) -> Mapping[str, float]:
         """Per video, its score by the ridge map (``ridge`` above 0: :class:`LinearMap`, fitted
         on the first call and again after a user is dropped), else the summed cosine of the ``k``
         past requests most similar to the conversation's ``vector`` that took it ({} for a

@@ -4,7 +4,7 @@ answers from the newest saved version (:class:`Collaborative`)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -12,6 +12,7 @@ import numpy as np
 
 from agent.collab.blend import BlendWeights, SessionWeights, collab_weight
 from agent.collab.model import CollabModel
+from agent.collab.scores import VideoScores
 from agent.collab.store import ModelStore, load_model, model_root
 from agent.settings import CollabSettings
 from agent.types import FeedbackEvent
@@ -49,18 +50,18 @@ class CollabScorer(Protocol):
         """Weight of the collaborative score next to a profile weight of ``profile_weight``."""
         ...
 
-    def popularity(self) -> dict[str, float]:
+    def popularity(self) -> Mapping[str, float]:
         """Users with a positive interaction per video ({} when unknown)."""
         ...
 
-    def session_popularity(self) -> dict[str, float]:
+    def session_popularity(self) -> Mapping[str, float]:
         """Conversation sessions that liked each video ({} without sessions): what people take
         from conversations, beside :meth:`popularity` over every user."""
         ...
 
     def request_scores(
         self, text: str, embed: Callable[[str], np.ndarray], k: int, ridge: float = 0.0
-    ) -> dict[str, float]:
+    ) -> Mapping[str, float]:
         """What people took after asking for something like the conversation ``text``
         (embedded by ``embed`` only when there are logged requests): per video, its score by
         the ridge map of the logged turns (``ridge`` above 0), else the summed cosine of the
@@ -112,7 +113,7 @@ class Collaborative:
         self._lock = self._current.lock  # also guards the last user state below
         # the last user state scored: (model, (history, seeds), score of every model video)
         self._last: tuple[CollabModel, tuple[Any, ...], np.ndarray] | None = None
-        self._count_cache: dict[str, tuple[CollabModel, dict[str, float]]] = {}
+        self._count_cache: dict[str, tuple[CollabModel, VideoScores]] = {}
 
     @property
     def model_dir(self) -> Path | None:
@@ -175,17 +176,17 @@ class Collaborative:
         tuned = model.meta.blend if model is not None and self.cfg.use_tuned_weights else None
         return collab_weight(tuned, profile_weight, default)
 
-    def popularity(self) -> dict[str, float]:
+    def popularity(self) -> Mapping[str, float]:
         """Users with a positive pair per video, from the newest model ({} before any training)."""
         return self._counts("popularity")
 
-    def session_popularity(self) -> dict[str, float]:
+    def session_popularity(self) -> Mapping[str, float]:
         """Sessions that liked each video, from the newest model ({} without sessions)."""
         return self._counts("session_popularity")
 
-    def _counts(self, name: str) -> dict[str, float]:
-        """The model's per-video array ``name`` as {video: count} (counts above 0), built once per
-        loaded model: every turn asks for both. Read-only for callers."""
+    def _counts(self, name: str) -> Mapping[str, float]:
+        """The model's per-video array ``name`` as a mapping of the videos counted above 0, made
+        once per loaded model (every turn asks for both). Read-only for callers."""
         model = self.model
         if model is None:
             return {}
@@ -193,15 +194,14 @@ class Collaborative:
             cached = self._count_cache.get(name)
             if cached is not None and cached[0] is model:
                 return cached[1]
-        values = getattr(model, name)
-        counts = {v: float(p) for v, p in zip(model.item_ids, values, strict=True) if p > 0}
+        counts = VideoScores(model.item_ids, getattr(model, name), model.item_index)
         with self._lock:
             self._count_cache[name] = (model, counts)
         return counts
 
     def request_scores(
         self, text: str, embed: Callable[[str], np.ndarray], k: int, ridge: float = 0.0
-    ) -> dict[str, float]:
+    ) -> Mapping[str, float]:
         model = self.model
         if model is None or model.requests is None or not len(model.requests) or not text.strip():
             return {}

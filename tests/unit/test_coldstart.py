@@ -7,7 +7,7 @@ cooking videos are the most popular, then climate, education and music videos.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from agent.coldstart import (
     popularity_from_events,
 )
 from agent.collab import Collaborative, train
+from agent.collab.scores import VideoScores
 from agent.profile import UserProfile, build_profile
 from agent.ranking import Ranker
 from agent.settings import AgentSettings, CollabSettings, Settings
@@ -190,8 +191,8 @@ class _Crowd:
         self,
         favourite: str,
         offered: list[str],
-        taken: dict[str, float] | None = None,
-        asked: dict[str, float] | None = None,
+        taken: Mapping[str, float] | None = None,
+        asked: Mapping[str, float] | None = None,
     ) -> None:
         self.favourite = favourite
         self.offered = offered
@@ -216,12 +217,12 @@ class _Crowd:
     def prepare(self, request_ridge: float) -> None:
         pass
 
-    def session_popularity(self) -> dict[str, float]:
+    def session_popularity(self) -> Mapping[str, float]:
         return self.taken
 
     def request_scores(
         self, text: str, embed: Callable[[str], np.ndarray], k: int, ridge: float = 0.0
-    ) -> dict[str, float]:
+    ) -> Mapping[str, float]:
         self.texts.append(text)
         return self.asked if text else {}
 
@@ -255,10 +256,21 @@ def test_the_collaborative_favourite_joins_the_candidates_though_search_misses_i
     assert "music" not in rank(_Crowd("music", ["music"]), no_music)
 
 
-def test_what_conversations_took_joins_the_candidates_and_lifts_them(library: Library) -> None:
+def _array(scores: dict[str, float]) -> Mapping[str, float]:
+    """The same scores as the collaborative service gives them: one array over the model's
+    videos (with videos that score 0 or less, absent from the mapping)."""
+    ids = [*scores, "never-taken", "disliked"]
+    values = np.array([*scores.values(), 0.0, -2.0])
+    return VideoScores(ids, values, {v: n for n, v in enumerate(ids)})
+
+
+@pytest.mark.parametrize("given", [dict, _array], ids=["dict", "array"])
+def test_what_conversations_took_joins_the_candidates_and_lifts_them(
+    library: Library, given: Callable[[dict[str, float]], Mapping[str, float]]
+) -> None:
     from agent.profile import UserProfile
 
-    taken = {"music": 40.0, "school": 3.0}
+    taken = given({"music": 40.0, "school": 3.0})
 
     def rank(weight: float, filters: SearchFilters = SearchFilters()) -> list[Candidate]:
         settings = AgentSettings(diversity_lambda=1.0, conversation_popularity_weight=weight)
@@ -280,10 +292,13 @@ def test_what_conversations_took_joins_the_candidates_and_lifts_them(library: Li
     assert "music" not in [c.video.id for c in gone]
 
 
-def test_what_similar_requests_took_joins_the_candidates_and_lifts_them(library: Library) -> None:
+@pytest.mark.parametrize("given", [dict, _array], ids=["dict", "array"])
+def test_what_similar_requests_took_joins_the_candidates_and_lifts_them(
+    library: Library, given: Callable[[dict[str, float]], Mapping[str, float]]
+) -> None:
     from agent.profile import UserProfile
 
-    crowd = _Crowd("none", [], asked={"music": 2.5, "school": 0.4})
+    crowd = _Crowd("none", [], asked=given({"music": 2.5, "school": 0.4}))
 
     def rank(weight: float, conversation: str = "any scary ones?") -> list[Candidate]:
         settings = AgentSettings(diversity_lambda=1.0, request_weight=weight)
