@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from agent.collab import Collaborative, ModelStore, model_root, train
 from agent.collab.model import CollabModel
-from agent.collab.requests import Request, RequestIndex
 from agent.settings import CollabSettings
-from agent.types import FeedbackEvent
 from agent.versions import Loaded
-from retrieval.embed.factory import create_embedder
-from retrieval.settings import EmbeddingSettings
+from tests.unit.test_requests import ASKED, EMBEDDER, _events, fitted
 
 
 class _Disk:
@@ -110,23 +106,6 @@ def test_an_edit_made_while_the_new_version_loads_is_made_on_it_too() -> None:
     assert loaded.get() == ["bob"]
 
 
-EMBEDDER = create_embedder(EmbeddingSettings(backend="fake"))  # through the real factory
-ASKED = [
-    Request("u1", "a scary horror movie with ghosts", ("v1",)),
-    Request("u2", "horror films with haunted houses", ("v2",)),
-    Request("u3", "a romantic comedy for a date", ("v3",)),
-]
-
-
-def _events() -> list[FeedbackEvent]:
-    start = datetime(2024, 1, 1, tzinfo=UTC)
-    return [
-        FeedbackEvent(f"u{n}", f"v{(n + k) % 7}", "like", None, start + timedelta(minutes=k))
-        for n in range(12)
-        for k in range(3)
-    ]
-
-
 def test_the_collaborative_service_fits_the_requests_map_when_it_loads_a_version(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -134,8 +113,7 @@ def test_the_collaborative_service_fits_the_requests_map_when_it_loads_a_version
     import agent.collab.requests as requests_module
 
     cfg = CollabSettings(factors=4, iterations=2)
-    requests = RequestIndex.fit(ASKED, EMBEDDER.encode_queries, "fake")
-    train(_events(), cfg, ModelStore(model_root(tmp_path)), tune=False, requests=requests)
+    train(_events(), cfg, ModelStore(model_root(tmp_path)), tune=False, requests=fitted(ASKED))
     collab = Collaborative(tmp_path, cfg, request_ridge=0.01)
     model = collab.model
     assert isinstance(model, CollabModel) and model.requests is not None
