@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from agent.collab import CollabScorer
-from agent.collab.scores import VideoScores, best_ids
+from agent.collab.scores import best_ids, best_score
 from agent.diversity import mmr_rerank
 from agent.profile import UserProfile
 from agent.settings import AgentSettings
@@ -276,12 +276,7 @@ class Ranker:
         ):
             counts = self._popular_counts(name, requests) if weight > 0 else {}
             ranks = self._add_popular_candidates(pool, filters, k, counts)
-            best = (
-                counts.best()
-                if isinstance(counts, VideoScores)
-                else max(counts.values(), default=0.0)
-            )
-            out[name] = (weight, counts, math.log1p(max(best, 0.0)) or 1.0, ranks)
+            out[name] = (weight, counts, math.log1p(best_score(counts)) or 1.0, ranks)
         return out
 
     def _popular_counts(

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["VideoScores", "best_ids"]
+__all__ = ["VideoScores", "best_ids", "best_score"]
 
 
 class VideoScores(Mapping[str, float]):
@@ -79,3 +79,10 @@ def best_ids(scores: Mapping[str, float], k: int, skip: Collection[str] = ()) ->
         return scores.top(k, skip)
     ordered = sorted(((v, s) for v, s in scores.items() if s > 0), key=lambda kv: (-kv[1], kv[0]))
     return [v for v, _ in ordered if v not in skip][:k]
+
+
+def best_score(scores: Mapping[str, float]) -> float:
+    """The highest score of ``scores`` (0 when none is above 0)."""
+    if isinstance(scores, VideoScores):
+        return scores.best()
+    return max(0.0, *scores.values()) if scores else 0.0

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.collab.scores import VideoScores, best_ids
+from agent.collab.scores import VideoScores, best_ids, best_score
 
 
 def _scores(values: list[float]) -> VideoScores:
@@ -24,6 +24,8 @@ def test_it_is_the_mapping_of_the_videos_that_score_above_zero() -> None:
     with pytest.raises(KeyError):
         scores["v001"]
     assert scores.best() == 3.0 and _scores([-1.0]).best() == 0.0
+    assert best_score(scores) == best_score(dict(scores)) == 3.0
+    assert best_score({}) == best_score(_scores([])) == best_score({"a": -2.0}) == 0.0
 
 
 @settings(max_examples=300, deadline=None)
