@@ -189,7 +189,7 @@ class Ranker:
             return []
         ids = list(pool)
         video_vectors = self.library.video_vectors(ids) if not profile.empty else {}
-        collab = self._collab(history, ids, seeds_now)
+        collab, collab_signals = self._collab(history, ids, seeds_now)
         h = self.settings.history_weight if not profile.empty else 0.0
         if not searching:
             h = 1.0 if not profile.empty else 0.0
@@ -210,11 +210,12 @@ class Ranker:
             vec = video_vectors.get(video_id)
             taste = profile.score(vec) if vec is not None else 0.0
             co = collab[i]
+            signals = {n: float(v[i]) for n, v in collab_signals.items() if math.isfinite(v[i])}
+            for name, (_, counts, top, _) in taken.items():
+                if video_id in counts:
+                    signals[name] = math.log1p(counts[video_id]) / top
             score = (1 - h) * content + h * taste + c * co
-            score += sum(
-                w * math.log1p(counts.get(video_id, 0.0)) / top
-                for w, counts, top, _ in taken.values()
-            )
+            score += sum(w * signals.get(name, 0.0) for name, (w, *_) in taken.items())
             best = evidence_of(entry.hit)
             ranks = {
                 name: r
@@ -239,6 +240,7 @@ class Ranker:
                     evidence_start=best.start,
                     evidence_end=best.end,
                     source_ranks=ranks,
+                    signals=signals,
                 )
             )
         candidates.sort(key=lambda c: -c.score)
@@ -366,16 +368,18 @@ class Ranker:
 
     def _collab(
         self, history: Sequence[FeedbackEvent], ids: list[str], liked: Sequence[str]
-    ) -> list[float]:
-        """Collaborative scores (0 where there is no scorer or no signal)."""
+    ) -> tuple[list[float], dict[str, np.ndarray]]:
+        """Collaborative scores (0 where there is no scorer or no signal), and each of its
+        signals per video (NaN: none)."""
         if self.collab is None or self.settings.collab_weight == 0:
-            return [0.0] * len(ids)
+            return [0.0] * len(ids), {}
         try:
             raw = self.collab.collab_scores(history, ids, seeds=list(liked))
+            signals = self.collab.collab_signals(history, ids, seeds=list(liked))
         except Exception as exc:  # the collaborative signal is optional; never fail a turn on it
             log.warning("collaborative scores unavailable: %s", exc)
-            return [0.0] * len(ids)
-        return [0.0 if v is None or math.isnan(float(v)) else float(v) for v in raw]
+            return [0.0] * len(ids), {}
+        return [0.0 if v is None or math.isnan(float(v)) else float(v) for v in raw], signals
 
     def _diversify(
         self, candidates: list[Candidate], vectors: dict[str, np.ndarray]

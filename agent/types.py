@@ -67,6 +67,10 @@ class Candidate:
     evidence_end: float | None = None
     # the candidate's rank in each source that found it ("search", "similar", "collab")
     source_ranks: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
+    # the blend's other parts for this video: each collaborative signal's z-score ("collab",
+    # "recent", "session", "popular", "next") and each taken signal's 0..1 score ("conversations",
+    # "requests"); absent where the video has none (features of the learned stage)
+    signals: Mapping[str, float] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)

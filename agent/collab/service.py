@@ -46,6 +46,16 @@ class CollabScorer(Protocol):
         """The ``k`` videos with the best collaborative score for this user, best first."""
         ...
 
+    def collab_signals(
+        self,
+        history: Sequence[FeedbackEvent],
+        video_ids: Sequence[str],
+        seeds: Sequence[str] = (),
+    ) -> dict[str, np.ndarray]:
+        """Each collaborative signal the user has (``agent.collab.blend.SIGNALS``), z-scored
+        over the model's videos, per video (NaN: not in the model); {} without a model."""
+        ...
+
     def collab_weight(self, profile_weight: float, default: float) -> float:
         """Weight of the collaborative score next to a profile weight of ``profile_weight``."""
         ...
@@ -112,7 +122,8 @@ class Collaborative:
         )
         self._lock = self._current.lock  # also guards the last user state below
         # the last user state scored: (model, (history, seeds), score of every model video)
-        self._last: tuple[CollabModel, tuple[Any, ...], np.ndarray] | None = None
+        self._last: tuple[CollabModel, tuple[Any, ...], np.ndarray, dict[str, np.ndarray]] | None
+        self._last = None
         self._count_cache: dict[str, tuple[CollabModel, VideoScores]] = {}
 
     @property
@@ -139,27 +150,39 @@ class Collaborative:
         model = self.model
         if model is None or not video_ids:
             return np.full(len(video_ids), np.nan)
-        return model.take(self._all_scores(model, history, seeds), video_ids)
+        return model.take(self._all_scores(model, history, seeds)[0], video_ids)
+
+    def collab_signals(
+        self,
+        history: Sequence[FeedbackEvent],
+        video_ids: Sequence[str],
+        seeds: Sequence[str] = (),
+    ) -> dict[str, np.ndarray]:
+        model = self.model
+        if model is None or not video_ids:
+            return {}
+        signals = self._all_scores(model, history, seeds)[1]
+        return {name: model.take(values, video_ids) for name, values in signals.items()}
 
     def _all_scores(
         self, model: CollabModel, history: Sequence[FeedbackEvent], seeds: Sequence[str]
-    ) -> np.ndarray:
-        """The score of every model video for this user state. A turn asks twice (the
-        candidates, then the pool's scores), so the last state's scores are kept."""
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The blended score of every model video for this user state, and each signal's. A
+        turn asks three times (the candidates, the pool's scores, its signals), so the last
+        state's are kept."""
         key = (tuple(history), tuple(seeds))
         with self._lock:
             last = self._last
             if last is not None and last[0] is model and last[1] == key:
-                return last[2]
+                return last[2], last[3]
+        signals = model.signals(history, seeds)
         if self.cfg.use_tuned_weights:
-            scores = model.scores(history, seeds)
+            scores = model.blend(signals)
         else:
-            scores = model.scores(
-                history, seeds, weights=BlendWeights(), session_weights=SessionWeights()
-            )
+            scores = model.blend(signals, weights=BlendWeights(), session_weights=SessionWeights())
         with self._lock:
-            self._last = (model, key, scores)
-        return scores
+            self._last = (model, key, scores, signals)
+        return scores, signals
 
     def collab_candidates(
         self, history: Sequence[FeedbackEvent], seeds: Sequence[str], k: int
@@ -167,7 +190,7 @@ class Collaborative:
         model = self.model
         if model is None or k <= 0:
             return []
-        return model.top(self._all_scores(model, history, seeds), k)[0]
+        return model.top(self._all_scores(model, history, seeds)[0], k)[0]
 
     def collab_weight(self, profile_weight: float, default: float) -> float:
         """:func:`agent.collab.blend.collab_weight` with the model's tuned weights (the setting

@@ -167,7 +167,19 @@ class UserSignals:
         """The blended collaborative score of every model video for this user (model order; all
         NaN when the user has no signal). Weights default to the model's tuned ones, else the
         settings' (``agent.collab.blend``)."""
+        return self.blend(
+            self.signals(history, seeds), weights=weights, session_weights=session_weights
+        )
+
+    def blend(
+        self,
+        signals: dict[str, np.ndarray],
+        *,
+        weights: BlendWeights | None = None,
+        session_weights: SessionWeights | None = None,
+    ) -> np.ndarray:
+        """:meth:`scores` from the user's :meth:`signals`."""
         w = weights or self.meta.blend or BlendWeights()
         sw = session_weights or self.meta.session_blend or SessionWeights()
-        blended = combine(self.signals(history, seeds), signal_weights(w, sw))
+        blended = combine(signals, signal_weights(w, sw))
         return np.full(len(self.item_ids), np.nan) if blended is None else blended

@@ -11,7 +11,11 @@ column per name in :data:`FEATURES`:
 * collaborative (what :class:`agent.collab.CollabScorer` gives): the blended score, whether there
   was a signal, the rank among its candidates, the log of its popularity and the popularity rank
   (the stage adds the most popular videos as candidates), the rank among the videos most taken
-  in conversations and among those similar requests took (:mod:`agent.collab.requests`);
+  in conversations and among those similar requests took (:mod:`agent.collab.requests`); and
+  the blend's parts one by one (``Candidate.signals``): each collaborative signal's z-score (ALS
+  fold-in, recent neighbours, session co-occurrence, popularity, what people watch next) and the
+  0..1 scores of what conversations and similar requests took, which the blend weighs by fixed
+  or tuned weights;
 * the dialogue reading (:mod:`agent.learn.reading`): tags asked for / said against, the years,
   the speaker;
 * the user: whether the history liked, disliked or saw the candidate (normally excluded, seen
@@ -29,12 +33,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from agent.collab.blend import SIGNALS
 from agent.learn.reading import Reading, agreement
 from agent.types import Candidate
 
 __all__ = ["FEATURES", "MISSING_RANK", "READING_FEATURES", "TurnContext", "feature_matrix"]
 
 MISSING_RANK = 200.0
+# the blend's parts (``Candidate.signals``): agent.collab.blend.SIGNALS, then the taken signals
+SIGNAL_FEATURES = (*SIGNALS, "conversations", "requests")
 FEATURES: tuple[str, ...] = (
     "blend_score",
     "blend_rank",
@@ -63,6 +70,7 @@ FEATURES: tuple[str, ...] = (
     "history_seen",
     "user_turns",
     "liked_in_dialogue",
+    *(f"{name}_signal" for name in SIGNAL_FEATURES),
 )
 
 READING_FEATURES = ("tag_hits", "tag_share", "tags_avoided", "year_agree", "speaker_named")
@@ -137,5 +145,6 @@ def feature_matrix(
             1.0 if video_id in context.history_seen else 0.0,
             float(context.user_turns),
             float(len(context.liked)),
+            *(candidate.signals.get(name, 0.0) for name in SIGNAL_FEATURES),
         )
     return out

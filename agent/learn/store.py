@@ -7,6 +7,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+from agent.learn.features import FEATURES
 from agent.learn.model import META_FILE, LearnedRanker
 from agent.versions import Loaded, Versions
 
@@ -32,13 +33,29 @@ class RankerStore:
         self._current = Loaded(
             self.versions.latest, LearnedRanker.load, "learned ranker", background=background
         )
+        self._stale: LearnedRanker | None = None  # the last version found stale (logged once)
 
     @property
     def root(self) -> Path:
         return self.versions.root
 
     def current(self) -> LearnedRanker | None:
-        return self._current.get()
+        """The newest version, or None when there is none or it was trained on other features
+        than this version computes (saved before an upgrade): the blend ranks, and the log says
+        once to run `vidrec train` again."""
+        model = self._current.get()
+        if model is not None and tuple(model.meta.features) != FEATURES:
+            if self._stale is not model:
+                self._stale = model
+                log.warning(
+                    "the learned ranker %s was trained on other features (%d, this version "
+                    "computes %d): the hand-tuned blend ranks until `vidrec train` runs again",
+                    self.versions.latest(),
+                    len(model.meta.features),
+                    len(FEATURES),
+                )
+            return None
+        return model
 
     def save(self, model: LearnedRanker) -> Path:
         """Save ``model`` as the next version (its meta gets the version number)."""

@@ -7,7 +7,7 @@ cooking videos are the most popular, then climate, education and music videos.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -208,6 +208,11 @@ class _Crowd:
     def collab_candidates(self, history: object, seeds: object, k: int) -> list[str]:
         return self.offered[:k]
 
+    def collab_signals(
+        self, history: object, video_ids: Sequence[str], seeds: object = ()
+    ) -> dict[str, np.ndarray]:
+        return {"collab": np.array([10.0 if v == self.favourite else 0.0 for v in video_ids])}
+
     def collab_weight(self, profile_weight: float, default: float) -> float:
         return default
 
@@ -287,6 +292,10 @@ def test_what_conversations_took_joins_the_candidates_and_lifts_them(
     school = next(c for c in lifted if c.video.id == "school")
     plain = {c.video.id: c.score for c in rank(0.0)}
     assert school.score == pytest.approx(np.log1p(3) / np.log1p(40))  # no search hit: the prior
+    # the blend's parts, for the learned stage: the taken score and the collaborative signal
+    assert music.signals["conversations"] == pytest.approx(1.0)
+    assert school.signals["conversations"] == pytest.approx(np.log1p(3) / np.log1p(40))
+    assert music.signals["collab"] == 0.0  # the crowd's favourite is "none"
     assert "school" not in plain  # two search hits only, without the conversations' picks
     gone = rank(1.0, SearchFilters(exclude_ids=frozenset({"music"})))
     assert "music" not in [c.video.id for c in gone]

@@ -23,6 +23,7 @@ from agent.collab import (
     train,
     tune_sessions,
 )
+from agent.collab.blend import SIGNALS
 from agent.settings import CollabSettings
 from agent.types import FeedbackEvent, FeedbackKind
 
@@ -174,6 +175,12 @@ def test_a_turn_scores_the_user_once_and_forgetting_drops_the_kept_scores(
     assert len(calls) == 1 and list(scores) == sorted(scores, reverse=True)
     collab.collab_scores([], picks, ["P3"])  # another state is scored afresh
     assert len(calls) == 2
+    # the learned stage's features: each signal of the same state, read from what was kept
+    got = collab.collab_signals([], [*picks, "not-in-model"], ["P3"])
+    assert len(calls) == 2 and "session" in got and set(got) <= set(SIGNALS)
+    assert all(np.isnan(v[-1]) for v in got.values())  # a video the model does not know
+    blended = model.blend({n: v[:-1] for n, v in got.items()})  # the blend of those signals
+    np.testing.assert_allclose(blended, collab.collab_scores([], picks, ["P3"]))
     collab.forget_user("chat7")
     collab.collab_scores([], picks, ["P3"])
     assert len(calls) == 3

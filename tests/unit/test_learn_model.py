@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.learn.features import FEATURES, MISSING_RANK, TurnContext, feature_matrix
+from agent.learn.features import (
+    FEATURES,
+    MISSING_RANK,
+    SIGNAL_FEATURES,
+    TurnContext,
+    feature_matrix,
+)
 from agent.learn.model import (
     LearnedRanker,
     LearnedRankerError,
@@ -34,7 +40,13 @@ def _candidate(video_id: str, **kw: object) -> Candidate:
 def test_feature_rows_follow_the_candidates_and_mark_missing_sources() -> None:
     candidates = [
         _candidate("a", score=0.9, content_score=0.8, source_ranks={"search": 0, "collab": 3}),
-        _candidate("b", score=0.5, collab_score=1.2, source_ranks={"similar": 2}),
+        _candidate(
+            "b",
+            score=0.5,
+            collab_score=1.2,
+            source_ranks={"similar": 2},
+            signals={"session": 2.5, "requests": 0.4},
+        ),
     ]
     vectors = {"a": np.array([1.0, 0.0]), "b": np.array([0.0, 1.0])}
     vocab = Vocabulary([c.video for c in candidates])
@@ -61,6 +73,8 @@ def test_feature_rows_follow_the_candidates_and_mark_missing_sources() -> None:
     assert a[COL["tag_hits"]] == 1 and a[COL["year_agree"]] == 1
     assert b[COL["history_seen"]] == 1 and a[COL["history_seen"]] == 0
     assert a[COL["user_turns"]] == 2 and a[COL["liked_in_dialogue"]] == 1
+    assert b[COL["session_signal"]] == 2.5 and b[COL["requests_signal"]] == pytest.approx(0.4)
+    assert b[COL["collab_signal"]] == 0.0 and a[COL["session_signal"]] == 0.0  # none: 0
 
 
 def _synthetic(turns: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -168,6 +182,27 @@ def test_a_model_of_other_features_is_refused(tmp_path: Path) -> None:
         LearnedRanker.load(tmp_path / "v0001")
 
 
+def test_a_saved_ranker_of_other_features_leaves_the_blend_ranking(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A version trained before an upgrade changed the features: every turn raised before."""
+    from dataclasses import replace
+
+    model, _, _ = fit_ranker(
+        _synthetic(60), LearnedSettings(min_turns=50, gate_turns=0), source="s"
+    )
+    assert model is not None
+    model.meta = replace(model.meta, features=model.meta.features[:-1])  # one feature fewer
+    store = RankerStore(tmp_path / "ranker")
+    store.save(model)
+    with caplog.at_level("WARNING"):
+        assert store.current() is None and store.current() is None
+    assert sum("vidrec train" in r.getMessage() for r in caplog.records) == 1  # said once
+    model.meta = replace(model.meta, features=FEATURES)
+    store.save(model)  # trained again
+    assert store.current() is not None
+
+
 def test_the_learned_order_is_diversified_like_the_blend() -> None:
     from agent.learn.stage import diversified
 
@@ -220,13 +255,20 @@ def test_a_held_out_gain_within_the_turns_noise_keeps_the_blend() -> None:
     assert paired_gain_low(clear - blend, seed=0) > 0.0
 
 
+NOISE = [
+    i for i, name in enumerate(FEATURES) if name.removesuffix("_signal") not in SIGNAL_FEATURES
+]
+
+
 def _mostly_right_blend(n: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """40 candidates a turn; the blend puts the target near the top (a geometric rank), and
-    ``tag_hits`` marks it half the time, beside four other candidates: a weak extra signal."""
+    ``tag_hits`` marks it half the time, beside four other candidates: a weak extra signal. The
+    blend's parts are absent (0: a library without a collaborative model), the rest noise."""
     rng = np.random.default_rng(seed)
     turns = []
     for _ in range(n):
-        x = rng.random((40, len(FEATURES))).astype(np.float32)
+        x = np.zeros((40, len(FEATURES)), np.float32)
+        x[:, NOISE] = rng.random((40, len(NOISE)))
         y = np.zeros(40, np.float32)
         target = int(rng.integers(40))
         y[target] = 1.0

@@ -3,7 +3,7 @@ as fallback, and `vidrec train` on logged conversations (fake LLM and embedder, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -150,6 +150,11 @@ class Popular:
 
     def collab_candidates(self, history: object, seeds: object, k: int) -> list[str]:
         return []
+
+    def collab_signals(
+        self, history: object, video_ids: Sequence[str], seeds: object = ()
+    ) -> dict[str, np.ndarray]:
+        return {}
 
     def collab_weight(self, profile_weight: float, default: float) -> float:
         return default

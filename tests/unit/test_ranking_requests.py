@@ -58,6 +58,11 @@ class _Requests:
     def collab_candidates(self, history: object, seeds: object, k: int) -> list[str]:
         return []
 
+    def collab_signals(
+        self, history: object, video_ids: Sequence[str], seeds: object = ()
+    ) -> dict[str, np.ndarray]:
+        return {}
+
     def collab_weight(self, profile_weight: float, default: float) -> float:
         return default
 
