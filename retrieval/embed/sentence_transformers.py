@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.embed.base import normalise_rows
+from retrieval.embed.precision import resolve_precision
 from retrieval.errors import ConfigError, MissingDependencyError
 from retrieval.settings import EmbeddingSettings
 
@@ -87,10 +88,20 @@ class SentenceTransformerEmbedder:
             # On a busy CPU, fewer threads avoid barrier waits (embedding.threads says what
             # benchmarks/embed_threads.py measured).
             torch.set_num_threads(settings.threads)
-        log.info("loading sentence-transformers model from %s on %s", path, settings.device)
+        self.precision = resolve_precision(settings.precision, settings.device)
+        log.info(
+            "loading sentence-transformers model from %s on %s in %s",
+            path,
+            settings.device,
+            self.precision,
+        )
         self._model: Any = SentenceTransformer(
             str(path), device=settings.device, local_files_only=True
         )
+        if self.precision == "bfloat16":
+            import torch
+
+            self._model.to(torch.bfloat16)
         self.batch_size = settings.batch_size
         self.query_threads = settings.query_threads
         self.name = (
