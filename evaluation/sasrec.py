@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["SASRecConfig", "sasrec_scorer"]
+__all__ = ["SASRecConfig", "build_model", "sasrec_scorer"]
 
 Scorer = Callable[[np.ndarray], np.ndarray]  # as evaluation.baselines.Scorer (no import: a circle)
 
@@ -44,6 +45,55 @@ def _padded(sequences: Sequence[np.ndarray], max_len: int) -> np.ndarray:
     return out
 
 
+def build_model(n_items: int, cfg: SASRecConfig) -> Any:
+    """The network (a ``torch.nn.Module``): item ids + 1 (0 = padding), batch x positions in,
+    a state per position out.
+
+    As the paper's code does, a position attends only to real items at or before it (padding is
+    masked out as a key, and zeroed again after every block); without that, a user with 20 items
+    in a 200-slot window had 180 identical padding keys outweighing their own history.
+    """
+    import torch
+    from torch import nn
+
+    class Model(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.items = nn.Embedding(n_items + 1, cfg.dims, padding_idx=0)
+            self.positions = nn.Embedding(cfg.max_len, cfg.dims)
+            self.blocks = nn.ModuleList(
+                nn.TransformerEncoderLayer(
+                    cfg.dims,
+                    cfg.heads,
+                    dim_feedforward=cfg.dims,
+                    dropout=cfg.dropout,
+                    activation="gelu",
+                    batch_first=True,
+                    norm_first=True,
+                )
+                for _ in range(cfg.blocks)
+            )
+            self.norm = nn.LayerNorm(cfg.dims)
+            self.drop = nn.Dropout(cfg.dropout)
+
+        def forward(self, seq: torch.Tensor) -> torch.Tensor:
+            length = seq.shape[1]
+            pos = torch.arange(length, device=seq.device)
+            real = (seq > 0).unsqueeze(-1)
+            x = self.drop(self.items(seq) * cfg.dims**0.5 + self.positions(pos)) * real
+            # True = may not attend: later positions and padding; each position sees itself
+            # (a padded one only itself, so no row is empty)
+            later = torch.ones(length, length, dtype=torch.bool, device=seq.device).triu(1)
+            blocked = later.unsqueeze(0) | (seq == 0).unsqueeze(1)
+            blocked = blocked & ~torch.eye(length, dtype=torch.bool, device=seq.device)
+            blocked = blocked.repeat_interleave(cfg.heads, dim=0)
+            for block in self.blocks:
+                x = block(x, src_mask=blocked) * real
+            return self.norm(x)
+
+    return Model()
+
+
 def sasrec_scorer(
     sequences: Sequence[np.ndarray],
     n_items: int,
@@ -60,37 +110,10 @@ def sasrec_scorer(
     torch.set_num_threads(1)
     rng = np.random.default_rng(seed)
 
-    class Model(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.items = nn.Embedding(n_items + 1, cfg.dims, padding_idx=0)
-            self.positions = nn.Embedding(cfg.max_len, cfg.dims)
-            layer = nn.TransformerEncoderLayer(
-                cfg.dims,
-                cfg.heads,
-                dim_feedforward=cfg.dims,
-                dropout=cfg.dropout,
-                activation="gelu",
-                batch_first=True,
-                norm_first=True,
-            )
-            self.blocks = nn.TransformerEncoder(layer, cfg.blocks, enable_nested_tensor=False)
-            self.norm = nn.LayerNorm(cfg.dims)
-            self.drop = nn.Dropout(cfg.dropout)
-            mask = torch.triu(torch.ones(cfg.max_len, cfg.max_len, dtype=torch.bool), 1)
-            self.register_buffer("causal", mask)
-
-        def forward(self, seq: torch.Tensor) -> torch.Tensor:
-            pos = torch.arange(seq.shape[1], device=seq.device)
-            x = self.items(seq) * cfg.dims**0.5 + self.positions(pos)
-            x = self.drop(x) * (seq > 0).unsqueeze(-1)
-            x = self.blocks(x, mask=self.causal)
-            return self.norm(x)
-
     data = _padded(sequences, cfg.max_len + 1)
     inputs, targets = data[:, :-1], data[:, 1:]
     keep = np.flatnonzero((targets > 0).sum(axis=1) > 0)
-    model = Model()
+    model = build_model(n_items, cfg)
     optimiser = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98))
     loss_fn = nn.BCEWithLogitsLoss(reduction="none")
     start = time.perf_counter()

@@ -74,6 +74,27 @@ def test_sasrec_learns_the_order() -> None:
     assert hits >= 30, hits
 
 
+def test_sasrec_state_does_not_depend_on_padding() -> None:
+    """A history's state is the same in a 12-slot and a 40-slot window once positions are
+    equal (zeroed here): padding is masked out as a key. Before, every padded slot was a key."""
+    import torch
+
+    from evaluation.sasrec import SASRecConfig, build_model
+
+    config = SASRecConfig()
+    config.dims, config.max_len, config.dropout, config.heads = 16, 40, 0.0, 2
+    torch.manual_seed(0)
+    model = build_model(10, config).eval()
+    with torch.no_grad():
+        model.positions.weight.zero_()
+        history = [3, 5, 7]
+        short = torch.tensor([[0] * 9 + history])
+        long = torch.tensor([[0] * 37 + history])
+        a, b = model(short)[0, -1], model(long)[0, -1]
+        assert torch.isfinite(model(long)).all()
+    assert torch.allclose(a, b, atol=1e-5), (a - b).abs().max()
+
+
 def test_an_unknown_next_item_baseline_is_named() -> None:
     with pytest.raises(ValueError, match="markov"):
         fit_sequential("gru", _chains(), 30, CollabSettings())
