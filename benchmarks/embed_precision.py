@@ -35,7 +35,7 @@ def main() -> None:
     from retrieval.chunking import chunk_segments
     from retrieval.demo import load_ted
     from retrieval.embed.factory import create_embedder
-    from retrieval.embed.precision import cpu_flags
+    from retrieval.embed.precision import CPU_BF16_FLAGS, cpu_flags
     from retrieval.transcripts import read_transcript
 
     settings = Settings()
@@ -54,7 +54,7 @@ def main() -> None:
         p: create_embedder(section.model_copy(update={"precision": p}))
         for p in ("float32", "bfloat16")
     }
-    hw = sorted(cpu_flags() & {"avx512_bf16", "amx_bf16"}) or ["none"]
+    hw = sorted(cpu_flags() & CPU_BF16_FLAGS) or ["none"]
     print(
         f"{section.model}: {len(texts)} chunks from {args.talks} TED talks, batch "
         f"{section.batch_size}, {args.rounds} rounds alternating; CPU bfloat16 flags: {hw}"
