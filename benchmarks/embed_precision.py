@@ -51,7 +51,7 @@ def main() -> None:
     if args.model:
         section = section.model_copy(update={"model": args.model})
     models = {
-        p: create_embedder(section.model_copy(update={"precision": p}))
+        p: create_embedder(section.model_copy(update={"precision": p}), settings.models_dir)
         for p in ("float32", "bfloat16")
     }
     hw = sorted(cpu_flags() & CPU_BF16_FLAGS) or ["none"]

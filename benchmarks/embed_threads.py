@@ -81,8 +81,9 @@ def main() -> None:
 
     counts = [int(t) for t in args.threads.split(",")]
     print(f"torch's default: {torch.get_num_threads()} threads; {os.cpu_count()} CPUs")
-    embedding = Settings().embedding.model_copy(update={"threads": None})
-    embedder = create_embedder(embedding)
+    settings = Settings()
+    embedding = settings.embedding.model_copy(update={"threads": None})
+    embedder = create_embedder(embedding, settings.models_dir)
     queries = [
         (lambda t, q=f"{q} {r}": embedder.encode_queries([f"{q} {t}"]))  # new: not cached
         for r in range(args.repeat)

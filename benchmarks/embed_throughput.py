@@ -59,9 +59,11 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     raw_model = SentenceTransformer(
-        str(resolve_model_path(settings.embedding.model)), device="cpu", local_files_only=True
+        str(resolve_model_path(settings.embedding.model, settings.models_dir)),
+        device="cpu",
+        local_files_only=True,
     )
-    ours = create_embedder(settings.embedding)
+    ours = create_embedder(settings.embedding, settings.models_dir)
     raw_model.encode(texts[:batch], batch_size=batch)  # warm both
     ours.encode_documents(texts[:batch])
     import torch

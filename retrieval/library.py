@@ -103,7 +103,9 @@ class Library:
     def embedder(self) -> Embedder:
         from retrieval.embed.factory import create_embedder
 
-        result: Embedder = self._lazy("_embedder", lambda: create_embedder(self.config.embedding))
+        result: Embedder = self._lazy(
+            "_embedder", lambda: create_embedder(self.config.embedding, self.config.models_dir)
+        )
         return result
 
     @property

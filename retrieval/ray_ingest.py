@@ -125,10 +125,10 @@ class _Transcribe:
 class _Embed:
     """Ray actor: one embedder per actor; one embedding call over every chunk of a batch."""
 
-    def __init__(self, embedding: EmbeddingSettings) -> None:
+    def __init__(self, embedding: EmbeddingSettings, models_dir: Path) -> None:
         from retrieval.embed.factory import create_embedder
 
-        self.embedder = create_embedder(embedding)
+        self.embedder = create_embedder(embedding, models_dir)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         values = _values(batch)
@@ -259,7 +259,7 @@ class RayIngestor(Ingestor):
         )
         ds = ds.map_batches(
             _Embed,
-            fn_constructor_kwargs={"embedding": self.embedding},
+            fn_constructor_kwargs={"embedding": self.embedding, "models_dir": self.models_dir},
             compute=ray.data.ActorPoolStrategy(size=cfg.embed_actors),
             batch_size=cfg.embed_batch_videos,
             **actors,

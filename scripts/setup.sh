@@ -43,7 +43,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements.lock -
   # The CPU build first, so that no dependency pulls a multi-GB CUDA build of torch.
   .venv/bin/python -m pip install -q -c requirements.lock "torch==2.13.0"
   # Exact versions from the lock (what CI last passed with); refresh it with scripts/lock.sh.
-  .venv/bin/python -m pip install -q -c requirements.lock -e ".[dev]"
+  .venv/bin/python -m pip install -q -c requirements.lock -e ".[dev,mpnet]"
   touch "$stamp"
 fi
 .venv/bin/vidrec models prepare

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from retrieval.embed.base import Embedder
 from retrieval.registry import Registry
 from retrieval.settings import EmbeddingSettings
@@ -13,6 +15,7 @@ EMBEDDERS.register(
 )
 
 
-def create_embedder(settings: EmbeddingSettings) -> Embedder:
-    """Build the embedder named by ``settings.backend`` (the factory gets the whole section)."""
-    return EMBEDDERS.create(settings.backend, settings)
+def create_embedder(settings: EmbeddingSettings, models_dir: Path | None = None) -> Embedder:
+    """Build the embedder named by ``settings.backend`` (the factory gets the whole section and
+    the models cache, where a model split across packages is assembled)."""
+    return EMBEDDERS.create(settings.backend, settings, models_dir=models_dir)

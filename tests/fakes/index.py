@@ -30,7 +30,12 @@ def _bucket(token: str, dim: int) -> tuple[int, float]:
 class HashingEmbedder:
     """Deterministic bag-of-words hashing embedder; counts its calls for tests."""
 
-    def __init__(self, settings: EmbeddingSettings | None = None, dim: int = 256) -> None:
+    def __init__(
+        self,
+        settings: EmbeddingSettings | None = None,
+        dim: int = 256,
+        models_dir: Path | None = None,
+    ) -> None:
         self.name = f"fake-hashing-{dim}"
         self.dim = dim
         self.query_calls = 0

@@ -38,7 +38,7 @@ def _through_the_stages(settings: Settings, todo: list[_Todo]) -> list[object]:
     batch = ray_ingest.decode_batch(batch, settings.ingest)
     batch = _Transcribe(settings.asr, settings.models_dir)(batch)
     batch = ray_ingest.finish_batch(batch, settings.chunking, settings.ingest)
-    return _values(_Embed(settings.embedding)(batch))
+    return _values(_Embed(settings.embedding, settings.models_dir)(batch))
 
 
 def test_each_stage_carries_a_failed_video_through_and_the_rest_get_their_vectors(
@@ -57,7 +57,7 @@ def test_each_stage_carries_a_failed_video_through_and_the_rest_get_their_vector
     assert [type(v).__name__ for v in out] == ["_Embedded", "_Failed", "_Embedded"]
     failed = out[1]
     assert isinstance(failed, _Failed) and failed.origin == str(broken) and failed.error
-    dim = len(_Embed(settings.embedding).embedder.encode_documents(["x"])[0])
+    dim = len(_Embed(settings.embedding, settings.models_dir).embedder.encode_documents(["x"])[0])
     for embedded, video_id in ((out[0], "tone"), (out[2], "metadata-only")):
         assert isinstance(embedded, _Embedded)
         assert embedded.prepared.video.id == video_id
