@@ -45,8 +45,13 @@ class EvalError(VidrecError):
 
 
 def _embedder_slug(settings: Settings) -> str:
-    raw = re.sub(r"[^A-Za-z0-9]+", "-", f"{settings.embedding.backend}-{settings.embedding.model}")
-    return raw.strip("-")[:40].lower()
+    """A short name for the embedder; a long one (a model folder's path) keeps its first 27
+    characters and a digest of the whole, so two folders with a common prefix never share it."""
+    raw = f"{settings.embedding.backend}-{settings.embedding.model}"
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", raw).strip("-").lower()
+    if len(slug) <= 40:
+        return slug
+    return f"{slug[:27].rstrip('-')}-{hashlib.sha256(raw.encode()).hexdigest()[:12]}"
 
 
 def workspace_name(task: str, content_sha256: str, settings: Settings) -> str:

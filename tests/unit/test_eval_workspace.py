@@ -76,3 +76,17 @@ def test_inspired_end_to_end_in_an_empty_data_dir(tmp_path: Path, models_cache: 
     for system in ("dense", "hybrid"):
         assert "errors" not in report.system(system).metrics, report.notes
     assert report.dataset["index_ingested"] == 10
+
+
+def test_two_model_folders_with_a_long_common_path_get_their_own_workspaces() -> None:
+    """The embedder's part of the name was the first 40 characters of its path: two adapted
+    models under one cache folder shared a workspace (and one's vectors served the other)."""
+    sha = "f" * 64
+    root = "/root/.local/share/vidrec/cache/eval/adapted"
+    names = {
+        workspace_name("ted", sha, Settings(embedding={"model": f"{root}/ted-{half}"}))
+        for half in ("0a1b2c3d4e5f", "9f8e7d6c5b4a")
+    }
+    assert len(names) == 2
+    short = Settings(embedding={"model": "all-MiniLM-L6-v2"})  # short names read as before
+    assert workspace_name("ted", sha, short).endswith("-sentence-transformers-all-minilm-l6-v2")
