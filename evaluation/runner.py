@@ -87,6 +87,9 @@ class EvalOptions:
             instead of by movie id.
         ablations: ReDial / INSPIRED: rows added to the same run, each vidrec without one part
             (:data:`ABLATIONS`).
+        adapt_embedder: TED: also every system with the embedder adapted to the library
+            (``retrieval.embed.adapt``), cross-fitted on two halves of the queried talks (rows
+            ``<system>+adapted``).
     """
 
     task: Task
@@ -109,6 +112,7 @@ class EvalOptions:
     learned_cases: int | None = 1500
     random_ties: bool = False
     ablations: tuple[str, ...] = ()
+    adapt_embedder: bool = False
 
 
 def sample(items: Sequence[T], limit: int | None, seed: int) -> list[T]:

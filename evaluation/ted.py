@@ -26,8 +26,10 @@ import logging
 import random
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.progress import Progress
 
@@ -64,6 +66,9 @@ from evaluation.systems import (
 from evaluation.workspace import EvalError, prepare_workspace, workspace_name
 from retrieval.errors import InvalidInputError
 from retrieval.transcripts import read_transcript
+
+if TYPE_CHECKING:
+    from retrieval.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +232,54 @@ def run_ted(options: EvalOptions, settings: Settings, progress: Progress) -> Eva
             without_speaker(t.description, t.speaker) or t.description for t in queried
         ],
     }
-    relevant = [[t.id] for t in queried]
+    systems, llms = build_systems(wanted, library, ev_settings, indexed, settings)
+    for suffix, queries in variants.items():
+        if library is not None and any(s.name != "popularity" for s in systems):
+            # every system embeds the same descriptions: in batches once, from the cache after
+            clock = time.perf_counter()
+            library.embed_queries(queries)
+            report.notes.append(
+                f"queries{suffix or ''}: {len(queries)} embedded once in batches "
+                f"({time.perf_counter() - clock:.0f}s, not in any system's time)"
+            )
+        requests = [
+            RankRequest(id=t.id + suffix, query=q, context=(Message("user", q),))
+            for t, q in zip(queried, queries, strict=True)
+        ]
+        for system in systems:
+            k = 50 if system.name == "vidrec" else K
+            ranked = run_system(system, requests, k, progress)
+            report.systems.append(
+                score_system(system.name + suffix, system.description, requests, ranked)
+            )
+            if ranked.errors:
+                report.notes.append(
+                    f"{system.name}{suffix}: {ranked.errors} case(s) failed, first: "
+                    f"{ranked.first_error}"
+                )
+    if options.adapt_embedder and library is not None:
+        from evaluation.ted_adapt import adapted_rows
+
+        report.systems.extend(
+            adapted_rows(
+                report, options, settings, content, library, indexed, queried, variants, progress
+            )
+        )
+    changed = sum(q != t.description for q, t in zip(variants["/no-speaker"], queried, strict=True))
+    report.dataset["queries_naming_their_speaker"] = changed
+    for llm in llms:
+        report.prompts_used = sorted(set(report.prompts_used) | llm.tags)
+    return report
+
+
+def build_systems(
+    wanted: list[str],
+    library: Library | None,
+    ev_settings: Settings,
+    indexed: list[Talk],
+    settings: Settings,
+) -> tuple[list[System], list[CachingLLM]]:
+    """The systems named in ``wanted`` over ``library`` (the LLMs of those that use one)."""
     systems: list[System] = []
     llms: list[CachingLLM] = []
     for name in wanted:
@@ -262,47 +314,24 @@ def run_ted(options: EvalOptions, settings: Settings, progress: Progress) -> Eva
             vidrec, llm = make_vidrec(ev_settings, library, settings)
             systems.append(vidrec)
             llms.append(llm)
-    for suffix, queries in variants.items():
-        if library is not None and any(s.name != "popularity" for s in systems):
-            # every system embeds the same descriptions: in batches once, from the cache after
-            clock = time.perf_counter()
-            library.embed_queries(queries)
-            report.notes.append(
-                f"queries{suffix or ''}: {len(queries)} embedded once in batches "
-                f"({time.perf_counter() - clock:.0f}s, not in any system's time)"
-            )
-        requests = [
-            RankRequest(id=t.id + suffix, query=q, context=(Message("user", q),))
-            for t, q in zip(queried, queries, strict=True)
-        ]
-        for system in systems:
-            k = 50 if system.name == "vidrec" else K
-            ranked = run_system(system, requests, k, progress)
-            result = _result(system, suffix, ranked, relevant, len(queried))
-            result.per_case = per_case_recall([r.id for r in requests], ranked.lists, relevant)
-            report.systems.append(result)
-            if ranked.errors:
-                report.notes.append(
-                    f"{system.name}{suffix}: {ranked.errors} case(s) failed, first: "
-                    f"{ranked.first_error}"
-                )
-    changed = sum(q != t.description for q, t in zip(variants["/no-speaker"], queried, strict=True))
-    report.dataset["queries_naming_their_speaker"] = changed
-    for llm in llms:
-        report.prompts_used = sorted(set(report.prompts_used) | llm.tags)
-    return report
+    return systems, llms
 
 
-def _result(
-    system: System, suffix: str, ranked: Ranked, relevant: list[list[str]], n: int
+def score_system(
+    name: str, description: str, requests: Sequence[RankRequest], ranked: Ranked
 ) -> SystemResult:
+    """The row ``name``: Recall@1/10 and MRR of ``ranked`` (the talk itself is relevant: a
+    request's id is the talk's id plus a variant suffix), with bootstrap intervals."""
+    relevant = [[r.id.split("/", 1)[0]] for r in requests]
     metrics = ranking_metrics(ranked.lists, relevant, recall_ks=(1, 10), with_mrr=True)
     pairs = list(zip(ranked.lists, relevant, strict=True))
-    for name, values in (
+    for metric, values in (
         ("Recall@1", [recall_at_k(r, rel, 1) for r, rel in pairs]),
         ("MRR", [reciprocal_rank(r, rel) for r, rel in pairs]),
     ):
-        metrics[f"{name} lo"], metrics[f"{name} hi"] = bootstrap_ci(values)
+        metrics[f"{metric} lo"], metrics[f"{metric} hi"] = bootstrap_ci(values)
     if ranked.errors:
         metrics["errors"] = float(ranked.errors)
-    return SystemResult(system.name + suffix, system.description, metrics, n, ranked.wall_s)
+    result = SystemResult(name, description, metrics, len(requests), ranked.wall_s)
+    result.per_case = per_case_recall([r.id for r in requests], ranked.lists, relevant)
+    return result

@@ -55,6 +55,16 @@ class EmbeddingSettings(Section):
         "query's p95 was 14x that of 1, benchmarks/embed_threads.py, docs/scale/README.md); "
         "unset = as `threads`",
     )
+    # `vidrec train --embedder` (retrieval.embed.adapt): fine-tuning on the library's own
+    # (description, transcript chunk) pairs; docs/search.md measures the defaults
+    adapt_epochs: int = Field(1, ge=1, le=20, description="passes over the pairs")
+    adapt_pairs_per_video: int = Field(
+        4, ge=1, le=64, description="transcript chunks paired with each video's description"
+    )
+    adapt_lr: float = Field(3e-5, gt=0, le=1e-3, description="AdamW learning rate")
+    adapt_batch_size: int = Field(
+        32, ge=2, le=512, description="pairs a batch (each pair's negatives: the batch's others)"
+    )
 
 
 class StoreSettings(Section):

@@ -122,6 +122,13 @@ def eval_cmd(
         help="ReDial/INSPIRED: comma-separated rows added to the same run, each vidrec without one "
         "part: " + "; ".join(ABLATIONS.values()) + ".",
     ),
+    adapt_embedder: bool = typer.Option(
+        False,
+        "--adapt-embedder",
+        help="TED: also every system with the embedder fine-tuned on the library's descriptions "
+        "(`vidrec train --embedder`), cross-fitted: each half of the queries is searched with a "
+        "model adapted on the other half's talks (rows <system>+adapted).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Score vidrec and baselines on a public benchmark; print a table, write a JSON report."""
@@ -159,6 +166,7 @@ def eval_cmd(
         learned_cases=learned_cases,
         random_ties=random_ties,
         ablations=_ablations(ablations),
+        adapt_embedder=adapt_embedder,
     )
     report = run_eval(options, settings, progress=make_progress(enabled=not quiet))
     stdout = Console()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import typer
@@ -39,10 +40,20 @@ def train_cmd(
         "--ranker/--no-ranker",
         help="Then train the learned ranker on the logged conversations (needs an index).",
     ),
+    embedder: bool = typer.Option(
+        False,
+        "--embedder",
+        help="Only adapt the embedder to the library instead: fine-tune it on each video's "
+        "description paired with its transcript (embedding.adapt_*), written as a new model "
+        "folder; the library is then ingested again with it (docs/search.md).",
+    ),
 ) -> None:
     """Fit the collaborative model on the whole interaction log, then the learned ranker on the
     logged conversations; each saved as a new version."""
     settings = _settings()
+    if embedder:
+        _train_embedder(settings)
+        return
     report = train_from_log(settings, tune=not no_tune, search=search)
     meta = report.meta
     typer.echo(
@@ -90,6 +101,29 @@ def train_cmd(
         )
     if ranker:
         _train_ranker(settings)
+
+
+def _train_embedder(settings: Settings) -> None:
+    """``vidrec train --embedder``: the embedder fine-tuned on the library's own descriptions."""
+    from retrieval.embed.adapt import adapt_embedder, adapt_settings, library_pairs
+    from retrieval.embed.sentence_transformers import resolve_model_path
+    from retrieval.library import Library
+
+    options = adapt_settings(settings.embedding)
+    pairs = library_pairs(Library(settings), options.pairs_per_video, options.seed)
+    out = settings.models_dir / "adapted" / time.strftime("%Y%m%d-%H%M%S")
+    base = resolve_model_path(settings.embedding.model, settings.models_dir)
+    done = adapt_embedder(base, pairs, out, options)
+    typer.echo(
+        f"embedder adapted: {done.pairs} (description, transcript chunk) pairs of {done.videos} "
+        f"videos, {done.batches} batches, loss {done.first_loss:.3f} -> {done.last_loss:.3f}, "
+        f"{done.seconds:.0f}s"
+    )
+    typer.echo(f"saved to {out}")
+    typer.echo(
+        "To search with it, ingest the library again into a new collection: "
+        f"VIDREC_EMBEDDING__MODEL={out} VIDREC_STORE__COLLECTION=<new name> vidrec ingest ..."
+    )
 
 
 def _train_ranker(settings: Settings) -> None:
