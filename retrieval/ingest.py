@@ -50,9 +50,11 @@ from retrieval.settings import ASRSettings, ChunkingSettings, IngestSettings
 from retrieval.sqldb.locks import LockBusy, database_lock
 from retrieval.store.base import ChunkRecord, VectorStore, date_key, video_record
 from retrieval.types import (
+    Chunk,
     IngestFailure,
     IngestProgress,
     IngestReport,
+    Video,
 )
 
 log = logging.getLogger(__name__)
@@ -290,26 +292,34 @@ class Ingestor:
         store.delete_videos([p.video.id for p in prepared])
         store.upsert(
             [
-                ChunkRecord(
-                    id=c.id,
-                    video_id=p.video.id,
-                    index=c.index,
-                    start=c.start,
-                    end=c.end,
-                    embedding=vec,
-                    duration=p.video.duration,
-                    published=date_key(p.video.published),
-                    language=p.video.language,
-                    tags=p.video.tags,
-                )
+                record
                 for p, vecs in zip(prepared, vectors, strict=True)
-                for c, vec in zip(p.chunks, vecs, strict=True)
+                for record in chunk_records(p.video, p.chunks, vecs)
             ]
         )
         store.upsert_videos(
             [video_record(p.video, vecs) for p, vecs in zip(prepared, vectors, strict=True)]
         )
         self.catalogue.commit_videos([(p.video, p.chunks, p.content_hash) for p in prepared])
+
+
+def chunk_records(video: Video, chunks: Sequence[Chunk], vectors: np.ndarray) -> list[ChunkRecord]:
+    """The store's records of ``video``'s chunks, one vector each, with the filters' metadata."""
+    return [
+        ChunkRecord(
+            id=c.id,
+            video_id=video.id,
+            index=c.index,
+            start=c.start,
+            end=c.end,
+            embedding=vec,
+            duration=video.duration,
+            published=date_key(video.published),
+            language=video.language,
+            tags=video.tags,
+        )
+        for c, vec in zip(chunks, vectors, strict=True)
+    ]
 
 
 @dataclass

@@ -184,9 +184,23 @@ def demo_data(
         raise typer.Exit(1)
 
 
+def reindex() -> None:
+    """Embed the catalogued chunks again with the configured embedder into the configured store
+    collection (after `vidrec train --embedder`; nothing is transcribed again)."""
+    from retrieval.reembed import reembed
+
+    clock = time.perf_counter()
+    n_videos, n_chunks = reembed(_library())
+    typer.echo(
+        f"embedded {n_chunks} chunks of {n_videos} videos again in "
+        f"{time.perf_counter() - clock:.0f}s"
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
     app.command("search")(search)
     app.command("remove")(remove)
+    app.command("reindex")(reindex)
     app.command("videos")(videos)
     app.command("demo-data")(demo_data)

@@ -121,8 +121,9 @@ def _train_embedder(settings: Settings) -> None:
     )
     typer.echo(f"saved to {out}")
     typer.echo(
-        "To search with it, ingest the library again into a new collection: "
-        f"VIDREC_EMBEDDING__MODEL={out} VIDREC_STORE__COLLECTION=<new name> vidrec ingest ..."
+        "To search with it, embed the library again into a new collection and keep both "
+        f"settings: VIDREC_EMBEDDING__MODEL={out} VIDREC_STORE__COLLECTION=<new name> "
+        "vidrec reindex"
     )
 
 

@@ -1,0 +1,105 @@
+"""``vidrec train --embedder`` then ``vidrec reindex`` with the real MiniLM: the model is
+fine-tuned on the library's (description, transcript chunk) pairs, saved as a folder the
+embedder loads, and the library is embedded again with it from its catalogue."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from agent.settings import Settings
+from retrieval.embed.factory import create_embedder
+from retrieval.library import Library
+from ui.cli import app
+
+pytestmark = pytest.mark.integration
+runner = CliRunner()
+
+TOPICS = [
+    ("coral", "reefs", "bleaching", "divers", "algae"),
+    ("rockets", "orbit", "fuel", "launch", "satellites"),
+    ("bread", "yeast", "oven", "flour", "kneading"),
+    ("bees", "hives", "pollen", "queens", "honey"),
+    ("chess", "openings", "endgames", "pawns", "grandmasters"),
+    ("glaciers", "ice", "meltwater", "moraines", "crevasses"),
+    ("violins", "strings", "bows", "varnish", "luthiers"),
+    ("malaria", "mosquitoes", "nets", "parasites", "vaccines"),
+    ("cities", "traffic", "bicycles", "zoning", "parks"),
+    ("sleep", "dreams", "circadian", "melatonin", "naps"),
+    ("volcanoes", "magma", "ash", "eruptions", "calderas"),
+    ("octopus", "tentacles", "camouflage", "ink", "intelligence"),
+    ("printing", "filament", "layers", "nozzles", "prototypes"),
+    ("languages", "grammar", "dialects", "children", "vocabulary"),
+    ("forests", "fungi", "roots", "canopy", "seedlings"),
+    ("comets", "tails", "nuclei", "telescopes", "dust"),
+    ("vaccines", "antibodies", "trials", "doses", "immunity"),
+    ("robots", "grippers", "sensors", "walking", "balance"),
+]
+
+
+def _library_files(folder: Path) -> Path:
+    """18 videos, each a description and a spoken transcript of five paragraphs on its topic."""
+    folder.mkdir()
+    rows = []
+    for i, words in enumerate(TOPICS):
+        said = "\n\n".join(
+            f"Today I want to talk about {w}. The {w} matter because {words[(j + 1) % 5]} "
+            f"and {words[(j + 2) % 5]} depend on them, and I have studied {w} for years."
+            for j, w in enumerate(words)
+        )
+        (folder / f"v{i}.txt").write_text(said, encoding="utf-8")
+        rows.append(
+            {
+                "id": f"v{i}",
+                "title": f"video {i}",
+                "description": f"A researcher explains what {words[0]} and {words[1]} "
+                f"teach us, from {words[2]} to {words[3]}.",
+                "transcript_path": f"v{i}.txt",
+            }
+        )
+    manifest = folder / "manifest.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return manifest
+
+
+def test_adapt_then_reindex_searches_with_the_adapted_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDREC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VIDREC_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("VIDREC_CHUNKING__MAX_CHARS", "160")
+    monkeypatch.setenv("VIDREC_EMBEDDING__ADAPT_BATCH_SIZE", "8")
+    manifest = _library_files(tmp_path / "in")
+    assert runner.invoke(app, ["ingest", "--manifest", str(manifest)]).exit_code == 0
+
+    trained = runner.invoke(app, ["train", "--embedder"])
+    assert trained.exit_code == 0, trained.output
+    assert "72 (description, transcript chunk) pairs of 18 videos" in trained.output
+    out = Path(re.search(r"saved to (\S+)", trained.output).group(1))  # type: ignore[union-attr]
+    record = json.loads((out / "adapted.json").read_text())
+    assert record["pairs"] == 72 and record["last_loss"] < record["first_loss"]
+
+    base = Settings().embedding
+    adapted = create_embedder(base.model_copy(update={"model": str(out)}))
+    before = create_embedder(base)
+    texts = ["Rockets carry satellites into orbit.", "Yeast makes the bread rise."]
+    new, old = adapted.encode_documents(texts), before.encode_documents(texts)
+    assert new.shape == old.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(new, axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(new, old, atol=1e-3)  # the weights really moved
+
+    monkeypatch.setenv("VIDREC_EMBEDDING__MODEL", str(out))
+    monkeypatch.setenv("VIDREC_STORE__COLLECTION", "adapted")
+    redone = runner.invoke(app, ["reindex"])
+    assert redone.exit_code == 0, redone.output
+    library = Library(Settings())
+    n_chunks = sum(len(library.chunks(f"v{i}")) for i in range(len(TOPICS)))
+    assert f"embedded {n_chunks} chunks of 18 videos again" in redone.output
+    assert len(library.store.video_vector_ids()) == 18
+    hits = library.search("the talk about hives of bees and their queens", k=3)
+    assert hits[0].video.id == "v3"
