@@ -26,8 +26,6 @@ import logging
 import random
 import re
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,57 +33,35 @@ from rich.progress import Progress
 
 from agent.settings import Settings
 from agent.types import Message
-from evaluation.cache import CachingLLM, file_sha256, text_sha256
-from evaluation.metrics import (
-    bootstrap_ci,
-    per_case_recall,
-    ranking_metrics,
-    recall_at_k,
-    reciprocal_rank,
-)
-from evaluation.report import EvalReport, SystemResult
+from evaluation.cache import file_sha256, text_sha256
+from evaluation.report import EvalReport
 from evaluation.runner import (
     EvalOptions,
-    Ranked,
     choose_systems,
     index_library,
-    make_vidrec,
     new_report,
     run_system,
     sample,
 )
 from evaluation.systems import (
-    BM25System,
-    DenseSystem,
-    HybridSystem,
-    PopularitySystem,
     RankRequest,
-    System,
-    library_chunks,
+)
+from evaluation.ted_rows import (
+    DEFAULT_SYSTEMS,
+    SYSTEMS,
+    K,
+    Talk,
+    build_systems,
+    score_system,
 )
 from evaluation.workspace import EvalError, prepare_workspace, workspace_name
 from retrieval.errors import InvalidInputError
 from retrieval.transcripts import read_transcript
 
 if TYPE_CHECKING:
-    from retrieval.library import Library
+    pass
 
 log = logging.getLogger(__name__)
-
-SYSTEMS = ("popularity", "bm25", "dense", "hybrid-chunk", "hybrid-rrf", "hybrid", "vidrec")
-DEFAULT_SYSTEMS = ("popularity", "bm25", "dense", "hybrid-chunk", "hybrid-rrf", "hybrid")
-K = 100
-
-
-@dataclass(frozen=True)
-class Talk:
-    id: str  # "ted-<csv_index>"
-    csv_index: int
-    description: str
-    transcript: Path
-    duration: float | None
-    views: int
-    speaker: str = ""
 
 
 def load_talks(ted_dir: str | Path) -> list[Talk]:
@@ -262,7 +238,16 @@ def run_ted(options: EvalOptions, settings: Settings, progress: Progress) -> Eva
 
         report.systems.extend(
             adapted_rows(
-                report, options, settings, content, library, indexed, queried, variants, progress
+                report,
+                options,
+                settings,
+                content,
+                lines,
+                library,
+                indexed,
+                queried,
+                variants,
+                progress,
             )
         )
     changed = sum(q != t.description for q, t in zip(variants["/no-speaker"], queried, strict=True))
@@ -270,68 +255,3 @@ def run_ted(options: EvalOptions, settings: Settings, progress: Progress) -> Eva
     for llm in llms:
         report.prompts_used = sorted(set(report.prompts_used) | llm.tags)
     return report
-
-
-def build_systems(
-    wanted: list[str],
-    library: Library | None,
-    ev_settings: Settings,
-    indexed: list[Talk],
-    settings: Settings,
-) -> tuple[list[System], list[CachingLLM]]:
-    """The systems named in ``wanted`` over ``library`` (the LLMs of those that use one)."""
-    systems: list[System] = []
-    llms: list[CachingLLM] = []
-    for name in wanted:
-        if name == "popularity":
-            systems.append(
-                PopularitySystem({t.id: float(t.views) for t in indexed}, "talks by TED view count")
-            )
-        elif library is not None and name == "bm25":
-            systems.append(BM25System(library_chunks(library, (t.id for t in indexed))))
-        elif library is not None and name == "dense":
-            systems.append(DenseSystem(library))
-        elif library is not None and name == "hybrid-chunk":
-            best_chunk = ev_settings.search.model_copy(
-                update={"video_dense_weight": 0.0, "video_lexical_weight": 0.0}
-            )
-            description = "library hybrid search, whole-video rankings off: talk = best chunk"
-            systems.append(HybridSystem(library, description, name=name, search=best_chunk))
-        elif library is not None and name == "hybrid-rrf":
-            rrf = ev_settings.search.model_copy(
-                update={
-                    "fusion": "rrf",
-                    "chunk_weight": 1.0,
-                    "video_dense_weight": 1.0,
-                    "video_lexical_weight": 1.0,
-                }
-            )
-            description = "library hybrid search, video rankings fused by reciprocal ranks 1/1/1"
-            systems.append(HybridSystem(library, description, name=name, search=rrf))
-        elif library is not None and name == "hybrid":
-            systems.append(HybridSystem(library))
-        elif library is not None and name == "vidrec":
-            vidrec, llm = make_vidrec(ev_settings, library, settings)
-            systems.append(vidrec)
-            llms.append(llm)
-    return systems, llms
-
-
-def score_system(
-    name: str, description: str, requests: Sequence[RankRequest], ranked: Ranked
-) -> SystemResult:
-    """The row ``name``: Recall@1/10 and MRR of ``ranked`` (the talk itself is relevant: a
-    request's id is the talk's id plus a variant suffix), with bootstrap intervals."""
-    relevant = [[r.id.split("/", 1)[0]] for r in requests]
-    metrics = ranking_metrics(ranked.lists, relevant, recall_ks=(1, 10), with_mrr=True)
-    pairs = list(zip(ranked.lists, relevant, strict=True))
-    for metric, values in (
-        ("Recall@1", [recall_at_k(r, rel, 1) for r, rel in pairs]),
-        ("MRR", [reciprocal_rank(r, rel) for r, rel in pairs]),
-    ):
-        metrics[f"{metric} lo"], metrics[f"{metric} hi"] = bootstrap_ci(values)
-    if ranked.errors:
-        metrics["errors"] = float(ranked.errors)
-    result = SystemResult(name, description, metrics, len(requests), ranked.wall_s)
-    result.per_case = per_case_recall([r.id for r in requests], ranked.lists, relevant)
-    return result

@@ -25,12 +25,12 @@ from evaluation.cache import text_sha256
 from evaluation.report import EvalReport, SystemResult
 from evaluation.runner import EvalOptions, Ranked, choose_systems, run_system
 from evaluation.systems import RankRequest, library_chunks
+from evaluation.ted_rows import DEFAULT_SYSTEMS, SYSTEMS, Talk, build_systems, score_system
 from evaluation.workspace import open_library, prepare_workspace, workspace_name
 from retrieval.embed.adapt import adapt_embedder, adapt_settings, adaptation_pairs
 from retrieval.embed.sentence_transformers import resolve_model_path
 
 if TYPE_CHECKING:
-    from evaluation.ted import Talk
     from retrieval.library import Library
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ def adapted_rows(
     options: EvalOptions,
     settings: Settings,
     content: str,
+    lines: list[str],
     library: Library,
     indexed: Sequence[Talk],
     queried: Sequence[Talk],
@@ -94,10 +95,7 @@ def adapted_rows(
 ) -> list[SystemResult]:
     """Every library-backed system of the run again, each half of ``queried`` searched in an
     index embedded by the model adapted without that half (rows ``<system>+adapted``)."""
-    from evaluation.ted import DEFAULT_SYSTEMS, SYSTEMS, build_systems, manifest_line, score_system
-
     wanted = [s for s in choose_systems(options, SYSTEMS, DEFAULT_SYSTEMS) if s != "popularity"]
-    lines = [manifest_line(t) for t in indexed]
     lists: dict[tuple[str, str], dict[str, list[str]]] = {}
     walls: dict[tuple[str, str], float] = {}
     described: dict[str, str] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -322,3 +323,41 @@ def test_the_learned_ranker_is_fitted_per_fold_on_the_other_folds_only(
     )
     blend = report.system("vidrec-blend").metrics
     assert blend["Recall@10"] == off.system("vidrec").metrics["Recall@10"]
+
+
+def test_adapted_rows_search_each_half_with_a_model_never_trained_on_it(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--adapt-embedder``: two adaptations, each on the descriptions outside one half of the
+    queried talks; every talk is scored once, by the model that did not see its description."""
+    import evaluation.ted_adapt as ted_adapt
+    from retrieval.embed.adapt import AdaptReport
+
+    trained_on: list[set[str]] = []
+
+    def fake_adapt(base: Path, pairs: list[Any], out: Path, options: Any) -> AdaptReport:
+        trained_on.append({p.video_id for p in pairs})
+        out.mkdir(parents=True)
+        (out / "adapted.json").write_text("{}")
+        return AdaptReport(
+            out, str(base), len(trained_on[-1]), len(pairs), 1, 1.0, 0.5, 0.1, options
+        )
+
+    monkeypatch.setattr(ted_adapt, "adapt_embedder", fake_adapt)
+    monkeypatch.setattr(ted_adapt, "resolve_model_path", lambda model, models_dir: Path(model))
+    options = EvalOptions(
+        task="ted", data=FIXTURES / "ted", systems=("hybrid",), adapt_embedder=True
+    )
+    report = run_eval(options, settings)
+    names = [s.name for s in report.systems]
+    assert names == ["hybrid", "hybrid/no-speaker", "hybrid+adapted", "hybrid+adapted/no-speaker"]
+    for row in report.systems[2:]:
+        assert row.n == 3 and row.metrics["Recall@1"] == 1.0
+        assert "embedder adapted (cross-fitted)" in row.description
+    talks = {"ted-0", "ted-1", "ted-2"}
+    assert len(trained_on) == 2
+    held_out = [talks - t for t in trained_on]
+    assert held_out[0].isdisjoint(held_out[1]) and held_out[0] | held_out[1] == talks
+    assert sum("adapted embedder" in n for n in report.notes) == 2
+    again = run_eval(options, settings)  # the adapted models are found, not made again
+    assert len(trained_on) == 2 and sum("reused" in n for n in again.notes) == 2
