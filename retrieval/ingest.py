@@ -304,19 +304,12 @@ class Ingestor:
 
 
 def chunk_records(video: Video, chunks: Sequence[Chunk], vectors: np.ndarray) -> list[ChunkRecord]:
-    """The store's records of ``video``'s chunks, one vector each, with the filters' metadata."""
+    """The store's records of ``video``'s chunks, one vector each, with the filters' metadata
+    (the video's duration, publication date, language and tags on every chunk)."""
+    published, lang, tags = date_key(video.published), video.language, video.tags
     return [
         ChunkRecord(
-            id=c.id,
-            video_id=video.id,
-            index=c.index,
-            start=c.start,
-            end=c.end,
-            embedding=vec,
-            duration=video.duration,
-            published=date_key(video.published),
-            language=video.language,
-            tags=video.tags,
+            c.id, video.id, c.index, c.start, c.end, vec, video.duration, published, lang, tags
         )
         for c, vec in zip(chunks, vectors, strict=True)
     ]

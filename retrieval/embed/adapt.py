@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from retrieval.errors import InvalidInputError
 from retrieval.settings import EmbeddingSettings
@@ -38,9 +38,8 @@ log = logging.getLogger(__name__)
 MIN_PAIRS = 64  # fewer than two full batches teach the model nothing reliable
 
 
-@dataclass(frozen=True)
-class AdaptPair:
-    """A description (the query side) and one chunk of the same video (the passage side)."""
+class AdaptPair(NamedTuple):
+    """A description (the query side) and one transcript chunk of the same video."""
 
     video_id: str
     query: str
