@@ -100,6 +100,11 @@ class Library:
         return built_once(self, attr, self._lock, build)
 
     @property
+    def embedder_id(self) -> str:
+        """What :func:`embedder_id` says of this library's embedder (known without loading it)."""
+        return embedder_id(self.config.embedding)
+
+    @property
     def embedder(self) -> Embedder:
         from retrieval.embed.factory import create_embedder
 

@@ -143,7 +143,9 @@ class RequestIndex:
         vectors = np.asarray(embed([r.text for r in kept]), dtype=np.float32)
         return cls(vectors, [tuple(r.items) for r in kept], [r.user_id for r in kept], embedder)
 
-    def scores(self, vector: np.ndarray, k: int, ridge: float = 0.0) -> Mapping[str, float]:
+    def scores(
+        self, vector: np.ndarray, k: int, ridge: float = 0.0, embedder: str | None = None
+    ) -> Mapping[str, float]:
         """Per video, its score by the ridge map (``ridge`` above 0: :class:`LinearMap`, fitted
         on the first call and again after a user is dropped), else the summed cosine of the ``k``
         past requests most similar to the conversation's ``vector`` that took it ({} for a
@@ -152,7 +154,10 @@ class RequestIndex:
         vectors, items, _ = kept
         if not len(items) or (k <= 0 and ridge <= 0):
             return {}
-        if vector.shape != vectors.shape[1:]:
+        # another model's vectors (an adapted embedder keeps the size) or of another size
+        if vector.shape != vectors.shape[1:] or (
+            embedder is not None and embedder != self.embedder
+        ):
             if not self._warned:  # once: every turn would say it again until `vidrec train`
                 self._warned = True
                 log.warning(

@@ -70,12 +70,18 @@ class CollabScorer(Protocol):
         ...
 
     def request_scores(
-        self, text: str, embed: Callable[[str], np.ndarray], k: int, ridge: float = 0.0
+        self,
+        text: str,
+        embed: Callable[[str], np.ndarray],
+        k: int,
+        ridge: float = 0.0,
+        embedder: str | None = None,
     ) -> Mapping[str, float]:
         """What people took after asking for something like the conversation ``text``
         (embedded by ``embed`` only when there are logged requests): per video, its score by
         the ridge map of the logged turns (``ridge`` above 0), else the summed cosine of the
-        ``k`` most similar logged turns that took it ({} without any)."""
+        ``k`` most similar logged turns that took it ({} without any, or when the logged turns
+        were embedded by another model than ``embedder``, the library's)."""
         ...
 
     def prepare(self, request_ridge: float) -> None:
@@ -223,12 +229,17 @@ class Collaborative:
         return counts
 
     def request_scores(
-        self, text: str, embed: Callable[[str], np.ndarray], k: int, ridge: float = 0.0
+        self,
+        text: str,
+        embed: Callable[[str], np.ndarray],
+        k: int,
+        ridge: float = 0.0,
+        embedder: str | None = None,
     ) -> Mapping[str, float]:
         model = self.model
         if model is None or model.requests is None or not len(model.requests) or not text.strip():
             return {}
-        return model.requests.scores(embed(text), k, ridge)
+        return model.requests.scores(embed(text), k, ridge, embedder)
 
     def prepare(self, request_ridge: float) -> None:
         model = self.model

@@ -226,7 +226,12 @@ class _Crowd:
         return self.taken
 
     def request_scores(
-        self, text: str, embed: Callable[[str], np.ndarray], k: int, ridge: float = 0.0
+        self,
+        text: str,
+        embed: Callable[[str], np.ndarray],
+        k: int,
+        ridge: float = 0.0,
+        embedder: str | None = None,
     ) -> Mapping[str, float]:
         self.texts.append(text)
         return self.asked if text else {}

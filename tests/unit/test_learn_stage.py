@@ -169,7 +169,7 @@ class Popular:
         return {}
 
     def request_scores(
-        self, text: str, embed: object, k: int, ridge: float = 0.0
+        self, text: str, embed: object, k: int, ridge: float = 0.0, embedder: str | None = None
     ) -> dict[str, float]:
         return {}
 

@@ -27,6 +27,8 @@ def _chunk(video_id: str) -> Chunk:
 class _Library:
     """Search waits (up to 5 s) until the conversation has been embedded for requests."""
 
+    embedder_id = "fake"
+
     def __init__(self) -> None:
         self.embedded = threading.Event()
         self.searched_after_embedding: bool | None = None
@@ -76,7 +78,12 @@ class _Requests:
         return {}
 
     def request_scores(
-        self, text: str, embed: Callable[[str], np.ndarray], k: int, ridge: float = 0.0
+        self,
+        text: str,
+        embed: Callable[[str], np.ndarray],
+        k: int,
+        ridge: float = 0.0,
+        embedder: str | None = None,
     ) -> dict[str, float]:
         embed(text)
         return {"asked": 3.0}
@@ -102,7 +109,12 @@ def test_the_conversation_is_embedded_for_similar_requests_while_the_turn_search
 def test_a_failing_requests_signal_still_ranks_the_turn() -> None:
     class Broken(_Requests):
         def request_scores(
-            self, text: str, embed: Callable[[str], np.ndarray], k: int, ridge: float = 0.0
+            self,
+            text: str,
+            embed: Callable[[str], np.ndarray],
+            k: int,
+            ridge: float = 0.0,
+            embedder: str | None = None,
         ) -> dict[str, float]:
             embed(text)
             raise RuntimeError("model file vanished")

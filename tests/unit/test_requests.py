@@ -57,6 +57,16 @@ def test_a_request_scores_what_people_took_after_asking_alike() -> None:
     assert index.scores(np.ones(3, dtype=np.float32), k=3) == {}  # another embedder's size
 
 
+def test_requests_embedded_by_another_model_of_the_same_size_score_nothing() -> None:
+    """After `vidrec train --embedder` the library's embedder has the old one's size: the logged
+    turns' vectors still belong to the old model and must not be compared with the new one's."""
+    index = fitted(ASKED)  # embedded by "fake"
+    query = embed("Got any good horror? I love ghosts")
+    assert index.scores(query, k=3, embedder="fake")  # the same model: scored
+    assert index.scores(query, k=3, embedder="sentence-transformers:/models/adapted/x") == {}
+    assert index.scores(query, k=3, ridge=1.0, embedder="another") == {}
+
+
 def test_only_the_k_most_similar_requests_vote() -> None:
     index = fitted(ASKED)
     text = embed("a scary horror night with friends, ghosts please")
