@@ -18,6 +18,8 @@ from agent.settings import CollabSettings
 from agent.types import FeedbackEvent
 from agent.versions import Loaded
 
+EmbedText = Callable[[str], np.ndarray]  # a text to its unit query vector
+
 __all__ = ["CollabScorer", "Collaborative"]
 
 log = logging.getLogger(__name__)
@@ -70,12 +72,7 @@ class CollabScorer(Protocol):
         ...
 
     def request_scores(
-        self,
-        text: str,
-        embed: Callable[[str], np.ndarray],
-        k: int,
-        ridge: float = 0.0,
-        embedder: str | None = None,
+        self, text: str, embed: EmbedText, k: int, ridge: float = 0.0, embedder: str = ""
     ) -> Mapping[str, float]:
         """What people took after asking for something like the conversation ``text``
         (embedded by ``embed`` only when there are logged requests): per video, its score by
@@ -229,17 +226,12 @@ class Collaborative:
         return counts
 
     def request_scores(
-        self,
-        text: str,
-        embed: Callable[[str], np.ndarray],
-        k: int,
-        ridge: float = 0.0,
-        embedder: str | None = None,
+        self, text: str, embed: EmbedText, k: int, ridge: float = 0.0, embedder: str = ""
     ) -> Mapping[str, float]:
         model = self.model
         if model is None or model.requests is None or not len(model.requests) or not text.strip():
             return {}
-        return model.requests.scores(embed(text), k, ridge, embedder)
+        return model.requests.scores(embed(text), k, ridge, embedder or None)
 
     def prepare(self, request_ridge: float) -> None:
         model = self.model

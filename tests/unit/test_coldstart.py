@@ -22,6 +22,7 @@ from agent.coldstart import (
 )
 from agent.collab import Collaborative, train
 from agent.collab.scores import VideoScores
+from agent.collab.service import EmbedText
 from agent.profile import UserProfile, build_profile
 from agent.ranking import Ranker
 from agent.settings import AgentSettings, CollabSettings, Settings
@@ -226,12 +227,7 @@ class _Crowd:
         return self.taken
 
     def request_scores(
-        self,
-        text: str,
-        embed: Callable[[str], np.ndarray],
-        k: int,
-        ridge: float = 0.0,
-        embedder: str | None = None,
+        self, text: str, embed: EmbedText, k: int, ridge: float = 0.0, embedder: str = ""
     ) -> Mapping[str, float]:
         self.texts.append(text)
         return self.asked if text else {}

@@ -169,7 +169,7 @@ class Popular:
         return {}
 
     def request_scores(
-        self, text: str, embed: object, k: int, ridge: float = 0.0, embedder: str | None = None
+        self, text: str, embed: object, k: int, ridge: float = 0.0, embedder: str = ""
     ) -> dict[str, float]:
         return {}
 

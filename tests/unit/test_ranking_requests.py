@@ -8,10 +8,11 @@ one core a query embeds with. The ranker now starts it before searching, in a th
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from agent.collab.service import EmbedText
 from agent.profile import UserProfile
 from agent.ranking import Ranker
 from agent.settings import AgentSettings
@@ -78,12 +79,7 @@ class _Requests:
         return {}
 
     def request_scores(
-        self,
-        text: str,
-        embed: Callable[[str], np.ndarray],
-        k: int,
-        ridge: float = 0.0,
-        embedder: str | None = None,
+        self, text: str, embed: EmbedText, k: int, ridge: float = 0.0, embedder: str = ""
     ) -> dict[str, float]:
         embed(text)
         return {"asked": 3.0}
@@ -109,12 +105,7 @@ def test_the_conversation_is_embedded_for_similar_requests_while_the_turn_search
 def test_a_failing_requests_signal_still_ranks_the_turn() -> None:
     class Broken(_Requests):
         def request_scores(
-            self,
-            text: str,
-            embed: Callable[[str], np.ndarray],
-            k: int,
-            ridge: float = 0.0,
-            embedder: str | None = None,
+            self, text: str, embed: EmbedText, k: int, ridge: float = 0.0, embedder: str = ""
         ) -> dict[str, float]:
             embed(text)
             raise RuntimeError("model file vanished")
