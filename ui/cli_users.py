@@ -45,7 +45,7 @@ def train_cmd(
         "--embedder",
         help="Only adapt the embedder to the library instead: fine-tune it on each video's "
         "description paired with its transcript (embedding.adapt_*), written as a new model "
-        "folder; the library is then ingested again with it (docs/search.md).",
+        "folder; `vidrec reindex` then embeds the library again with it (docs/search.md).",
     ),
 ) -> None:
     """Fit the collaborative model on the whole interaction log, then the learned ranker on the
