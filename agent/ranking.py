@@ -256,7 +256,7 @@ class Ranker:
         if self.collab is None or self.settings.request_weight <= 0 or not conversation.strip():
             return None
         k, ridge = self.settings.request_neighbours, self.settings.request_ridge
-        embed, embedder = self.library.embed_query, self.library.embedder_id
+        embed, embedder = self.library.embed_query, self.library.query_embedder_id
         return _BESIDE.submit(self.collab.request_scores, conversation, embed, k, ridge, embedder)
 
     def _taken_signals(

@@ -44,7 +44,7 @@ from agent.interactions import read_movielens_ratings
 from agent.settings import CollabSettings
 from agent.types import FeedbackEvent
 from evaluation.dialogues import Dialogue, extract_cases
-from retrieval.library import Library, embedder_id
+from retrieval.library import Library, query_embedder_id
 
 __all__ = [
     "DIALOGUE_EPOCH",
@@ -166,7 +166,7 @@ def train_fold_models(
                 requests.extend(dialogue_requests(dialogue))
         if library is None:
             requests = []
-        embedder = embedder_id(library.config.embedding) if library is not None else ""
+        embedder = query_embedder_id(library.config.embedding) if library is not None else ""
         folder = scratch / _log_key(events, cfg, requests, embedder)
         store = ModelStore(model_root(folder), cfg.keep_versions)
         latest = store.latest()  # the same log and settings fitted by an earlier run

@@ -90,6 +90,9 @@ class EvalOptions:
         adapt_embedder: TED: also every system with the embedder adapted to the library
             (``retrieval.embed.adapt``), cross-fitted on two halves of the queried talks (rows
             ``<system>+adapted``).
+        adapt_queries: TED: also every system with a query encoder adapted to the library's
+            stored vectors (``retrieval.embed.query_adapt``), cross-fitted the same way (rows
+            ``<system>+queries``; nothing indexed again).
     """
 
     task: Task
@@ -113,6 +116,7 @@ class EvalOptions:
     random_ties: bool = False
     ablations: tuple[str, ...] = ()
     adapt_embedder: bool = False
+    adapt_queries: bool = False
 
 
 def sample(items: Sequence[T], limit: int | None, seed: int) -> list[T]:

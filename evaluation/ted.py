@@ -233,23 +233,30 @@ def run_ted(options: EvalOptions, settings: Settings, progress: Progress) -> Eva
                     f"{system.name}{suffix}: {ranked.errors} case(s) failed, first: "
                     f"{ranked.first_error}"
                 )
-    if options.adapt_embedder and library is not None:
+    sides = [
+        side
+        for side, on in (("model", options.adapt_embedder), ("queries", options.adapt_queries))
+        if on
+    ]
+    if sides and library is not None:
         from evaluation.ted_adapt import adapted_rows
 
-        report.systems.extend(
-            adapted_rows(
-                report,
-                options,
-                settings,
-                content,
-                lines,
-                library,
-                indexed,
-                queried,
-                variants,
-                progress,
+        for side in sides:
+            report.systems.extend(
+                adapted_rows(
+                    report,
+                    options,
+                    settings,
+                    content,
+                    lines,
+                    library,
+                    indexed,
+                    queried,
+                    variants,
+                    progress,
+                    side,
+                )
             )
-        )
     changed = sum(q != t.description for q, t in zip(variants["/no-speaker"], queried, strict=True))
     report.dataset["queries_naming_their_speaker"] = changed
     for llm in llms:

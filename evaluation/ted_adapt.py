@@ -1,12 +1,18 @@
 """TED known-item search with the embedder adapted to the library, cross-fitted
-(``vidrec eval ted --adapt-embedder``).
+(``vidrec eval ted --adapt-embedder`` / ``--adapt-queries``).
 
 The queried talks are split in two halves with the seed. For each half the embedder is adapted
-(:mod:`retrieval.embed.adapt`, what ``vidrec train --embedder`` does) on the descriptions of every
-indexed talk outside that half, paired with their transcript chunks as the base index holds them;
-a workspace is indexed with the adapted model, and that half's descriptions are searched in it.
-No description that is scored was trained on, and the index (transcripts only) is the same as
-the base rows'. The rows ``<system>+adapted`` sit beside the base rows on the same queries.
+on the descriptions of every indexed talk outside that half, and that half's descriptions are
+searched with it. No description that is scored was trained on, and the index (transcripts only)
+holds the same text as the base rows'. Two ways, each what ``vidrec train`` does:
+
+* ``--adapt-embedder`` (:mod:`retrieval.embed.adapt`, ``train --embedder``): the whole model,
+  on (description, transcript chunk) pairs as the base index holds them; a workspace is indexed
+  with it. Rows ``<system>+adapted``.
+* ``--adapt-queries`` (:mod:`retrieval.embed.query_adapt`, ``train --embedder --queries``): a
+  query encoder against the base index's stored centroids of every indexed talk; the base
+  workspace is searched with it (``embedding.query_model``), nothing is indexed again. Rows
+  ``<system>+queries``.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 from rich.progress import Progress
 
 from agent.settings import Settings
@@ -28,6 +35,7 @@ from evaluation.systems import RankRequest, library_chunks
 from evaluation.ted_rows import DEFAULT_SYSTEMS, SYSTEMS, Talk, build_systems, score_system
 from evaluation.workspace import open_library, prepare_workspace, workspace_name
 from retrieval.embed.adapt import adapt_embedder, adapt_settings, adaptation_pairs
+from retrieval.embed.query_adapt import adapt_query_encoder, query_adapt_settings, query_pairs
 from retrieval.embed.sentence_transformers import resolve_model_path
 
 if TYPE_CHECKING:
@@ -35,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SUFFIX = "+adapted"
+SIDES = {"model": "+adapted", "queries": "+queries"}  # what is adapted -> the rows' suffix
 
 
 def halves(ids: Sequence[str], seed: int) -> list[set[str]]:
@@ -81,6 +89,68 @@ def adapted_model(
     return str(out)
 
 
+def query_encoder(
+    report: EvalReport,
+    settings: Settings,
+    library: Library,
+    talks: Sequence[Talk],
+    held_out: set[str],
+    seed: int,
+) -> str:
+    """The folder of the query encoder adapted on the descriptions of ``talks`` outside
+    ``held_out``, against the stored centroids of all of ``talks`` (adapted once)."""
+    vectors = library.video_vectors([t.id for t in talks])
+    ids = [t.id for t in talks if t.id in vectors]
+    pairs = query_pairs((t.id, t.description) for t in talks if t.id not in held_out)
+    options = query_adapt_settings(settings.embedding, seed)
+    digest = text_sha256(
+        settings.embedding.model, repr(options), *ids, *(f"{p.video_id}\t{p.query}" for p in pairs)
+    )
+    out = settings.cache_dir / "eval" / "adapted" / f"ted-queries-{digest[:12]}"
+    if (out / "adapted.json").is_file():
+        report.notes.append(f"query encoder {out.name}: reused ({len(pairs)} descriptions)")
+        return str(out)
+    base = resolve_model_path(settings.embedding.model, settings.models_dir)
+    targets = np.stack([vectors[i] for i in ids])
+    done = adapt_query_encoder(base, settings.embedding.model, pairs, ids, targets, out, options)
+    report.notes.append(
+        f"query encoder {out.name}: {done.queries} descriptions against {done.targets} talks, "
+        f"{done.batches} batches, loss {done.first_loss:.3f} -> {done.last_loss:.3f}, "
+        f"{done.seconds:.0f}s"
+    )
+    return str(out)
+
+
+def adapted_library(
+    report: EvalReport,
+    settings: Settings,
+    side: str,
+    content: str,
+    lines: list[str],
+    library: Library,
+    indexed: Sequence[Talk],
+    held_out: set[str],
+    seed: int,
+) -> tuple[Library, Settings, Settings]:
+    """The library that searches ``held_out``'s queries with an embedder adapted without them
+    (``side`` as in :data:`SIDES`), its workspace settings, and the settings it was made from."""
+    if side == "queries":
+        folder = query_encoder(report, settings, library, indexed, held_out, seed)
+        update = {"query_model": folder}
+    else:
+        folder = adapted_model(report, settings, library, indexed, held_out, seed)
+        update = {"model": folder}
+    base = settings.model_copy(update={"embedding": settings.embedding.model_copy(update=update)})
+    ev = prepare_workspace(base, workspace_name("ted", content, base), lines)
+    ev = ev.model_copy(update={"ingest": ev.ingest.model_copy(update={"metadata_chunk": False})})
+    clock = time.perf_counter()
+    adapted, _ = open_library(ev, lines)
+    report.notes.append(
+        f"index with {folder.rsplit('/', 1)[-1]}: {time.perf_counter() - clock:.0f}s"
+    )
+    return adapted, ev, base
+
+
 def adapted_rows(
     report: EvalReport,
     options: EvalOptions,
@@ -92,26 +162,17 @@ def adapted_rows(
     queried: Sequence[Talk],
     variants: dict[str, list[str]],
     progress: Progress,
+    side: str = "model",
 ) -> list[SystemResult]:
-    """Every library-backed system of the run again, each half of ``queried`` searched in an
-    index embedded by the model adapted without that half (rows ``<system>+adapted``)."""
+    """Every library-backed system of the run again, each half of ``queried`` searched with the
+    embedder adapted without that half (rows ``<system>`` + :data:`SIDES`'s suffix)."""
     wanted = [s for s in choose_systems(options, SYSTEMS, DEFAULT_SYSTEMS) if s != "popularity"]
     lists: dict[tuple[str, str], dict[str, list[str]]] = {}
     walls: dict[tuple[str, str], float] = {}
     described: dict[str, str] = {}
     for held_out in halves([t.id for t in queried], options.seed):
-        model = adapted_model(report, settings, library, indexed, held_out, options.seed)
-        base = settings.model_copy(
-            update={"embedding": settings.embedding.model_copy(update={"model": model})}
-        )
-        ev = prepare_workspace(base, workspace_name("ted", content, base), lines)
-        ev = ev.model_copy(
-            update={"ingest": ev.ingest.model_copy(update={"metadata_chunk": False})}
-        )
-        clock = time.perf_counter()
-        adapted, _ = open_library(ev, lines)
-        report.notes.append(
-            f"index with {model.rsplit('/', 1)[-1]}: {time.perf_counter() - clock:.0f}s"
+        adapted, ev, base = adapted_library(
+            report, settings, side, content, lines, library, indexed, held_out, options.seed
         )
         systems, _ = build_systems(wanted, adapted, ev, list(indexed), base)
         for suffix, queries in variants.items():
@@ -136,6 +197,7 @@ def adapted_rows(
             for t, q in zip(queried, variants[suffix], strict=True)
         ]
         ranked = Ranked([by_id[r.id] for r in requests], walls[(name, suffix)], 0)
-        description = described[name] + ", embedder adapted (cross-fitted)"
-        rows.append(score_system(name + SUFFIX + suffix, description, requests, ranked))
+        what = "query encoder" if side == "queries" else "embedder"
+        description = described[name] + f", {what} adapted (cross-fitted)"
+        rows.append(score_system(name + SIDES[side] + suffix, description, requests, ranked))
     return rows

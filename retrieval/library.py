@@ -74,8 +74,15 @@ class LibraryConfig(Protocol):
 
 
 def embedder_id(settings: EmbeddingSettings) -> str:
-    """Identifies the vectors an embedder makes, known without loading it."""
+    """Identifies the document vectors an embedder makes, known without loading it."""
     return f"{settings.backend}:{settings.model}"
+
+
+def query_embedder_id(settings: EmbeddingSettings) -> str:
+    """Identifies the query vectors: the documents' model, and the adapted query encoder if any
+    (vectors of logged turns are comparable only with a new turn's from the same encoder)."""
+    base = embedder_id(settings)
+    return f"{base}+queries:{settings.query_model}" if settings.query_model else base
 
 
 class Library:
@@ -100,9 +107,9 @@ class Library:
         return built_once(self, attr, self._lock, build)
 
     @property
-    def embedder_id(self) -> str:
-        """What :func:`embedder_id` says of this library's embedder (known without loading it)."""
-        return embedder_id(self.config.embedding)
+    def query_embedder_id(self) -> str:
+        """What :func:`query_embedder_id` says of this library's query vectors."""
+        return query_embedder_id(self.config.embedding)
 
     @property
     def embedder(self) -> Embedder:

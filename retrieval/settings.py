@@ -34,6 +34,12 @@ class ASRSettings(Section):
 class EmbeddingSettings(Section):
     backend: str = "sentence-transformers"
     model: str = Field("all-MiniLM-L6-v2", description="packaged model name or a local path")
+    query_model: str | None = Field(
+        None,
+        description="a query encoder adapted from `model` to this library's stored vectors "
+        "(`vidrec train --embedder --queries`): queries are encoded by it, documents by `model`; "
+        "unset = `model` for both",
+    )
     device: str = "cpu"
     batch_size: int = 64
     precision: Literal["auto", "float32", "bfloat16"] = Field(
@@ -64,6 +70,9 @@ class EmbeddingSettings(Section):
     adapt_lr: float = Field(3e-5, gt=0, le=1e-3, description="AdamW learning rate")
     adapt_batch_size: int = Field(
         32, ge=2, le=512, description="pairs a batch (each pair's negatives: the batch's others)"
+    )
+    query_adapt_epochs: int = Field(
+        3, ge=1, le=50, description="passes over the descriptions when only queries are adapted"
     )
 
 

@@ -129,6 +129,13 @@ def eval_cmd(
         "(`vidrec train --embedder`), cross-fitted: each half of the queries is searched with a "
         "model adapted on the other half's talks (rows <system>+adapted).",
     ),
+    adapt_queries: bool = typer.Option(
+        False,
+        "--adapt-queries",
+        help="TED: also every system with a query encoder fitted to the index's stored vectors "
+        "(`vidrec train --embedder --queries`), cross-fitted the same way (rows "
+        "<system>+queries; no reindex).",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:
     """Score vidrec and baselines on a public benchmark; print a table, write a JSON report."""
@@ -167,6 +174,7 @@ def eval_cmd(
         random_ties=random_ties,
         ablations=_ablations(ablations),
         adapt_embedder=adapt_embedder,
+        adapt_queries=adapt_queries,
     )
     report = run_eval(options, settings, progress=make_progress(enabled=not quiet))
     stdout = Console()

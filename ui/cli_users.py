@@ -47,12 +47,20 @@ def train_cmd(
         "description paired with its transcript (embedding.adapt_*), written as a new model "
         "folder; `vidrec reindex` then embeds the library again with it (docs/search.md).",
     ),
+    queries: bool = typer.Option(
+        False,
+        "--queries",
+        help="With --embedder: adapt only a query encoder, against the vectors the library "
+        "already holds (no reindex; embedding.query_model takes the folder).",
+    ),
 ) -> None:
     """Fit the collaborative model on the whole interaction log, then the learned ranker on the
     logged conversations; each saved as a new version."""
     settings = _settings()
+    if queries and not embedder:
+        raise typer.BadParameter("--queries adapts the embedder's query side: add --embedder")
     if embedder:
-        _train_embedder(settings)
+        _train_query_encoder(settings) if queries else _train_embedder(settings)
         return
     report = train_from_log(settings, tune=not no_tune, search=search)
     meta = report.meta
@@ -125,6 +133,37 @@ def _train_embedder(settings: Settings) -> None:
         f"settings: VIDREC_EMBEDDING__MODEL={out} VIDREC_STORE__COLLECTION=<new name> "
         "vidrec reindex"
     )
+
+
+def _train_query_encoder(settings: Settings) -> None:
+    """``vidrec train --embedder --queries``: a query encoder fitted to the stored vectors."""
+    from retrieval.embed.query_adapt import (
+        adapt_query_encoder,
+        library_targets,
+        query_adapt_settings,
+    )
+    from retrieval.embed.sentence_transformers import resolve_model_path
+    from retrieval.library import Library
+
+    pairs, ids, targets = library_targets(Library(settings))
+    out = settings.models_dir / "adapted" / ("queries-" + time.strftime("%Y%m%d-%H%M%S"))
+    base = resolve_model_path(settings.embedding.model, settings.models_dir)
+    done = adapt_query_encoder(
+        base,
+        settings.embedding.model,
+        pairs,
+        ids,
+        targets,
+        out,
+        query_adapt_settings(settings.embedding),
+    )
+    typer.echo(
+        f"query encoder adapted: {done.queries} descriptions against {done.targets} videos' "
+        f"stored vectors, {done.batches} batches, loss {done.first_loss:.3f} -> "
+        f"{done.last_loss:.3f}, {done.seconds:.0f}s"
+    )
+    typer.echo(f"saved to {out}")
+    typer.echo(f"To search with it (no reindex): VIDREC_EMBEDDING__QUERY_MODEL={out}")
 
 
 def _train_ranker(settings: Settings) -> None:

@@ -192,12 +192,12 @@ def logged_requests(store: UserStore) -> list[Request]:
 def _embedded_requests(settings: Settings, requests: Sequence[Request]) -> RequestIndex | None:
     """The requests embedded by the library's embedder (what a turn embeds its conversation
     with)."""
-    from retrieval.library import Library, embedder_id
+    from retrieval.library import Library, query_embedder_id
 
     library = Library(settings)
     try:
         return RequestIndex.fit(
-            requests, library.embedder.encode_queries, embedder_id(settings.embedding)
+            requests, library.embedder.encode_queries, query_embedder_id(settings.embedding)
         )
     finally:
         library.close()

@@ -188,23 +188,31 @@ def adapt_embedder(
         videos=len({p.video_id for p in pairs}),
         pairs=len(pairs),
         batches=batches,
-        first_loss=_mean(losses[:tenth]),  # the first and the last tenth of the batches
-        last_loss=_mean(losses[-tenth:]),
+        first_loss=mean_loss(losses[:tenth]),  # the first and the last tenth of the batches
+        last_loss=mean_loss(losses[-tenth:]),
         seconds=time.perf_counter() - clock,
         settings=settings,
     )
+    save_adapted(model, {k: v for k, v in asdict(report).items() if k != "path"}, out_dir)
+    return report
+
+
+ADAPTED_META = "adapted.json"
+
+
+def save_adapted(model: Any, record: dict[str, Any], out_dir: Path) -> None:
+    """Write ``model`` and its ``adapted.json`` (``record``) to ``out_dir``, whole or not at
+    all: written aside, then renamed into place."""
     staging = out_dir.with_name(out_dir.name + f".tmp{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     try:
         model.save(str(staging))
-        record = {k: v for k, v in asdict(report).items() if k != "path"}
-        (staging / "adapted.json").write_text(json.dumps(record, indent=2, default=str))
+        (staging / ADAPTED_META).write_text(json.dumps(record, indent=2, default=str))
         shutil.rmtree(out_dir, ignore_errors=True)
         os.replace(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return report
 
 
-def _mean(values: Sequence[float]) -> float:
+def mean_loss(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else float("nan")

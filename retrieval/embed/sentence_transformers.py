@@ -94,8 +94,18 @@ def resolve_model_path(model: str, models_dir: Path | None = None) -> Path:
     return path
 
 
+def canonical_name(model: str) -> str:
+    """``model`` as vectors are labelled: a packaged short name gets its hub prefix, so the two
+    spellings of one model are one name; a path stays as it is."""
+    if model in {*PACKAGED, *ASSEMBLED} and "/" not in model:
+        return f"sentence-transformers/{model}"
+    return model
+
+
 class SentenceTransformerEmbedder:
-    """Embeds with a local sentence-transformers model; rows are L2-normalised float32."""
+    """Embeds with a local sentence-transformers model; rows are L2-normalised float32. With
+    ``query_model`` set, queries are encoded by that adapted copy (``retrieval.embed.query_adapt``)
+    and documents by ``model``; ``name`` stays the documents' model (the stored vectors')."""
 
     def __init__(self, settings: EmbeddingSettings, models_dir: Path | None = None) -> None:
         from sentence_transformers import SentenceTransformer
@@ -104,6 +114,12 @@ class SentenceTransformerEmbedder:
         hf_logging.disable_progress_bar()  # no "Loading weights" bar under our own progress bar
 
         path = resolve_model_path(settings.model, models_dir)
+        folder = None
+        if settings.query_model:
+            from retrieval.embed.query_adapt import check_query_model
+
+            folder = Path(settings.query_model).expanduser()
+            check_query_model(folder, settings.model)
         if settings.threads:
             import torch
 
@@ -120,21 +136,29 @@ class SentenceTransformerEmbedder:
         self._model: Any = SentenceTransformer(
             str(path), device=settings.device, local_files_only=True
         )
+        self._query_model: Any = self._model
+        if folder is not None:
+            self._query_model = SentenceTransformer(
+                str(folder), device=settings.device, local_files_only=True
+            )
         if self.precision == "bfloat16":
             import torch
 
             self._model.to(torch.bfloat16)
+            self._query_model.to(torch.bfloat16)
         self.batch_size = settings.batch_size
         self.query_threads = settings.query_threads
-        self.name = (
-            f"sentence-transformers/{settings.model}"
-            if settings.model in {*PACKAGED, *ASSEMBLED} and "/" not in settings.model
-            else settings.model
-        )
+        self.name = canonical_name(settings.model)
         dim = self._model.get_embedding_dimension()
         if dim is None:
             raise ConfigError(f"The model at {path} does not report its embedding dimension")
         self.dim = int(dim)
+        if self._query_model.get_embedding_dimension() != self.dim:
+            raise ConfigError(
+                "The query encoder's vectors do not match the documents'",
+                expected=f"{self.dim} dimensions (embedding.model)",
+                got=f"{self._query_model.get_embedding_dimension()} (embedding.query_model)",
+            )
 
     def _encode(self, texts: Sequence[str], kind: str) -> np.ndarray:
         """Documents in batches of ``batch_size`` with all threads; queries one text at a time
@@ -145,7 +169,7 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         query = kind == "query"
-        encode = self._model.encode_query if query else self._model.encode_document
+        encode = self._query_model.encode_query if query else self._model.encode_document
         with torch_threads(self.query_threads if query else None):
             vectors = encode(
                 list(texts),

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from agent.settings import Settings
 from retrieval.embed.factory import create_embedder
+from retrieval.errors import ConfigError
 from retrieval.library import Library
 from ui.cli import app
 
@@ -103,3 +104,66 @@ def test_adapt_then_reindex_searches_with_the_adapted_model(
     assert len(library.store.video_vector_ids()) == 18
     hits = library.search("the talk about hives of bees and their queens", k=3)
     assert hits[0].video.id == "v3"
+
+
+def test_a_query_encoder_is_fitted_to_the_stored_vectors_and_searched_without_a_reindex(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``train --embedder --queries``: the descriptions move nearer their own videos' stored
+    centroids; documents are still encoded by the base model, so the index is searched as is."""
+    import retrieval.embed.query_adapt as query_adapt
+
+    monkeypatch.setenv("VIDREC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VIDREC_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("VIDREC_CHUNKING__MAX_CHARS", "160")
+    monkeypatch.setenv("VIDREC_EMBEDDING__ADAPT_BATCH_SIZE", "6")
+    monkeypatch.setenv("VIDREC_EMBEDDING__ADAPT_LR", "1e-4")
+    monkeypatch.setattr(query_adapt, "MIN_QUERIES", 16)  # a library of 18 described videos
+    manifest = _library_files(tmp_path / "in")
+    assert runner.invoke(app, ["ingest", "--manifest", str(manifest)]).exit_code == 0
+    library = Library(Settings())
+    ids = [f"v{i}" for i in range(len(TOPICS))]
+    centroids = library.video_vectors(ids)
+    targets = np.stack([centroids[v] for v in ids])
+    descriptions = [library.get_video(v).description for v in ids]  # type: ignore[union-attr]
+
+    assert runner.invoke(app, ["train", "--queries"]).exit_code != 0  # needs --embedder
+    trained = runner.invoke(app, ["train", "--embedder", "--queries"])
+    assert trained.exit_code == 0, trained.output
+    assert "18 descriptions against 18 videos' stored vectors, 9 batches" in trained.output
+    out = Path(re.search(r"saved to (\S+)", trained.output).group(1))  # type: ignore[union-attr]
+    record = json.loads((out / "adapted.json").read_text())
+    assert record["side"] == "queries" and record["base_model"] == "all-MiniLM-L6-v2"
+    assert record["last_loss"] < record["first_loss"]
+
+    base = Settings().embedding
+    plain = create_embedder(base)
+    adapted = create_embedder(base.model_copy(update={"query_model": str(out)}))
+    docs = ["Rockets carry satellites into orbit.", "Yeast makes the bread rise."]
+    assert np.allclose(adapted.encode_documents(docs), plain.encode_documents(docs), atol=1e-6)
+    assert adapted.name == plain.name
+
+    def margins(embedder: object) -> np.ndarray:
+        """Each description's cosine to its own centroid minus its best other one."""
+        sims = embedder.encode_queries(descriptions) @ targets.T  # type: ignore[attr-defined]
+        own = np.diag(sims).copy()
+        np.fill_diagonal(sims, -np.inf)
+        return own - sims.max(axis=1)
+
+    assert margins(adapted).mean() > margins(plain).mean() + 0.02
+
+    monkeypatch.setenv("VIDREC_EMBEDDING__QUERY_MODEL", str(out))
+    searched = Library(Settings())
+    assert searched.query_embedder_id != library.query_embedder_id
+    hits = searched.search("the talk about hives of bees and their queens", k=3)
+    assert hits[0].video.id == "v3"
+
+    other = base.model_copy(update={"model": str(plain_path()), "query_model": str(out)})
+    with pytest.raises(ConfigError):  # adapted from the packaged name, not this folder
+        create_embedder(other)
+
+
+def plain_path() -> Path:
+    from retrieval.embed.sentence_transformers import resolve_model_path
+
+    return resolve_model_path("all-MiniLM-L6-v2")

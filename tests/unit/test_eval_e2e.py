@@ -361,3 +361,59 @@ def test_adapted_rows_search_each_half_with_a_model_never_trained_on_it(
     assert sum("adapted embedder" in n for n in report.notes) == 2
     again = run_eval(options, settings)  # the adapted models are found, not made again
     assert len(trained_on) == 2 and sum("reused" in n for n in again.notes) == 2
+
+
+def test_query_rows_search_the_same_index_with_an_encoder_never_trained_on_the_half(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--adapt-queries``: two query encoders, each fitted on the descriptions outside one half
+    against the centroids of every indexed talk; the base workspace is searched with each (its
+    folder set as ``embedding.query_model``), and nothing is indexed again."""
+    import evaluation.ted_adapt as ted_adapt
+    from retrieval.embed.query_adapt import QueryAdaptReport
+
+    calls: list[tuple[set[str], list[str], Any]] = []
+
+    def fake_adapt(
+        base: Path,
+        model: str,
+        pairs: list[Any],
+        ids: list[str],
+        targets: Any,
+        out: Path,
+        options: Any,
+    ) -> QueryAdaptReport:
+        calls.append(({p.video_id for p in pairs}, list(ids), targets))
+        out.mkdir(parents=True)
+        (out / "adapted.json").write_text("{}")
+        return QueryAdaptReport(
+            out, "queries", str(base), model, len(pairs), len(ids), 1, 1.0, 0.5, 0.1, options
+        )
+
+    opened: list[str | None] = []
+    real_open = ted_adapt.open_library
+
+    def spy_open(ev: Settings, lines: list[str]) -> Any:
+        opened.append(ev.embedding.query_model)
+        return real_open(ev, lines)
+
+    monkeypatch.setattr(ted_adapt, "adapt_query_encoder", fake_adapt)
+    monkeypatch.setattr(ted_adapt, "open_library", spy_open)
+    monkeypatch.setattr(ted_adapt, "resolve_model_path", lambda model, models_dir: Path(model))
+    options = EvalOptions(
+        task="ted", data=FIXTURES / "ted", systems=("hybrid",), adapt_queries=True
+    )
+    report = run_eval(options, settings)
+    names = [s.name for s in report.systems]
+    assert names == ["hybrid", "hybrid/no-speaker", "hybrid+queries", "hybrid+queries/no-speaker"]
+    for row in report.systems[2:]:
+        assert row.n == 3 and "query encoder adapted (cross-fitted)" in row.description
+    talks = {"ted-0", "ted-1", "ted-2"}
+    assert len(calls) == 2
+    for _, ids, targets in calls:
+        assert sorted(ids) == sorted(talks) and targets.shape[0] == 3  # every talk a target
+    held_out = [talks - trained for trained, _, _ in calls]
+    assert held_out[0].isdisjoint(held_out[1]) and held_out[0] | held_out[1] == talks
+    assert len(opened) == 2 and all(q and "ted-queries-" in q for q in opened)
+    workspaces = [p.name for p in (settings.cache_dir / "eval").iterdir() if p.name != "adapted"]
+    assert len(workspaces) == 1  # the base workspace, searched with each encoder

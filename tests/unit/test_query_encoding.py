@@ -27,9 +27,12 @@ class _Model:
         return self._encode("document", texts, **kw)
 
 
-def _embedder(model: _Model, query_threads: int | None) -> st.SentenceTransformerEmbedder:
+def _embedder(
+    model: _Model, query_threads: int | None, query_model: _Model | None = None
+) -> st.SentenceTransformerEmbedder:
     embedder = object.__new__(st.SentenceTransformerEmbedder)
     embedder._model = model
+    embedder._query_model = query_model or model
     embedder.dim = 3
     embedder.batch_size = 64
     embedder.query_threads = query_threads
@@ -59,3 +62,12 @@ def test_unset_query_threads_leave_the_count_alone() -> None:
 
 def test_the_default_embeds_a_query_with_one_thread() -> None:
     assert EmbeddingSettings().query_threads == 1
+
+
+def test_an_adapted_query_encoder_takes_the_queries_and_the_base_the_documents() -> None:
+    base, queries = _Model(), _Model()
+    embedder = _embedder(base, query_threads=None, query_model=queries)
+    embedder.encode_queries(["mars"])
+    embedder.encode_documents(["doc one"])
+    assert [c[0] for c in queries.calls] == ["query"]
+    assert [c[0] for c in base.calls] == ["document"]

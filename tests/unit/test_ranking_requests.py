@@ -28,7 +28,7 @@ def _chunk(video_id: str) -> Chunk:
 class _Library:
     """Search waits (up to 5 s) until the conversation has been embedded for requests."""
 
-    embedder_id = "fake"
+    query_embedder_id = "fake"
 
     def __init__(self) -> None:
         self.embedded = threading.Event()
