@@ -28,6 +28,8 @@ class SystemResult:
         wall_s: seconds spent ranking (fitting included).
         per_case: case id -> the case's score (``PER_CASE_METRIC``) where the task records it,
             so that two runs can be compared case by case (``vidrec eval-compare``).
+        per_case_rr: case id -> the reciprocal rank of its first relevant item (0 when not
+            listed), where the task records it (TED), for paired Recall@1 and MRR.
     """
 
     name: str
@@ -36,6 +38,7 @@ class SystemResult:
     n: int
     wall_s: float = 0.0
     per_case: dict[str, float] = field(default_factory=dict)
+    per_case_rr: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

@@ -104,13 +104,12 @@ def score_system(
     relevant = [[r.id.split("/", 1)[0]] for r in requests]
     metrics = ranking_metrics(ranked.lists, relevant, recall_ks=(1, 10), with_mrr=True)
     pairs = list(zip(ranked.lists, relevant, strict=True))
-    for metric, values in (
-        ("Recall@1", [recall_at_k(r, rel, 1) for r, rel in pairs]),
-        ("MRR", [reciprocal_rank(r, rel) for r, rel in pairs]),
-    ):
+    rr = [reciprocal_rank(r, rel) for r, rel in pairs]
+    for metric, values in (("Recall@1", [recall_at_k(r, rel, 1) for r, rel in pairs]), ("MRR", rr)):
         metrics[f"{metric} lo"], metrics[f"{metric} hi"] = bootstrap_ci(values)
     if ranked.errors:
         metrics["errors"] = float(ranked.errors)
     result = SystemResult(name, description, metrics, len(requests), ranked.wall_s)
     result.per_case = per_case_recall([r.id for r in requests], ranked.lists, relevant)
+    result.per_case_rr = dict(zip((r.id for r in requests), rr, strict=True))
     return result

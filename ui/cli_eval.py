@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 
 from agent.settings import Settings
-from evaluation.compare import compare_runs
-from evaluation.report import EvalReport
+from evaluation.compare import METRICS, compare_runs
+from evaluation.report import PER_CASE_METRIC, EvalReport
 from evaluation.runner import ABLATIONS, EvalOptions, Task, make_progress
 from evaluation.tasks import TASKS, run_eval
 from ui.console import err_console
@@ -192,6 +192,12 @@ def compare_cmd(
     against: str | None = typer.Option(
         None, "--against", help="The system of the earlier run (default: the same)."
     ),
+    metric: str = typer.Option(
+        PER_CASE_METRIC,
+        "--metric",
+        help="Recall@10, or Recall@1 / MRR for reports that record ranks (ted). The same report "
+        "twice compares two of its rows.",
+    ),
 ) -> None:
     """Compare two runs of `vidrec eval` case by case (paired difference, 95 % interval)."""
     reports = []
@@ -199,7 +205,9 @@ def compare_cmd(
         if not path.is_file():
             raise typer.BadParameter(f"no report at {path}; `vidrec eval -o FILE` writes one")
         reports.append(EvalReport.read_json(path))
-    found = compare_runs(reports[0], reports[1], system, against)
+    if metric not in METRICS:
+        raise typer.BadParameter(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    found = compare_runs(reports[0], reports[1], system, against, metric)
     Console().print(found.line(f"{against or system} -> {system}"), soft_wrap=True)
 
 

@@ -70,3 +70,41 @@ def test_the_command_prints_the_paired_difference(tmp_path: Path) -> None:
     assert "1 better, 0 worse" in done.output
     missing = CliRunner().invoke(app, ["eval-compare", str(before), str(tmp_path / "x.json")])
     assert missing.exit_code != 0 and "no report at" in missing.output
+
+
+def test_two_rows_of_one_ted_run_are_compared_on_recall_at_1_and_mrr(tmp_path: Path) -> None:
+    """A TED report records each case's reciprocal rank: ``hybrid+queries`` against ``hybrid``
+    of the same run, case by case, on the metrics that are not saturated."""
+    run = EvalReport("ted", "ted", "abc", 4, 4, 0, None)
+    base = {"t1": 1.0, "t2": 0.5, "t3": 0.25, "t4": 0.0}
+    better = {"t1": 1.0, "t2": 1.0, "t3": 1.0, "t4": 0.1}
+    for name, rr in (("hybrid", base), ("hybrid+queries", better)):
+        row = SystemResult(name, "", {}, 4, 0.0, {c: float(v > 0.09) for c, v in rr.items()})
+        row.per_case_rr = rr
+        run.systems.append(row)
+    top = compare_runs(run, run, "hybrid+queries", against="hybrid", metric="Recall@1")
+    assert (top.before, top.after, top.better, top.worse) == (0.25, 0.75, 2, 0)
+    mrr = compare_runs(run, run, "hybrid+queries", against="hybrid", metric="MRR")
+    assert mrr.difference == pytest.approx((0.5 + 0.75 + 0.1) / 4) and mrr.better == 3
+    assert "MRR 0.4375 -> 0.7750" in mrr.line("hybrid -> hybrid+queries")
+    path = run.write_json(tmp_path / "ted.json")
+    out = CliRunner().invoke(
+        app,
+        [
+            "eval-compare",
+            str(path),
+            str(path),
+            "--system",
+            "hybrid+queries",
+            "--against",
+            "hybrid",
+            "--metric",
+            "Recall@1",
+        ],
+    )
+    assert out.exit_code == 0 and "Recall@1 0.2500 -> 0.7500" in out.output
+    redial = report({"a": 1.0})  # a task that records no ranks says so
+    with pytest.raises(InvalidInputError, match="no per-case scores for MRR"):
+        compare_runs(redial, redial, "vidrec", metric="MRR")
+    with pytest.raises(InvalidInputError, match="Unknown per-case metric"):
+        compare_runs(redial, redial, "vidrec", metric="NDCG@10")
