@@ -21,6 +21,7 @@ import logging
 import random
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -54,70 +55,63 @@ def halves(ids: Sequence[str], seed: int) -> list[set[str]]:
     return [set(order[:middle]), set(order[middle:])]
 
 
-def adapted_model(
+def adapted_folder(
     report: EvalReport,
     settings: Settings,
     library: Library,
     talks: Sequence[Talk],
     held_out: set[str],
+    side: str,
     seed: int,
 ) -> str:
-    """The folder of the embedder adapted on ``talks`` outside ``held_out`` (adapted once; an
-    identical set of pairs and settings finds the folder already written)."""
-    chunks: dict[str, list[str]] = {}
-    for video_id, text in library_chunks(library, (t.id for t in talks)):
-        chunks.setdefault(video_id, []).append(text)
-    options = adapt_settings(settings.embedding, seed)
-    pairs = adaptation_pairs(
-        ((t.id, t.description, chunks.get(t.id, [])) for t in talks if t.id not in held_out),
-        options.pairs_per_video,
-        options.seed,
-    )
-    digest = text_sha256(
-        settings.embedding.model, repr(options), *(f"{p.video_id}\t{p.passage}" for p in pairs)
-    )
-    out = settings.cache_dir / "eval" / "adapted" / f"ted-{digest[:12]}"
-    if (out / "adapted.json").is_file():
-        report.notes.append(f"adapted embedder {out.name}: reused ({len(pairs)} pairs)")
-        return str(out)
-    base = resolve_model_path(settings.embedding.model, settings.models_dir)
-    done = adapt_embedder(base, pairs, out, options)
-    report.notes.append(
-        f"adapted embedder {out.name}: {done.pairs} pairs of {done.videos} talks, {done.batches} "
-        f"batches, loss {done.first_loss:.3f} -> {done.last_loss:.3f}, {done.seconds:.0f}s"
-    )
-    return str(out)
+    """The folder of the model adapted on ``talks`` outside ``held_out`` (``side`` as in
+    :data:`SIDES`): the whole embedder on (description, transcript chunk) pairs as the base index
+    holds them, or a query encoder on the descriptions against the stored centroids of all of
+    ``talks``. Adapted once: an identical training set and settings find the folder written."""
+    model = settings.embedding.model
+    if side == "queries":
+        vectors = library.video_vectors([t.id for t in talks])
+        ids = [t.id for t in talks if t.id in vectors]
+        queries = query_pairs((t.id, t.description) for t in talks if t.id not in held_out)
+        q_options = query_adapt_settings(settings.embedding, seed)
+        key = [repr(q_options), *ids, *(f"{p.video_id}\t{p.query}" for p in queries)]
+        what, size, prefix = "query encoder", f"{len(queries)} descriptions", "ted-queries-"
 
+        def train(base: Path, out: Path) -> str:
+            done = adapt_query_encoder(
+                base, model, queries, ids, np.stack([vectors[i] for i in ids]), out, q_options
+            )
+            return (
+                f"{done.queries} descriptions against {done.targets} talks, {done.batches} "
+                f"batches, loss {done.first_loss:.3f} -> {done.last_loss:.3f}, {done.seconds:.0f}s"
+            )
 
-def query_encoder(
-    report: EvalReport,
-    settings: Settings,
-    library: Library,
-    talks: Sequence[Talk],
-    held_out: set[str],
-    seed: int,
-) -> str:
-    """The folder of the query encoder adapted on the descriptions of ``talks`` outside
-    ``held_out``, against the stored centroids of all of ``talks`` (adapted once)."""
-    vectors = library.video_vectors([t.id for t in talks])
-    ids = [t.id for t in talks if t.id in vectors]
-    pairs = query_pairs((t.id, t.description) for t in talks if t.id not in held_out)
-    options = query_adapt_settings(settings.embedding, seed)
-    digest = text_sha256(
-        settings.embedding.model, repr(options), *ids, *(f"{p.video_id}\t{p.query}" for p in pairs)
-    )
-    out = settings.cache_dir / "eval" / "adapted" / f"ted-queries-{digest[:12]}"
+    else:
+        chunks: dict[str, list[str]] = {}
+        for video_id, text in library_chunks(library, (t.id for t in talks)):
+            chunks.setdefault(video_id, []).append(text)
+        options = adapt_settings(settings.embedding, seed)
+        pairs = adaptation_pairs(
+            ((t.id, t.description, chunks.get(t.id, [])) for t in talks if t.id not in held_out),
+            options.pairs_per_video,
+            options.seed,
+        )
+        key = [repr(options), *(f"{p.video_id}\t{p.passage}" for p in pairs)]
+        what, size, prefix = "adapted embedder", f"{len(pairs)} pairs", "ted-"
+
+        def train(base: Path, out: Path) -> str:
+            done = adapt_embedder(base, pairs, out, options)
+            return (
+                f"{done.pairs} pairs of {done.videos} talks, {done.batches} batches, loss "
+                f"{done.first_loss:.3f} -> {done.last_loss:.3f}, {done.seconds:.0f}s"
+            )
+
+    out = settings.cache_dir / "eval" / "adapted" / f"{prefix}{text_sha256(model, *key)[:12]}"
     if (out / "adapted.json").is_file():
-        report.notes.append(f"query encoder {out.name}: reused ({len(pairs)} descriptions)")
-        return str(out)
-    base = resolve_model_path(settings.embedding.model, settings.models_dir)
-    targets = np.stack([vectors[i] for i in ids])
-    done = adapt_query_encoder(base, settings.embedding.model, pairs, ids, targets, out, options)
-    report.notes.append(
-        f"query encoder {out.name}: {done.queries} descriptions against {done.targets} talks, "
-        f"{done.batches} batches, loss {done.first_loss:.3f} -> {done.last_loss:.3f}, "
-        f"{done.seconds:.0f}s"
-    )
+        report.notes.append(f"{what} {out.name}: reused ({size})")
+    else:
+        done = train(resolve_model_path(model, settings.models_dir), out)
+        report.notes.append(f"{what} {out.name}: {done}")
     return str(out)
 
 
@@ -134,12 +128,8 @@ def adapted_library(
 ) -> tuple[Library, Settings, Settings]:
     """The library that searches ``held_out``'s queries with an embedder adapted without them
     (``side`` as in :data:`SIDES`), its workspace settings, and the settings it was made from."""
-    if side == "queries":
-        folder = query_encoder(report, settings, library, indexed, held_out, seed)
-        update = {"query_model": folder}
-    else:
-        folder = adapted_model(report, settings, library, indexed, held_out, seed)
-        update = {"model": folder}
+    folder = adapted_folder(report, settings, library, indexed, held_out, side, seed)
+    update = {"query_model" if side == "queries" else "model": folder}
     base = settings.model_copy(update={"embedding": settings.embedding.model_copy(update=update)})
     ev = prepare_workspace(base, workspace_name("ted", content, base), lines)
     ev = ev.model_copy(update={"ingest": ev.ingest.model_copy(update={"metadata_chunk": False})})

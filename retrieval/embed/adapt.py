@@ -47,23 +47,29 @@ class AdaptPair(NamedTuple):
 
 
 @dataclass(frozen=True)
-class AdaptSettings:
+class TrainSettings:
+    """How a model is fine-tuned (this module's and ``retrieval.embed.query_adapt``'s)."""
+
     epochs: int = 1
-    pairs_per_video: int = 4
     lr: float = 3e-5
     batch_size: int = 32
-    scale: float = 20.0
+    scale: float = 20.0  # cosine x scale into the softmax
     seed: int = 0
+
+
+@dataclass(frozen=True)
+class AdaptSettings(TrainSettings):
+    pairs_per_video: int = 4
 
 
 def adapt_settings(section: EmbeddingSettings, seed: int = 0) -> AdaptSettings:
     """The adaptation's settings from the ``embedding`` section (``adapt_*``)."""
     return AdaptSettings(
         epochs=section.adapt_epochs,
-        pairs_per_video=section.adapt_pairs_per_video,
         lr=section.adapt_lr,
         batch_size=section.adapt_batch_size,
         seed=seed,
+        pairs_per_video=section.adapt_pairs_per_video,
     )
 
 
@@ -141,22 +147,16 @@ def adapt_embedder(
 ) -> AdaptReport:
     """Fine-tune the sentence-transformers model at ``base`` on ``pairs``; write it to ``out_dir``
     (whole or not at all) and return what was done."""
-    if len(pairs) < MIN_PAIRS:
-        raise InvalidInputError(
-            "Too few (description, transcript) pairs to adapt the embedder",
-            expected=f"at least {MIN_PAIRS} pairs (videos with a description and a transcript)",
-            got=str(len(pairs)),
-            hint="Add descriptions to the library's videos, or keep the packaged embedder",
-        )
+    require_enough(
+        len(pairs),
+        MIN_PAIRS,
+        "Too few (description, transcript) pairs to adapt the embedder",
+        "pairs (videos with a description and a transcript)",
+    )
     import torch
-    from sentence_transformers import SentenceTransformer
     from torch.nn.functional import cross_entropy, normalize
 
-    torch.manual_seed(settings.seed)
-    rng = random.Random(settings.seed)
-    model: Any = SentenceTransformer(str(base), device="cpu", local_files_only=True)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr)
-    model.train()
+    model, optimiser, rng = start_training(base, settings)
     losses: list[float] = []
     clock = time.perf_counter()
     batches = 0
@@ -198,6 +198,30 @@ def adapt_embedder(
 
 
 ADAPTED_META = "adapted.json"
+
+
+def require_enough(count: int, least: int, message: str, of_what: str) -> None:
+    """Refuse training data under ``least`` items, saying what to add."""
+    if count < least:
+        raise InvalidInputError(
+            message,
+            expected=f"at least {least} {of_what}",
+            got=str(count),
+            hint="Add descriptions to the library's videos, or keep the packaged embedder",
+        )
+
+
+def start_training(base: Path, settings: TrainSettings) -> tuple[Any, Any, random.Random]:
+    """The sentence-transformers model at ``base`` in training mode, its AdamW optimiser and a
+    random source, all seeded from ``settings``."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.manual_seed(settings.seed)
+    model: Any = SentenceTransformer(str(base), device="cpu", local_files_only=True)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr)
+    model.train()
+    return model, optimiser, random.Random(settings.seed)
 
 
 def save_adapted(model: Any, record: dict[str, Any], out_dir: Path) -> None:

@@ -18,17 +18,23 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from retrieval.embed.adapt import ADAPTED_META, mean_loss, save_adapted
-from retrieval.errors import ConfigError, InvalidInputError
+from retrieval.embed.adapt import (
+    ADAPTED_META,
+    TrainSettings,
+    mean_loss,
+    require_enough,
+    save_adapted,
+    start_training,
+)
+from retrieval.errors import ConfigError
 from retrieval.settings import EmbeddingSettings
 
 if TYPE_CHECKING:
@@ -47,22 +53,11 @@ class QueryPair(NamedTuple):
     query: str
 
 
-@dataclass(frozen=True)
-class QueryAdaptSettings:
-    epochs: int = 3
-    lr: float = 3e-5
-    batch_size: int = 32
-    scale: float = 20.0
-    seed: int = 0
-
-
-def query_adapt_settings(section: EmbeddingSettings, seed: int = 0) -> QueryAdaptSettings:
-    """The query encoder's training settings from the ``embedding`` section."""
-    return QueryAdaptSettings(
-        epochs=section.query_adapt_epochs,
-        lr=section.adapt_lr,
-        batch_size=section.adapt_batch_size,
-        seed=seed,
+def query_adapt_settings(section: EmbeddingSettings, seed: int = 0) -> TrainSettings:
+    """The query encoder's training settings from the ``embedding`` section (its own epochs;
+    rate and batch size as the whole model's)."""
+    return TrainSettings(
+        section.query_adapt_epochs, section.adapt_lr, section.adapt_batch_size, seed=seed
     )
 
 
@@ -78,7 +73,7 @@ class QueryAdaptReport:
     first_loss: float
     last_loss: float
     seconds: float
-    settings: QueryAdaptSettings
+    settings: TrainSettings
 
 
 def query_pairs(videos: Iterable[tuple[str, str]]) -> list[QueryPair]:
@@ -109,27 +104,23 @@ def adapt_query_encoder(
     target_ids: Sequence[str],
     targets: np.ndarray,
     out_dir: Path,
-    settings: QueryAdaptSettings,
+    settings: TrainSettings,
 ) -> QueryAdaptReport:
     """Fine-tune a copy of the model at ``base`` (configured as ``base_model``) so that each
     pair's query is nearest its video's row of ``targets`` (rows named by ``target_ids``, unit
     length, made by that same model); write it to ``out_dir`` whole or not at all."""
     row_of = {vid: i for i, vid in enumerate(target_ids)}
     usable = [p for p in pairs if p.video_id in row_of]
-    if len(usable) < MIN_QUERIES:
-        raise InvalidInputError(
-            "Too few described videos to adapt the query encoder",
-            expected=f"at least {MIN_QUERIES} indexed videos with a description",
-            got=str(len(usable)),
-            hint="Add descriptions to the library's videos, or keep the packaged embedder",
-        )
+    require_enough(
+        len(usable),
+        MIN_QUERIES,
+        "Too few described videos to adapt the query encoder",
+        "indexed videos with a description",
+    )
     import torch
-    from sentence_transformers import SentenceTransformer
     from torch.nn.functional import cross_entropy, normalize
 
-    torch.manual_seed(settings.seed)
-    rng = random.Random(settings.seed)
-    model: Any = SentenceTransformer(str(base), device="cpu", local_files_only=True)
+    model, optimiser, rng = start_training(base, settings)
     dim = model.get_embedding_dimension()
     if targets.ndim != 2 or targets.shape[1] != dim:
         raise ConfigError(
@@ -139,8 +130,6 @@ def adapt_query_encoder(
             hint="Set embedding.model to the model the library was indexed with",
         )
     frozen = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.float32))
-    optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr)
-    model.train()
     losses: list[float] = []
     clock = time.perf_counter()
     for epoch in range(settings.epochs):

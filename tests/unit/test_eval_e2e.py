@@ -325,6 +325,16 @@ def test_the_learned_ranker_is_fitted_per_fold_on_the_other_folds_only(
     assert blend["Recall@10"] == off.system("vidrec").metrics["Recall@10"]
 
 
+def _adapted_run(settings: Settings, suffix: str, **adapt: bool) -> EvalReport:
+    """``vidrec eval ted --systems hybrid`` with an adaptation on: the base rows, then the
+    adapted ones."""
+    options = EvalOptions(task="ted", data=FIXTURES / "ted", systems=("hybrid",), **adapt)
+    report = run_eval(options, settings)
+    rows = ["hybrid", "hybrid/no-speaker", f"hybrid{suffix}", f"hybrid{suffix}/no-speaker"]
+    assert [s.name for s in report.systems] == rows
+    return report
+
+
 def test_adapted_rows_search_each_half_with_a_model_never_trained_on_it(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -345,12 +355,7 @@ def test_adapted_rows_search_each_half_with_a_model_never_trained_on_it(
 
     monkeypatch.setattr(ted_adapt, "adapt_embedder", fake_adapt)
     monkeypatch.setattr(ted_adapt, "resolve_model_path", lambda model, models_dir: Path(model))
-    options = EvalOptions(
-        task="ted", data=FIXTURES / "ted", systems=("hybrid",), adapt_embedder=True
-    )
-    report = run_eval(options, settings)
-    names = [s.name for s in report.systems]
-    assert names == ["hybrid", "hybrid/no-speaker", "hybrid+adapted", "hybrid+adapted/no-speaker"]
+    report = _adapted_run(settings, "+adapted", adapt_embedder=True)
     for row in report.systems[2:]:
         assert row.n == 3 and row.metrics["Recall@1"] == 1.0
         assert "embedder adapted (cross-fitted)" in row.description
@@ -359,7 +364,7 @@ def test_adapted_rows_search_each_half_with_a_model_never_trained_on_it(
     held_out = [talks - t for t in trained_on]
     assert held_out[0].isdisjoint(held_out[1]) and held_out[0] | held_out[1] == talks
     assert sum("adapted embedder" in n for n in report.notes) == 2
-    again = run_eval(options, settings)  # the adapted models are found, not made again
+    again = _adapted_run(settings, "+adapted", adapt_embedder=True)  # found, not made again
     assert len(trained_on) == 2 and sum("reused" in n for n in again.notes) == 2
 
 
@@ -400,12 +405,7 @@ def test_query_rows_search_the_same_index_with_an_encoder_never_trained_on_the_h
     monkeypatch.setattr(ted_adapt, "adapt_query_encoder", fake_adapt)
     monkeypatch.setattr(ted_adapt, "open_library", spy_open)
     monkeypatch.setattr(ted_adapt, "resolve_model_path", lambda model, models_dir: Path(model))
-    options = EvalOptions(
-        task="ted", data=FIXTURES / "ted", systems=("hybrid",), adapt_queries=True
-    )
-    report = run_eval(options, settings)
-    names = [s.name for s in report.systems]
-    assert names == ["hybrid", "hybrid/no-speaker", "hybrid+queries", "hybrid+queries/no-speaker"]
+    report = _adapted_run(settings, "+queries", adapt_queries=True)
     for row in report.systems[2:]:
         assert row.n == 3 and "query encoder adapted (cross-fitted)" in row.description
     talks = {"ted-0", "ted-1", "ted-2"}

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from retrieval.embed.adapt import TrainSettings
 from retrieval.embed.query_adapt import (
     MIN_QUERIES,
-    QueryAdaptSettings,
     QueryPair,
     adapt_query_encoder,
     check_query_model,
@@ -39,7 +39,7 @@ def test_too_few_described_videos_among_the_targets_are_refused(tmp_path: Path) 
             ids[1:],  # one described video has no stored vector: MIN_QUERIES - 1 usable
             np.zeros((len(ids) - 1, 384), np.float32),
             tmp_path / "out",
-            QueryAdaptSettings(),
+            TrainSettings(),
         )
     assert f"at least {MIN_QUERIES}" in str(caught.value.expected)
     assert caught.value.got == str(MIN_QUERIES - 1)
