@@ -12,6 +12,8 @@ Measured on TED (``vidrec eval ted --adapt-embedder``, docs/search.md): the mode
 of the talks' descriptions finds the other half's talks better by their centroid, and the fused
 search with it. The adapted model is written as an ordinary sentence-transformers folder (plus
 ``adapted.json``: base model, pairs, settings, losses), so ``embedding.model`` takes its path.
+Adapting only the query side, against the vectors already stored (no reindex):
+``retrieval.embed.query_adapt``.
 """
 
 from __future__ import annotations
