@@ -182,6 +182,7 @@ def check_query_model(folder: Path, model: str) -> None:
         ) from exc
     from retrieval.embed.sentence_transformers import canonical_name
 
+    meta = meta if isinstance(meta, dict) else {}  # a record that is not an object says nothing
     adapted_from = meta.get("base_model")
     if (
         meta.get("side") != QUERY_SIDE

@@ -46,14 +46,14 @@ def test_too_few_described_videos_among_the_targets_are_refused(tmp_path: Path) 
     assert not (tmp_path / "out").exists()
 
 
-def _encoder(folder: Path, **record: object) -> Path:
+def _encoder(folder: Path, record: object) -> Path:
     folder.mkdir()
     (folder / "adapted.json").write_text(json.dumps(record))
     return folder
 
 
 def test_a_query_encoder_of_the_documents_model_is_accepted(tmp_path: Path) -> None:
-    folder = _encoder(tmp_path / "q", side="queries", base_model="all-MiniLM-L6-v2")
+    folder = _encoder(tmp_path / "q", {"side": "queries", "base_model": "all-MiniLM-L6-v2"})
     check_query_model(folder, "all-MiniLM-L6-v2")
 
 
@@ -62,12 +62,13 @@ def test_a_query_encoder_of_the_documents_model_is_accepted(tmp_path: Path) -> N
     [
         ({"side": "queries", "base_model": "all-mpnet-base-v2"}, "'all-mpnet-base-v2'"),
         ({"base": "/models/minilm", "pairs": 72}, "side None"),  # a whole adapted model
+        (["queries", "all-MiniLM-L6-v2"], "side None"),  # not a record at all
     ],
 )
 def test_a_query_encoder_of_another_model_is_refused(
-    tmp_path: Path, record: dict[str, object], says: str
+    tmp_path: Path, record: object, says: str
 ) -> None:
-    folder = _encoder(tmp_path / "q", **record)
+    folder = _encoder(tmp_path / "q", record)
     with pytest.raises(ConfigError) as caught:
         check_query_model(folder, "all-MiniLM-L6-v2")
     assert says in str(caught.value.got)
