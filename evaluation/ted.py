@@ -27,7 +27,6 @@ import random
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rich.progress import Progress
 
@@ -43,9 +42,7 @@ from evaluation.runner import (
     run_system,
     sample,
 )
-from evaluation.systems import (
-    RankRequest,
-)
+from evaluation.systems import RankRequest
 from evaluation.ted_rows import (
     DEFAULT_SYSTEMS,
     SYSTEMS,
@@ -57,9 +54,6 @@ from evaluation.ted_rows import (
 from evaluation.workspace import EvalError, prepare_workspace, workspace_name
 from retrieval.errors import InvalidInputError
 from retrieval.transcripts import read_transcript
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 

@@ -136,7 +136,8 @@ def adapted_library(
     clock = time.perf_counter()
     adapted, _ = open_library(ev, lines)
     report.notes.append(
-        f"index with {folder.rsplit('/', 1)[-1]}: {time.perf_counter() - clock:.0f}s"
+        f"{'base index opened' if side == 'queries' else 'index'} with "
+        f"{folder.rsplit('/', 1)[-1]}: {time.perf_counter() - clock:.0f}s"
     )
     return adapted, ev, base
 
