@@ -20,9 +20,9 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from rich.progress import Progress
@@ -38,8 +38,10 @@ from evaluation.workspace import open_library, prepare_workspace, workspace_name
 from retrieval.embed.adapt import adapt_embedder, adapt_settings, adaptation_pairs
 from retrieval.embed.query_adapt import adapt_query_encoder, query_adapt_settings, query_pairs
 from retrieval.embed.sentence_transformers import resolve_model_path
+from retrieval.query_fusion import FUSION_GRID, fit_with_fusion
 
 if TYPE_CHECKING:
+    from retrieval.embed.query_adapt import QueryPair
     from retrieval.library import Library
 
 log = logging.getLogger(__name__)
@@ -63,27 +65,45 @@ def adapted_folder(
     held_out: set[str],
     side: str,
     seed: int,
+    open_with: Callable[[Path], Library],
 ) -> str:
     """The folder of the model adapted on ``talks`` outside ``held_out`` (``side`` as in
     :data:`SIDES`): the whole embedder on (description, transcript chunk) pairs as the base index
     holds them, or a query encoder on the descriptions against the stored centroids of all of
-    ``talks``. Adapted once: an identical training set and settings find the folder written."""
+    ``talks``, with the search's fusion weights chosen for it on a held-out share of those
+    descriptions (``open_with(folder)``: the library searched with a first encoder), as ``vidrec
+    train --embedder --queries`` does. Adapted once: an identical training set and settings find
+    the folder written."""
     model = settings.embedding.model
     if side == "queries":
         vectors = library.video_vectors([t.id for t in talks])
         ids = [t.id for t in talks if t.id in vectors]
         queries = query_pairs((t.id, t.description) for t in talks if t.id not in held_out)
         q_options = query_adapt_settings(settings.embedding, seed)
-        key = [repr(q_options), *ids, *(f"{p.video_id}\t{p.query}" for p in queries)]
+        share = settings.embedding.query_adapt_validation
+        key = [repr(q_options), f"fusion {share} {FUSION_GRID}", *ids]
+        key += [f"{p.video_id}\t{p.query}" for p in queries]
         what, size, prefix = "query encoder", f"{len(queries)} descriptions", "ted-queries-"
 
         def train(base: Path, out: Path) -> str:
-            done = adapt_query_encoder(
-                base, model, queries, ids, np.stack([vectors[i] for i in ids]), out, q_options
+            def fit(chosen: Sequence[QueryPair], folder: Path, extra: dict[str, Any]) -> Any:
+                targets = np.stack([vectors[i] for i in ids])
+                return adapt_query_encoder(
+                    base, model, chosen, ids, targets, folder, q_options, extra
+                )
+
+            done, choice = fit_with_fusion(queries, share, seed, fit, open_with, out)
+            fused = (
+                "fusion weights not chosen"
+                if choice is None
+                else f"fusion weights chosen on {choice.queries} held-out descriptions: best "
+                f"chunk {choice.chunk_weight:g}, centroid {choice.video_dense_weight:g} (MRR@10 "
+                f"{choice.mrr:.3f} against {choice.base_mrr:.3f} with the configured weights)"
             )
             return (
                 f"{done.queries} descriptions against {done.targets} talks, {done.batches} "
-                f"batches, loss {done.first_loss:.3f} -> {done.last_loss:.3f}, {done.seconds:.0f}s"
+                f"batches, loss {done.first_loss:.3f} -> {done.last_loss:.3f}, {done.seconds:.0f}s "
+                f"(the shipped encoder); {fused}"
             )
 
     else:
@@ -115,6 +135,19 @@ def adapted_folder(
     return str(out)
 
 
+def _library_with(
+    settings: Settings, side: str, folder: str, content: str, lines: list[str]
+) -> tuple[Library, Settings, Settings]:
+    """The TED workspace's library with the model at ``folder`` on ``side``, its workspace
+    settings, and the settings it was made from."""
+    update = {"query_model" if side == "queries" else "model": folder}
+    base = settings.model_copy(update={"embedding": settings.embedding.model_copy(update=update)})
+    ev = prepare_workspace(base, workspace_name("ted", content, base), lines)
+    ev = ev.model_copy(update={"ingest": ev.ingest.model_copy(update={"metadata_chunk": False})})
+    adapted, _ = open_library(ev, lines)
+    return adapted, ev, base
+
+
 def adapted_library(
     report: EvalReport,
     settings: Settings,
@@ -128,13 +161,13 @@ def adapted_library(
 ) -> tuple[Library, Settings, Settings]:
     """The library that searches ``held_out``'s queries with an embedder adapted without them
     (``side`` as in :data:`SIDES`), its workspace settings, and the settings it was made from."""
-    folder = adapted_folder(report, settings, library, indexed, held_out, side, seed)
-    update = {"query_model" if side == "queries" else "model": folder}
-    base = settings.model_copy(update={"embedding": settings.embedding.model_copy(update=update)})
-    ev = prepare_workspace(base, workspace_name("ted", content, base), lines)
-    ev = ev.model_copy(update={"ingest": ev.ingest.model_copy(update={"metadata_chunk": False})})
+
+    def open_with(folder: Path) -> Library:
+        return _library_with(settings, side, str(folder), content, lines)[0]
+
+    folder = adapted_folder(report, settings, library, indexed, held_out, side, seed, open_with)
     clock = time.perf_counter()
-    adapted, _ = open_library(ev, lines)
+    adapted, ev, base = _library_with(settings, side, folder, content, lines)
     report.notes.append(
         f"{'base index opened' if side == 'queries' else 'index'} with "
         f"{folder.rsplit('/', 1)[-1]}: {time.perf_counter() - clock:.0f}s"

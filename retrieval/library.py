@@ -23,6 +23,7 @@ from retrieval.guard import IngestGuard
 from retrieval.ingest import Ingestor
 from retrieval.lazy import built_once
 from retrieval.lexical import LexicalIndex, video_index
+from retrieval.query_fusion import effective_search
 from retrieval.search import HybridSearch
 from retrieval.settings import (
     ASRSettings,
@@ -169,7 +170,10 @@ class Library:
 
     @property
     def searcher(self) -> HybridSearch:
-        result: HybridSearch = self._lazy("_search", lambda: self.searcher_with(self.config.search))
+        result: HybridSearch = self._lazy(
+            "_search",
+            lambda: self.searcher_with(effective_search(self.config.search, self.config.embedding)),
+        )
         return result
 
     def searcher_with(self, settings: SearchSettings) -> HybridSearch:

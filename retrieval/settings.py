@@ -74,6 +74,13 @@ class EmbeddingSettings(Section):
     query_adapt_epochs: int = Field(
         3, ge=1, le=50, description="passes over the descriptions when only queries are adapted"
     )
+    query_adapt_validation: float = Field(
+        0.2,
+        ge=0,
+        le=0.5,
+        description="share of the described videos held out from a first query encoder to choose "
+        "the search's fusion weights for it (retrieval.query_fusion); 0 = keep search.*_weight",
+    )
 
 
 class StoreSettings(Section):
@@ -133,6 +140,11 @@ class SearchSettings(Section):
     )
     video_lexical_weight: float = Field(
         1.0, ge=0, description="weight of videos ranked by BM25 over their whole text"
+    )
+    query_encoder_weights: bool = Field(
+        True,
+        description="with embedding.query_model set, use the fusion weights chosen for that "
+        "encoder when it was trained (recorded in its adapted.json); false = the weights above",
     )
     video_bm25_k1: float = Field(
         2.0, gt=0, description="BM25 k1 of the whole-video index (term saturation; bm25s: 1.5)"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -15,6 +17,9 @@ from agent.privacy import export_user, forget_user
 from agent.settings import Settings
 from agent.users import UserStore
 from ui.console import err_console
+
+if TYPE_CHECKING:
+    from retrieval.embed.query_adapt import QueryPair
 
 users_app = typer.Typer(help="Users: list, export everything held about one, delete one.")
 
@@ -136,7 +141,8 @@ def _train_embedder(settings: Settings) -> None:
 
 
 def _train_query_encoder(settings: Settings) -> None:
-    """``vidrec train --embedder --queries``: a query encoder fitted to the stored vectors."""
+    """``vidrec train --embedder --queries``: a query encoder fitted to the stored vectors, and
+    the search's fusion weights chosen for it on held-out descriptions."""
     from retrieval.embed.query_adapt import (
         adapt_query_encoder,
         library_targets,
@@ -144,24 +150,42 @@ def _train_query_encoder(settings: Settings) -> None:
     )
     from retrieval.embed.sentence_transformers import resolve_model_path
     from retrieval.library import Library
+    from retrieval.query_fusion import fit_with_fusion
 
     pairs, ids, targets = library_targets(Library(settings))
     out = settings.models_dir / "adapted" / ("queries-" + time.strftime("%Y%m%d-%H%M%S"))
     base = resolve_model_path(settings.embedding.model, settings.models_dir)
-    done = adapt_query_encoder(
-        base,
-        settings.embedding.model,
-        pairs,
-        ids,
-        targets,
-        out,
-        query_adapt_settings(settings.embedding),
+    options = query_adapt_settings(settings.embedding)
+
+    def train(chosen: Sequence[QueryPair], folder: Path, extra: dict[str, Any]) -> Any:
+        return adapt_query_encoder(
+            base, settings.embedding.model, chosen, ids, targets, folder, options, extra
+        )
+
+    def open_with(folder: Path) -> Library:
+        embedding = settings.embedding.model_copy(update={"query_model": str(folder)})
+        return Library(settings.model_copy(update={"embedding": embedding}))
+
+    done, choice = fit_with_fusion(
+        pairs, settings.embedding.query_adapt_validation, options.seed, train, open_with, out
     )
     typer.echo(
         f"query encoder adapted: {done.queries} descriptions against {done.targets} videos' "
         f"stored vectors, {done.batches} batches, loss {done.first_loss:.3f} -> "
         f"{done.last_loss:.3f}, {done.seconds:.0f}s"
     )
+    if choice is None:
+        typer.echo("fusion weights not chosen (too few descriptions to hold some out): search.*")
+    else:
+        s = settings.search
+        typer.echo(
+            f"fusion weights chosen on {choice.queries} held-out descriptions (an encoder trained "
+            f"without them): best chunk {choice.chunk_weight:g}, centroid "
+            f"{choice.video_dense_weight:g}, whole-video BM25 {choice.video_lexical_weight:g}: "
+            f"MRR@10 {choice.mrr:.3f}, Recall@1 {choice.recall_at_1:.3f} (configured "
+            f"{s.chunk_weight:g} / {s.video_dense_weight:g}: {choice.base_mrr:.3f}, "
+            f"{choice.base_recall_at_1:.3f})"
+        )
     typer.echo(f"saved to {out}")
     typer.echo(f"To search with it (no reindex): VIDREC_EMBEDDING__QUERY_MODEL={out}")
 

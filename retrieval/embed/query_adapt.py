@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -105,10 +105,12 @@ def adapt_query_encoder(
     targets: np.ndarray,
     out_dir: Path,
     settings: TrainSettings,
+    extra: dict[str, Any] | None = None,
 ) -> QueryAdaptReport:
     """Fine-tune a copy of the model at ``base`` (configured as ``base_model``) so that each
     pair's query is nearest its video's row of ``targets`` (rows named by ``target_ids``, unit
-    length, made by that same model); write it to ``out_dir`` whole or not at all."""
+    length, made by that same model); write it to ``out_dir`` whole or not at all, ``extra``
+    added to its record (e.g. the fusion weights chosen for it, ``retrieval.query_fusion``)."""
     row_of = {vid: i for i, vid in enumerate(target_ids)}
     usable = [p for p in pairs if p.video_id in row_of]
     require_enough(
@@ -163,13 +165,14 @@ def adapt_query_encoder(
         seconds=time.perf_counter() - clock,
         settings=settings,
     )
-    save_adapted(model, {k: v for k, v in asdict(report).items() if k != "path"}, out_dir)
+    record = {k: v for k, v in asdict(report).items() if k != "path"}
+    save_adapted(model, {**record, **(extra or {})}, out_dir)
     return report
 
 
-def check_query_model(folder: Path, model: str) -> None:
-    """Refuse a query encoder that was not adapted from ``model`` (the documents' embedder):
-    its queries would be compared with vectors of another model."""
+def read_adapted(folder: Path) -> dict[str, Any]:
+    """The ``adapted.json`` of the query encoder at ``folder`` (a record that is not an object
+    reads as an empty one: it says nothing)."""
     meta_path = folder / ADAPTED_META
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -180,9 +183,15 @@ def check_query_model(folder: Path, model: str) -> None:
             got=f"{type(exc).__name__}: {exc}",
             hint="Set embedding.query_model to such a folder, or unset it",
         ) from exc
+    return meta if isinstance(meta, dict) else {}
+
+
+def check_query_model(folder: Path, model: str) -> None:
+    """Refuse a query encoder that was not adapted from ``model`` (the documents' embedder):
+    its queries would be compared with vectors of another model."""
     from retrieval.embed.sentence_transformers import canonical_name
 
-    meta = meta if isinstance(meta, dict) else {}  # a record that is not an object says nothing
+    meta = read_adapted(folder)
     adapted_from = meta.get("base_model")
     if (
         meta.get("side") != QUERY_SIDE

@@ -110,15 +110,19 @@ def test_a_query_encoder_is_fitted_to_the_stored_vectors_and_searched_without_a_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``train --embedder --queries``: the descriptions move nearer their own videos' stored
-    centroids; documents are still encoded by the base model, so the index is searched as is."""
+    centroids; documents are still encoded by the base model, so the index is searched as is,
+    with the fusion weights a first encoder's search of held-out descriptions chose."""
     import retrieval.embed.query_adapt as query_adapt
+    import retrieval.query_fusion as query_fusion
 
     monkeypatch.setenv("VIDREC_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("VIDREC_CONFIG", str(tmp_path / "absent.toml"))
     monkeypatch.setenv("VIDREC_CHUNKING__MAX_CHARS", "160")
     monkeypatch.setenv("VIDREC_EMBEDDING__ADAPT_BATCH_SIZE", "6")
     monkeypatch.setenv("VIDREC_EMBEDDING__ADAPT_LR", "1e-4")
-    monkeypatch.setattr(query_adapt, "MIN_QUERIES", 16)  # a library of 18 described videos
+    monkeypatch.setattr(query_adapt, "MIN_QUERIES", 12)  # a library of 18 described videos
+    monkeypatch.setattr(query_fusion, "MIN_VALIDATION", 4)
+    monkeypatch.setenv("VIDREC_EMBEDDING__QUERY_ADAPT_VALIDATION", "0.25")
     manifest = _library_files(tmp_path / "in")
     assert runner.invoke(app, ["ingest", "--manifest", str(manifest)]).exit_code == 0
     library = Library(Settings())
@@ -135,6 +139,10 @@ def test_a_query_encoder_is_fitted_to_the_stored_vectors_and_searched_without_a_
     record = json.loads((out / "adapted.json").read_text())
     assert record["side"] == "queries" and record["base_model"] == "all-MiniLM-L6-v2"
     assert record["last_loss"] < record["first_loss"]
+    chosen = record["fusion"]
+    assert f"fusion weights chosen on {chosen['queries']} held-out descriptions" in trained.output
+    assert chosen["queries"] == 4 and 0 < chosen["base_mrr"] <= chosen["mrr"] <= 1
+    assert not list(out.parent.glob("*.validation"))  # the first encoder is not kept
 
     base = Settings().embedding
     plain = create_embedder(base)
@@ -155,6 +163,11 @@ def test_a_query_encoder_is_fitted_to_the_stored_vectors_and_searched_without_a_
     monkeypatch.setenv("VIDREC_EMBEDDING__QUERY_MODEL", str(out))
     searched = Library(Settings())
     assert searched.query_embedder_id != library.query_embedder_id
+    weights = searched.searcher.weights
+    assert (weights.chunks, weights.video_dense) == (
+        chosen["chunk_weight"],
+        chosen["video_dense_weight"],
+    )
     hits = searched.search("the talk about hives of bees and their queens", k=3)
     assert hits[0].video.id == "v3"
 

@@ -378,6 +378,7 @@ def test_query_rows_search_the_same_index_with_an_encoder_never_trained_on_the_h
     from retrieval.embed.query_adapt import QueryAdaptReport
 
     calls: list[tuple[set[str], list[str], Any]] = []
+    records: list[dict[str, Any] | None] = []
 
     def fake_adapt(
         base: Path,
@@ -387,8 +388,10 @@ def test_query_rows_search_the_same_index_with_an_encoder_never_trained_on_the_h
         targets: Any,
         out: Path,
         options: Any,
+        extra: dict[str, Any] | None = None,
     ) -> QueryAdaptReport:
         calls.append(({p.video_id for p in pairs}, list(ids), targets))
+        records.append(extra)
         out.mkdir(parents=True)
         (out / "adapted.json").write_text("{}")
         return QueryAdaptReport(
@@ -415,5 +418,7 @@ def test_query_rows_search_the_same_index_with_an_encoder_never_trained_on_the_h
     held_out = [talks - trained for trained, _, _ in calls]
     assert held_out[0].isdisjoint(held_out[1]) and held_out[0] | held_out[1] == talks
     assert len(opened) == 2 and all(q and "ted-queries-" in q for q in opened)
+    assert records == [{}, {}]  # one or two descriptions a half: too few to choose weights on
+    assert sum("fusion weights not chosen" in n for n in report.notes) == 2
     workspaces = [p.name for p in (settings.cache_dir / "eval").iterdir() if p.name != "adapted"]
     assert len(workspaces) == 1  # the base workspace, searched with each encoder
