@@ -51,7 +51,7 @@ from agent.users import UserStore
 from retrieval.errors import NotFoundError, NotReadyError, VidrecError
 from retrieval.guard import IngestGuard
 from retrieval.lazy import built_once
-from retrieval.library import Library
+from retrieval.library import Library, query_embedder_id
 from retrieval.types import (
     IngestProgress,
     IngestReport,
@@ -114,6 +114,7 @@ class Recommender:
                 ranker_root(self.settings.data_dir),
                 agent_cfg.learned.keep_versions,
                 background=True,
+                embedder=query_embedder_id(self.settings.embedding),
             )
         )
         self._build_lock = threading.Lock()

@@ -126,6 +126,9 @@ class RankerMeta:
     # cross-validated turns: above 0 only when the learned order is better beyond their noise
     gate_gain_low: float | None = None
     base_alpha: float = 0.0  # the blend's order the trees correct (0: versions saved before)
+    # the query vectors its content features were computed with (retrieval.library's
+    # query_embedder_id: the model and any query encoder); "" in versions saved before
+    embedder: str = ""
 
     @property
     def beats_blend(self) -> bool:

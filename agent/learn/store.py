@@ -28,8 +28,11 @@ class RankerStore:
     saved by another process is picked up on the next call (``background``: loaded in a thread
     while the calls go on with the loaded one, :class:`agent.versions.Loaded`)."""
 
-    def __init__(self, root: Path, keep_versions: int = 3, background: bool = False) -> None:
+    def __init__(
+        self, root: Path, keep_versions: int = 3, background: bool = False, embedder: str = ""
+    ) -> None:
         self.versions = Versions(root, META_FILE, keep_versions)
+        self.embedder = embedder  # the query embedder the turns run with ("": not checked)
         self._current = Loaded(
             self.versions.latest, LearnedRanker.load, "learned ranker", background=background
         )
@@ -40,22 +43,37 @@ class RankerStore:
         return self.versions.root
 
     def current(self) -> LearnedRanker | None:
-        """The newest version, or None when there is none or it was trained on other features
-        than this version computes (saved before an upgrade): the blend ranks, and the log says
-        once to run `vidrec train` again."""
+        """The newest version, or None when there is none or it cannot rank this version's
+        rows: trained on other features (saved before an upgrade), or on content similarities
+        from other query vectors (``embedding.model`` or ``embedding.query_model`` changed
+        since). The blend ranks then, and the log says once to run `vidrec train` again."""
         model = self._current.get()
-        if model is not None and tuple(model.meta.features) != FEATURES:
-            if self._stale is not model:
-                self._stale = model
-                log.warning(
-                    "the learned ranker %s was trained on other features (%d, this version "
-                    "computes %d): the hand-tuned blend ranks until `vidrec train` runs again",
-                    self.versions.latest(),
-                    len(model.meta.features),
-                    len(FEATURES),
-                )
-            return None
-        return model
+        stale = None if model is None else self._stale_reason(model)
+        if model is None or stale is None:
+            return model
+        if self._stale is not model:
+            self._stale = model
+            log.warning(
+                "the learned ranker %s %s: the hand-tuned blend ranks until `vidrec train` "
+                "runs again",
+                self.versions.latest(),
+                stale,
+            )
+        return None
+
+    def _stale_reason(self, model: LearnedRanker) -> str | None:
+        meta = model.meta
+        if tuple(meta.features) != FEATURES:
+            return (
+                f"was trained on other features ({len(meta.features)}, this version computes "
+                f"{len(FEATURES)})"
+            )
+        if meta.embedder and self.embedder and meta.embedder != self.embedder:
+            return (
+                f"was trained on similarities from other query vectors ({meta.embedder}, the "
+                f"library's now: {self.embedder})"
+            )
+        return None
 
     def save(self, model: LearnedRanker) -> Path:
         """Save ``model`` as the next version (its meta gets the version number)."""

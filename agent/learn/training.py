@@ -18,7 +18,7 @@ import hashlib
 import logging
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -123,7 +123,7 @@ def train_ranker(settings: Settings, *, folds: int = FOLDS) -> RankerTrainReport
     from agent.interactions import all_events
     from agent.recommender import Recommender
     from agent.users import UserStore
-    from retrieval.library import Library
+    from retrieval.library import Library, query_embedder_id
 
     cfg = settings.agent.learned
     store = UserStore(settings.sql_url)
@@ -175,6 +175,7 @@ def train_ranker(settings: Settings, *, folds: int = FOLDS) -> RankerTrainReport
     )
     path = None
     if model is not None:
+        model.meta = replace(model.meta, embedder=query_embedder_id(settings.embedding))
         path = RankerStore(ranker_root(settings.data_dir), cfg.keep_versions).save(model)
     return RankerTrainReport(model, path, len(cases), data.turns, len(data.labels), reason)
 

@@ -296,3 +296,31 @@ def test_the_ranker_corrects_a_mostly_right_blend_from_few_turns() -> None:
         learned += int(target in np.argsort(-model.score(x), kind="stable")[:10])
         blend += int(x[target, COL["blend_rank"]] < 10)
     assert learned >= blend + 25  # at least 0.05 more of the new turns' targets in the top 10
+
+
+def test_a_ranker_trained_on_other_query_vectors_leaves_the_blend_ranking(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Regression: a ranker whose content similarities came from another query embedder (the
+    model or a query encoder changed since `vidrec train`) was used as if they were the same."""
+    from dataclasses import replace
+
+    model, _, _ = fit_ranker(
+        _synthetic(60), LearnedSettings(min_turns=50, gate_turns=0), source="s"
+    )
+    assert model is not None
+    model.meta = replace(model.meta, embedder="sentence-transformers:all-MiniLM-L6-v2")
+    RankerStore(tmp_path / "ranker").save(model)
+    same = RankerStore(tmp_path / "ranker", embedder="sentence-transformers:all-MiniLM-L6-v2")
+    assert same.current() is not None
+    moved = RankerStore(
+        tmp_path / "ranker", embedder="sentence-transformers:all-MiniLM-L6-v2+queries:/m/q"
+    )
+    with caplog.at_level("WARNING"):
+        assert moved.current() is None and moved.current() is None
+    said = [r.getMessage() for r in caplog.records if "other query vectors" in r.getMessage()]
+    assert len(said) == 1 and "vidrec train" in said[0]
+    assert RankerStore(tmp_path / "ranker").current() is not None  # not checked: as before
+    model.meta = replace(model.meta, embedder="")  # saved before the embedder was recorded
+    RankerStore(tmp_path / "ranker").save(model)
+    assert moved.current() is not None

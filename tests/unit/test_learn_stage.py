@@ -17,6 +17,7 @@ from agent.learn.training import train_ranker
 from agent.recommender import Recommender
 from agent.settings import Settings
 from agent.types import Message
+from retrieval.library import query_embedder_id
 from tests.agent_data import build_recommender, with_settings
 from tests.fakes.llm import FakeLLM
 
@@ -126,6 +127,7 @@ def test_vidrec_train_replays_logged_turns_and_saves_a_version(
     meta = RankerStore(ranker_root(settings.data_dir)).current()
     assert meta is not None and meta.meta.turns == report.turns
     assert set(meta.meta.importances) == set(FEATURES)
+    assert meta.meta.embedder == query_embedder_id(settings.embedding)  # checked when loaded
 
     strict = settings.model_copy(
         update={
