@@ -11,7 +11,8 @@ library and the encoder, so ``vidrec train --embedder --queries`` chooses them:
 2. the library's own search, with that encoder on the query side, ranks the held-out
    descriptions under each point of :data:`FUSION_GRID` (best-chunk weight x centroid weight;
    whole-video BM25 stays the unit) and the point with the best MRR@10 is kept (ties: the
-   configured weights, then the smaller centroid weight);
+   configured weights, then the smaller centroid weight; the configured weights stay where they
+   already find nearly every held-out video first, :data:`SATURATED`);
 3. the encoder that ships is trained on every description, and ``adapted.json`` records the
    choice (``fusion``) with what it measured.
 
@@ -45,6 +46,9 @@ FUSION_GRID = tuple((c, d) for c in CHUNK_WEIGHTS for d in CENTROID_WEIGHTS)
 MIN_VALIDATION = 20  # fewer held-out descriptions cannot tell the grid's points apart
 FUSION_KEY = "fusion"
 DEPTH = 10  # MRR@10: a target below the tenth place counts 0
+# the configured weights already put (nearly) every held-out video first, e.g. where the index
+# holds the descriptions themselves (a product library's metadata): the grid would choose on noise
+SATURATED = 0.99
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,8 @@ def choose_fusion(library: Library, pairs: Sequence[QueryPair]) -> FusionChoice:
         return sum(r == 1.0 for r in rr) / len(rr)
 
     best = max(results, key=lambda p: (mrr(results[p]), p == configured, -p[1]))
+    if mrr(results[configured]) >= SATURATED:  # found already: nothing to choose on
+        best = configured
     return FusionChoice(
         best[0],
         best[1],
