@@ -214,14 +214,17 @@ def build_app(
             return cb.history_markdown(recommender, name)
 
         turn_inputs = [history_state, conversation_state, user]
+        turns: list[Any] = []  # a streaming turn: switching user or forgetting cancels it
         for trigger in (send_btn.click, text.submit):
-            trigger(on_text, [text, *turn_inputs], chat_outputs, concurrency_id="turn").then(
-                on_history, [user], [history_md]
+            turns.append(
+                trigger(on_text, [text, *turn_inputs], chat_outputs, concurrency_id="turn")
             )
+            turns[-1].then(on_history, [user], [history_md])
         for trigger in (audio.stop_recording, audio.upload):
-            trigger(on_voice, [audio, *turn_inputs], chat_outputs, concurrency_id="turn").then(
-                on_history, [user], [history_md]
+            turns.append(
+                trigger(on_voice, [audio, *turn_inputs], chat_outputs, concurrency_id="turn")
             )
+            turns[-1].then(on_history, [user], [history_md])
 
         for i, slot in enumerate(slots):
             for kind, button in slot.buttons.items():
@@ -242,7 +245,8 @@ def build_app(
             fresh = cb.ChatView(history=[], conversation=[])
             return [*show(fresh), on_history(name), ""]
 
-        user.input(on_user, [user], [*chat_outputs, history_md, forget_md])
+        # a turn still streaming would write the previous user's cards into the fresh chat
+        user.input(on_user, [user], [*chat_outputs, history_md, forget_md], cancels=turns)
 
         def on_load(name: str) -> tuple[Any, str, list[list[str]]]:
             choices = cb.user_choices(recommender, name)
@@ -272,6 +276,7 @@ def build_app(
             on_forget_yes,
             [user, pending_forget],
             [*forget_outputs, forget_md, *chat_outputs, history_md],
+            cancels=turns,
         )
 
         # --- library tab ---------------------------------------------------------------------

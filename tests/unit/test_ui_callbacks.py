@@ -365,3 +365,24 @@ def test_a_turn_stepped_from_a_fresh_thread_each_time_completes_and_frees_the_ll
                 break
             views.append(view)
         assert views[-1].error is None and views[-1].recommendations
+
+
+def test_switching_user_or_forgetting_cancels_a_streaming_turn(rec: Recommender) -> None:
+    """Regression: a turn still streaming when the name changed went on writing the previous
+    user's cards into the new user's empty chat (the browser test saw 3 cards after the switch
+    on a loaded machine)."""
+    from ui.blocks import build_app
+
+    app = build_app(rec, rec.settings)
+    fns = list(app.fns.values())
+    turns = {f._id for f in fns if f.concurrency_id == "turn"}
+    assert len(turns) == 4  # Send, Enter, a recording stopped, an upload
+    deps = app.config["dependencies"]
+    for name in ("on_user", "on_forget_yes"):  # the name typed; "Yes, delete"
+        (fn,) = [f for f in fns if getattr(f.fn, "__name__", "") == name]
+        trigger = {tuple(t) for t in deps[fn._id]["targets"]}
+        # gradio cancels through a dependency of its own on the same trigger
+        cancelled = {
+            c for d in deps if {tuple(t) for t in d["targets"]} & trigger for c in d["cancels"]
+        }
+        assert turns <= cancelled, name
