@@ -38,7 +38,7 @@ from evaluation.workspace import open_library, prepare_workspace, workspace_name
 from retrieval.embed.adapt import adapt_embedder, adapt_settings, adaptation_pairs
 from retrieval.embed.query_adapt import adapt_query_encoder, query_adapt_settings, query_pairs
 from retrieval.embed.sentence_transformers import resolve_model_path
-from retrieval.query_fusion import FUSION_GRID, fit_with_fusion
+from retrieval.query_fusion import FUSION_GRID, NOT_CHOSEN, fit_with_fusion
 
 if TYPE_CHECKING:
     from retrieval.embed.query_adapt import QueryPair
@@ -86,24 +86,18 @@ def adapted_folder(
         what, size, prefix = "query encoder", f"{len(queries)} descriptions", "ted-queries-"
 
         def train(base: Path, out: Path) -> str:
+            targets = np.stack([vectors[i] for i in ids])
+
             def fit(chosen: Sequence[QueryPair], folder: Path, extra: dict[str, Any]) -> Any:
-                targets = np.stack([vectors[i] for i in ids])
                 return adapt_query_encoder(
                     base, model, chosen, ids, targets, folder, q_options, extra
                 )
 
             done, choice = fit_with_fusion(queries, share, seed, fit, open_with, out)
-            fused = (
-                "fusion weights not chosen"
-                if choice is None
-                else f"fusion weights chosen on {choice.queries} held-out descriptions: best "
-                f"chunk {choice.chunk_weight:g}, centroid {choice.video_dense_weight:g} (MRR@10 "
-                f"{choice.mrr:.3f} against {choice.base_mrr:.3f} with the configured weights)"
-            )
             return (
                 f"{done.queries} descriptions against {done.targets} talks, {done.batches} "
                 f"batches, loss {done.first_loss:.3f} -> {done.last_loss:.3f}, {done.seconds:.0f}s "
-                f"(the shipped encoder); {fused}"
+                f"(the shipped encoder); {NOT_CHOSEN if choice is None else choice.summary()}"
             )
 
     else:

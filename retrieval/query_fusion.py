@@ -68,6 +68,19 @@ class FusionChoice:
     def as_record(self) -> dict[str, float | int]:
         return asdict(self)
 
+    def summary(self) -> str:
+        """One line: what was chosen, on how many descriptions, and what it measured."""
+        return (
+            f"fusion weights chosen on {self.queries} held-out descriptions (an encoder trained "
+            f"without them): best chunk {self.chunk_weight:g}, centroid "
+            f"{self.video_dense_weight:g}, whole-video BM25 {self.video_lexical_weight:g}: MRR@10 "
+            f"{self.mrr:.3f}, Recall@1 {self.recall_at_1:.3f} (with the configured weights "
+            f"{self.base_mrr:.3f}, {self.base_recall_at_1:.3f})"
+        )
+
+
+NOT_CHOSEN = "fusion weights not chosen (too few descriptions to hold some out): search.*_weight"
+
 
 def split_validation(
     pairs: Sequence[QueryPair], share: float, seed: int

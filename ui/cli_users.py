@@ -150,7 +150,7 @@ def _train_query_encoder(settings: Settings) -> None:
     )
     from retrieval.embed.sentence_transformers import resolve_model_path
     from retrieval.library import Library
-    from retrieval.query_fusion import fit_with_fusion
+    from retrieval.query_fusion import NOT_CHOSEN, fit_with_fusion
 
     pairs, ids, targets = library_targets(Library(settings))
     out = settings.models_dir / "adapted" / ("queries-" + time.strftime("%Y%m%d-%H%M%S"))
@@ -174,18 +174,7 @@ def _train_query_encoder(settings: Settings) -> None:
         f"stored vectors, {done.batches} batches, loss {done.first_loss:.3f} -> "
         f"{done.last_loss:.3f}, {done.seconds:.0f}s"
     )
-    if choice is None:
-        typer.echo("fusion weights not chosen (too few descriptions to hold some out): search.*")
-    else:
-        s = settings.search
-        typer.echo(
-            f"fusion weights chosen on {choice.queries} held-out descriptions (an encoder trained "
-            f"without them): best chunk {choice.chunk_weight:g}, centroid "
-            f"{choice.video_dense_weight:g}, whole-video BM25 {choice.video_lexical_weight:g}: "
-            f"MRR@10 {choice.mrr:.3f}, Recall@1 {choice.recall_at_1:.3f} (configured "
-            f"{s.chunk_weight:g} / {s.video_dense_weight:g}: {choice.base_mrr:.3f}, "
-            f"{choice.base_recall_at_1:.3f})"
-        )
+    typer.echo(NOT_CHOSEN if choice is None else choice.summary())
     typer.echo(f"saved to {out}")
     typer.echo(f"To search with it (no reindex): VIDREC_EMBEDDING__QUERY_MODEL={out}")
 
