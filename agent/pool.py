@@ -357,6 +357,7 @@ class CandidatePool:
             limit=max(cfg.learned.pool, cfg.candidates) if learned else None,
             diversify=not learned,
             popular=cfg.learned.popular if learned else 0,
+            matched=cfg.learned.matched if learned else 0,
             conversation=conversation,
             # the history's own likes reach the collaborative scorer through ``history``, in the
             # order it was tuned with (newest first), not the profile's strongest-first order
@@ -376,6 +377,7 @@ class CandidatePool:
             profile=profile,
             popularity=self._popularity(),
             vocabulary=parts.vocabulary() if cfg.learned.reading else None,
+            conversation=conversation,
         )
         features = feature_matrix(candidates, vectors, context)
         if model is not None:

@@ -121,6 +121,7 @@ class Ranker:
         popular: int = 0,
         conversation: str = "",
         collab_seeds: Sequence[str] | None = None,
+        matched: int = 0,
     ) -> list[Candidate]:
         """Scored candidates, best first.
 
@@ -143,6 +144,9 @@ class Ranker:
             collab_seeds: the videos the collaborative scorer takes as liked in this conversation,
                 newest first, before the history's own (which it orders by recency, as it was
                 tuned); default ``liked``.
+            matched: also this many of the videos whose centroid is nearest the whole
+                ``conversation``'s query vector (the learned stage asks for them; a query encoder
+                trained on logged conversations makes them count).
         """
         clock = time.perf_counter()
         n = limit or self.settings.candidates
@@ -181,6 +185,8 @@ class Ranker:
         collab_ranks = self._add_collab_candidates(pool, filters, history, seeds_now)
         popular_ranks = self._add_popular_candidates(pool, filters, popular)
         taken = self._taken_signals(pool, filters, requests)
+        # after the requests signal: its thread has embedded the conversation by now (cached)
+        matched_ranks = self._add_matched_candidates(pool, filters, conversation, matched)
 
         if timings is not None:
             timings["retrieve"] = timings.get("retrieve", 0.0) + time.perf_counter() - clock
@@ -224,6 +230,7 @@ class Ranker:
                     ("similar", entry.similar_rank),
                     ("collab", collab_ranks.get(video_id)),
                     ("popular", popular_ranks.get(video_id)),
+                    ("conversation", matched_ranks.get(video_id)),
                     *((name, got[3].get(video_id)) for name, got in taken.items()),
                 )
                 if r is not None
@@ -314,6 +321,18 @@ class Ranker:
         if counts is None:
             counts = self._popular_counts()
         ranks = {v: r for r, v in enumerate(best_ids(counts, k, filters.exclude_ids))}
+        self._add_by_ids(pool, list(ranks), filters)
+        return ranks
+
+    def _add_matched_candidates(
+        self, pool: dict[str, _Pool], filters: SearchFilters, conversation: str, k: int
+    ) -> dict[str, int]:
+        """Add the ``k`` videos nearest the conversation's query vector (centroids) that pass
+        the filters; returns their ranks."""
+        if k <= 0 or not conversation.strip():
+            return {}
+        vector = self.library.embed_query(conversation)  # the requests signal embeds it too
+        ranks = {v: r for r, (v, _) in enumerate(self.library.nearest_videos(vector, filters, k=k))}
         self._add_by_ids(pool, list(ranks), filters)
         return ranks
 

@@ -149,6 +149,13 @@ class LearnedSettings(Section):
     popular: int = Field(
         50, ge=0, description="the most popular videos the stage adds as candidates (0: none)"
     )
+    matched: int = Field(
+        30,
+        ge=0,
+        description="the videos whose centroid is nearest the whole conversation's query vector "
+        "the stage adds as candidates (0: none); a query encoder trained on logged conversations "
+        "(`vidrec train --embedder --queries`) makes them count",
+    )
     min_turns: int = Field(
         50,
         ge=2,

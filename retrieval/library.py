@@ -286,6 +286,12 @@ class Library:
         """Dense search from a vector (e.g. a user profile); score = best chunk's cosine."""
         return self.searcher.search_by_vector(vector, filters, k)
 
+    def nearest_videos(
+        self, vector: np.ndarray, filters: SearchFilters | None = None, k: int = 10
+    ) -> list[tuple[str, float]]:
+        """``(video id, cosine)`` of the whole videos nearest ``vector``, best first."""
+        return self.searcher.nearest_videos(vector, filters, k)
+
     def embed_query(self, text: str) -> np.ndarray:
         if not text or not text.strip():
             raise InvalidInputError(

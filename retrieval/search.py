@@ -229,17 +229,26 @@ class HybridSearch:
             ]
         return dense, lexical
 
+    def nearest_videos(
+        self, vector: np.ndarray, filters: SearchFilters | None = None, k: int = 10
+    ) -> list[tuple[str, float]]:
+        """``(video id, cosine)`` of the ``k`` whole videos (chunk centroids) nearest ``vector``
+        that pass ``filters``, best first."""
+        vec = _search_vector(vector)
+        if k <= 0:
+            return []
+        filters = filters or SearchFilters()
+        validate_filters(filters)
+        scope = self._scope(filters)
+        if scope.allowed is not None and not scope.allowed:
+            return []
+        return [(m.video_id, m.similarity) for m in scope.videos(self.store, vec, k)]
+
     def search_by_vector(
         self, vector: np.ndarray, filters: SearchFilters | None = None, k: int = 10
     ) -> list[VideoHit]:
         """Dense-only retrieval (e.g. a user-profile vector); score = best chunk's cosine."""
-        vec = np.asarray(vector, dtype=np.float32).reshape(-1)
-        if not np.all(np.isfinite(vec)) or not np.any(vec):
-            raise InvalidInputError(
-                "The search vector is empty or not finite",
-                expected="a non-zero finite vector",
-                got=f"{vec.shape[0]} values",
-            )
+        vec = _search_vector(vector)
         if k <= 0:
             return []
         filters = filters or SearchFilters()
@@ -367,6 +376,18 @@ class Scope:
             if ask >= _MAX_CANDIDATES:  # the allowed ones are far from the query: ask the store
                 return [m for m in query(vector, n, self.where) if m.video_id in allowed]
             ask = min(_MAX_CANDIDATES, ask * 4)
+
+
+def _search_vector(vector: np.ndarray) -> np.ndarray:
+    """``vector`` as float32, refused when empty, zero or not finite."""
+    vec = np.asarray(vector, dtype=np.float32).reshape(-1)
+    if not np.all(np.isfinite(vec)) or not np.any(vec):
+        raise InvalidInputError(
+            "The search vector is empty or not finite",
+            expected="a non-zero finite vector",
+            got=f"{vec.shape[0]} values",
+        )
+    return vec
 
 
 def _chunk_hits(chunks: Sequence[FusedChunk], rows: Mapping[str, Chunk]) -> tuple[ChunkHit, ...]:

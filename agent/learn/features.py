@@ -5,8 +5,9 @@ column per name in :data:`FEATURES`:
 
 * the hand-tuned blend: its score and the candidate's rank by it;
 * content: the hybrid-search score and rank, the rank among the similar-to-liked / profile
-  vector hits, the cosine of the candidate's vector to the latest user turn and to everything
-  the user said (the embedder);
+  vector hits, the cosine of the candidate's vector to the latest user turn, to everything
+  the user said and to the whole conversation (both sides, the text the similar-requests signal
+  embeds), and the rank among the videos nearest that conversation vector (the query encoder);
 * taste: the profile score, the closest liked and disliked video of this conversation (cosine);
 * collaborative (what :class:`agent.collab.CollabScorer` gives): the blended score, whether there
   was a signal, the rank among its candidates, the log of its popularity and the popularity rank
@@ -50,6 +51,8 @@ FEATURES: tuple[str, ...] = (
     "similar_rank",
     "sim_latest",
     "sim_dialogue",
+    "sim_conversation",
+    "conversation_rank",
     "profile_score",
     "liked_sim_max",
     "disliked_sim_max",
@@ -82,6 +85,7 @@ class TurnContext:
 
     latest: np.ndarray | None = None  # embedded latest user turn
     dialogue: np.ndarray | None = None  # embedded user turns together
+    conversation: np.ndarray | None = None  # embedded conversation text (both sides)
     liked: tuple[np.ndarray, ...] = ()  # vectors of videos liked in this conversation
     disliked: tuple[np.ndarray, ...] = ()
     reading: Reading = field(default_factory=Reading)
@@ -125,6 +129,8 @@ def feature_matrix(
             _rank(ranks, "similar"),
             _cos(vec, context.latest),
             _cos(vec, context.dialogue),
+            _cos(vec, context.conversation),
+            _rank(ranks, "conversation"),
             candidate.profile_score,
             max((_cos(vec, v) for v in context.liked), default=0.0),
             max((_cos(vec, v) for v in context.disliked), default=0.0),

@@ -46,6 +46,7 @@ def turn_context(
     profile: UserProfile,
     popularity: Mapping[str, float],
     vocabulary: Vocabulary | None,
+    conversation: str = "",
 ) -> TurnContext:
     """What the features of this turn share.
 
@@ -56,6 +57,8 @@ def turn_context(
         vectors: content vectors of (at least) the ``liked`` and ``disliked`` videos.
         liked / disliked: videos the conversation liked / disliked (resolved ids).
         vocabulary: the catalogue's metadata vocabulary (None: no dialogue reading).
+        conversation: the whole conversation's text (``agent.collab.requests.conversation_text``,
+            embedded already by the similar-requests signal and the conversation candidates).
     """
     # the texts as the search embedded them (agent.query.turn_query), so that the embedder's
     # query cache answers: no new embedding for a turn the search already read
@@ -71,6 +74,7 @@ def turn_context(
     return TurnContext(
         latest=latest,
         dialogue=dialogue,
+        conversation=embed(conversation) if conversation.strip() else None,
         liked=tuple(vectors[v] for v in liked if v in vectors),
         disliked=tuple(vectors[v] for v in disliked if v in vectors),
         reading=reading,

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agent.collab.requests import conversation_text
 from agent.learn.cases import Step, logged_cases, ranking_cases
 from agent.learn.features import FEATURES, MISSING_RANK
 from agent.learn.model import LearnedRanker
@@ -226,7 +227,10 @@ def test_the_stage_embeds_no_text_the_search_did_not(base: Recommender) -> None:
 
     searched = misses("off")
     assert searched >= 2  # the latest turn and the earlier one with content words
-    assert misses("rows") == searched
+    # one text more: the whole conversation, for the conversation candidates and their
+    # similarity (the similar-requests signal embeds that same text when a model is plugged in)
+    assert misses("rows") == searched + 1
+    assert conversation_text(conversation) in cache._vectors
 
 
 def test_vidrec_train_replays_a_fold_that_holds_every_session(
@@ -240,3 +244,38 @@ def test_vidrec_train_replays_a_fold_that_holds_every_session(
     report = train_ranker(settings, folds=1)
     assert report.cases >= 4 and report.turns >= 2, report.reason
     assert report.model is not None, report.reason
+
+
+def test_the_stage_adds_the_videos_nearest_the_whole_conversation(base: Recommender) -> None:
+    """The conversation source: the videos whose centroid is nearest the embedded conversation
+    (both sides) join the pool with their rank, and every candidate has its cosine to it."""
+    conversation = [
+        Message("user", "hello"),
+        Message("assistant", "Maybe something about the oceans and the climate?"),
+        Message("user", "yes, talks about going to sea"),
+    ]
+    text = conversation_text(conversation)
+    vector = base.library.embed_query(text)
+    nearest = [v for v, _ in base.library.nearest_videos(vector, k=3)]
+    assert len(nearest) == 3
+    turn = base.rank(conversation, "u-matched", stage="rows")
+    assert turn.features is not None
+    ids = [c.video.id for c in turn.candidates]
+    rank = FEATURES.index("conversation_rank")
+    sim = FEATURES.index("sim_conversation")
+    for n, video_id in enumerate(nearest):
+        assert video_id in ids
+        assert turn.features[ids.index(video_id), rank] == n
+    vectors = base.library.video_vectors(ids)
+    for row, video_id in enumerate(ids):
+        expected = float(vectors[video_id] @ vector) / float(
+            np.linalg.norm(vectors[video_id]) * np.linalg.norm(vector)
+        )
+        assert turn.features[row, sim] == pytest.approx(expected, abs=1e-5)
+    # the setting at 0: no candidate has that rank
+    off = with_settings(
+        base, FakeLLM(), learned=base.settings.agent.learned.model_copy(update={"matched": 0})
+    )
+    plain = off.rank(conversation, "u-matched-off", stage="rows")
+    assert plain.features is not None
+    assert set(plain.features[:, rank].tolist()) == {MISSING_RANK}

@@ -144,6 +144,20 @@ def test_search_by_profile_vector_finds_the_video_it_came_from(lib: Library) -> 
     assert "space" not in {h.video.id for h in hits}
 
 
+def test_nearest_videos_rank_whole_videos_by_centroid(lib: Library) -> None:
+    vectors = lib.video_vectors([v.id for v in lib.videos()])
+    vec = vectors["space"]
+    nearest = lib.nearest_videos(vec, k=3)
+    expected = sorted(vectors, key=lambda v: -float(vectors[v] @ vec))[:3]
+    assert [v for v, _ in nearest] == expected
+    assert nearest[0][1] == pytest.approx(1.0, abs=1e-4)
+    excluded = lib.nearest_videos(vec, SearchFilters(exclude_ids=frozenset({"space"})), k=3)
+    assert "space" not in {v for v, _ in excluded}
+    assert lib.nearest_videos(vec, k=0) == []
+    with pytest.raises(InvalidInputError):
+        lib.nearest_videos(np.zeros(256, dtype=np.float32))
+
+
 def test_embed_query_matches_the_embedder(lib: Library) -> None:
     vec = lib.embed_query("coral reefs")
     assert np.allclose(vec, lib.embedder.encode_queries(["coral reefs"])[0])
