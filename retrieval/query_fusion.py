@@ -144,19 +144,21 @@ def fit_with_fusion(
     train: Callable[[Sequence[QueryPair], Path, dict[str, Any]], Any],
     open_with: Callable[[Path], Library],
     out_dir: Path,
+    always: Sequence[QueryPair] = (),
 ) -> tuple[Any, FusionChoice | None]:
     """Train the shipped encoder on every pair into ``out_dir`` (``train(pairs, folder,
     extra record)``), with the fusion weights chosen on ``share`` of the videos held out from a
     first encoder (``open_with(folder)``: the library searched with that encoder). With too few
     pairs to hold :data:`MIN_VALIDATION` out and train on the rest, the choice is skipped
-    (``None``) and the search keeps ``search.*_weight``."""
+    (``None``) and the search keeps ``search.*_weight``. ``always``: pairs both encoders learn
+    and none is held out (logged conversations: the weights are chosen on descriptions)."""
     from retrieval.embed import query_adapt
 
     fitted, held = split_validation(pairs, share, seed)
     choice = None
     if share > 0 and len(held) >= MIN_VALIDATION and len(fitted) >= query_adapt.MIN_QUERIES:
         scratch = out_dir.with_name(out_dir.name + ".validation")
-        train(fitted, scratch, {"validation_of": out_dir.name})
+        train([*fitted, *always], scratch, {"validation_of": out_dir.name})
         library = open_with(scratch)
         try:
             choice = choose_fusion(library, held)
@@ -166,7 +168,7 @@ def fit_with_fusion(
     else:
         log.info("query encoder: %d descriptions, fusion weights not chosen", len(pairs))
     extra = {FUSION_KEY: choice.as_record()} if choice else {}
-    return train(pairs, out_dir, extra), choice
+    return train([*pairs, *always], out_dir, extra), choice
 
 
 def _weight(value: object) -> bool:

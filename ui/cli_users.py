@@ -141,8 +141,12 @@ def _train_embedder(settings: Settings) -> None:
 
 
 def _train_query_encoder(settings: Settings) -> None:
-    """``vidrec train --embedder --queries``: a query encoder fitted to the stored vectors, and
-    the search's fusion weights chosen for it on held-out descriptions."""
+    """``vidrec train --embedder --queries``: a query encoder fitted to the stored vectors from
+    the videos' descriptions and the logged conversations (each turn's conversation and the
+    videos taken after it), and the search's fusion weights chosen for it on held-out
+    descriptions."""
+    from agent.collab.requests import request_pairs
+    from agent.collab.training import logged_requests
     from retrieval.embed.query_adapt import (
         adapt_query_encoder,
         library_targets,
@@ -153,6 +157,12 @@ def _train_query_encoder(settings: Settings) -> None:
     from retrieval.query_fusion import NOT_CHOSEN, fit_with_fusion
 
     pairs, ids, targets = library_targets(Library(settings))
+    indexed = set(ids)
+    logged = [
+        p
+        for p in request_pairs(logged_requests(UserStore(settings.sql_url)))
+        if p.video_id in indexed
+    ]
     out = settings.models_dir / "adapted" / ("queries-" + time.strftime("%Y%m%d-%H%M%S"))
     base = resolve_model_path(settings.embedding.model, settings.models_dir)
     options = query_adapt_settings(settings.embedding)
@@ -167,10 +177,17 @@ def _train_query_encoder(settings: Settings) -> None:
         return Library(settings.model_copy(update={"embedding": embedding}))
 
     done, choice = fit_with_fusion(
-        pairs, settings.embedding.query_adapt_validation, options.seed, train, open_with, out
+        pairs,
+        settings.embedding.query_adapt_validation,
+        options.seed,
+        train,
+        open_with,
+        out,
+        always=logged,
     )
     typer.echo(
-        f"query encoder adapted: {done.queries} descriptions against {done.targets} videos' "
+        f"query encoder adapted: {len(pairs)} descriptions and {len(logged)} (logged "
+        f"conversation, video taken) pairs against {done.targets} videos' "
         f"stored vectors, {done.batches} batches, loss {done.first_loss:.3f} -> "
         f"{done.last_loss:.3f}, {done.seconds:.0f}s"
     )

@@ -22,12 +22,16 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.sparse import csr_matrix
 
 from agent.collab.scores import VideoScores
 from agent.types import Message
+
+if TYPE_CHECKING:
+    from retrieval.embed.query_adapt import QueryPair
 
 __all__ = [
     "FILE",
@@ -37,6 +41,7 @@ __all__ = [
     "Request",
     "RequestIndex",
     "conversation_text",
+    "request_pairs",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,6 +67,14 @@ def conversation_text(messages: Sequence[Message]) -> str:
     """The text a request is known by: every message, oldest first, the newest ``MAX_CHARS``."""
     text = "\n".join(m.content for m in messages if m.content)
     return text[-MAX_CHARS:]
+
+
+def request_pairs(requests: Sequence[Request]) -> list[QueryPair]:
+    """Each request's text with each video it took: what a query encoder learns from logged
+    conversations (``vidrec train --embedder --queries``), the text as a turn embeds it."""
+    from retrieval.embed.query_adapt import query_pairs
+
+    return query_pairs((item, r.text) for r in requests for item in r.items)
 
 
 @dataclass(frozen=True)

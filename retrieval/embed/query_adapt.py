@@ -47,7 +47,8 @@ QUERY_SIDE = "queries"
 
 
 class QueryPair(NamedTuple):
-    """A description (a query) and the video it describes."""
+    """A query and its video: a description and the video it describes, or a logged
+    conversation and a video taken after it (``agent.collab.requests.request_pairs``)."""
 
     video_id: str
     query: str
@@ -116,8 +117,9 @@ def adapt_query_encoder(
     require_enough(
         len(usable),
         MIN_QUERIES,
-        "Too few described videos to adapt the query encoder",
-        "indexed videos with a description",
+        "Too few descriptions and logged requests to adapt the query encoder",
+        "indexed videos' descriptions and logged conversation turns after which videos were "
+        "taken, together",
     )
     import torch
     from torch.nn.functional import cross_entropy, normalize

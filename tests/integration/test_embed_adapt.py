@@ -13,6 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.settings import Settings
+from agent.types import Message
+from agent.users import UserStore
 from retrieval.embed.factory import create_embedder
 from retrieval.errors import ConfigError
 from retrieval.library import Library
@@ -131,10 +133,21 @@ def test_a_query_encoder_is_fitted_to_the_stored_vectors_and_searched_without_a_
     targets = np.stack([centroids[v] for v in ids])
     descriptions = [library.get_video(v).description for v in ids]  # type: ignore[union-attr]
 
+    # two logged conversations, each a turn after which the user liked a video
+    users = UserStore(Settings().sql_url)
+    for n, video in enumerate(("v2", "v5")):
+        session = users.start_session(f"viewer{n}")
+        users.add_turn(session, [Message("user", f"something like topic {n}")], "Here.", [video])
+        users.record(f"viewer{n}", video, "like", session_id=session)
+    users.close()
+
     assert runner.invoke(app, ["train", "--queries"]).exit_code != 0  # needs --embedder
     trained = runner.invoke(app, ["train", "--embedder", "--queries"])
     assert trained.exit_code == 0, trained.output
-    assert "18 descriptions against 18 videos' stored vectors, 9 batches" in trained.output
+    assert (
+        "18 descriptions and 2 (logged conversation, video taken) pairs against 18 videos' "
+        "stored vectors, 12 batches" in trained.output
+    )
     out = Path(re.search(r"saved to (\S+)", trained.output).group(1))  # type: ignore[union-attr]
     record = json.loads((out / "adapted.json").read_text())
     assert record["side"] == "queries" and record["base_model"] == "all-MiniLM-L6-v2"

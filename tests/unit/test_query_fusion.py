@@ -141,6 +141,29 @@ def test_a_first_encoder_chooses_the_weights_and_the_shipped_one_learns_every_de
     }
 
 
+def test_logged_conversations_train_both_encoders_and_none_is_held_out(tmp_path: Path) -> None:
+    calls: list[tuple[list[str], Path, dict[str, Any]]] = []
+
+    def open_with(folder: Path) -> Any:
+        library = _Library(needed=1.5)
+        library.close = lambda: None  # type: ignore[attr-defined]
+        return library
+
+    # (ids of their own here, to tell them apart in what each training got)
+    logged = [QueryPair(f"logged{i}", f"a conversation asking for talk {i}") for i in range(40)]
+    fit_with_fusion(
+        _pairs(120), 0.2, 0, _train_recorder(calls), open_with, tmp_path / "q", always=logged
+    )
+    (first, _, _), (every, _, _) = calls
+    assert len(first) == 96 + 40 and len(every) == 120 + 40
+    conversations = [v for v in every if v.startswith("logged")]
+    assert len(conversations) == 40 and set(conversations) <= set(first)
+    # conversations alone (a library without descriptions): one encoder, no weights chosen
+    alone: list[tuple[list[str], Path, dict[str, Any]]] = []
+    _, none = fit_with_fusion([], 0.2, 0, _train_recorder(alone), open_with, tmp_path / "c", logged)
+    assert none is None and len(alone) == 1 and len(alone[0][0]) == 40
+
+
 def test_too_few_descriptions_train_once_and_record_no_weights(tmp_path: Path) -> None:
     calls: list[tuple[list[str], Path, dict[str, Any]]] = []
 
