@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -116,6 +116,9 @@ class FoldModels:
     folds: int
     sessions: bool = True  # the training dialogues as sessions (False: as imported history)
     scorers: dict[int, Collaborative] = field(default_factory=dict)
+    # the library each scorer's cases are ranked with, where it is not the run's
+    # (``--adapt-queries``: each fold's query encoder, :mod:`evaluation.conv_queries`)
+    libraries: dict[int, Library] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -135,6 +138,7 @@ def train_fold_models(
     sessions: bool = True,
     needed: set[str] | None = None,
     library: Library | None = None,
+    libraries: Mapping[int, Library] | None = None,
 ) -> FoldModels:
     """Fit the models (see the module docstring) into folders under ``scratch``, one per log
     and settings: a model an earlier run fitted there on the same log is used again.
@@ -144,10 +148,12 @@ def train_fold_models(
         library: its (cached) query embedding embeds the training dialogues' turns as each
             model's similar requests, and its content vectors tune the blend as ``vidrec
             train`` does; without it the models have no requests and an untuned blend.
+        libraries: per fold key, the library that does this instead (its query encoder).
     """
     start = time.perf_counter()
     ml_events = read_movielens_ratings(movielens)[0] if movielens.exists() else []
-    out = FoldModels(max(1, folds), sessions)
+    out = FoldModels(max(1, folds), sessions, libraries=dict(libraries or {}))
+    run_library = library
     plans: list[tuple[int, list[Dialogue]]]
     if train_dialogues is not None:
         plans = [(WHOLE, list(train_dialogues))]
@@ -158,6 +164,7 @@ def train_fold_models(
             for fold in sorted(wanted)
         ]
     for key, dialogues in plans:
+        library = out.libraries.get(key, run_library)
         events = [*ml_events]
         requests: list[Request] = []
         for dialogue in dialogues:

@@ -4,7 +4,7 @@ the cached LLM."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from agent.settings import Settings
 from evaluation.cache import CachingLLM
@@ -27,6 +27,7 @@ def fold_models(
     sessions: bool,
     needed: set[str],
     library: Library | None = None,
+    libraries: Mapping[int, Library] | None = None,
 ) -> FoldModels:
     """The collaborative models of the run: fitted on ``--train`` or cross-fitted on folds;
     with the ``library``, the training dialogues' turns are embedded by its embedder as the
@@ -42,6 +43,7 @@ def fold_models(
         sessions=sessions,
         needed=needed,
         library=library,
+        libraries=libraries,
     )
 
 
@@ -117,7 +119,13 @@ def vidrec_system(
     per_model: dict[int, System] = {}
     for key, scorer in models.scorers.items():
         per_model[key], _ = make_vidrec(
-            ev_settings, library, settings, collab=scorer, llm=llm, feedback=feedback, name=name
+            ev_settings,
+            models.libraries.get(key, library),
+            settings,
+            collab=scorer,
+            llm=llm,
+            feedback=feedback,
+            name=name,
         )
     first = next(iter(per_model.values()))
     how = (
@@ -129,6 +137,11 @@ def vidrec_system(
         f"{first.description}; collaborative model (MovieLens + dialogues as "
         f"{'sessions' if models.sessions else 'history'}) {how}"
     )
+    if models.libraries:
+        description += (
+            "; queries encoded by a query encoder trained on the same dialogues' (conversation, "
+            "movie taken) pairs (--adapt-queries)"
+        )
     if feedback:
         description += (
             "; before each turn the seeker's opinions (ReDial's questionnaire) of the movies "

@@ -19,6 +19,7 @@ from rich.progress import Progress
 from agent.settings import Settings
 from evaluation.cache import CachingLLM, file_sha256
 from evaluation.conv_collab import FoldModels, fold_of
+from evaluation.conv_queries import FoldEncoders, fold_encoders
 from evaluation.conv_vidrec import ablation_rows, fold_models, vidrec_system
 from evaluation.crossfit import COLLAB_WEIGHTS, cross_fitted_lists
 from evaluation.dialogues import ConvCase, Dialogue, context_query, extract_all
@@ -58,6 +59,7 @@ from evaluation.systems import (
     timing_note,
 )
 from evaluation.workspace import EvalError, prepare_workspace, workspace_name
+from retrieval.library import Library
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +169,14 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
     relevant = [c.targets for c in cases]
     dialogue_of = {c.id: c.dialogue_id for c in cases}
 
+    encoders = (
+        _encoders(options, settings, ev_settings, library, dialogues, train_dialogues, cases)
+        if library is not None and "vidrec" in wanted and options.adapt_queries
+        else None
+    )
+    if encoders is not None:
+        report.notes.extend(f"vidrec query encoder {note}" for note in encoders.notes)
+
     def fit_models(sessions: bool) -> FoldModels:
         return fold_models(
             options,
@@ -177,6 +187,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
             sessions=sessions,
             needed={c.dialogue_id for c in cases},
             library=library,
+            libraries=encoders.libraries if encoders is not None else None,
         )
 
     systems: list[System] = []
@@ -275,6 +286,33 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
             f"{llm.cache.hits} answered from the cache"
         )
     return report
+
+
+def _encoders(
+    options: EvalOptions,
+    settings: Settings,
+    ev_settings: Settings,
+    library: Library,
+    dialogues: Sequence[Dialogue],
+    train_dialogues: Sequence[Dialogue] | None,
+    cases: Sequence[ConvCase],
+) -> FoldEncoders | None:
+    """``--adapt-queries``: each fold's query encoder (:mod:`evaluation.conv_queries`); None
+    where the row ``vidrec`` has no per-fold models to rank with them (``--no-collab``)."""
+    if not options.collab:
+        log.warning("--adapt-queries needs the collaborative models' folds: not applied")
+        return None
+    return fold_encoders(
+        options.task,
+        settings,
+        ev_settings,
+        library,
+        dialogues,
+        train_dialogues,
+        folds=options.folds,
+        needed={c.dialogue_id for c in cases},
+        seed=options.seed,
+    )
 
 
 def _metrics(lists: list[list[str]], relevant: Sequence[tuple[str, ...]]) -> dict[str, float]:

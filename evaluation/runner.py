@@ -92,7 +92,9 @@ class EvalOptions:
             ``<system>+adapted``).
         adapt_queries: TED: also every system with a query encoder adapted to the library's
             stored vectors (``retrieval.embed.query_adapt``), cross-fitted the same way (rows
-            ``<system>+queries``; nothing indexed again).
+            ``<system>+queries``; nothing indexed again). ReDial / INSPIRED: the row
+            ``vidrec`` ranks each fold's cases with a query encoder trained on the other folds'
+            (conversation, movie taken) pairs (``evaluation.conv_queries``).
     """
 
     task: Task

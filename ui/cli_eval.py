@@ -134,7 +134,9 @@ def eval_cmd(
         "--adapt-queries",
         help="TED: also every system with a query encoder fitted to the index's stored vectors "
         "(`vidrec train --embedder --queries`), cross-fitted the same way (rows "
-        "<system>+queries; no reindex).",
+        "<system>+queries; no reindex). ReDial / INSPIRED: the row vidrec ranks each fold's "
+        "cases with a query encoder trained on the other folds' (conversation, movie taken) "
+        "pairs.",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
 ) -> None:

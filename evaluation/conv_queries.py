@@ -1,0 +1,106 @@
+"""ReDial / INSPIRED with a query encoder learned from the other dialogues
+(``vidrec eval redial|inspired --adapt-queries``).
+
+What ``vidrec train --embedder --queries`` learns from an operator's logged conversations
+(:func:`agent.collab.requests.request_pairs`: each turn's conversation text, as a turn embeds it,
+with each movie taken after it), against the stored centroids of every movie of the catalogue.
+Cross-fitted like the collaborative models (:mod:`evaluation.conv_collab`): the cases of fold k
+are ranked with an encoder trained on the other folds' dialogues only (``--train``: one encoder
+on that file's dialogues). Each fold's recommender searches the base workspace with its encoder
+as ``embedding.query_model`` (nothing is indexed again), so the search, the conversation
+candidates, the similar requests its collaborative model embeds and the learned ranker's
+similarity features all read its query vectors. The fusion weights stay as configured (they are
+chosen on descriptions, which the dialogues are not).
+
+Each encoder is kept under ``<cache_dir>/eval/adapted/<task>-queries-<hash of its training set and
+settings>`` and used again by a re-run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agent.collab.requests import Request, request_pairs
+from agent.settings import Settings
+from evaluation.cache import text_sha256
+from evaluation.conv_collab import WHOLE, dialogue_requests, fold_of
+from evaluation.dialogues import Dialogue
+from retrieval.embed.adapt import ADAPTED_META
+from retrieval.embed.query_adapt import adapt_query_encoder, library_targets, query_adapt_settings
+from retrieval.embed.sentence_transformers import resolve_model_path
+from retrieval.library import Library
+
+__all__ = ["FoldEncoders", "fold_encoders"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FoldEncoders:
+    """The library each fold's cases are ranked with (its query encoder), and what was done."""
+
+    libraries: dict[int, Library] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def close(self) -> None:
+        for library in self.libraries.values():
+            library.close()
+
+
+def fold_encoders(
+    task: str,
+    settings: Settings,
+    ev_settings: Settings,
+    library: Library,
+    scored: Sequence[Dialogue],
+    train_dialogues: Sequence[Dialogue] | None,
+    *,
+    folds: int,
+    needed: set[str],
+    seed: int = 0,
+) -> FoldEncoders:
+    """One query encoder per fold that has a scored case (``needed``: their dialogue ids), each
+    trained on the other folds' dialogues (``train_dialogues``: one on those, key
+    :data:`WHOLE`), and the base workspace's library searched with it."""
+    _, ids, targets = library_targets(library)
+    model = ev_settings.embedding.model
+    options = query_adapt_settings(ev_settings.embedding, seed)
+    plans: list[tuple[int, Sequence[Dialogue]]]
+    if train_dialogues is not None:
+        plans = [(WHOLE, train_dialogues)]
+    else:
+        plans = [
+            (fold, [d for d in scored if fold_of(d.id, folds) != fold])
+            for fold in sorted({fold_of(d, folds) for d in needed})
+        ]
+    out = FoldEncoders()
+    for key, dialogues in plans:
+        requests: list[Request] = [r for d in dialogues for r in dialogue_requests(d)]
+        pairs = request_pairs(requests)
+        digest = text_sha256(
+            model, repr(options), *ids, *(f"{p.video_id}\t{p.query}" for p in pairs)
+        )
+        folder = settings.cache_dir / "eval" / "adapted" / f"{task}-queries-{digest[:12]}"
+        name = "the model" if key == WHOLE else f"fold {key}"
+        if (folder / ADAPTED_META).is_file():
+            out.notes.append(f"{name}: query encoder {folder.name} reused ({len(pairs)} pairs)")
+        else:
+            base = resolve_model_path(model, settings.models_dir)
+            done = adapt_query_encoder(base, model, pairs, ids, targets, folder, options)
+            out.notes.append(
+                f"{name}: query encoder {folder.name}: {done.queries} (conversation, movie taken) "
+                f"pairs of {len(dialogues)} dialogues against {done.targets} movies' centroids, "
+                f"{done.batches} batches, loss {done.first_loss:.3f} -> {done.last_loss:.3f}, "
+                f"{done.seconds:.0f}s"
+            )
+        log.info("query encoders: %s", out.notes[-1])
+        out.libraries[key] = Library(_with_encoder(ev_settings, folder))
+    return out
+
+
+def _with_encoder(ev_settings: Settings, folder: Path) -> Settings:
+    embedding = ev_settings.embedding.model_copy(update={"query_model": str(folder)})
+    return ev_settings.model_copy(update={"embedding": embedding})
