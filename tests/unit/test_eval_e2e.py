@@ -422,3 +422,74 @@ def test_query_rows_search_the_same_index_with_an_encoder_never_trained_on_the_h
     assert sum("fusion weights not chosen" in n for n in report.notes) == 2
     workspaces = [p.name for p in (settings.cache_dir / "eval").iterdir() if p.name != "adapted"]
     assert len(workspaces) == 1  # the base workspace, searched with each encoder
+
+
+def test_adapt_queries_ranks_each_fold_with_an_encoder_trained_on_the_other_folds(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``vidrec eval redial --adapt-queries``: one query encoder per fold, fitted on the other
+    folds' (conversation, movie taken) pairs against every movie's centroid; that fold's
+    recommender searches the same workspace with it; a re-run finds the encoders."""
+    import evaluation.conv_queries as conv_queries
+    import evaluation.conversational as conversational
+    from evaluation.conv_collab import dialogue_requests, fold_of
+    from evaluation.systems import RoutedSystem, VidrecSystem
+    from retrieval.embed.query_adapt import QueryAdaptReport
+
+    calls: list[tuple[set[str], int]] = []
+
+    def fake_adapt(
+        base: Path,
+        model: str,
+        pairs: list[Any],
+        ids: list[str],
+        targets: Any,
+        out: Path,
+        options: Any,
+        extra: dict[str, Any] | None = None,
+    ) -> QueryAdaptReport:
+        calls.append(({p.query for p in pairs}, targets.shape[0]))
+        out.mkdir(parents=True)
+        (out / "adapted.json").write_text("{}")
+        return QueryAdaptReport(
+            out, "queries", str(base), model, len(pairs), len(ids), 1, 1.0, 0.5, 0.1, options
+        )
+
+    systems: list[Any] = []
+    real_vidrec = conversational.vidrec_system
+
+    def spy_vidrec(*args: Any, **kwargs: Any) -> Any:
+        made = real_vidrec(*args, **kwargs)
+        systems.append(made[0])
+        return made
+
+    monkeypatch.setattr(conv_queries, "adapt_query_encoder", fake_adapt)
+    monkeypatch.setattr(conv_queries, "resolve_model_path", lambda model, models_dir: Path(model))
+    monkeypatch.setattr(conversational, "vidrec_system", spy_vidrec)
+    options = _redial(systems=("vidrec",), folds=2, adapt_queries=True)
+    report = run_eval(options, settings)
+    assert "errors" not in report.system("vidrec").metrics, report.notes
+    assert "--adapt-queries" in report.system("vidrec").description
+
+    dialogues, cases, _, _ = conversational.load_cases(options, settings)
+    folds = sorted({fold_of(c.dialogue_id, 2) for c in cases})
+    came_from: dict[str, set[int]] = {}  # each pair's text -> the folds of its dialogues
+    for d in dialogues:
+        for r in dialogue_requests(d):
+            came_from.setdefault(" ".join(r.text.split()), set()).add(fold_of(d.id, 2))
+    assert len(calls) == len(folds)
+    for (texts, targets), fold in zip(calls, folds, strict=True):
+        assert texts and all(fold not in came_from[t] for t in texts)  # never its own fold's
+        assert targets == len(conversational.load_cases(options, settings)[2].catalogue())
+    routed = systems[0]
+    assert isinstance(routed, RoutedSystem)
+    encoders = {
+        key: system.recommender.library.config.embedding.query_model
+        for key, system in routed.systems.items()
+        if isinstance(system, VidrecSystem)
+    }
+    assert set(encoders) == set(folds) and len(set(encoders.values())) == len(folds)
+    assert all(q and "redial-queries-" in q for q in encoders.values())
+    assert sum("query encoder" in n and "pairs of" in n for n in report.notes) == len(folds)
+    again = run_eval(options, settings)
+    assert len(calls) == len(folds) and sum("reused" in n for n in again.notes) == len(folds)
