@@ -158,12 +158,8 @@ class HybridSearch:
     ) -> list[VideoHit]:
         """The ``k`` best videos for ``query`` (a text, or weighted texts) that pass ``filters``."""
         texts = query_texts(query)
-        if k <= 0:
-            return []
-        filters = filters or SearchFilters()
-        validate_filters(filters)
-        scope = self._scope(filters)
-        if scope.allowed is not None and not scope.allowed:
+        scope = self._searchable(filters, k)
+        if scope is None:
             return []
         vectors = self.query_vectors.encode([t.text for t in texts])
         whole = [
@@ -203,6 +199,16 @@ class HybridSearch:
         main = max(texts, key=lambda t: t.weight).text
         return self._resolve(grouped, k, centre, main)
 
+    def _searchable(self, filters: SearchFilters | None, k: int) -> Scope | None:
+        """The scope of ``filters`` (checked), or None when there is nothing to search: ``k``
+        not positive, or no video passes them."""
+        if k <= 0:
+            return None
+        filters = filters or SearchFilters()
+        validate_filters(filters)
+        scope = self._scope(filters)
+        return None if scope.allowed is not None and not scope.allowed else scope
+
     def _scope(self, filters: SearchFilters) -> Scope:
         """What ``filters`` let through, and how the vector store is to apply it."""
         version = self.catalogue.version()  # read once: both BM25 indexes check against it
@@ -235,12 +241,8 @@ class HybridSearch:
         """``(video id, cosine)`` of the ``k`` whole videos (chunk centroids) nearest ``vector``
         that pass ``filters``, best first."""
         vec = _search_vector(vector)
-        if k <= 0:
-            return []
-        filters = filters or SearchFilters()
-        validate_filters(filters)
-        scope = self._scope(filters)
-        if scope.allowed is not None and not scope.allowed:
+        scope = self._searchable(filters, k)
+        if scope is None:
             return []
         return [(m.video_id, m.similarity) for m in scope.videos(self.store, vec, k)]
 
@@ -249,12 +251,8 @@ class HybridSearch:
     ) -> list[VideoHit]:
         """Dense-only retrieval (e.g. a user-profile vector); score = best chunk's cosine."""
         vec = _search_vector(vector)
-        if k <= 0:
-            return []
-        filters = filters or SearchFilters()
-        validate_filters(filters)
-        scope = self._scope(filters)
-        if scope.allowed is not None and not scope.allowed:
+        scope = self._searchable(filters, k)
+        if scope is None:
             return []
         n = max(self.settings.chunk_candidates, k)
         while True:

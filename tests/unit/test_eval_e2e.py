@@ -368,17 +368,12 @@ def test_adapted_rows_search_each_half_with_a_model_never_trained_on_it(
     assert len(trained_on) == 2 and sum("reused" in n for n in again.notes) == 2
 
 
-def test_query_rows_search_the_same_index_with_an_encoder_never_trained_on_the_half(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``--adapt-queries``: two query encoders, each fitted on the descriptions outside one half
-    against the centroids of every indexed talk; the base workspace is searched with each (its
-    folder set as ``embedding.query_model``), and nothing is indexed again."""
-    import evaluation.ted_adapt as ted_adapt
+def _fake_query_adapt(
+    trainings: list[tuple[list[Any], list[str], Any, dict[str, Any] | None]],
+) -> Any:
+    """A stand-in for ``adapt_query_encoder`` that records (pairs, target ids, targets, extra)
+    and writes an empty record."""
     from retrieval.embed.query_adapt import QueryAdaptReport
-
-    calls: list[tuple[set[str], list[str], Any]] = []
-    records: list[dict[str, Any] | None] = []
 
     def fake_adapt(
         base: Path,
@@ -390,13 +385,26 @@ def test_query_rows_search_the_same_index_with_an_encoder_never_trained_on_the_h
         options: Any,
         extra: dict[str, Any] | None = None,
     ) -> QueryAdaptReport:
-        calls.append(({p.video_id for p in pairs}, list(ids), targets))
-        records.append(extra)
+        trainings.append((list(pairs), list(ids), targets, extra))
         out.mkdir(parents=True)
         (out / "adapted.json").write_text("{}")
         return QueryAdaptReport(
             out, "queries", str(base), model, len(pairs), len(ids), 1, 1.0, 0.5, 0.1, options
         )
+
+    return fake_adapt
+
+
+def test_query_rows_search_the_same_index_with_an_encoder_never_trained_on_the_half(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--adapt-queries``: two query encoders, each fitted on the descriptions outside one half
+    against the centroids of every indexed talk; the base workspace is searched with each (its
+    folder set as ``embedding.query_model``), and nothing is indexed again."""
+    import evaluation.ted_adapt as ted_adapt
+
+    trainings: list[tuple[list[Any], list[str], Any, dict[str, Any] | None]] = []
+    fake_adapt = _fake_query_adapt(trainings)
 
     opened: list[str | None] = []
     real_open = ted_adapt.open_library
@@ -409,6 +417,8 @@ def test_query_rows_search_the_same_index_with_an_encoder_never_trained_on_the_h
     monkeypatch.setattr(ted_adapt, "open_library", spy_open)
     monkeypatch.setattr(ted_adapt, "resolve_model_path", lambda model, models_dir: Path(model))
     report = _adapted_run(settings, "+queries", adapt_queries=True)
+    calls = [({p.video_id for p in pairs}, ids, targets) for pairs, ids, targets, _ in trainings]
+    records = [extra for *_, extra in trainings]
     for row in report.systems[2:]:
         assert row.n == 3 and "query encoder adapted (cross-fitted)" in row.description
     talks = {"ted-0", "ted-1", "ted-2"}
@@ -434,26 +444,9 @@ def test_adapt_queries_ranks_each_fold_with_an_encoder_trained_on_the_other_fold
     import evaluation.conversational as conversational
     from evaluation.conv_collab import dialogue_requests, fold_of
     from evaluation.systems import RoutedSystem, VidrecSystem
-    from retrieval.embed.query_adapt import QueryAdaptReport
 
-    calls: list[tuple[set[str], int]] = []
-
-    def fake_adapt(
-        base: Path,
-        model: str,
-        pairs: list[Any],
-        ids: list[str],
-        targets: Any,
-        out: Path,
-        options: Any,
-        extra: dict[str, Any] | None = None,
-    ) -> QueryAdaptReport:
-        calls.append(({p.query for p in pairs}, targets.shape[0]))
-        out.mkdir(parents=True)
-        (out / "adapted.json").write_text("{}")
-        return QueryAdaptReport(
-            out, "queries", str(base), model, len(pairs), len(ids), 1, 1.0, 0.5, 0.1, options
-        )
+    trainings: list[tuple[list[Any], list[str], Any, dict[str, Any] | None]] = []
+    fake_adapt = _fake_query_adapt(trainings)
 
     systems: list[Any] = []
     real_vidrec = conversational.vidrec_system
@@ -471,6 +464,7 @@ def test_adapt_queries_ranks_each_fold_with_an_encoder_trained_on_the_other_fold
     assert "errors" not in report.system("vidrec").metrics, report.notes
     assert "--adapt-queries" in report.system("vidrec").description
 
+    calls = [({p.query for p in pairs}, targets.shape[0]) for pairs, _, targets, _ in trainings]
     dialogues, cases, _, _ = conversational.load_cases(options, settings)
     folds = sorted({fold_of(c.dialogue_id, 2) for c in cases})
     came_from: dict[str, set[int]] = {}  # each pair's text -> the folds of its dialogues
@@ -492,4 +486,4 @@ def test_adapt_queries_ranks_each_fold_with_an_encoder_trained_on_the_other_fold
     assert all(q and "redial-queries-" in q for q in encoders.values())
     assert sum("query encoder" in n and "pairs of" in n for n in report.notes) == len(folds)
     again = run_eval(options, settings)
-    assert len(calls) == len(folds) and sum("reused" in n for n in again.notes) == len(folds)
+    assert len(trainings) == len(folds) and sum("reused" in n for n in again.notes) == len(folds)
