@@ -153,7 +153,6 @@ def train_fold_models(
     start = time.perf_counter()
     ml_events = read_movielens_ratings(movielens)[0] if movielens.exists() else []
     out = FoldModels(max(1, folds), sessions, libraries=dict(libraries or {}))
-    run_library = library
     plans: list[tuple[int, list[Dialogue]]]
     if train_dialogues is not None:
         plans = [(WHOLE, list(train_dialogues))]
@@ -164,28 +163,30 @@ def train_fold_models(
             for fold in sorted(wanted)
         ]
     for key, dialogues in plans:
-        library = out.libraries.get(key, run_library)
+        fold_library = out.libraries.get(key, library)
         events = [*ml_events]
         requests: list[Request] = []
         for dialogue in dialogues:
             events.extend(dialogue_events(dialogue, as_session=sessions))
             if sessions:
                 requests.extend(dialogue_requests(dialogue))
-        if library is None:
+        if fold_library is None:
             requests = []
-        embedder = query_embedder_id(library.config.embedding) if library is not None else ""
+        embedder = (
+            query_embedder_id(fold_library.config.embedding) if fold_library is not None else ""
+        )
         folder = scratch / _log_key(events, cfg, requests, embedder)
         store = ModelStore(model_root(folder), cfg.keep_versions)
         latest = store.latest()  # the same log and settings fitted by an earlier run
         if latest is None:
             index = (
-                RequestIndex.fit(requests, library.embed_queries, embedder)
-                if library is not None
+                RequestIndex.fit(requests, fold_library.embed_queries, embedder)
+                if fold_library is not None
                 else None
             )
             vectors = (
-                library.video_vectors(sorted({e.video_id for e in events}))
-                if library is not None
+                fold_library.video_vectors(sorted({e.video_id for e in events}))
+                if fold_library is not None
                 else None
             )
             meta = train(events, cfg, store, item_vectors=vectors, requests=index).meta

@@ -279,6 +279,8 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
         report.notes.append(timing_note(vidrecs))
     if library is not None:
         _add_diversity(report, results, library)
+    if encoders is not None:
+        encoders.close()
     for llm in llms:
         report.prompts_used = sorted(set(report.prompts_used) | llm.tags)
         report.notes.append(

@@ -158,11 +158,11 @@ def _train_query_encoder(settings: Settings) -> None:
 
     pairs, ids, targets = library_targets(Library(settings))
     indexed = set(ids)
-    logged = [
-        p
-        for p in request_pairs(logged_requests(UserStore(settings.sql_url)))
-        if p.video_id in indexed
-    ]
+    users = UserStore(settings.sql_url)
+    try:
+        logged = [p for p in request_pairs(logged_requests(users)) if p.video_id in indexed]
+    finally:
+        users.close()
     out = settings.models_dir / "adapted" / ("queries-" + time.strftime("%Y%m%d-%H%M%S"))
     base = resolve_model_path(settings.embedding.model, settings.models_dir)
     options = query_adapt_settings(settings.embedding)
