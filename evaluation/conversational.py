@@ -23,6 +23,7 @@ from evaluation.conv_queries import FoldEncoders, fold_encoders
 from evaluation.conv_vidrec import ablation_rows, fold_models, vidrec_system
 from evaluation.crossfit import COLLAB_WEIGHTS, cross_fitted_lists
 from evaluation.dialogues import ConvCase, Dialogue, context_query, extract_all
+from evaluation.extra_dialogues import load_extra
 from evaluation.imdb import ImdbFilms, default_imdb
 from evaluation.inspired import load_inspired, load_youtube_map
 from evaluation.learned_eval import learned_stage
@@ -122,6 +123,11 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
     )
     catalogue = builder.catalogue()  # the training file's movies are videos too
     wanted = choose_systems(options, SYSTEMS)
+    extra: list[Dialogue] = []
+    if options.extra is not None:
+        youtube = options.youtube or ml_dir.parent / "ml-youtube.csv"
+        extra, counts = load_extra(options.extra, builder, catalogue.items, youtube)
+        stats.update({f"extra_{k}": v for k, v in counts.items()})
 
     targets = [t for c in all_cases for t in c.targets]
     stats.update(
@@ -170,7 +176,9 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
     dialogue_of = {c.id: c.dialogue_id for c in cases}
 
     encoders = (
-        _encoders(options, settings, ev_settings, library, dialogues, train_dialogues, cases)
+        _encoders(
+            options, settings, ev_settings, library, (dialogues, extra), train_dialogues, cases
+        )
         if library is not None and "vidrec" in wanted and options.adapt_queries
         else None
     )
@@ -188,6 +196,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
             needed={c.dialogue_id for c in cases},
             library=library,
             libraries=encoders.libraries if encoders is not None else None,
+            extra=extra,
         )
 
     systems: list[System] = []
@@ -198,7 +207,9 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
         if system_name == "popularity":
             prior = {i: float(m.popularity) for i, m in catalogue.items.items()}
             systems.append(
-                LeaveOneOutPopularity(_mentions_by_dialogue(dialogues), prior, dialogue_of)
+                LeaveOneOutPopularity(
+                    _mentions_by_dialogue([*dialogues, *extra]), prior, dialogue_of
+                )
             )
         elif library is not None and system_name == "bm25":
             systems.append(BM25System(library_chunks(library, catalogue.items)))
@@ -295,12 +306,13 @@ def _encoders(
     settings: Settings,
     ev_settings: Settings,
     library: Library,
-    dialogues: Sequence[Dialogue],
+    dialogues: tuple[Sequence[Dialogue], Sequence[Dialogue]],
     train_dialogues: Sequence[Dialogue] | None,
     cases: Sequence[ConvCase],
 ) -> FoldEncoders | None:
-    """``--adapt-queries``: each fold's query encoder (:mod:`evaluation.conv_queries`); None
-    where the row ``vidrec`` has no per-fold models to rank with them (``--no-collab``)."""
+    """``--adapt-queries``: each fold's query encoder (:mod:`evaluation.conv_queries`) from the
+    scored and the extra ``dialogues``; None where the row ``vidrec`` has no per-fold models
+    to rank with them (``--no-collab``)."""
     if not options.collab:
         log.warning("--adapt-queries needs the collaborative models' folds: not applied")
         return None
@@ -309,11 +321,12 @@ def _encoders(
         settings,
         ev_settings,
         library,
-        dialogues,
+        dialogues[0],
         train_dialogues,
         folds=options.folds,
         needed={c.dialogue_id for c in cases},
         seed=options.seed,
+        extra=dialogues[1],
     )
 
 

@@ -34,6 +34,7 @@ from retrieval.types import IngestProgress
 
 if TYPE_CHECKING:
     from agent.collab import CollabScorer
+    from evaluation.extra_dialogues import ExtraDialogues
     from retrieval.library import Library
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,9 @@ class EvalOptions:
         train: ReDial / INSPIRED: a file of the task whose dialogues train vidrec's collaborative
             model (default: cross-fitting on the scored file, ``folds`` folds).
         folds: cross-fitting folds when no ``train`` file is given.
+        extra: ReDial / INSPIRED: another data set's dialogues that train every fold's
+            collaborative model and query encoder too, never scored
+            (:mod:`evaluation.extra_dialogues`).
         collab: vidrec with its collaborative model (False: content and profile only).
         sessions: the training dialogues as conversation sessions (False: as imported history).
         cross_fit: also report vidrec with ``agent.collab_weight`` cross-fitted on the folds.
@@ -108,6 +112,7 @@ class EvalOptions:
     max_talks: int | None = None
     train: Path | None = None
     folds: int = 5
+    extra: ExtraDialogues | None = None
     collab: bool = True
     sessions: bool = True
     cross_fit: bool = False

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from agent.settings import Settings
 from evaluation.compare import METRICS, compare_runs
+from evaluation.extra_dialogues import parse_extra
 from evaluation.report import PER_CASE_METRIC, EvalReport
 from evaluation.runner import ABLATIONS, EvalOptions, Task, make_progress
 from evaluation.tasks import TASKS, run_eval
@@ -66,6 +67,13 @@ def eval_cmd(
     ),
     folds: int = typer.Option(
         5, "--folds", min=2, help="Without --train: cross-fit the model on N folds of the file."
+    ),
+    extra_dialogues: str | None = typer.Option(
+        None,
+        "--extra-dialogues",
+        help="ReDial/INSPIRED: TASK:PATH, another data set's dialogues (e.g. "
+        "redial:../shared/data/redial/valid_data.jsonl) that train every fold's collaborative "
+        "model and query encoder too; never scored.",
     ),
     collab: bool = typer.Option(
         True, "--collab/--no-collab", help="vidrec with its collaborative model (ablation: off)."
@@ -166,6 +174,7 @@ def eval_cmd(
         max_talks=max_talks,
         train=train,
         folds=folds,
+        extra=parse_extra(extra_dialogues) if extra_dialogues else None,
         collab=collab,
         sessions=sessions,
         cross_fit=cross_fit,

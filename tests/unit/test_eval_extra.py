@@ -1,0 +1,151 @@
+"""``vidrec eval redial|inspired --extra-dialogues TASK:PATH``: another data set's dialogues train
+every fold's models and are never scored (``evaluation.extra_dialogues``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.settings import Settings
+from evaluation.dialogues import Dialogue, Utterance
+from evaluation.extra_dialogues import ExtraDialogues, parse_extra, restrict_to
+from evaluation.runner import EvalOptions
+from evaluation.tasks import run_eval
+from retrieval.errors import InvalidInputError
+from ui.cli import app
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eval"
+REDIAL = FIXTURES / "redial_tiny.jsonl"
+
+
+def _inspired(**kwargs: object) -> EvalOptions:
+    return EvalOptions(
+        task="inspired",
+        data=FIXTURES / "inspired_tiny.tsv",
+        movielens=FIXTURES / "movielens",
+        youtube=FIXTURES / "youtube.csv",
+        systems=("popularity", "vidrec"),
+        folds=2,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_the_option_names_a_known_task_and_an_existing_file(tmp_path: Path) -> None:
+    assert parse_extra(f"redial:{REDIAL}") == ExtraDialogues("redial", REDIAL)
+    for bad, says in [
+        (str(REDIAL), "TASK:PATH"),
+        (f"movielens:{REDIAL}", "TASK:PATH"),
+        ("redial:", "TASK:PATH"),
+        (f"redial:{tmp_path / 'missing.jsonl'}", "no such file"),
+    ]:
+        with pytest.raises(InvalidInputError, match=says) as caught:
+            parse_extra(bad)
+        assert caught.value.hint
+
+
+def test_movies_the_catalogue_lacks_are_dropped_and_the_words_kept() -> None:
+    dialogue = Dialogue(
+        "7",
+        (
+            Utterance("seeker", "I loved Heat and Obscure Film", ("ml:6", "redial:obscure")),
+            Utterance("recommender", "Try Se7en", ("ml:3",)),
+        ),
+        opinions=(("ml:6", "like"), ("redial:obscure", "dislike")),
+    )
+    (kept,), counts = restrict_to([dialogue], {"ml:6", "ml:3"}, prefix="redial")
+    assert kept.id == "redial:7"
+    assert [u.movies for u in kept.utterances] == [("ml:6",), ("ml:3",)]
+    assert [u.text for u in kept.utterances] == [u.text for u in dialogue.utterances]
+    assert kept.opinions == (("ml:6", "like"),)
+    assert counts == {"dialogues": 1, "mentions_kept": 2, "mentions_dropped": 1}
+
+
+def test_extra_dialogues_train_every_fold_and_are_never_scored(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The extra file's dialogues join every fold's collaborative log; with --adapt-queries one
+    encoder learns their pairs first and each fold's encoder goes on from it on its own folds'
+    pairs; the cases, the catalogue and the learned ranker's cases are the scored file's."""
+    import evaluation.conv_queries as conv_queries
+    import evaluation.conversational as conversational
+    from retrieval.embed.query_adapt import QueryAdaptReport
+
+    trainings: list[tuple[Path, set[str]]] = []  # (the model it starts from, its pairs' texts)
+
+    def fake_adapt(
+        base: Path,
+        model: str,
+        pairs: list[Any],
+        ids: list[str],
+        targets: Any,
+        out: Path,
+        options: Any,
+        extra: dict[str, Any] | None = None,
+    ) -> QueryAdaptReport:
+        trainings.append((base, {p.query for p in pairs}))
+        out.mkdir(parents=True)
+        (out / "adapted.json").write_text("{}")
+        return QueryAdaptReport(
+            out, "queries", str(base), model, len(pairs), len(ids), 1, 1.0, 0.5, 0.1, options
+        )
+
+    counted: list[set[str]] = []  # the dialogues the popularity baseline counts mentions of
+    real_popularity = conversational.LeaveOneOutPopularity
+
+    def spy_popularity(mentions: dict[str, set[str]], *args: Any) -> Any:
+        counted.append(set(mentions))
+        return real_popularity(mentions, *args)
+
+    monkeypatch.setattr(conversational, "LeaveOneOutPopularity", spy_popularity)
+    monkeypatch.setattr(conv_queries, "adapt_query_encoder", fake_adapt)
+    monkeypatch.setattr(conv_queries, "resolve_model_path", lambda model, models_dir: Path(model))
+    plain = run_eval(_inspired(), settings)
+    extra = ExtraDialogues("redial", REDIAL)
+    report = run_eval(_inspired(extra=extra, adapt_queries=True), settings)
+
+    assert (
+        report.n_cases == plain.n_cases
+        and report.dataset["catalogue_items"] == (plain.dataset["catalogue_items"])
+    )
+    assert report.dataset["extra_dialogues"] == 2
+    assert counted[1] == counted[0] | {"redial:d1", "redial:d2"}
+    assert report.dataset["extra_mentions_kept"] >= 5
+    folds = [n for n in report.notes if n.startswith("vidrec collaborative fold")]
+    assert folds and all("and 2 extra" in n for n in folds)
+    assert not any("extra" in n for n in plain.notes if n.startswith("vidrec collaborative"))
+
+    first, *per_fold = trainings
+    assert first[0] == Path(settings.embedding.model)  # the extra encoder: from the embedder
+    assert any("crime movies" in text for text in first[1])  # ReDial's words
+    assert len(per_fold) == len(folds)
+    for base, texts in per_fold:
+        assert base.name.startswith("inspired-queries-") and base != first[0]
+        assert texts and not any("crime movies" in t for t in texts)  # the fold's own pairs
+    assert sum("(from inspired-queries-" in n for n in report.notes) == len(folds)
+
+    again = run_eval(_inspired(extra=extra, adapt_queries=True), settings)
+    assert len(trainings) == 1 + len(folds)  # all kept, none trained again
+    assert again.system("vidrec").metrics == report.system("vidrec").metrics
+
+
+def test_the_cli_explains_a_wrong_extra_dialogues_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDREC_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "inspired",
+            "--data",
+            str(FIXTURES / "inspired_tiny.tsv"),
+            "--extra-dialogues",
+            str(REDIAL),
+            "-q",
+        ],
+    )
+    assert result.exit_code != 0
+    assert "TASK:PATH" in str(result.exception) + result.output
