@@ -139,7 +139,6 @@ def train_fold_models(
     needed: set[str] | None = None,
     library: Library | None = None,
     libraries: Mapping[int, Library] | None = None,
-    extra: Sequence[Dialogue] = (),
 ) -> FoldModels:
     """Fit the models (see the module docstring) into folders under ``scratch``, one per log
     and settings: a model an earlier run fitted there on the same log is used again.
@@ -150,8 +149,6 @@ def train_fold_models(
             model's similar requests, and its content vectors tune the blend as ``vidrec
             train`` does; without it the models have no requests and an untuned blend.
         libraries: per fold key, the library that does this instead (its query encoder).
-        extra: dialogues of another data set that train every model too, never scored
-            (``--extra-dialogues``, :mod:`evaluation.extra_dialogues`).
     """
     start = time.perf_counter()
     ml_events = read_movielens_ratings(movielens)[0] if movielens.exists() else []
@@ -169,7 +166,7 @@ def train_fold_models(
         fold_library = out.libraries.get(key, library)
         events = [*ml_events]
         requests: list[Request] = []
-        for dialogue in [*dialogues, *extra]:
+        for dialogue in dialogues:
             events.extend(dialogue_events(dialogue, as_session=sessions))
             if sessions:
                 requests.extend(dialogue_requests(dialogue))
@@ -198,9 +195,8 @@ def train_fold_models(
         out.scorers[key] = Collaborative(folder, cfg)
         sw = meta.session_blend
         out.notes.append(
-            f"{'model' if key == WHOLE else f'fold {key}'}: {len(dialogues)} training dialogues"
-            + (f" and {len(extra)} extra" if extra else "")
-            + f", {len(ml_events)} MovieLens ratings; session weights "
+            f"{'model' if key == WHOLE else f'fold {key}'}: {len(dialogues)} training dialogues, "
+            f"{len(ml_events)} MovieLens ratings; session weights "
             + (f"{sw.session:g} / {sw.popularity:g}" if sw else "not tuned")
             + (
                 f"; blend profile {bw.profile:g}, collab {bw.collab:g}, recent {bw.recent:g}, "

@@ -28,12 +28,10 @@ def fold_models(
     needed: set[str],
     library: Library | None = None,
     libraries: Mapping[int, Library] | None = None,
-    extra: Sequence[Dialogue] = (),
 ) -> FoldModels:
-    """The collaborative models of the run: fitted on ``--train`` or cross-fitted on folds
-    (``extra``: dialogues that train every one of them); with the ``library``, the training
-    dialogues' turns are embedded by its embedder as the models' similar requests
-    (:mod:`agent.collab.requests`)."""
+    """The collaborative models of the run: fitted on ``--train`` or cross-fitted on folds;
+    with the ``library``, the training dialogues' turns are embedded by its embedder as the
+    models' similar requests (:mod:`agent.collab.requests`)."""
     scratch = settings.cache_dir / "eval" / "collab"  # models kept for re-runs
     return train_fold_models(
         dialogues,
@@ -46,7 +44,6 @@ def fold_models(
         needed=needed,
         library=library,
         libraries=libraries,
-        extra=extra,
     )
 
 

@@ -115,6 +115,13 @@ def _mentions_by_dialogue(dialogues: Sequence[Dialogue]) -> dict[str, set[str]]:
 
 
 def run_conversational(options: EvalOptions, settings: Settings, progress: Progress) -> EvalReport:
+    if options.extra is not None and not options.adapt_queries:
+        raise EvalError(
+            "--extra-dialogues trains the query encoders, which only --adapt-queries makes",
+            expected="--adapt-queries beside --extra-dialogues",
+            got=f"--extra-dialogues {options.extra} alone",
+            hint="Add --adapt-queries, or leave --extra-dialogues out",
+        )
     dialogues, all_cases, builder, stats = load_cases(options, settings)
     cases = sample(all_cases, options.limit, options.seed)
     ml_dir = options.movielens or default_movielens(settings)
@@ -196,7 +203,6 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
             needed={c.dialogue_id for c in cases},
             library=library,
             libraries=encoders.libraries if encoders is not None else None,
-            extra=extra,
         )
 
     systems: list[System] = []
@@ -207,9 +213,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
         if system_name == "popularity":
             prior = {i: float(m.popularity) for i, m in catalogue.items.items()}
             systems.append(
-                LeaveOneOutPopularity(
-                    _mentions_by_dialogue([*dialogues, *extra]), prior, dialogue_of
-                )
+                LeaveOneOutPopularity(_mentions_by_dialogue(dialogues), prior, dialogue_of)
             )
         elif library is not None and system_name == "bm25":
             systems.append(BM25System(library_chunks(library, catalogue.items)))

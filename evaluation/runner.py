@@ -73,8 +73,8 @@ class EvalOptions:
         train: ReDial / INSPIRED: a file of the task whose dialogues train vidrec's collaborative
             model (default: cross-fitting on the scored file, ``folds`` folds).
         folds: cross-fitting folds when no ``train`` file is given.
-        extra: ReDial / INSPIRED: another data set's dialogues that train every fold's
-            collaborative model and query encoder too, never scored
+        extra: ReDial / INSPIRED: another data set's dialogues that every fold's query encoder
+            (``adapt_queries``) learns from first; never scored
             (:mod:`evaluation.extra_dialogues`).
         collab: vidrec with its collaborative model (False: content and profile only).
         sessions: the training dialogues as conversation sessions (False: as imported history).

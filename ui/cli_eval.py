@@ -71,9 +71,9 @@ def eval_cmd(
     extra_dialogues: str | None = typer.Option(
         None,
         "--extra-dialogues",
-        help="ReDial/INSPIRED: TASK:PATH, another data set's dialogues (e.g. "
-        "redial:../shared/data/redial/valid_data.jsonl) that train every fold's collaborative "
-        "model and query encoder too; never scored.",
+        help="ReDial/INSPIRED with --adapt-queries: TASK:PATH, another data set's dialogues "
+        "(e.g. redial:../shared/data/redial/valid_data.jsonl) that every fold's query encoder "
+        "learns from first; never scored.",
     ),
     collab: bool = typer.Option(
         True, "--collab/--no-collab", help="vidrec with its collaborative model (ablation: off)."

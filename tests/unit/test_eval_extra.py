@@ -1,5 +1,5 @@
-"""``vidrec eval redial|inspired --extra-dialogues TASK:PATH``: another data set's dialogues train
-every fold's models and are never scored (``evaluation.extra_dialogues``)."""
+"""``vidrec eval redial|inspired --extra-dialogues TASK:PATH``: another data set's dialogues that
+every fold's query encoder learns from first, never scored (``evaluation.extra_dialogues``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from evaluation.dialogues import Dialogue, Utterance
 from evaluation.extra_dialogues import ExtraDialogues, parse_extra, restrict_to
 from evaluation.runner import EvalOptions
 from evaluation.tasks import run_eval
+from evaluation.workspace import EvalError
 from retrieval.errors import InvalidInputError
 from ui.cli import app
 
@@ -63,12 +64,12 @@ def test_movies_the_catalogue_lacks_are_dropped_and_the_words_kept() -> None:
     assert counts == {"dialogues": 1, "mentions_kept": 2, "mentions_dropped": 1}
 
 
-def test_extra_dialogues_train_every_fold_and_are_never_scored(
+def test_every_fold_encoder_goes_on_from_one_that_learned_the_extra_dialogues(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The extra file's dialogues join every fold's collaborative log; with --adapt-queries one
-    encoder learns their pairs first and each fold's encoder goes on from it on its own folds'
-    pairs; the cases, the catalogue and the learned ranker's cases are the scored file's."""
+    """One encoder learns the extra file's pairs first and each fold's encoder goes on from it
+    on its own training folds' pairs; the cases, the catalogue, the collaborative models and the
+    popularity baseline are the scored file's alone."""
     import evaluation.conv_queries as conv_queries
     import evaluation.conversational as conversational
     from retrieval.embed.query_adapt import QueryAdaptReport
@@ -111,11 +112,10 @@ def test_extra_dialogues_train_every_fold_and_are_never_scored(
         and report.dataset["catalogue_items"] == (plain.dataset["catalogue_items"])
     )
     assert report.dataset["extra_dialogues"] == 2
-    assert counted[1] == counted[0] | {"redial:d1", "redial:d2"}
+    assert counted[1] == counted[0] and not any(d.startswith("redial:") for d in counted[1])
     assert report.dataset["extra_mentions_kept"] >= 5
     folds = [n for n in report.notes if n.startswith("vidrec collaborative fold")]
-    assert folds and all("and 2 extra" in n for n in folds)
-    assert not any("extra" in n for n in plain.notes if n.startswith("vidrec collaborative"))
+    assert folds and all("extra" not in n for n in folds)  # the collaborative logs: unchanged
 
     first, *per_fold = trainings
     assert first[0] == Path(settings.embedding.model)  # the extra encoder: from the embedder
@@ -129,6 +129,12 @@ def test_extra_dialogues_train_every_fold_and_are_never_scored(
     again = run_eval(_inspired(extra=extra, adapt_queries=True), settings)
     assert len(trainings) == 1 + len(folds)  # all kept, none trained again
     assert again.system("vidrec").metrics == report.system("vidrec").metrics
+
+
+def test_extra_dialogues_without_query_encoders_is_refused(settings: Settings) -> None:
+    with pytest.raises(EvalError, match="--adapt-queries") as caught:
+        run_eval(_inspired(extra=ExtraDialogues("redial", REDIAL)), settings)
+    assert caught.value.hint
 
 
 def test_the_cli_explains_a_wrong_extra_dialogues_value(
