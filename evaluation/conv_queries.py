@@ -35,6 +35,7 @@ from evaluation.cache import text_sha256
 from evaluation.conv_collab import WHOLE, dialogue_requests, fold_of
 from evaluation.dialogues import Dialogue
 from retrieval.embed.adapt import ADAPTED_META, TrainSettings
+from retrieval.embed.newest import WINDOW
 from retrieval.embed.query_adapt import adapt_query_encoder, library_targets, query_adapt_settings
 from retrieval.embed.sentence_transformers import resolve_model_path
 from retrieval.library import Library
@@ -122,6 +123,7 @@ class _Trainer:
         digest = text_sha256(
             self.model,
             repr(self.options),
+            WINDOW,
             *([f"from {origin}"] if origin else []),
             *self.ids,
             *(f"{p.video_id}\t{p.query}" for p in pairs),

@@ -36,6 +36,7 @@ from evaluation.systems import RankRequest, library_chunks
 from evaluation.ted_rows import DEFAULT_SYSTEMS, SYSTEMS, Talk, build_systems, score_system
 from evaluation.workspace import open_library, prepare_workspace, workspace_name
 from retrieval.embed.adapt import adapt_embedder, adapt_settings, adaptation_pairs
+from retrieval.embed.newest import WINDOW
 from retrieval.embed.query_adapt import adapt_query_encoder, query_adapt_settings, query_pairs
 from retrieval.embed.sentence_transformers import resolve_model_path
 from retrieval.query_fusion import FUSION_GRID, NOT_CHOSEN, fit_with_fusion
@@ -81,7 +82,7 @@ def adapted_folder(
         queries = query_pairs((t.id, t.description) for t in talks if t.id not in held_out)
         q_options = query_adapt_settings(settings.embedding, seed)
         share = settings.embedding.query_adapt_validation
-        key = [repr(q_options), f"fusion {share} {FUSION_GRID}", *ids]
+        key = [repr(q_options), WINDOW, f"fusion {share} {FUSION_GRID}", *ids]
         key += [f"{p.video_id}\t{p.query}" for p in queries]
         what, size, prefix = "query encoder", f"{len(queries)} descriptions", "ted-queries-"
 

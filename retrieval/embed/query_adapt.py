@@ -34,6 +34,7 @@ from retrieval.embed.adapt import (
     save_adapted,
     start_training,
 )
+from retrieval.embed.newest import newest_words
 from retrieval.errors import ConfigError
 from retrieval.settings import EmbeddingSettings
 
@@ -141,7 +142,7 @@ def adapt_query_encoder(
         rng.shuffle(order)
         for start in range(0, len(order), settings.batch_size):
             batch = order[start : start + settings.batch_size]
-            features = model.preprocess([p.query for p in batch])
+            features = model.preprocess(newest_words(model, [p.query for p in batch]))
             with torch.autocast("cpu", dtype=torch.bfloat16):  # as retrieval.embed.adapt
                 q = model(features)["sentence_embedding"].float()
             scores = normalize(q, dim=-1) @ frozen.T * settings.scale

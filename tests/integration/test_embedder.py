@@ -56,6 +56,26 @@ def test_batching_does_not_change_vectors(embedder: Embedder) -> None:
     assert np.allclose(batched, single, atol=1e-5)
 
 
+def test_a_long_conversation_is_embedded_by_its_newest_words(embedder: Embedder) -> None:
+    """A query past the model's 256 word pieces keeps its end: two conversations that differ only
+    in their last request embed apart, and the last request decides which film is nearer (the
+    model's own truncation cut the end, so both were the same vector)."""
+    earlier = "\n".join(
+        f"We talked about the weather on day {i} and it was mild." for i in range(40)
+    )
+    scary, funny = (
+        embedder.encode_queries([f"{earlier}\nNow I want {want}"])[0]
+        for want in ("a terrifying horror film with ghosts", "a silly comedy that makes me laugh")
+    )
+    assert float(scary @ funny) < 0.99
+    horror, comedy = embedder.encode_documents(
+        ["A haunted house horror film full of ghosts.", "A slapstick comedy full of jokes."]
+    )
+    assert scary @ horror > scary @ comedy and funny @ comedy > funny @ horror
+    short = embedder.encode_queries(["Now I want a silly comedy"])[0]
+    assert np.allclose(short, embedder.encode_queries(["Now I want a silly comedy"])[0])
+
+
 def test_model_resolution_never_reaches_a_hub(tmp_path: object) -> None:
     assert (resolve_model_path("all-MiniLM-L6-v2") / "modules.json").is_file()
     with pytest.raises(ConfigError, match="local model folder"):
