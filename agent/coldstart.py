@@ -50,7 +50,7 @@ def popularity_from_events(events: Iterable[FeedbackEvent]) -> dict[str, float]:
 
 
 def _passes(video: Video, filters: SearchFilters) -> bool:
-    from agent.ranking import passes  # the ranker's own filter check, so both agree
+    from agent.hard_filters import passes  # the ranker's own filter check, so both agree
 
     return passes(video, filters)
 

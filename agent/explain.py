@@ -31,8 +31,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 
 from agent.conversation import quote_untrusted
+from agent.evidence import is_spoken
 from agent.llm.base import LLM, LLMOutputError
-from agent.ranking import is_spoken
 from agent.reasons import check_reason_quality, finished_sentence, tidy_sentence, video_texts
 from agent.text import STOPWORDS, content_words, sentences, stem, stems
 from agent.types import Candidate, Recommendation

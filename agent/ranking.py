@@ -38,13 +38,15 @@ import numpy as np
 from agent.collab import CollabScorer
 from agent.collab.scores import best_ids, best_score
 from agent.diversity import mmr_rerank
+from agent.evidence import evidence_of, is_spoken
+from agent.hard_filters import passes
 from agent.profile import UserProfile
 from agent.settings import AgentSettings
 from agent.types import Candidate, FeedbackEvent
 from retrieval.library import Library
-from retrieval.types import Chunk, ChunkHit, QueryText, SearchFilters, Video, VideoHit
+from retrieval.types import ChunkHit, QueryText, SearchFilters, Video, VideoHit
 
-__all__ = ["Ranker", "evidence_of", "is_spoken", "passes"]
+__all__ = ["Ranker", "rank_score"]
 
 log = logging.getLogger(__name__)
 
@@ -56,36 +58,12 @@ LIKED_K = 10
 _BESIDE = ThreadPoolExecutor(max_workers=4, thread_name_prefix="vidrec-requests")
 
 
-def passes(video: Video, filters: SearchFilters) -> bool:
-    """The hard filters, checked again on every candidate whichever source found it."""
-    if video.id in filters.exclude_ids:
-        return False
-    if video.duration is not None:
-        if filters.max_duration is not None and video.duration > filters.max_duration:
-            return False
-        if filters.min_duration is not None and video.duration < filters.min_duration:
-            return False
-    if video.published is not None:
-        if filters.published_after and video.published < filters.published_after:
-            return False
-        if filters.published_before and video.published > filters.published_before:
-            return False
-    if filters.languages and video.language and video.language not in filters.languages:
-        return False
-    tags = {t.lower() for t in video.tags}
-    if filters.tags_none and tags & {t.lower() for t in filters.tags_none}:
-        return False
-    return not (filters.tags_any and not tags & {t.lower() for t in filters.tags_any})
-
-
-def is_spoken(chunk: Chunk) -> bool:
-    """A transcript chunk (it has a time span), not the title/description/tags chunk."""
-    return chunk.end > chunk.start
-
-
-def evidence_of(hit: VideoHit) -> Chunk:
-    """The hit's best chunk of what is said, or its best chunk of any kind if nothing spoken hit."""
-    return next((c.chunk for c in hit.chunks if is_spoken(c.chunk)), hit.best.chunk)
+def rank_score(rank: int | None) -> float:
+    """A source's rank as a 0..1 score (rank 0 -> 1, rank 5 -> 0.55: ``CONTENT_RANK_SCALE``; 0
+    where the source did not rank the video)."""
+    if rank is None:
+        return 0.0
+    return (CONTENT_RANK_SCALE + 1) / (CONTENT_RANK_SCALE + 1 + rank)
 
 
 @dataclass
@@ -186,7 +164,11 @@ class Ranker:
         popular_ranks = self._add_popular_candidates(pool, filters, popular)
         taken = self._taken_signals(pool, filters, requests)
         # after the requests signal: its thread has embedded the conversation by now (cached)
-        matched_ranks = self._add_matched_candidates(pool, filters, conversation, matched)
+        cfg = self.settings
+        match = cfg.conversation_match if cfg.conversation_match_weight > 0 else 0
+        matched_ranks = self._add_matched_candidates(
+            pool, filters, conversation, max(matched, match)
+        )
 
         if timings is not None:
             timings["retrieve"] = timings.get("retrieve", 0.0) + time.perf_counter() - clock
@@ -208,11 +190,7 @@ class Ranker:
         candidates = []
         for i, video_id in enumerate(ids):
             entry = pool[video_id]
-            content = (
-                (CONTENT_RANK_SCALE + 1) / (CONTENT_RANK_SCALE + 1 + entry.content_rank)
-                if entry.content_rank is not None
-                else 0.0
-            )
+            content = rank_score(entry.content_rank)
             vec = video_vectors.get(video_id)
             taste = profile.score(vec) if vec is not None else 0.0
             co = collab[i]
@@ -221,6 +199,7 @@ class Ranker:
                 if video_id in counts:
                     signals[name] = math.log1p(counts[video_id]) / top
             score = (1 - h) * content + h * taste + c * co
+            score += cfg.conversation_match_weight * rank_score(matched_ranks.get(video_id))
             score += sum(w * signals.get(name, 0.0) for name, (w, *_) in taken.items())
             best = evidence_of(entry.hit)
             ranks = {

@@ -276,6 +276,17 @@ class AgentSettings(Section):
     request_candidates: int = Field(
         50, ge=0, description="the videos best by similar requests added as candidates"
     )
+    conversation_match_weight: float = Field(
+        0.0,
+        ge=0,
+        description="weight in the blend of how near each video is to the whole conversation "
+        "(its rank among the `conversation_match` videos whose centroid is nearest the "
+        "conversation's query vector, scaled as the search's rank is); they join the candidates "
+        "(0: neither; the learned stage adds its own, `learned.matched`)",
+    )
+    conversation_match: int = Field(
+        30, ge=0, le=1000, description="the videos nearest the whole conversation in the blend"
+    )
     collab: CollabSettings = CollabSettings()
     learned: LearnedSettings = LearnedSettings()
     lengths: LengthSettings = LengthSettings()
