@@ -90,14 +90,17 @@ def context_query(case: ConvCase, *, max_turns: int = 6, max_chars: int = 1200) 
     return text[-max_chars:] if len(text) > max_chars else text
 
 
-def dialogue_file(path: str | Path, name: str, suffix: str, example: str) -> Path:
-    """``path`` as a Path when it is a file, else an error naming the data set and an example."""
+def dialogue_file(
+    path: str | Path, name: str, suffix: str, example: str, option: str = "--data"
+) -> Path:
+    """``path`` as a Path when it is a file, else an error naming the data set and an example
+    of the ``option`` that names it."""
     path = Path(path)
     if not path.is_file():
         raise InvalidInputError(
             f"{name} file not found: {path}",
             expected=f"a {name} {suffix} file",
             got=str(path),
-            hint=f"Use e.g. --data {example}",
+            hint=f"Use e.g. {option} {example}",
         )
     return path

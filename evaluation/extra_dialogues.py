@@ -24,7 +24,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from evaluation.dialogues import Dialogue
+from evaluation.dialogues import Dialogue, dialogue_file
 from evaluation.inspired import load_inspired, load_youtube_map
 from evaluation.movies import CatalogueBuilder
 from evaluation.redial import load_redial
@@ -57,14 +57,10 @@ def parse_extra(value: str) -> ExtraDialogues:
             got=value,
             hint="Use e.g. --extra-dialogues redial:../shared/data/redial/valid_data.jsonl",
         )
-    file = Path(path)
-    if not file.is_file():
-        raise InvalidInputError(
-            f"--extra-dialogues: no such file {file}",
-            expected=f"a {task} dialogue file",
-            got=str(file),
-            hint="Check the path (relative paths start where vidrec runs)",
-        )
+    example = f"{task}:../shared/data/" + (
+        "redial/valid_data.jsonl" if task == "redial" else "inspired/dev.tsv"
+    )
+    file = dialogue_file(path, task, "dialogue", example, option="--extra-dialogues")
     return ExtraDialogues(task, file)
 
 

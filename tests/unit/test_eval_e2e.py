@@ -25,6 +25,7 @@ from evaluation.runner import EvalOptions
 from evaluation.tasks import run_eval
 from evaluation.workspace import eval_settings
 from retrieval.library import Library
+from tests.fakes.query_adapt import Training, fake_query_adapt
 from ui.cli import app
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eval"
@@ -368,33 +369,6 @@ def test_adapted_rows_search_each_half_with_a_model_never_trained_on_it(
     assert len(trained_on) == 2 and sum("reused" in n for n in again.notes) == 2
 
 
-def _fake_query_adapt(
-    trainings: list[tuple[list[Any], list[str], Any, dict[str, Any] | None]],
-) -> Any:
-    """A stand-in for ``adapt_query_encoder`` that records (pairs, target ids, targets, extra)
-    and writes an empty record."""
-    from retrieval.embed.query_adapt import QueryAdaptReport
-
-    def fake_adapt(
-        base: Path,
-        model: str,
-        pairs: list[Any],
-        ids: list[str],
-        targets: Any,
-        out: Path,
-        options: Any,
-        extra: dict[str, Any] | None = None,
-    ) -> QueryAdaptReport:
-        trainings.append((list(pairs), list(ids), targets, extra))
-        out.mkdir(parents=True)
-        (out / "adapted.json").write_text("{}")
-        return QueryAdaptReport(
-            out, "queries", str(base), model, len(pairs), len(ids), 1, 1.0, 0.5, 0.1, options
-        )
-
-    return fake_adapt
-
-
 def test_query_rows_search_the_same_index_with_an_encoder_never_trained_on_the_half(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -403,8 +377,8 @@ def test_query_rows_search_the_same_index_with_an_encoder_never_trained_on_the_h
     folder set as ``embedding.query_model``), and nothing is indexed again."""
     import evaluation.ted_adapt as ted_adapt
 
-    trainings: list[tuple[list[Any], list[str], Any, dict[str, Any] | None]] = []
-    fake_adapt = _fake_query_adapt(trainings)
+    trainings: list[Training] = []
+    fake_adapt = fake_query_adapt(trainings)
 
     opened: list[str | None] = []
     real_open = ted_adapt.open_library
@@ -445,8 +419,8 @@ def test_adapt_queries_ranks_each_fold_with_an_encoder_trained_on_the_other_fold
     from evaluation.conv_collab import dialogue_requests, fold_of
     from evaluation.systems import RoutedSystem, VidrecSystem
 
-    trainings: list[tuple[list[Any], list[str], Any, dict[str, Any] | None]] = []
-    fake_adapt = _fake_query_adapt(trainings)
+    trainings: list[Training] = []
+    fake_adapt = fake_query_adapt(trainings)
 
     systems: list[Any] = []
     real_vidrec = conversational.vidrec_system

@@ -3,6 +3,7 @@ every fold's query encoder learns from first, never scored (``evaluation.extra_d
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +17,25 @@ from evaluation.runner import EvalOptions
 from evaluation.tasks import run_eval
 from evaluation.workspace import EvalError
 from retrieval.errors import InvalidInputError
+from tests.fakes.query_adapt import Training, fake_query_adapt
 from ui.cli import app
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eval"
 REDIAL = FIXTURES / "redial_tiny.jsonl"
 
 
-def _inspired(**kwargs: object) -> EvalOptions:
-    return EvalOptions(
-        task="inspired",
-        data=FIXTURES / "inspired_tiny.tsv",
-        movielens=FIXTURES / "movielens",
-        youtube=FIXTURES / "youtube.csv",
-        systems=("popularity", "vidrec"),
-        folds=2,
-        **kwargs,  # type: ignore[arg-type]
-    )
+INSPIRED = EvalOptions(  # scored: INSPIRED's tiny file, cross-fitted on two folds
+    task="inspired",
+    data=FIXTURES / "inspired_tiny.tsv",
+    movielens=FIXTURES / "movielens",
+    youtube=FIXTURES / "youtube.csv",
+    systems=("popularity", "vidrec"),
+    folds=2,
+)
+
+
+def _inspired(**kwargs: Any) -> EvalOptions:
+    return replace(INSPIRED, **kwargs)
 
 
 def test_the_option_names_a_known_task_and_an_existing_file(tmp_path: Path) -> None:
@@ -40,7 +44,7 @@ def test_the_option_names_a_known_task_and_an_existing_file(tmp_path: Path) -> N
         (str(REDIAL), "TASK:PATH"),
         (f"movielens:{REDIAL}", "TASK:PATH"),
         ("redial:", "TASK:PATH"),
-        (f"redial:{tmp_path / 'missing.jsonl'}", "no such file"),
+        (f"redial:{tmp_path / 'missing.jsonl'}", "file not found"),
     ]:
         with pytest.raises(InvalidInputError, match=says) as caught:
             parse_extra(bad)
@@ -72,26 +76,10 @@ def test_every_fold_encoder_goes_on_from_one_that_learned_the_extra_dialogues(
     popularity baseline are the scored file's alone."""
     import evaluation.conv_queries as conv_queries
     import evaluation.conversational as conversational
-    from retrieval.embed.query_adapt import QueryAdaptReport
 
-    trainings: list[tuple[Path, set[str]]] = []  # (the model it starts from, its pairs' texts)
-
-    def fake_adapt(
-        base: Path,
-        model: str,
-        pairs: list[Any],
-        ids: list[str],
-        targets: Any,
-        out: Path,
-        options: Any,
-        extra: dict[str, Any] | None = None,
-    ) -> QueryAdaptReport:
-        trainings.append((base, {p.query for p in pairs}))
-        out.mkdir(parents=True)
-        (out / "adapted.json").write_text("{}")
-        return QueryAdaptReport(
-            out, "queries", str(base), model, len(pairs), len(ids), 1, 1.0, 0.5, 0.1, options
-        )
+    trainings: list[Training] = []
+    bases: list[Path] = []  # the model each encoder started from
+    fake_adapt = fake_query_adapt(trainings, bases)
 
     counted: list[set[str]] = []  # the dialogues the popularity baseline counts mentions of
     real_popularity = conversational.LeaveOneOutPopularity
@@ -117,12 +105,12 @@ def test_every_fold_encoder_goes_on_from_one_that_learned_the_extra_dialogues(
     folds = [n for n in report.notes if n.startswith("vidrec collaborative fold")]
     assert folds and all("extra" not in n for n in folds)  # the collaborative logs: unchanged
 
-    first, *per_fold = trainings
-    assert first[0] == Path(settings.embedding.model)  # the extra encoder: from the embedder
-    assert any("crime movies" in text for text in first[1])  # ReDial's words
-    assert len(per_fold) == len(folds)
-    for base, texts in per_fold:
-        assert base.name.startswith("inspired-queries-") and base != first[0]
+    texts_of = [{p.query for p in pairs} for pairs, *_ in trainings]
+    assert bases[0] == Path(settings.embedding.model)  # the extra encoder: from the embedder
+    assert any("crime movies" in text for text in texts_of[0])  # ReDial's words
+    assert len(trainings) == 1 + len(folds)
+    for base, texts in zip(bases[1:], texts_of[1:], strict=True):
+        assert base.name.startswith("inspired-queries-") and base != bases[0]
         assert texts and not any("crime movies" in t for t in texts)  # the fold's own pairs
     assert sum("(from inspired-queries-" in n for n in report.notes) == len(folds)
 

@@ -15,6 +15,7 @@ from agent.learn.features import FEATURES, MISSING_RANK
 from agent.learn.model import LearnedRanker
 from agent.learn.store import RankerStore, ranker_root
 from agent.learn.training import train_ranker
+from agent.ranking import rank_score
 from agent.recommender import Recommender
 from agent.settings import Settings
 from agent.types import Message
@@ -23,6 +24,11 @@ from tests.agent_data import build_recommender, with_settings
 from tests.fakes.llm import FakeLLM
 
 ASK = [Message("user", "talks about education and teaching children")]
+MATCH_CONVERSATION = [
+    Message("user", "hello"),
+    Message("assistant", "Maybe something about the oceans and the climate?"),
+    Message("user", "yes, talks about going to sea"),
+]
 
 
 class Reversed:
@@ -249,11 +255,7 @@ def test_vidrec_train_replays_a_fold_that_holds_every_session(
 def test_the_stage_adds_the_videos_nearest_the_whole_conversation(base: Recommender) -> None:
     """The conversation source: the videos whose centroid is nearest the embedded conversation
     (both sides) join the pool with their rank, and every candidate has its cosine to it."""
-    conversation = [
-        Message("user", "hello"),
-        Message("assistant", "Maybe something about the oceans and the climate?"),
-        Message("user", "yes, talks about going to sea"),
-    ]
+    conversation = MATCH_CONVERSATION
     text = conversation_text(conversation)
     vector = base.library.embed_query(text)
     nearest = [v for v, _ in base.library.nearest_videos(vector, k=3)]
@@ -279,3 +281,25 @@ def test_the_stage_adds_the_videos_nearest_the_whole_conversation(base: Recommen
     plain = off.rank(conversation, "u-matched-off", stage="rows")
     assert plain.features is not None
     assert set(plain.features[:, rank].tolist()) == {MISSING_RANK}
+
+
+def test_the_videos_nearest_the_conversation_are_lifted_by_their_rank(base: Recommender) -> None:
+    """The blend weighs how near each video is to the whole conversation
+    (``agent.conversation_match_weight``): the nearest join the candidates and each adds
+    ``weight x rank_score(its rank)`` to its blend score; the others keep theirs."""
+    vector = base.library.embed_query(conversation_text(MATCH_CONVERSATION))
+    nearest = [v for v, _ in base.library.nearest_videos(vector, k=3)]
+    off = base.rank(MATCH_CONVERSATION, "u-off", stage="off").candidates
+    weighted = with_settings(base, FakeLLM(), conversation_match_weight=2.0, conversation_match=3)
+    on = weighted.rank(MATCH_CONVERSATION, "u-on", stage="off").candidates
+    before = {c.video.id: c.score for c in off}
+    after = {c.video.id: c for c in on}
+    assert any(v in before for v in nearest)  # the score check below runs
+    for rank, video_id in enumerate(nearest):
+        assert after[video_id].source_ranks["conversation"] == rank
+        if video_id in before:  # its score: the same blend plus the weighted rank
+            assert after[video_id].score == pytest.approx(before[video_id] + 2.0 * rank_score(rank))
+    for video_id, score in before.items():
+        if video_id not in nearest and video_id in after:
+            assert after[video_id].score == pytest.approx(score)  # the others: unchanged
+    assert not any("conversation" in c.source_ranks for c in off)  # weight 0: no such source
