@@ -183,9 +183,7 @@ def run_conversational(options: EvalOptions, settings: Settings, progress: Progr
     dialogue_of = {c.id: c.dialogue_id for c in cases}
 
     encoders = (
-        _encoders(
-            options, settings, ev_settings, library, (dialogues, extra), train_dialogues, cases
-        )
+        _encoders(options, settings, ev_settings, library, dialogues, train_dialogues, cases, extra)
         if library is not None and "vidrec" in wanted and options.adapt_queries
         else None
     )
@@ -310,13 +308,14 @@ def _encoders(
     settings: Settings,
     ev_settings: Settings,
     library: Library,
-    dialogues: tuple[Sequence[Dialogue], Sequence[Dialogue]],
+    dialogues: Sequence[Dialogue],
     train_dialogues: Sequence[Dialogue] | None,
     cases: Sequence[ConvCase],
+    extra: Sequence[Dialogue],
 ) -> FoldEncoders | None:
-    """``--adapt-queries``: each fold's query encoder (:mod:`evaluation.conv_queries`) from the
-    scored and the extra ``dialogues``; None where the row ``vidrec`` has no per-fold models
-    to rank with them (``--no-collab``)."""
+    """``--adapt-queries``: each fold's query encoder (:mod:`evaluation.conv_queries`), each
+    starting from one trained on the ``extra`` dialogues where there are any; None where the
+    row ``vidrec`` has no per-fold models to rank with them (``--no-collab``)."""
     if not options.collab:
         log.warning("--adapt-queries needs the collaborative models' folds: not applied")
         return None
@@ -325,12 +324,12 @@ def _encoders(
         settings,
         ev_settings,
         library,
-        dialogues[0],
+        dialogues,
         train_dialogues,
         folds=options.folds,
         needed={c.dialogue_id for c in cases},
         seed=options.seed,
-        extra=dialogues[1],
+        extra=extra,
     )
 
 

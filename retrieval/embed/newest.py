@@ -32,7 +32,7 @@ def newest_words(model: Any, texts: Sequence[str]) -> list[str]:
     limit = int(window) - _SPECIAL
     out: list[str] = []
     for text in texts:
-        if len(text) <= limit:  # a word piece is at least one character
+        if len(text.encode("utf-8")) <= limit:  # a word piece covers at least one byte
             out.append(text)
             continue
         offsets = tokenizer(
