@@ -74,6 +74,14 @@ class EmbeddingSettings(Section):
     query_adapt_epochs: int = Field(
         3, ge=1, le=50, description="passes over the descriptions when only queries are adapted"
     )
+    query_adapt_lr: float | None = Field(
+        None,
+        gt=0,
+        le=1e-3,
+        description="AdamW learning rate of a query encoder only (`vidrec train --embedder "
+        "--queries`, `vidrec eval --adapt-queries`); unset = adapt_lr. ReDial's encoders "
+        "learned from conversations: 1e-4 gave +0.009 Recall@10 over 3e-5 (docs/evaluation.md)",
+    )
     query_adapt_validation: float = Field(
         0.2,
         ge=0,

@@ -57,10 +57,10 @@ class QueryPair(NamedTuple):
 
 def query_adapt_settings(section: EmbeddingSettings, seed: int = 0) -> TrainSettings:
     """The query encoder's training settings from the ``embedding`` section (its own epochs;
-    rate and batch size as the whole model's)."""
-    return TrainSettings(
-        section.query_adapt_epochs, section.adapt_lr, section.adapt_batch_size, seed=seed
-    )
+    its own rate where ``query_adapt_lr`` is set, else the whole model's; the whole model's
+    batch size)."""
+    lr = section.query_adapt_lr if section.query_adapt_lr is not None else section.adapt_lr
+    return TrainSettings(section.query_adapt_epochs, lr, section.adapt_batch_size, seed=seed)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from retrieval.embed.query_adapt import (
     QueryPair,
     adapt_query_encoder,
     check_query_model,
+    query_adapt_settings,
     query_pairs,
 )
 from retrieval.errors import ConfigError, InvalidInputError
@@ -88,3 +89,13 @@ def test_the_query_encoder_changes_the_query_id_not_the_documents_id() -> None:
     assert embedder_id(adapted) == embedder_id(plain)  # the stored vectors stay valid
     assert query_embedder_id(plain) == embedder_id(plain)
     assert query_embedder_id(adapted) != query_embedder_id(plain)  # logged turns: re-embedded
+
+
+def test_a_query_encoder_has_its_own_learning_rate_when_one_is_set() -> None:
+    """``embedding.query_adapt_lr`` sets the query encoder's rate alone (the conversations'
+    encoders learn better at 1e-4 than the whole model's 3e-5); unset, the whole model's."""
+    assert query_adapt_settings(EmbeddingSettings(adapt_lr=3e-5)).lr == 3e-5
+    own = EmbeddingSettings(adapt_lr=3e-5, query_adapt_lr=1e-4)
+    assert query_adapt_settings(own, seed=2) == TrainSettings(3, 1e-4, 32, seed=2)
+    with pytest.raises(ValueError, match="query_adapt_lr"):
+        EmbeddingSettings(query_adapt_lr=0)
