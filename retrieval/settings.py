@@ -79,8 +79,9 @@ class EmbeddingSettings(Section):
         gt=0,
         le=1e-3,
         description="AdamW learning rate of a query encoder only (`vidrec train --embedder "
-        "--queries`, `vidrec eval --adapt-queries`); unset = adapt_lr. ReDial's encoders "
-        "learned from conversations: 1e-4 gave +0.009 Recall@10 over 3e-5 (docs/evaluation.md)",
+        "--queries`, `vidrec eval --adapt-queries`); unset = adapt_lr. At 1e-4 against 3e-5: "
+        "ReDial's encoders (~2,550 conversations a fold) +0.009 Recall@10, INSPIRED's (~200) "
+        "-0.020 (docs/evaluation.md)",
     )
     query_adapt_validation: float = Field(
         0.2,
