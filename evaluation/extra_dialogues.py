@@ -28,6 +28,7 @@ from evaluation.dialogues import Dialogue, dialogue_file
 from evaluation.inspired import load_inspired, load_youtube_map
 from evaluation.movies import CatalogueBuilder
 from evaluation.redial import load_redial
+from evaluation.runner import SHARED_DATA
 from retrieval.errors import InvalidInputError
 
 __all__ = ["EXTRA_TASKS", "ExtraDialogues", "load_extra", "parse_extra", "restrict_to"]
@@ -57,9 +58,7 @@ def parse_extra(value: str) -> ExtraDialogues:
             got=value,
             hint="Use e.g. --extra-dialogues redial:../shared/data/redial/valid_data.jsonl",
         )
-    example = f"{task}:../shared/data/" + (
-        "redial/valid_data.jsonl" if task == "redial" else "inspired/dev.tsv"
-    )
+    example = f"{task}:../shared/data/{SHARED_DATA[task]}"
     file = dialogue_file(path, task, "dialogue", example, option="--extra-dialogues")
     return ExtraDialogues(task, file)
 

@@ -13,17 +13,9 @@ from agent.settings import Settings
 from evaluation.compare import METRICS, compare_runs
 from evaluation.extra_dialogues import parse_extra
 from evaluation.report import PER_CASE_METRIC, EvalReport
-from evaluation.runner import ABLATIONS, EvalOptions, Task, make_progress
+from evaluation.runner import ABLATIONS, SHARED_DATA, EvalOptions, Task, make_progress
 from evaluation.tasks import TASKS, run_eval
 from ui.console import err_console
-
-DEFAULT_DATA = {
-    "redial": "redial/valid_data.jsonl",
-    "inspired": "inspired/dev.tsv",
-    "movielens": "movielens/ml-latest-small/ratings.csv",
-    "ted": "ted",
-    "ted-chat": "ted",
-}
 
 
 def eval_cmd(
@@ -162,7 +154,7 @@ def eval_cmd(
         settings = settings.model_copy(
             update={"agent": agent.model_copy(update={"learned": learned_cfg})}
         )
-    data_path = data or settings.data.shared_dir / DEFAULT_DATA[task]
+    data_path = data or settings.data.shared_dir / SHARED_DATA[task]
     options = EvalOptions(
         task=cast(Task, task),  # checked against TASKS above
         data=data_path,
