@@ -28,7 +28,7 @@ from evaluation.dialogues import Dialogue, dialogue_file
 from evaluation.inspired import load_inspired, load_youtube_map
 from evaluation.movies import CatalogueBuilder
 from evaluation.redial import load_redial
-from evaluation.runner import SHARED_DATA
+from evaluation.shared_data import SHARED_DATA
 from retrieval.errors import InvalidInputError
 
 __all__ = ["EXTRA_TASKS", "ExtraDialogues", "load_extra", "parse_extra", "restrict_to"]

@@ -40,13 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Task = Literal["redial", "inspired", "movielens", "ted", "ted-chat"]
-SHARED_DATA: dict[str, str] = {  # each task's data under the shared data folder (`--data` default)
-    "redial": "redial/valid_data.jsonl",
-    "inspired": "inspired/dev.tsv",
-    "movielens": "movielens/ml-latest-small/ratings.csv",
-    "ted": "ted",
-    "ted-chat": "ted",
-}
 T = TypeVar("T")
 
 

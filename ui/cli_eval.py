@@ -13,7 +13,8 @@ from agent.settings import Settings
 from evaluation.compare import METRICS, compare_runs
 from evaluation.extra_dialogues import parse_extra
 from evaluation.report import PER_CASE_METRIC, EvalReport
-from evaluation.runner import ABLATIONS, SHARED_DATA, EvalOptions, Task, make_progress
+from evaluation.runner import ABLATIONS, EvalOptions, Task, make_progress
+from evaluation.shared_data import SHARED_DATA
 from evaluation.tasks import TASKS, run_eval
 from ui.console import err_console
 
